@@ -1,0 +1,158 @@
+#include "flags.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include <thread>
+
+namespace l2w::cli {
+namespace {
+
+std::vector<int64_t> parse_factors(const std::string& flag, const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, '-')) {
+    try {
+      size_t used = 0;
+      const int64_t v = std::stoll(part, &used);
+      if (used != part.size() || v < 1) throw std::invalid_argument(part);
+      out.push_back(v);
+    } catch (const std::exception&) {
+      throw FlagError(flag + ": '" + text + "' is not a dash-separated list of positive integers (e.g. 1-2-4)");
+    }
+  }
+  if (out.empty()) throw FlagError(flag + ": empty list");
+  return out;
+}
+
+bool parse_bool(const std::string& flag, const std::string& text) {
+  if (text == "true" || text == "True" || text == "1") return true;
+  if (text == "false" || text == "False" || text == "0") return false;
+  throw FlagError(flag + ": '" + text + "' is not true or false");
+}
+
+}  // namespace
+
+void add_flags(CLI::App& app, Flags& f) {
+  app.add_option("--train_url,--save", f.train_url, "run folder: scores, checkpoints, results");
+  app.add_option("--resume", f.resume, "checkpoint to resume from (default: the run folder's latest)");
+  app.add_option("--evalmode", f.evalmode, "anytime | dynamic | both")->check(CLI::IsMember({"anytime", "dynamic", "both"}));
+  app.add_option("--evaluate_from", f.evaluate_from, "checkpoint to evaluate");
+  app.add_option("--print-freq,-p", f.print_freq, "progress line every N iterations")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", f.seed, "seed of initialisation, data order and augmentation");
+  app.add_option("--method", f.method, "l2w | plain")->check(CLI::IsMember({"l2w", "plain"}));
+  app.add_option("--threads", f.threads, "LibTorch threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--device", f.device, "cpu | cuda[:i]");
+  app.add_option("--gpu", f.device, "accepted for the reference's scripts; same as --device")->group("");
+
+  app.add_option("--data", f.data, "cifar10 | cifar100 | ImageNet | fashion-mnist | mnist")
+      ->check(CLI::IsMember({"cifar10", "cifar100", "ImageNet", "fashion-mnist", "mnist"}));
+  app.add_option("--data_url,--data-root", f.data_url, "data folder (fashion-mnist: Debian's package folder)");
+  app.add_option("--workers,-j", f.workers, "data loader threads")->check(CLI::PositiveNumber);
+  app.add_option("--train-limit", f.train_limit, "use only the first N training samples")->check(CLI::NonNegativeNumber);
+  app.add_option("--test-limit", f.test_limit, "use only the first N test samples")->check(CLI::NonNegativeNumber);
+
+  app.add_option("--arch,-a", f.arch, "msdnet")->check(CLI::IsMember({"msdnet"}));
+  app.add_option("--nBlocks", f.n_blocks, "exits")->check(CLI::PositiveNumber);
+  app.add_option("--nChannels", f.n_channels)->check(CLI::PositiveNumber);
+  app.add_option("--base", f.base, "layers in block 1")->check(CLI::PositiveNumber);
+  app.add_option("--stepmode", f.stepmode, "even | lin_grow")->check(CLI::IsMember({"even", "lin_grow"}));
+  app.add_option("--step", f.step)->check(CLI::NonNegativeNumber);
+  app.add_option("--growthRate", f.growth_rate)->check(CLI::PositiveNumber);
+  app.add_option("--grFactor", f.gr_factor, "per-scale growth factors, e.g. 1-2-4");
+  app.add_option("--bnFactor", f.bn_factor, "per-scale bottleneck factors, e.g. 1-2-4");
+  app.add_option("--prune", f.prune, "max | min")->check(CLI::IsMember({"max", "min"}));
+  app.add_option("--bottleneck", f.bottleneck, "true | false");
+  app.add_option("--reduction", f.reduction, "transition compression")->check(CLI::Range(0.0, 1.0));
+
+  app.add_option("--epochs", f.epochs)->check(CLI::PositiveNumber);
+  app.add_option("--batch-size,-b", f.batch_size)->check(CLI::PositiveNumber);
+  app.add_option("--lr,--learning-rate", f.lr)->check(CLI::PositiveNumber);
+  app.add_option("--lr-type", f.lr_type, "cosine | multistep")->check(CLI::IsMember({"cosine", "multistep"}));
+  app.add_option("--decay-rate", f.decay_rate, "multistep decay factor")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--momentum", f.momentum)->check(CLI::Range(0.0, 1.0));
+  app.add_option("--weight-decay,--wd", f.weight_decay)->check(CLI::NonNegativeNumber);
+  app.add_flag("--nesterov", f.nesterov);
+  app.add_option("--label-smoothing,--labelsmooth", f.label_smoothing)->check(CLI::Range(0.0, 1.0));
+
+  app.add_option("--meta_net_hidden_size", f.meta_net_hidden_size)->check(CLI::PositiveNumber);
+  app.add_option("--meta_net_num_layers", f.meta_net_num_layers)->check(CLI::PositiveNumber);
+  app.add_option("--meta_interval", f.meta_interval)->check(CLI::PositiveNumber);
+  app.add_option("--meta_lr", f.meta_lr)->check(CLI::NonNegativeNumber);
+  app.add_option("--meta_weight_decay", f.meta_weight_decay)->check(CLI::NonNegativeNumber);
+  app.add_option("--epsilon", f.epsilon)->check(CLI::NonNegativeNumber);
+  app.add_option("--target_p_index", f.target_p_index, "1..39")->check(CLI::Range(1, 39));
+  app.add_option("--meta_net_input_type", f.meta_net_input_type, "loss | conf | both")
+      ->check(CLI::IsMember({"loss", "conf", "both"}));
+  app.add_option("--constraint_dimension", f.constraint_dimension, "row | col | mat")
+      ->check(CLI::IsMember({"row", "col", "mat"}));
+}
+
+torch::Device setup_runtime(const Flags& f) {
+  // LibTorch starts with one thread on these machines (SPEC §8): set it explicitly.
+  const int threads = f.threads > 0 ? int(f.threads) : int(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  std::string name = f.device;
+  if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) name = "cuda:" + name;
+  try {
+    torch::Device device(name);
+    if (device.is_cuda() && !torch::cuda::is_available())
+      throw FlagError("--device " + f.device + ": CUDA is not available in this build or machine");
+    return device;
+  } catch (const c10::Error&) {
+    throw FlagError("--device: '" + f.device + "' is not cpu or cuda[:i]");
+  }
+}
+
+models::NetworkOptions network_options(const Flags& f, const dataset::DataGeometry& g) {
+  models::NetworkOptions o;
+  o.arch = f.arch;
+  o.msdnet.n_blocks(f.n_blocks)
+      .n_channels(f.n_channels)
+      .base(f.base)
+      .step_mode(f.stepmode == "even" ? models::StepMode::kEven : models::StepMode::kLinGrow)
+      .step(f.step)
+      .growth_rate(f.growth_rate)
+      .gr_factor(parse_factors("--grFactor", f.gr_factor))
+      .bn_factor(parse_factors("--bnFactor", f.bn_factor))
+      .prune(f.prune == "max" ? models::Prune::kMax : models::Prune::kMin)
+      .bottleneck(parse_bool("--bottleneck", f.bottleneck))
+      .reduction(f.reduction)
+      .num_classes(g.num_classes)
+      .in_channels(g.channels)
+      .imagenet(g.imagenet);
+  if (o.msdnet.gr_factor().size() != o.msdnet.bn_factor().size())
+    throw FlagError("--grFactor and --bnFactor must list the same number of scales");
+  return o;
+}
+
+dataset::DataOptions data_options(const Flags& f) {
+  dataset::DataOptions o;
+  o.name = f.data;
+  o.root = f.data_url;
+  o.train_limit = f.train_limit;
+  o.test_limit = f.test_limit;
+  return o;
+}
+
+train::TrainerOptions trainer_options(const Flags& f, const torch::Device& device) {
+  train::TrainerOptions o;
+  o.run_dir = f.train_url;
+  o.epochs = f.epochs;
+  o.batch_size = f.batch_size;
+  o.schedule.type = f.lr_type == "cosine" ? train::LrType::kCosine : train::LrType::kMultistep;
+  o.schedule.base_lr = f.lr;
+  o.schedule.decay_rate = f.decay_rate;
+  o.schedule.milestones = train::default_milestones(f.data, f.epochs);
+  o.sgd.lr(f.lr).momentum(f.momentum).weight_decay(f.weight_decay).nesterov(f.nesterov);
+  if (f.nesterov && f.momentum == 0) throw FlagError("--nesterov needs a non-zero --momentum");
+  o.seed = f.seed;
+  o.print_freq = f.print_freq;
+  o.workers = f.workers;
+  o.resume = f.resume;
+  o.device = device;
+  return o;
+}
+
+}  // namespace l2w::cli

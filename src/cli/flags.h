@@ -1,0 +1,86 @@
+// Every flag of the reference (with its spelling) and l2w's own, and their translation into the
+// library's option structs.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "l2w/dataset/data_sets.h"
+#include "l2w/models/network_options.h"
+#include "l2w/train/trainer.h"
+
+namespace l2w::cli {
+
+struct Flags {
+  // Experiment.
+  std::string train_url = "runs/default";
+  std::string resume;
+  std::string evalmode = "anytime";
+  std::string evaluate_from;
+  int64_t print_freq = 10;
+  uint64_t seed = 0;
+  std::string method = "l2w";
+  int64_t threads = 0;  // 0: all cores
+  std::string device = "cpu";
+  // Data.
+  std::string data = "fashion-mnist";
+  std::string data_url;
+  int64_t workers = 1;
+  int64_t train_limit = 0;
+  int64_t test_limit = 0;
+  // Architecture (defaults: the seed's CIFAR MSDNet).
+  std::string arch = "msdnet";
+  int64_t n_blocks = 5;
+  int64_t n_channels = 16;
+  int64_t base = 1;
+  std::string stepmode = "lin_grow";
+  int64_t step = 1;
+  int64_t growth_rate = 6;
+  std::string gr_factor = "1-2-4";
+  std::string bn_factor = "1-2-4";
+  std::string prune = "max";
+  std::string bottleneck = "true";
+  double reduction = 0.5;
+  // Optimisation.
+  int64_t epochs = 300;
+  int64_t batch_size = 64;
+  double lr = 0.1;
+  std::string lr_type = "cosine";
+  double decay_rate = 0.1;
+  double momentum = 0.9;
+  double weight_decay = 1e-4;
+  bool nesterov = false;
+  double label_smoothing = 0.0;
+  // L2W.
+  int64_t meta_net_hidden_size = 500;
+  int64_t meta_net_num_layers = 1;
+  int64_t meta_interval = 1;
+  double meta_lr = 1e-4;
+  double meta_weight_decay = 1e-4;
+  double epsilon = 0.8;
+  int64_t target_p_index = 15;
+  std::string meta_net_input_type = "loss";
+  std::string constraint_dimension = "col";
+  // flops.
+  bool json = false;
+  // bench.
+  int64_t bench_iterations = 20;
+};
+
+// Registers the flags shared by every subcommand on `app`.
+void add_flags(CLI::App& app, Flags& flags);
+
+// Sets LibTorch's thread count and returns the device; errors name the flag.
+torch::Device setup_runtime(const Flags& flags);
+
+models::NetworkOptions network_options(const Flags& flags, const dataset::DataGeometry& geometry);
+dataset::DataOptions data_options(const Flags& flags);
+train::TrainerOptions trainer_options(const Flags& flags, const torch::Device& device);
+
+// A bad flag value; the message names the flag.
+struct FlagError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+}  // namespace l2w::cli

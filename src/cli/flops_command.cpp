@@ -1,0 +1,33 @@
+#include <iostream>
+
+#include "commands.h"
+#include "l2w/models/exit_cost.h"
+
+namespace l2w::cli {
+
+models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options) {
+  torch::manual_seed(flags.seed);
+  return models::make_network(options);
+}
+
+int flops_command(const Flags& flags) {
+  setup_runtime(flags);
+  const auto geometry = dataset::geometry(flags.data);
+  const auto options = network_options(flags, geometry);
+  auto net = build_network(flags, options);
+  const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
+  if (flags.json) {
+    std::cout << "{\"flops\": [";
+    for (size_t k = 0; k < costs.size(); ++k) std::cout << (k ? ", " : "") << costs[k].muladds;
+    std::cout << "], \"params\": [";
+    for (size_t k = 0; k < costs.size(); ++k) std::cout << (k ? ", " : "") << costs[k].params;
+    std::cout << "]}" << std::endl;
+    return 0;
+  }
+  std::cout << models::describe(options) << "\nexit   MUL-ADDs        params\n";
+  for (size_t k = 0; k < costs.size(); ++k)
+    std::cout << k + 1 << "\t" << costs[k].muladds << "\t" << costs[k].params << "\n";
+  return 0;
+}
+
+}  // namespace l2w::cli

@@ -1,0 +1,50 @@
+// l2w: train, evaluate and measure multi-exit networks (see README.md).
+#include <iostream>
+
+#include "commands.h"
+#include "l2w/dataset/image_dataset.h"
+#include "l2w/train/state_dict.h"
+
+int main(int argc, char** argv) {
+  using namespace l2w::cli;
+  CLI::App app{"l2w: learning to weight samples for dynamic early-exiting networks"};
+  app.require_subcommand(1);
+  Flags flags;
+  auto* train = app.add_subcommand("train", "train a multi-exit network (--method l2w | plain)");
+  auto* eval = app.add_subcommand("eval", "evaluate a checkpoint (--evalmode anytime | dynamic | both)");
+  auto* flops = app.add_subcommand("flops", "per-exit cumulative MUL-ADDs and parameters");
+  auto* bench = app.add_subcommand("bench", "benchmarks: bench train");
+  std::string bench_what;
+  for (auto* sub : {train, eval, flops, bench}) add_flags(*sub, flags);
+  flops->add_flag("--json", flags.json, "one JSON object {\"flops\": [...], \"params\": [...]}");
+  bench->add_option("what", bench_what, "train")->required()->check(CLI::IsMember({"train"}));
+  bench->add_option("--iterations", flags.bench_iterations, "timed iterations")->check(CLI::PositiveNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*train) return train_command(flags);
+    if (*eval) return eval_command(flags);
+    if (*flops) return flops_command(flags);
+    if (*bench) return bench_command(flags, bench_what);
+  } catch (const FlagError& e) {
+    std::cerr << "l2w: error: " << e.what() << std::endl;
+    return 2;
+  } catch (const l2w::dataset::DataError& e) {
+    std::cerr << "l2w: data error: " << e.what() << std::endl;
+    return 1;
+  } catch (const l2w::train::CheckpointError& e) {
+    std::cerr << "l2w: checkpoint error: " << e.what() << std::endl;
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "l2w: error: " << e.what_without_backtrace() << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "l2w: error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

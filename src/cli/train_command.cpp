@@ -1,0 +1,32 @@
+#include <iostream>
+
+#include "commands.h"
+
+namespace l2w::cli {
+
+int train_command(const Flags& flags) {
+  const torch::Device device = setup_runtime(flags);
+  const auto data = dataset::load_data(data_options(flags));
+  const auto geometry = dataset::geometry(flags.data);
+  const auto options = network_options(flags, geometry);
+  auto net = build_network(flags, options);
+  const auto trainer = trainer_options(flags, device);
+
+  train::StepFactory make_step;
+  if (flags.method == "plain") {
+    make_step = [&](models::MultiExitNetworkImpl& n, train::Sgd& sgd) {
+      return std::make_unique<train::PlainStep>(n, sgd, flags.label_smoothing);
+    };
+  } else {
+    throw FlagError("--method l2w is not available in this build yet; use --method plain");
+  }
+  std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data << ": "
+            << data.train->size() << " train / " << data.test->size() << " test, method " << flags.method
+            << ", " << at::get_num_threads() << " threads, device " << device << std::endl;
+  const auto result = train::train(net, options, data, trainer, make_step);
+  std::cout << "\nFinal test results (" << flags.train_url << "):\n"
+            << eval::anytime_table(result.last_test, result.costs);
+  return 0;
+}
+
+}  // namespace l2w::cli

@@ -1,0 +1,127 @@
+#include "l2w/dataset/batch_loader.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "l2w/dataset/transforms.h"
+
+namespace l2w::dataset {
+namespace {
+
+// SplitMix64: decorrelated seeds from (seed, epoch, position).
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+BatchLoader::BatchLoader(std::shared_ptr<const ImageDataset> data, std::vector<int64_t> subset,
+                         LoaderOptions options)
+    : data_(std::move(data)), subset_(std::move(subset)), options_(options) {
+  if (subset_.empty()) {
+    subset_.resize(data_->size());
+    std::iota(subset_.begin(), subset_.end(), 0);
+  }
+  if (options_.batch_size() < 1) throw std::invalid_argument("batch size must be positive");
+  options_.workers(std::max<int64_t>(1, options_.workers()));
+  options_.prefetch(std::max<int64_t>(1, options_.prefetch()));
+}
+
+BatchLoader::~BatchLoader() { stop_workers(); }
+
+int64_t BatchLoader::num_batches() const {
+  return (num_samples() + options_.batch_size() - 1) / options_.batch_size();
+}
+
+void BatchLoader::stop_workers() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void BatchLoader::start_epoch(int64_t epoch) {
+  stop_workers();
+  epoch_ = epoch;
+  order_ = subset_;
+  if (options_.shuffle()) {
+    std::mt19937_64 rng(mix(options_.seed() ^ mix(static_cast<uint64_t>(epoch))));
+    std::shuffle(order_.begin(), order_.end(), rng);
+  }
+  ready_.clear();
+  next_to_make_ = 0;
+  next_to_return_ = 0;
+  stopping_ = false;
+  for (int64_t i = 0; i < options_.workers(); ++i) workers_.emplace_back([this] { work(); });
+}
+
+void BatchLoader::work() {
+  for (;;) {
+    int64_t b;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [&] {
+        return stopping_ || (next_to_make_ < num_batches() && next_to_make_ < next_to_return_ + options_.prefetch());
+      });
+      if (stopping_) return;
+      b = next_to_make_++;
+    }
+    Batch batch = make_batch(b);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ready_.emplace(b, std::move(batch));
+    }
+    changed_.notify_all();
+  }
+}
+
+std::optional<Batch> BatchLoader::next() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (workers_.empty() || next_to_return_ >= num_batches()) return std::nullopt;
+  changed_.wait(lock, [&] { return ready_.count(next_to_return_) > 0; });
+  Batch batch = std::move(ready_.at(next_to_return_));
+  ready_.erase(next_to_return_++);
+  lock.unlock();
+  changed_.notify_all();
+  return batch;
+}
+
+Batch BatchLoader::make_batch(int64_t b) const {
+  const int64_t begin = b * options_.batch_size();
+  const int64_t end = std::min<int64_t>(begin + options_.batch_size(), num_samples());
+  const int64_t n = end - begin;
+  const auto shape = data_->image_shape();
+  const ImageGeometry g{shape[0], shape[1], shape[2]};
+  Batch batch;
+  batch.images = torch::empty({n, g.channels, g.height, g.width}, torch::kFloat32);
+  batch.labels = torch::empty({n}, torch::kInt64);
+  batch.indices = torch::empty({n}, torch::kInt64);
+  const auto* pixels = data_->images.data_ptr<uint8_t>();
+  const auto* labels = data_->labels.data_ptr<int64_t>();
+  float* out = batch.images.data_ptr<float>();
+  auto* batch_labels = batch.labels.data_ptr<int64_t>();
+  auto* batch_indices = batch.indices.data_ptr<int64_t>();
+  std::vector<uint8_t> scratch(g.numel());
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t index = order_[begin + i];
+    const uint8_t* src = pixels + index * g.numel();
+    if (options_.augment()) {
+      std::mt19937_64 rng(mix(options_.seed() ^ mix(static_cast<uint64_t>(epoch_) ^ mix(begin + i))));
+      random_crop_flip(src, scratch.data(), g, 4, true, rng);
+      src = scratch.data();
+    }
+    normalize(src, out + i * g.numel(), g, data_->mean, data_->std);
+    batch_labels[i] = labels[index];
+    batch_indices[i] = index;
+  }
+  return batch;
+}
+
+}  // namespace l2w::dataset

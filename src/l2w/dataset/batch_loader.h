@@ -1,0 +1,70 @@
+// Batches prepared ahead of the training step on worker threads. The order of an epoch and each
+// sample's augmentation depend only on (seed, epoch, position), never on thread timing, so a resumed
+// run sees the same data as an uninterrupted one.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "l2w/dataset/image_dataset.h"
+
+namespace l2w::dataset {
+
+struct Batch {
+  torch::Tensor images;   // float [B, C, H, W], normalised
+  torch::Tensor labels;   // int64 [B]
+  torch::Tensor indices;  // int64 [B], positions in the data set
+};
+
+struct LoaderOptions {
+  TORCH_ARG(int64_t, batch_size) = 64;
+  TORCH_ARG(bool, shuffle) = false;
+  TORCH_ARG(bool, augment) = false;  // random crop with padding 4 and horizontal flip
+  TORCH_ARG(uint64_t, seed) = 0;
+  TORCH_ARG(int64_t, workers) = 1;
+  TORCH_ARG(int64_t, prefetch) = 4;  // batches made ahead of the consumer
+};
+
+class BatchLoader {
+ public:
+  // `subset` lists the samples to use (all of them when empty).
+  BatchLoader(std::shared_ptr<const ImageDataset> data, std::vector<int64_t> subset, LoaderOptions options);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  int64_t num_samples() const { return static_cast<int64_t>(subset_.size()); }
+  int64_t num_batches() const;
+  const ImageDataset& data() const { return *data_; }
+
+  // Begins `epoch`; batches then come from next() in order until it returns nothing.
+  void start_epoch(int64_t epoch);
+  std::optional<Batch> next();
+
+ private:
+  Batch make_batch(int64_t b) const;
+  void work();
+  void stop_workers();
+
+  std::shared_ptr<const ImageDataset> data_;
+  std::vector<int64_t> subset_;
+  LoaderOptions options_;
+  int64_t epoch_ = 0;
+  std::vector<int64_t> order_;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int64_t next_to_make_ = 0;
+  int64_t next_to_return_ = 0;
+  std::map<int64_t, Batch> ready_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace l2w::dataset

@@ -1,0 +1,42 @@
+#include "l2w/dataset/data_sets.h"
+
+#include "l2w/dataset/cifar.h"
+#include "l2w/dataset/idx.h"
+
+namespace l2w::dataset {
+
+std::string default_root(const std::string& name) {
+  if (name == "fashion-mnist") return "/usr/share/datasets/fashion-mnist";
+  return "data";
+}
+
+DataSplits load_data(const DataOptions& options) {
+  const std::string root = options.root.empty() ? default_root(options.name) : options.root;
+  auto load = [&](bool train) {
+    if (options.name == "cifar10") return load_cifar(root, 10, train);
+    if (options.name == "cifar100") return load_cifar(root, 100, train);
+    if (options.name == "fashion-mnist") return load_idx(root, train, kFashionMnistMean, kFashionMnistStd);
+    if (options.name == "mnist") return load_idx(root, train, kMnistMean, kMnistStd);
+    throw std::invalid_argument("unknown --data '" + options.name +
+                                "' (expected cifar10, cifar100, fashion-mnist or mnist)");
+  };
+  DataSplits splits;
+  splits.train = std::make_shared<ImageDataset>(load(true).first(options.train_limit));
+  splits.test = std::make_shared<ImageDataset>(load(false).first(options.test_limit));
+  return splits;
+}
+
+}  // namespace l2w::dataset
+
+namespace l2w::dataset {
+
+DataGeometry geometry(const std::string& name) {
+  if (name == "cifar10") return {3, 32, 32, 10, false};
+  if (name == "cifar100") return {3, 32, 32, 100, false};
+  if (name == "fashion-mnist" || name == "mnist") return {1, 28, 28, 10, false};
+  if (name == "ImageNet") return {3, 224, 224, 1000, true};
+  throw std::invalid_argument("unknown --data '" + name +
+                              "' (expected cifar10, cifar100, ImageNet, fashion-mnist or mnist)");
+}
+
+}  // namespace l2w::dataset

@@ -1,0 +1,228 @@
+#include "l2w/models/msdnet.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "l2w/nn/conv_blocks.h"
+#include "l2w/nn/cost_meter.h"
+
+namespace l2w::models {
+namespace {
+
+using nn::ConvBasic;
+using nn::ConvBasicOptions;
+
+// Block 1's first stage: the stem at the finest scale, then a stride-2 ConvBasic per coarser scale.
+class FirstLayerImpl : public ScaleStage {
+ public:
+  FirstLayerImpl(int64_t in_channels, int64_t n_channels, const MSDNetOptions& o) {
+    layers = register_module("layers", torch::nn::ModuleList());
+    const auto& gr = o.gr_factor();
+    int64_t c = n_channels * gr[0];
+    torch::nn::Sequential stem;
+    if (o.imagenet()) {
+      stem->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, c, 7).stride(2).padding(3)));
+      stem->push_back(torch::nn::BatchNorm2d(c));
+      stem->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
+      stem->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
+      layers->push_back(stem);
+    } else {
+      auto conv = ConvBasic(ConvBasicOptions(in_channels, c));
+      stem = conv->net;
+      layers->push_back(conv);
+    }
+    scale_layers_.push_back(stem);
+    for (size_t s = 1; s < gr.size(); ++s) {
+      auto conv = ConvBasic(ConvBasicOptions(c, n_channels * gr[s]).stride(2));
+      layers->push_back(conv);
+      scale_layers_.push_back(conv->net);
+      c = n_channels * gr[s];
+    }
+  }
+
+  Features forward(const Features& x) override {
+    Features out;
+    torch::Tensor h = x.at(0);
+    for (const auto& seq : scale_layers_) {
+      h = nn::run(seq, h);
+      out.push_back(h);
+    }
+    return out;
+  }
+
+  torch::nn::ModuleList layers{nullptr};
+
+ private:
+  std::vector<torch::nn::Sequential> scale_layers_;
+};
+TORCH_MODULE(FirstLayer);
+
+// One dense layer over the remaining scales: adds `growth * gr_factor[s]` channels at each output scale
+// and drops the finest scales beyond `out_scales`.
+class MSDNLayerImpl : public ScaleStage {
+ public:
+  MSDNLayerImpl(int64_t n_in, int64_t growth, int64_t in_scales, int64_t out_scales, const MSDNetOptions& o)
+      : discard_(in_scales - out_scales) {
+    layers = register_module("layers", torch::nn::ModuleList());
+    const auto& gr = o.gr_factor();
+    const auto& bn = o.bn_factor();
+    const int64_t n_scales = static_cast<int64_t>(gr.size());
+    const int64_t offset = n_scales - out_scales;
+    for (int64_t s = offset; s < n_scales; ++s) {
+      if (s == offset && discard_ == 0) {
+        normal_ = nn::ConvNormal(n_in * gr[s], growth * gr[s], o.bottleneck(), bn[s]);
+        layers->push_back(normal_);
+      } else {
+        auto down = nn::ConvDownNormal(n_in * gr[s - 1], n_in * gr[s], growth * gr[s], o.bottleneck(),
+                                       bn[s - 1], bn[s]);
+        down_.push_back(down);
+        layers->push_back(down);
+      }
+    }
+  }
+
+  // `x` holds the in_scales remaining scales, finest first. Down-sampling output d joins inputs d and d+1
+  // both when the finest input is discarded and when the first output is a ConvNormal of x[0].
+  Features forward(const Features& x) override {
+    Features out;
+    if (discard_ == 0) out.push_back(normal_(x[0]));
+    for (size_t d = 0; d < down_.size(); ++d) out.push_back(down_[d](x[d], x[d + 1]));
+    return out;
+  }
+
+  torch::nn::ModuleList layers{nullptr};
+
+ private:
+  int64_t discard_;
+  nn::ConvNormal normal_{nullptr};
+  std::vector<nn::ConvDownNormal> down_;
+};
+TORCH_MODULE(MSDNLayer);
+
+// Channel reduction: a 1x1 ConvBasic per remaining scale (the reference's ParallelModule `m`).
+class TransitionImpl : public ScaleStage {
+ public:
+  TransitionImpl(int64_t n_in, int64_t n_out, int64_t out_scales, const MSDNetOptions& o) {
+    m = register_module("m", torch::nn::ModuleList());
+    const auto& gr = o.gr_factor();
+    const int64_t offset = static_cast<int64_t>(gr.size()) - out_scales;
+    for (int64_t i = 0; i < out_scales; ++i) {
+      auto conv = ConvBasic(
+          ConvBasicOptions(n_in * gr[offset + i], n_out * gr[offset + i]).kernel(1).padding(0));
+      convs_.push_back(conv);
+      m->push_back(conv);
+    }
+  }
+
+  Features forward(const Features& x) override {
+    Features out;
+    for (size_t i = 0; i < convs_.size(); ++i) out.push_back(convs_[i](x[i]));
+    return out;
+  }
+
+  torch::nn::ModuleList m{nullptr};
+
+ private:
+  std::vector<ConvBasic> convs_;
+};
+TORCH_MODULE(Transition);
+
+// An exit: two stride-2 ConvBasics and a 2x2 average pool on the coarsest scale, then a Linear.
+class ClassifierModuleImpl : public torch::nn::Module {
+ public:
+  ClassifierModuleImpl(int64_t n_in, int64_t width, int64_t num_classes) {
+    m = register_module("m", torch::nn::Sequential(ConvBasic(ConvBasicOptions(n_in, width).stride(2)),
+                                                   ConvBasic(ConvBasicOptions(width, width).stride(2)),
+                                                   torch::nn::AvgPool2d(2)));
+    linear = register_module("linear", torch::nn::Linear(width, num_classes));
+  }
+
+  torch::Tensor forward(const torch::Tensor& coarsest) {
+    torch::Tensor h = nn::run(m, coarsest);
+    return nn::run(linear, h.view({h.size(0), -1}));
+  }
+
+  torch::nn::Sequential m{nullptr};
+  torch::nn::Linear linear{nullptr};
+};
+TORCH_MODULE(ClassifierModule);
+
+int64_t floor_times(double factor, int64_t n) { return static_cast<int64_t>(std::floor(factor * n)); }
+
+void check(const MSDNetOptions& o) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("msdnet: " + what); };
+  if (o.n_blocks() < 1) fail("nBlocks must be at least 1");
+  if (o.n_channels() < 1 || o.growth_rate() < 1) fail("nChannels and growthRate must be positive");
+  if (o.base() < 1 || o.step() < 0) fail("base must be at least 1 and step non-negative");
+  if (o.gr_factor().empty()) fail("grFactor must list at least one scale");
+  if (o.gr_factor().size() != o.bn_factor().size())
+    fail("grFactor and bnFactor must have one entry per scale (" + std::to_string(o.gr_factor().size()) +
+         " vs " + std::to_string(o.bn_factor().size()) + ")");
+  if (o.num_classes() < 1) fail("the number of classes must be positive");
+}
+
+}  // namespace
+
+MSDNetImpl::MSDNetImpl(const MSDNetOptions& o) : options(o) {
+  check(o);
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  classifier = register_module("classifier", torch::nn::ModuleList());
+  const int64_t n_scales = static_cast<int64_t>(o.gr_factor().size());
+
+  block_lengths_.push_back(o.base());
+  for (int64_t i = 1; i < o.n_blocks(); ++i)
+    block_lengths_.push_back(o.step_mode() == StepMode::kEven ? o.step() : o.step() * i + 1);
+  int64_t n_layers_all = 0;
+  for (int64_t len : block_lengths_) n_layers_all += len;
+
+  int64_t n_in = o.n_channels();
+  int64_t n_layer = 0;  // counted from 1 over the whole network
+  const auto interval = static_cast<int64_t>(std::ceil(double(n_layers_all) / double(n_scales)));
+  for (int64_t b = 0; b < o.n_blocks(); ++b) {
+    auto block = torch::nn::ModuleList();
+    std::vector<std::shared_ptr<ScaleStage>> stages;
+    auto add = [&](std::shared_ptr<ScaleStage> stage) {
+      block->push_back(stage);
+      stages.push_back(std::move(stage));
+    };
+    if (b == 0) add(FirstLayer(o.in_channels(), n_in, o).ptr());
+    for (int64_t i = 0; i < block_lengths_[b]; ++i) {
+      ++n_layer;
+      int64_t in_scales, out_scales;
+      if (o.prune() == Prune::kMax) {
+        in_scales = n_scales - std::max<int64_t>(0, n_layer - 2) / interval;
+        out_scales = n_scales - (n_layer - 1) / interval;
+      } else {
+        in_scales = std::min(n_scales, n_layers_all - n_layer + 2);
+        out_scales = std::min(n_scales, n_layers_all - n_layer + 1);
+      }
+      add(MSDNLayer(n_in, o.growth_rate(), in_scales, out_scales, o).ptr());
+      n_in += o.growth_rate();
+      const bool transition =
+          o.reduction() > 0 &&
+          (o.prune() == Prune::kMax ? in_scales > out_scales
+                                    : (n_layer == n_layers_all / 3 || n_layer == 2 * n_layers_all / 3));
+      if (transition) {
+        add(Transition(n_in, floor_times(o.reduction(), n_in), out_scales, o).ptr());
+        n_in = floor_times(o.reduction(), n_in);
+      }
+    }
+    blocks->push_back(block);
+    stages_.push_back(std::move(stages));
+    const int64_t coarsest = n_in * o.gr_factor().back();
+    classifier->push_back(o.imagenet() ? ClassifierModule(coarsest, coarsest, o.num_classes())
+                                       : ClassifierModule(coarsest, 128, o.num_classes()));
+  }
+}
+
+Features MSDNetImpl::run_block(int64_t k, const Features& in) {
+  Features x = in;
+  for (const auto& stage : stages_.at(k)) x = stage->forward(x);
+  return x;
+}
+
+torch::Tensor MSDNetImpl::run_exit(int64_t k, const Features& features) {
+  return classifier->ptr<ClassifierModuleImpl>(k)->forward(features.back());
+}
+
+}  // namespace l2w::models

@@ -1,0 +1,31 @@
+// The one interface that training, evaluation and inference see: a classifier with K exits that can be
+// run one block at a time. Nothing outside models/ knows which backbone it is.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace l2w::models {
+
+// What one block hands to the next: tensors whose first dimension is the batch (MSDNet: one per scale).
+using Features = std::vector<torch::Tensor>;
+
+class MultiExitNetworkImpl : public torch::nn::Module {
+ public:
+  virtual int64_t num_exits() const = 0;
+  // Runs block k (0-based) on the features of block k-1; block 0 takes {images}.
+  virtual Features run_block(int64_t k, const Features& in) = 0;
+  // Exit k's logits from block k's features.
+  virtual torch::Tensor run_exit(int64_t k, const Features& features) = 0;
+  // The reference's name for the architecture (`msdnet`, `RANet`), stored in checkpoints.
+  virtual std::string arch() const = 0;
+
+  // Every exit's logits, first exit first.
+  std::vector<torch::Tensor> forward(const torch::Tensor& images);
+};
+
+using MultiExitNetwork = std::shared_ptr<MultiExitNetworkImpl>;
+
+}  // namespace l2w::models

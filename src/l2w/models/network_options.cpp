@@ -1,0 +1,38 @@
+#include "l2w/models/network_options.h"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace l2w::models {
+namespace {
+
+std::string join(const std::vector<int64_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "-" : "") + std::to_string(v[i]);
+  return s;
+}
+
+}  // namespace
+
+MultiExitNetwork make_network(const NetworkOptions& options) {
+  if (options.arch == "msdnet") return MSDNet(options.msdnet).ptr();
+  throw std::invalid_argument("unknown --arch '" + options.arch + "' (expected msdnet)");
+}
+
+std::string describe(const NetworkOptions& options) {
+  std::ostringstream out;
+  out << options.arch;
+  if (options.arch == "msdnet") {
+    const auto& o = options.msdnet;
+    out << " nBlocks=" << o.n_blocks() << " nChannels=" << o.n_channels() << " base=" << o.base()
+        << " stepmode=" << (o.step_mode() == StepMode::kEven ? "even" : "lin_grow") << " step=" << o.step()
+        << " growthRate=" << o.growth_rate() << " grFactor=" << join(o.gr_factor())
+        << " bnFactor=" << join(o.bn_factor()) << " prune=" << (o.prune() == Prune::kMax ? "max" : "min")
+        << " bottleneck=" << (o.bottleneck() ? "true" : "false") << " reduction=" << o.reduction()
+        << " classes=" << o.num_classes() << " in_channels=" << o.in_channels()
+        << " stem=" << (o.imagenet() ? "imagenet" : "small");
+  }
+  return out.str();
+}
+
+}  // namespace l2w::models

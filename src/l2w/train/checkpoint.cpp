@@ -1,0 +1,104 @@
+#include "l2w/train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+namespace l2w::train {
+namespace {
+
+c10::impl::GenericDict to_dict(const StateDict& state) {
+  c10::impl::GenericDict d(c10::StringType::get(), c10::TensorType::get());
+  // Saved on the CPU so that a checkpoint loads anywhere.
+  for (const auto& item : state) d.insert(item.key(), item.value().detach().cpu());
+  return d;
+}
+
+StateDict from_dict(const c10::IValue& value, const std::string& path) {
+  if (!value.isGenericDict()) throw CheckpointError(path + ": state_dict is not a dictionary");
+  StateDict out;
+  for (const auto& entry : value.toGenericDict()) {
+    if (!entry.key().isString() || !entry.value().isTensor())
+      throw CheckpointError(path + ": state_dict entries must map names to tensors");
+    out.insert(entry.key().toStringRef(), entry.value().toTensor());
+  }
+  return out;
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw std::runtime_error(tmp + ": cannot create (" + std::strerror(errno) + ")");
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0) {
+      ::close(fd);
+      std::remove(tmp.c_str());
+      throw std::runtime_error(tmp + ": write failed (" + std::strerror(errno) + ")");
+    }
+    written += static_cast<size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error(path + ": cannot replace (" + std::strerror(errno) + ")");
+  }
+}
+
+void save_checkpoint(const Checkpoint& c, const std::string& path) {
+  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+  d.insert("epoch", c.epoch);
+  d.insert("arch", c.arch);
+  d.insert("config", c.config);
+  d.insert("state_dict", to_dict(c.state_dict));
+  d.insert("optimizer", c.optimizer);
+  d.insert("best_prec1", c.best_prec1);
+  if (!c.meta_state_dict.is_empty()) {
+    d.insert("meta_state_dict", to_dict(c.meta_state_dict));
+    d.insert("meta_optimizer", c.meta_optimizer);
+  }
+  const std::vector<char> bytes = torch::pickle_save(d);
+  write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) throw CheckpointError(path + ": no such checkpoint file");
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  c10::IValue value;
+  try {
+    value = torch::pickle_load(bytes);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path + ": not a readable checkpoint (" + first_line(e.what_without_backtrace()) + ")");
+  }
+  if (!value.isGenericDict()) throw CheckpointError(path + ": not a checkpoint dictionary");
+  const auto d = value.toGenericDict();
+  Checkpoint c;
+  auto get = [&](const char* key) -> c10::IValue {
+    auto it = d.find(key);
+    return it == d.end() ? c10::IValue() : it->value();
+  };
+  if (!d.contains("state_dict")) throw CheckpointError(path + ": no state_dict in the checkpoint");
+  c.state_dict = from_dict(get("state_dict"), path);
+  if (get("epoch").isInt()) c.epoch = get("epoch").toInt();
+  if (get("arch").isString()) c.arch = get("arch").toStringRef();
+  if (get("config").isString()) c.config = get("config").toStringRef();
+  if (get("best_prec1").isDouble()) c.best_prec1 = get("best_prec1").toDouble();
+  c.optimizer = get("optimizer");
+  if (d.contains("meta_state_dict")) c.meta_state_dict = from_dict(get("meta_state_dict"), path);
+  c.meta_optimizer = get("meta_optimizer");
+  return c;
+}
+
+}  // namespace l2w::train

@@ -1,0 +1,33 @@
+// Checkpoints in the reference's layout, written with torch's pickle format so that Python's
+// torch.load opens them: {epoch, arch, config, state_dict, optimizer, best_prec1[, meta_state_dict,
+// meta_optimizer]}.
+#pragma once
+
+#include <string>
+
+#include "l2w/train/state_dict.h"
+
+namespace l2w::train {
+
+struct Checkpoint {
+  int64_t epoch = 0;  // epochs completed
+  std::string arch;
+  std::string config;  // models::describe() of the network that wrote it
+  StateDict state_dict;
+  c10::IValue optimizer;
+  double best_prec1 = 0;
+  StateDict meta_state_dict;  // L2W's weight prediction network; empty for plain training
+  c10::IValue meta_optimizer;
+};
+
+// Writes `path` atomically: to a temporary file, synced, then renamed over the old one, so a kill
+// during the write leaves the previous checkpoint intact.
+void save_checkpoint(const Checkpoint& checkpoint, const std::string& path);
+
+// CheckpointError naming the file when it is missing, truncated or not a checkpoint.
+Checkpoint load_checkpoint(const std::string& path);
+
+// Writes bytes to `path` atomically (temporary file, fsync, rename).
+void write_file_atomically(const std::string& path, const std::string& bytes);
+
+}  // namespace l2w::train

@@ -1,0 +1,29 @@
+#include "l2w/train/lr_schedule.h"
+
+#include <cmath>
+
+namespace l2w::train {
+
+double LrSchedule::at(int64_t epoch, int64_t iteration) const {
+  if (type == LrType::kCosine) {
+    const double t = double(epoch * iterations_per_epoch + iteration);
+    const double total = double(epochs * iterations_per_epoch);
+    return 0.5 * base_lr * (1.0 + std::cos(M_PI * t / total));
+  }
+  double lr = base_lr;
+  for (double m : milestones) {
+    if (double(epoch) >= m) lr *= decay_rate;
+  }
+  return lr;
+}
+
+std::vector<double> default_milestones(const std::string& data, int64_t epochs) {
+  if (data == "ImageNet") {
+    std::vector<double> m;
+    for (int64_t e = 30; e < epochs; e += 30) m.push_back(double(e));
+    return m;
+  }
+  return {0.5 * double(epochs), 0.75 * double(epochs)};
+}
+
+}  // namespace l2w::train

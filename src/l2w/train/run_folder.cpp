@@ -1,0 +1,61 @@
+#include "l2w/train/run_folder.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "l2w/train/checkpoint.h"
+
+namespace l2w::train {
+namespace fs = std::filesystem;
+
+RunFolder::RunFolder(std::string dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  fs::create_directories(fs::path(dir_) / "save_models", ec);
+  if (ec) throw std::runtime_error(dir_ + ": cannot create run folder (" + ec.message() + ")");
+}
+
+std::string RunFolder::file(const std::string& name) const { return (fs::path(dir_) / name).string(); }
+
+std::string RunFolder::checkpoint(int64_t epoch) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "checkpoint_%03lld.pth.tar", static_cast<long long>(epoch));
+  return (fs::path(dir_) / "save_models" / name).string();
+}
+
+std::string RunFolder::best_checkpoint() const {
+  return (fs::path(dir_) / "save_models" / "model_best.pth.tar").string();
+}
+
+std::optional<std::string> RunFolder::latest_checkpoint() const {
+  std::ifstream in(fs::path(dir_) / "save_models" / "latest.txt");
+  std::string path;
+  if (!in || !std::getline(in, path) || path.empty()) return std::nullopt;
+  return path;
+}
+
+void RunFolder::set_latest(const std::string& path) const {
+  write_file_atomically((fs::path(dir_) / "save_models" / "latest.txt").string(), path + "\n");
+}
+
+void write_flops(const std::string& path, const std::vector<nn::Cost>& costs) {
+  std::ostringstream out;
+  out << "exit\tmuladds\tparams\n";
+  for (size_t k = 0; k < costs.size(); ++k) out << k + 1 << '\t' << costs[k].muladds << '\t' << costs[k].params << '\n';
+  write_file_atomically(path, out.str());
+}
+
+std::vector<nn::Cost> read_flops(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open flops file");
+  std::string header;
+  std::getline(in, header);
+  std::vector<nn::Cost> costs;
+  int64_t exit;
+  nn::Cost c;
+  while (in >> exit >> c.muladds >> c.params) costs.push_back(c);
+  return costs;
+}
+
+}  // namespace l2w::train

@@ -1,0 +1,84 @@
+#include "l2w/train/sgd.h"
+
+#include <stdexcept>
+
+namespace l2w::train {
+
+Sgd::Sgd(std::vector<torch::Tensor> params, SgdOptions options)
+    : params_(std::move(params)), buffers_(params_.size()), options_(options) {}
+
+std::pair<torch::Tensor, torch::Tensor> Sgd::update(size_t i, const torch::Tensor& g,
+                                                    const torch::Tensor& param) const {
+  torch::Tensor d = options_.weight_decay() != 0 ? g + options_.weight_decay() * param : g;
+  if (options_.momentum() == 0) return {d, torch::Tensor()};
+  const torch::Tensor& buf = buffers_[i];
+  torch::Tensor next = buf.defined() ? options_.momentum() * buf + (1 - options_.dampening()) * d : d;
+  torch::Tensor direction = options_.nesterov() ? d + options_.momentum() * next : next;
+  return {direction, next};
+}
+
+void Sgd::step() {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    if (!p.grad().defined()) continue;
+    auto [direction, next] = update(i, p.grad(), p);
+    if (next.defined()) buffers_[i] = next.is_same(p.grad()) ? next.clone() : next;
+    p.sub_(options_.lr() * direction);
+  }
+}
+
+void Sgd::zero_grad() {
+  for (auto& p : params_) {
+    if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+  }
+}
+
+c10::IValue Sgd::state_dict() const {
+  c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
+  for (size_t i = 0; i < buffers_.size(); ++i) {
+    if (!buffers_[i].defined()) continue;
+    c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
+    entry.insert("momentum_buffer", buffers_[i]);
+    state.insert(static_cast<int64_t>(i), entry);
+  }
+  c10::impl::GenericDict group(c10::StringType::get(), c10::AnyType::get());
+  group.insert("lr", options_.lr());
+  group.insert("momentum", options_.momentum());
+  group.insert("dampening", options_.dampening());
+  group.insert("weight_decay", options_.weight_decay());
+  group.insert("nesterov", options_.nesterov());
+  group.insert("maximize", false);
+  c10::List<int64_t> ids;
+  for (size_t i = 0; i < params_.size(); ++i) ids.push_back(static_cast<int64_t>(i));
+  group.insert("params", ids);
+  c10::impl::GenericList groups(c10::AnyType::get());
+  groups.push_back(group);
+  c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+  out.insert("state", state);
+  out.insert("param_groups", groups);
+  return out;
+}
+
+void Sgd::load_state_dict(const c10::IValue& value) {
+  const auto dict = value.toGenericDict();
+  const auto groups = dict.at("param_groups").toList();
+  if (groups.size() != 1) throw std::runtime_error("optimizer state: expected one parameter group");
+  const auto group = groups.get(0).toGenericDict();
+  if (group.at("params").toList().size() != params_.size())
+    throw std::runtime_error("optimizer state: " + std::to_string(group.at("params").toList().size()) +
+                             " parameters, the model has " + std::to_string(params_.size()));
+  options_.lr(group.at("lr").toDouble());
+  std::vector<torch::Tensor> buffers(params_.size());
+  for (const auto& entry : dict.at("state").toGenericDict()) {
+    const auto i = static_cast<size_t>(entry.key().toInt());
+    const auto buf = entry.value().toGenericDict().at("momentum_buffer").toTensor();
+    if (i >= params_.size() || !buf.sizes().equals(params_[i].sizes()))
+      throw std::runtime_error("optimizer state: momentum buffer " + std::to_string(i) +
+                               " does not match the model's parameters");
+    buffers[i] = buf.to(params_[i].device());
+  }
+  buffers_ = std::move(buffers);
+}
+
+}  // namespace l2w::train

@@ -1,0 +1,49 @@
+// SGD with momentum, dampening, weight decay and Nesterov, as PyTorch's torch.optim.SGD. Its update
+// rule is one function so that the L2W pseudo step (SPEC §2, step 1d) and the real step cannot diverge.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace l2w::train {
+
+struct SgdOptions {
+  TORCH_ARG(double, lr) = 0.1;
+  TORCH_ARG(double, momentum) = 0.9;
+  TORCH_ARG(double, dampening) = 0.0;
+  TORCH_ARG(double, weight_decay) = 1e-4;
+  TORCH_ARG(bool, nesterov) = false;
+};
+
+class Sgd {
+ public:
+  Sgd(std::vector<torch::Tensor> params, SgdOptions options);
+
+  // The direction d of parameter i for gradient g and the momentum buffer the real step would store.
+  // Differentiable in g and param: the meta step builds θ' = θ − lr·d on it.
+  std::pair<torch::Tensor, torch::Tensor> update(size_t i, const torch::Tensor& g,
+                                                 const torch::Tensor& param) const;
+  // θ ← θ − lr·d with the parameters' .grad(), advancing the momentum buffers.
+  void step();
+  void zero_grad();
+
+  SgdOptions& options() { return options_; }
+  const SgdOptions& options() const { return options_; }
+  const std::vector<torch::Tensor>& params() const { return params_; }
+  // Undefined until parameter i's first step, as in PyTorch.
+  std::vector<torch::Tensor>& momentum_buffers() { return buffers_; }
+  const std::vector<torch::Tensor>& momentum_buffers() const { return buffers_; }
+
+  // PyTorch's optimizer state_dict layout: {"state": {i: {"momentum_buffer"}}, "param_groups": [...]}.
+  c10::IValue state_dict() const;
+  void load_state_dict(const c10::IValue& state);
+
+ private:
+  std::vector<torch::Tensor> params_;
+  std::vector<torch::Tensor> buffers_;
+  SgdOptions options_;
+};
+
+}  // namespace l2w::train

@@ -1,0 +1,70 @@
+#include "l2w/train/state_dict.h"
+
+#include <sstream>
+
+namespace l2w::train {
+namespace {
+
+void collect(const torch::nn::Module& module, const std::string& prefix, StateDict& out) {
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) out.insert(prefix + p.key(), p.value());
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) {
+    if (b.value().defined()) out.insert(prefix + b.key(), b.value());
+  }
+  for (const auto& child : module.named_children()) collect(*child.value(), prefix + child.key() + ".", out);
+}
+
+std::string shape(const torch::Tensor& t) {
+  std::ostringstream s;
+  s << t.sizes();
+  return s.str();
+}
+
+// "n name: a, b, c, ..." with at most a few entries.
+std::string listing(const std::string& label, const std::vector<std::string>& items) {
+  std::ostringstream s;
+  s << items.size() << " " << label << " (";
+  for (size_t i = 0; i < items.size() && i < 4; ++i) s << (i ? ", " : "") << items[i];
+  if (items.size() > 4) s << ", ...";
+  s << ")";
+  return s.str();
+}
+
+}  // namespace
+
+StateDict state_dict(const torch::nn::Module& module) {
+  StateDict out;
+  collect(module, "", out);
+  return out;
+}
+
+void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& what) {
+  const std::string ddp_prefix = "module.";
+  StateDict given;
+  for (const auto& item : state) {
+    const auto& key = item.key();
+    given.insert(key.rfind(ddp_prefix, 0) == 0 ? key.substr(ddp_prefix.size()) : key, item.value());
+  }
+  StateDict own = state_dict(module);
+  std::vector<std::string> missing, unexpected, misshaped;
+  for (const auto& item : own) {
+    const torch::Tensor* other = given.find(item.key());
+    if (other == nullptr) {
+      missing.push_back(item.key());
+    } else if (!other->sizes().equals(item.value().sizes())) {
+      misshaped.push_back(item.key() + " " + shape(*other) + " vs model " + shape(item.value()));
+    }
+  }
+  for (const auto& item : given) {
+    if (own.find(item.key()) == nullptr) unexpected.push_back(item.key());
+  }
+  if (!missing.empty() || !unexpected.empty() || !misshaped.empty()) {
+    std::ostringstream msg;
+    msg << what << " does not fit this architecture: " << listing("missing keys", missing) << "; "
+        << listing("unexpected keys", unexpected) << "; " << listing("mis-shaped", misshaped);
+    throw CheckpointError(msg.str());
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& item : own) item.value().copy_(given[item.key()]);
+}
+
+}  // namespace l2w::train

@@ -1,0 +1,53 @@
+// One training iteration of a method (plain multi-exit, or L2W): the trainer owns the loop, the
+// schedule, the data and the run folder; a TrainStep owns what happens to one batch.
+#pragma once
+
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "l2w/models/multi_exit_network.h"
+#include "l2w/train/checkpoint.h"
+#include "l2w/train/sgd.h"
+
+namespace l2w::train {
+
+struct StepReport {
+  std::vector<torch::Tensor> logits;  // detached, per exit, of the real step
+  torch::Tensor losses;               // [n, K] detached per-sample per-exit losses of the real step
+  torch::Tensor weights;              // [n, K] detached loss weights; undefined for plain training
+  double meta_loss = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Where in the run an iteration is (0-based).
+struct StepPosition {
+  int64_t epoch = 0;
+  int64_t iteration = 0;
+};
+
+class TrainStep {
+ public:
+  virtual ~TrainStep() = default;
+  // Trains on one batch. The optimizer's learning rate is already set for `position`.
+  virtual StepReport run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition& position) = 0;
+  // True when the method has a meta learner (scores.tsv then carries meta_lr and meta loss).
+  virtual bool has_meta() const { return false; }
+  virtual double meta_lr() const { return 0.0; }
+  // The method's own state in checkpoints.
+  virtual void save(Checkpoint& checkpoint) const {}
+  virtual void load(const Checkpoint& checkpoint) {}
+};
+
+// Plain multi-exit training (SPEC §2, last paragraph): Σ_k mean_i CE_ik, one SGD step.
+class PlainStep : public TrainStep {
+ public:
+  PlainStep(models::MultiExitNetworkImpl& net, Sgd& sgd, double label_smoothing);
+  StepReport run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition& position) override;
+
+ private:
+  models::MultiExitNetworkImpl& net_;
+  Sgd& sgd_;
+  double label_smoothing_;
+};
+
+}  // namespace l2w::train

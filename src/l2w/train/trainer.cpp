@@ -1,0 +1,228 @@
+#include "l2w/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "l2w/eval/accuracy.h"
+#include "l2w/models/exit_cost.h"
+
+namespace l2w::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  const auto total = static_cast<long long>(s);
+  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", total / 3600, (total / 60) % 60, total % 60);
+  return buf;
+}
+
+// Running per-exit means over an epoch's training batches.
+struct EpochMeter {
+  explicit EpochMeter(int64_t exits) : loss(exits, 0.0), correct(exits, 0) {}
+  void add(const StepReport& r, const torch::Tensor& labels) {
+    const int64_t n = labels.size(0);
+    const auto mean_losses = r.losses.mean(0);
+    for (size_t k = 0; k < loss.size(); ++k) {
+      loss[k] += mean_losses[k].item<double>() * double(n);
+      correct[k] += eval::topk_correct(r.logits[k], labels, 1);
+    }
+    if (!std::isnan(r.meta_loss)) {
+      meta_loss += r.meta_loss;
+      ++meta_steps;
+    }
+    samples += n;
+  }
+  double mean_loss(size_t k) const { return loss[k] / double(samples); }
+  double top1(size_t k) const { return 100.0 * double(correct[k]) / double(samples); }
+  double mean_meta_loss() const { return meta_steps ? meta_loss / double(meta_steps) : std::nan(""); }
+
+  std::vector<double> loss;
+  std::vector<int64_t> correct;
+  double meta_loss = 0;
+  int64_t meta_steps = 0;
+  int64_t samples = 0;
+};
+
+std::string scores_header(int64_t exits, bool meta) {
+  std::ostringstream h;
+  h << "epoch\tlr";
+  if (meta) h << "\tmeta_lr";
+  for (int64_t k = 1; k <= exits; ++k) h << "\ttrain_loss_" << k;
+  for (int64_t k = 1; k <= exits; ++k) h << "\ttrain_prec1_" << k;
+  if (meta) h << "\tmeta_loss";
+  for (int64_t k = 1; k <= exits; ++k) h << "\tval_loss_" << k;
+  for (int64_t k = 1; k <= exits; ++k) h << "\tval_prec1_" << k;
+  return h.str();
+}
+
+// Keeps the header and the rows of epochs up to `epochs_done`: a kill between the scores row and the
+// checkpoint must not leave a row that the resumed run writes again.
+void trim_scores(const std::string& path, int64_t epochs_done, const std::string& header) {
+  std::ifstream in(path);
+  std::ostringstream kept;
+  kept << header << '\n';
+  std::string line;
+  if (in && std::getline(in, line)) {
+    while (std::getline(in, line)) {
+      if (!line.empty() && std::stoll(line.substr(0, line.find('\t'))) <= epochs_done) kept << line << '\n';
+    }
+  }
+  write_file_atomically(path, kept.str());
+}
+
+}  // namespace
+
+void check_architecture(const Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch) {
+  const std::string expected = models::describe(arch);
+  if (!checkpoint.config.empty() && checkpoint.config != expected)
+    throw CheckpointError(path + ": checkpoint is of another architecture or class count: it holds [" +
+                          checkpoint.config + "], the flags ask for [" + expected + "]");
+}
+
+TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& arch, const dataset::DataSplits& data,
+                  TrainerOptions options, const StepFactory& make_step) {
+  RunFolder folder(options.run_dir);
+  net->to(options.device);
+  net->train();
+  const int64_t exits = net->num_exits();
+
+  dataset::BatchLoader train_loader(
+      data.train, {},
+      dataset::LoaderOptions().batch_size(options.batch_size).shuffle(true).augment(true).seed(options.seed).workers(
+          options.workers));
+  dataset::BatchLoader test_loader(data.test, {},
+                                   dataset::LoaderOptions().batch_size(std::max<int64_t>(options.batch_size, 256)).workers(
+                                       options.workers));
+  options.schedule.epochs = options.epochs;
+  options.schedule.iterations_per_epoch = train_loader.num_batches();
+
+  Sgd sgd(net->parameters(), options.sgd);
+  std::unique_ptr<TrainStep> step = make_step(*net, sgd);
+
+  TrainResult result;
+  result.costs = models::exit_costs(*net, data.train->image_shape());
+  write_flops(folder.flops(), result.costs);
+
+  // Resume: an explicit --resume, else the run folder's latest checkpoint.
+  int64_t start_epoch = 0;
+  const std::optional<std::string> resume_path =
+      options.resume.empty() ? folder.latest_checkpoint() : std::optional<std::string>(options.resume);
+  const std::string header = scores_header(exits, step->has_meta());
+  if (resume_path) {
+    const Checkpoint c = load_checkpoint(*resume_path);
+    check_architecture(c, *resume_path, arch);
+    load_state_dict(*net, c.state_dict, *resume_path);
+    if (!c.optimizer.isNone()) sgd.load_state_dict(c.optimizer);
+    step->load(c);
+    start_epoch = c.epoch;
+    result.best_prec1 = c.best_prec1;
+    if (!options.quiet) std::cout << "resuming from " << *resume_path << " after epoch " << start_epoch << std::endl;
+  }
+  trim_scores(folder.scores(), start_epoch, header);
+
+  const int64_t iterations = train_loader.num_batches();
+  const auto run_start = Clock::now();
+  int64_t images_seen = 0;
+  for (int64_t epoch = start_epoch; epoch < options.epochs; ++epoch) {
+    EpochMeter meter(exits);
+    net->train();
+    train_loader.start_epoch(epoch);
+    int64_t it = 0;
+    auto window_start = Clock::now();
+    int64_t window_images = 0;
+    double lr = 0;
+    while (auto batch = train_loader.next()) {
+      lr = options.schedule.at(epoch, it);
+      sgd.options().lr(lr);
+      const auto images = batch->images.to(options.device);
+      const auto labels = batch->labels.to(options.device);
+      const StepReport report = step->run(images, labels, {epoch, it});
+      meter.add(report, labels);
+      window_images += labels.size(0);
+      images_seen += labels.size(0);
+      ++it;
+      if (!options.quiet && options.print_freq > 0 && (it % options.print_freq == 0 || it == iterations)) {
+        const double rate = double(window_images) / seconds_since(window_start);
+        const double overall = double(images_seen) / seconds_since(run_start);
+        const double remaining_images =
+            double((options.epochs - epoch) * train_loader.num_samples()) - double(meter.samples);
+        std::ostringstream line;
+        line << "Epoch [" << epoch + 1 << "/" << options.epochs << "][" << it << "/" << iterations << "] lr "
+             << lr;
+        char buf[64];
+        line << "  loss";
+        for (int64_t k = 0; k < exits; ++k) {
+          std::snprintf(buf, sizeof buf, " %.3f", meter.mean_loss(k));
+          line << buf;
+        }
+        line << "  top1";
+        for (int64_t k = 0; k < exits; ++k) {
+          std::snprintf(buf, sizeof buf, " %.1f", meter.top1(k));
+          line << buf;
+        }
+        if (meter.meta_steps) {
+          std::snprintf(buf, sizeof buf, "  meta %.4f", meter.mean_meta_loss());
+          line << buf;
+        }
+        std::snprintf(buf, sizeof buf, "  %.1f img/s  ETA %s", rate, format_duration(remaining_images / overall).c_str());
+        line << buf;
+        std::cout << line.str() << std::endl;
+        window_start = Clock::now();
+        window_images = 0;
+      }
+    }
+
+    const auto outputs = eval::collect_outputs(*net, test_loader, options.device);
+    result.last_test = eval::anytime_metrics(outputs);
+    if (!options.quiet) {
+      std::cout << "Epoch " << epoch + 1 << " test:\n" << eval::anytime_table(result.last_test, result.costs);
+    }
+
+    std::ofstream scores(folder.scores(), std::ios::app);
+    scores << epoch + 1 << '\t' << lr;
+    if (step->has_meta()) scores << '\t' << step->meta_lr();
+    for (int64_t k = 0; k < exits; ++k) scores << '\t' << meter.mean_loss(k);
+    for (int64_t k = 0; k < exits; ++k) scores << '\t' << meter.top1(k);
+    if (step->has_meta()) scores << '\t' << meter.mean_meta_loss();
+    for (const auto& m : result.last_test) scores << '\t' << m.loss;
+    for (const auto& m : result.last_test) scores << '\t' << m.top1;
+    scores << '\n';
+    scores.close();
+
+    const double prec1 = result.last_test.back().top1;
+    const bool is_best = prec1 > result.best_prec1;
+    result.best_prec1 = std::max(result.best_prec1, prec1);
+    Checkpoint c;
+    c.epoch = epoch + 1;
+    c.arch = net->arch();
+    c.config = models::describe(arch);
+    c.state_dict = state_dict(*net);
+    c.optimizer = sgd.state_dict();
+    c.best_prec1 = result.best_prec1;
+    step->save(c);
+    const std::string path = folder.checkpoint(epoch + 1);
+    save_checkpoint(c, path);
+    folder.set_latest(path);
+    if (is_best) save_checkpoint(c, folder.best_checkpoint());
+    ++result.epochs_run;
+  }
+  if (result.last_test.empty()) {
+    // Nothing left to train (a finished run resumed): report the current model.
+    result.last_test = eval::anytime_metrics(eval::collect_outputs(*net, test_loader, options.device));
+  }
+  eval::write_anytime_csv(folder.file("anytime.csv"), result.last_test, result.costs);
+  return result;
+}
+
+}  // namespace l2w::train

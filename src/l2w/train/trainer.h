@@ -1,0 +1,49 @@
+// The training loop: epochs of a TrainStep over shuffled, augmented batches, with per-epoch test
+// evaluation, scores.tsv, atomic checkpoints, the best checkpoint and automatic resume (SPEC §5).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "l2w/dataset/batch_loader.h"
+#include "l2w/dataset/data_sets.h"
+#include "l2w/eval/anytime.h"
+#include "l2w/models/network_options.h"
+#include "l2w/train/lr_schedule.h"
+#include "l2w/train/run_folder.h"
+#include "l2w/train/train_step.h"
+
+namespace l2w::train {
+
+struct TrainerOptions {
+  std::string run_dir = "runs/default";
+  int64_t epochs = 300;
+  int64_t batch_size = 64;
+  LrSchedule schedule;  // iterations_per_epoch is filled in by the trainer
+  SgdOptions sgd;
+  uint64_t seed = 0;
+  int64_t print_freq = 10;
+  int64_t workers = 1;
+  std::string resume;  // a checkpoint to resume from; empty: save_models/latest.txt if present
+  torch::Device device = torch::kCPU;
+  bool quiet = false;
+};
+
+using StepFactory = std::function<std::unique_ptr<TrainStep>(models::MultiExitNetworkImpl&, Sgd&)>;
+
+struct TrainResult {
+  std::vector<eval::ExitMetrics> last_test;  // the final epoch's test metrics
+  std::vector<nn::Cost> costs;
+  double best_prec1 = 0;
+  int64_t epochs_run = 0;  // in this call (fewer than options.epochs after a resume)
+};
+
+// Refuses, with a CheckpointError naming both, a checkpoint written for another architecture or class
+// count than `arch` (load_state_dict then checks key by key, shape by shape).
+void check_architecture(const Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch);
+
+TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& arch,
+                  const dataset::DataSplits& data, TrainerOptions options, const StepFactory& make_step);
+
+}  // namespace l2w::train
