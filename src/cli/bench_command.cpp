@@ -1,3 +1,5 @@
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -33,12 +35,7 @@ int bench_command(const Flags& flags, const std::string& what) {
   net->to(device);
   net->train();
   train::Sgd sgd(net->parameters(), trainer_options(flags, device).sgd);
-  std::unique_ptr<train::TrainStep> step;
-  if (flags.method == "plain") {
-    step = std::make_unique<train::PlainStep>(*net, sgd, flags.label_smoothing);
-  } else {
-    throw FlagError("--method l2w is not available in this build yet; use --method plain");
-  }
+  std::unique_ptr<train::TrainStep> step = step_factory(flags)(*net, sgd);
   // Synthetic input: the benchmark measures compute, not data.
   const auto images = torch::randn({flags.batch_size, geometry.channels, geometry.height, geometry.width}).to(device);
   const auto labels = torch::randint(geometry.num_classes, {flags.batch_size}, torch::kLong).to(device);
@@ -58,6 +55,9 @@ int bench_command(const Flags& flags, const std::string& what) {
               double(costs.back().muladds) / 1e6);
   std::printf("matmul GFLOP/s      %.1f  (2048^2 float32 product, this run)\n", peak);
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("peak resident MB    %.0f\n", double(usage.ru_maxrss) / 1024.0);
   return 0;
 }
 

@@ -155,4 +155,34 @@ train::TrainerOptions trainer_options(const Flags& f, const torch::Device& devic
   return o;
 }
 
+meta::MetaOptions meta_options(const Flags& f, int64_t num_exits) {
+  meta::MetaOptions o(num_exits);
+  o.wpn.hidden_size(f.meta_net_hidden_size)
+      .num_layers(f.meta_net_num_layers)
+      .epsilon(f.epsilon)
+      .input(f.meta_net_input_type == "loss"   ? meta::WpnInput::kLoss
+             : f.meta_net_input_type == "conf" ? meta::WpnInput::kConfidence
+                                               : meta::WpnInput::kBoth)
+      .constraint(f.constraint_dimension == "row"   ? meta::Constraint::kRow
+                  : f.constraint_dimension == "col" ? meta::Constraint::kCol
+                                                    : meta::Constraint::kMat);
+  o.meta_interval = f.meta_interval;
+  o.meta_lr = f.meta_lr;
+  o.meta_weight_decay = f.meta_weight_decay;
+  o.target_p_index = f.target_p_index;
+  o.label_smoothing = f.label_smoothing;
+  return o;
+}
+
+train::StepFactory step_factory(const Flags& f) {
+  if (f.method == "plain") {
+    return [smoothing = f.label_smoothing](models::MultiExitNetworkImpl& net, train::Sgd& sgd) {
+      return std::unique_ptr<train::TrainStep>(new train::PlainStep(net, sgd, smoothing));
+    };
+  }
+  return [f](models::MultiExitNetworkImpl& net, train::Sgd& sgd) {
+    return std::unique_ptr<train::TrainStep>(new meta::L2WStep(net, sgd, meta_options(f, net.num_exits())));
+  };
+}
+
 }  // namespace l2w::cli

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "l2w/dataset/data_sets.h"
+#include "l2w/meta/l2w_step.h"
 #include "l2w/models/network_options.h"
 #include "l2w/train/trainer.h"
 
@@ -77,6 +78,9 @@ torch::Device setup_runtime(const Flags& flags);
 models::NetworkOptions network_options(const Flags& flags, const dataset::DataGeometry& geometry);
 dataset::DataOptions data_options(const Flags& flags);
 train::TrainerOptions trainer_options(const Flags& flags, const torch::Device& device);
+meta::MetaOptions meta_options(const Flags& flags, int64_t num_exits);
+// The training method the flags choose (plain or L2W) for the trainer.
+train::StepFactory step_factory(const Flags& flags);
 
 // A bad flag value; the message names the flag.
 struct FlagError : std::invalid_argument {

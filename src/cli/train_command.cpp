@@ -12,18 +12,10 @@ int train_command(const Flags& flags) {
   auto net = build_network(flags, options);
   const auto trainer = trainer_options(flags, device);
 
-  train::StepFactory make_step;
-  if (flags.method == "plain") {
-    make_step = [&](models::MultiExitNetworkImpl& n, train::Sgd& sgd) {
-      return std::make_unique<train::PlainStep>(n, sgd, flags.label_smoothing);
-    };
-  } else {
-    throw FlagError("--method l2w is not available in this build yet; use --method plain");
-  }
   std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data << ": "
             << data.train->size() << " train / " << data.test->size() << " test, method " << flags.method
             << ", " << at::get_num_threads() << " threads, device " << device << std::endl;
-  const auto result = train::train(net, options, data, trainer, make_step);
+  const auto result = train::train(net, options, data, trainer, step_factory(flags));
   std::cout << "\nFinal test results (" << flags.train_url << "):\n"
             << eval::anytime_table(result.last_test, result.costs);
   return 0;

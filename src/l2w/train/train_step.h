@@ -23,6 +23,7 @@ struct StepReport {
 struct StepPosition {
   int64_t epoch = 0;
   int64_t iteration = 0;
+  double lr_factor = 1.0;  // the schedule's current lr / base lr; other rates follow the same schedule
 };
 
 class TrainStep {

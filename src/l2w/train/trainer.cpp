@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "l2w/criterion/multi_exit_loss.h"
 #include "l2w/eval/accuracy.h"
 #include "l2w/models/exit_cost.h"
 
@@ -81,6 +82,46 @@ void trim_scores(const std::string& path, int64_t epochs_done, const std::string
   write_file_atomically(path, kept.str());
 }
 
+// The per-sample losses, confidences and weights of one epoch (SPEC §5), one row per sample (its index
+// in the training set first), one column per exit.
+class PerSampleRecord {
+ public:
+  void add(const torch::Tensor& indices, const StepReport& r) {
+    indices_.push_back(indices.cpu());
+    losses_.push_back(r.losses.cpu());
+    confidences_.push_back(criterion::per_exit_confidences(r.logits).cpu());
+    if (r.weights.defined()) weights_.push_back(r.weights.cpu());
+  }
+  void write(const RunFolder& folder, int64_t epoch) const {
+    std::filesystem::create_directories(folder.file("per_sample"));
+    char stem[64];
+    std::snprintf(stem, sizeof stem, "per_sample/epoch_%03lld_", static_cast<long long>(epoch));
+    const auto index = torch::cat(indices_);
+    write_table(folder.file(std::string(stem) + "losses.tsv"), index, torch::cat(losses_));
+    write_table(folder.file(std::string(stem) + "confidences.tsv"), index, torch::cat(confidences_));
+    if (!weights_.empty()) write_table(folder.file(std::string(stem) + "weights.tsv"), index, torch::cat(weights_));
+  }
+
+ private:
+  static void write_table(const std::string& path, const torch::Tensor& index, const torch::Tensor& values) {
+    std::ostringstream out;
+    out << "sample";
+    for (int64_t k = 1; k <= values.size(1); ++k) out << "\texit_" << k;
+    out << '\n';
+    const auto v = values.to(torch::kFloat64).contiguous();
+    const auto* p = v.data_ptr<double>();
+    const auto* idx = index.data_ptr<int64_t>();
+    for (int64_t i = 0; i < v.size(0); ++i) {
+      out << idx[i];
+      for (int64_t k = 0; k < v.size(1); ++k) out << '\t' << p[i * v.size(1) + k];
+      out << '\n';
+    }
+    write_file_atomically(path, out.str());
+  }
+
+  std::vector<torch::Tensor> indices_, losses_, confidences_, weights_;
+};
+
 }  // namespace
 
 void check_architecture(const Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch) {
@@ -134,8 +175,13 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
   const int64_t iterations = train_loader.num_batches();
   const auto run_start = Clock::now();
   int64_t images_seen = 0;
-  for (int64_t epoch = start_epoch; epoch < options.epochs; ++epoch) {
+  const int64_t end_epoch =
+      options.stop_after > 0 ? std::min(options.epochs, start_epoch + options.stop_after) : options.epochs;
+  for (int64_t epoch = start_epoch; epoch < end_epoch; ++epoch) {
     EpochMeter meter(exits);
+    // Every 5 epochs and in the last 20, as the reference records them.
+    const bool record = (epoch + 1) % 5 == 0 || epoch >= options.epochs - 20;
+    PerSampleRecord per_sample;
     net->train();
     train_loader.start_epoch(epoch);
     int64_t it = 0;
@@ -147,8 +193,9 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       sgd.options().lr(lr);
       const auto images = batch->images.to(options.device);
       const auto labels = batch->labels.to(options.device);
-      const StepReport report = step->run(images, labels, {epoch, it});
+      const StepReport report = step->run(images, labels, {epoch, it, lr / options.schedule.base_lr});
       meter.add(report, labels);
+      if (record) per_sample.add(batch->indices, report);
       window_images += labels.size(0);
       images_seen += labels.size(0);
       ++it;
@@ -183,6 +230,7 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       }
     }
 
+    if (record) per_sample.write(folder, epoch + 1);
     const auto outputs = eval::collect_outputs(*net, test_loader, options.device);
     result.last_test = eval::anytime_metrics(outputs);
     if (!options.quiet) {

@@ -28,6 +28,8 @@ struct TrainerOptions {
   std::string resume;  // a checkpoint to resume from; empty: save_models/latest.txt if present
   torch::Device device = torch::kCPU;
   bool quiet = false;
+  // Train at most this many epochs in this call, then return as if interrupted (0: no limit).
+  int64_t stop_after = 0;
 };
 
 using StepFactory = std::function<std::unique_ptr<TrainStep>(models::MultiExitNetworkImpl&, Sgd&)>;

@@ -1,0 +1,74 @@
+#include "l2w/train/adam.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace l2w::train {
+
+Adam::Adam(std::vector<torch::Tensor> params, AdamOptions options)
+    : params_(std::move(params)), exp_avg_(params_.size()), exp_avg_sq_(params_.size()), options_(options) {}
+
+void Adam::step(const std::vector<torch::Tensor>& grads) {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  const double bias1 = 1.0 - std::pow(options_.beta1(), double(steps_));
+  const double bias2 = 1.0 - std::pow(options_.beta2(), double(steps_));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    torch::Tensor g = grads[i];
+    if (options_.weight_decay() != 0) g = g + options_.weight_decay() * p;
+    if (!exp_avg_[i].defined()) {
+      exp_avg_[i] = torch::zeros_like(p);
+      exp_avg_sq_[i] = torch::zeros_like(p);
+    }
+    exp_avg_[i].mul_(options_.beta1()).add_(g, 1.0 - options_.beta1());
+    exp_avg_sq_[i].mul_(options_.beta2()).addcmul_(g, g, 1.0 - options_.beta2());
+    const auto denom = (exp_avg_sq_[i].sqrt() / std::sqrt(bias2)).add_(options_.eps());
+    p.addcdiv_(exp_avg_[i], denom, -options_.lr() / bias1);
+  }
+}
+
+c10::IValue Adam::state_dict() const {
+  c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!exp_avg_[i].defined()) continue;
+    c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
+    entry.insert("step", torch::tensor(double(steps_), torch::kFloat32));
+    entry.insert("exp_avg", exp_avg_[i]);
+    entry.insert("exp_avg_sq", exp_avg_sq_[i]);
+    state.insert(static_cast<int64_t>(i), entry);
+  }
+  c10::impl::GenericDict group(c10::StringType::get(), c10::AnyType::get());
+  group.insert("lr", options_.lr());
+  group.insert("betas", c10::ivalue::Tuple::create({options_.beta1(), options_.beta2()}));
+  group.insert("eps", options_.eps());
+  group.insert("weight_decay", options_.weight_decay());
+  group.insert("amsgrad", false);
+  c10::List<int64_t> ids;
+  for (size_t i = 0; i < params_.size(); ++i) ids.push_back(static_cast<int64_t>(i));
+  group.insert("params", ids);
+  c10::impl::GenericList groups(c10::AnyType::get());
+  groups.push_back(group);
+  c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+  out.insert("state", state);
+  out.insert("param_groups", groups);
+  return out;
+}
+
+void Adam::load_state_dict(const c10::IValue& value) {
+  const auto dict = value.toGenericDict();
+  const auto group = dict.at("param_groups").toList().get(0).toGenericDict();
+  options_.lr(group.at("lr").toDouble());
+  for (const auto& entry : dict.at("state").toGenericDict()) {
+    const auto i = static_cast<size_t>(entry.key().toInt());
+    const auto s = entry.value().toGenericDict();
+    if (i >= params_.size() || !s.at("exp_avg").toTensor().sizes().equals(params_[i].sizes()))
+      throw std::runtime_error("meta optimizer state does not match the weight prediction network");
+    exp_avg_[i] = s.at("exp_avg").toTensor().to(params_[i].device());
+    exp_avg_sq_[i] = s.at("exp_avg_sq").toTensor().to(params_[i].device());
+    const auto step = s.at("step");
+    steps_ = step.isTensor() ? static_cast<int64_t>(step.toTensor().item<double>()) : step.toInt();
+  }
+}
+
+}  // namespace l2w::train

@@ -1,0 +1,167 @@
+#include <gtest/gtest.h>
+
+#include "l2w/criterion/multi_exit_loss.h"
+#include "l2w/meta/l2w_step.h"
+#include "l2w/models/msdnet.h"
+#include "l2w/nn/parameter_swap.h"
+#include "l2w/train/state_dict.h"
+#include "test_util.h"
+
+namespace l2w {
+namespace {
+
+// A very small MSDNet for 3 classes on 16x16 images: quick enough for float64 finite differences.
+models::MSDNetOptions micro() {
+  return models::MSDNetOptions()
+      .n_blocks(2)
+      .n_channels(4)
+      .growth_rate(2)
+      .base(1)
+      .step(1)
+      .gr_factor({1, 2})
+      .bn_factor({1, 2})
+      .num_classes(3)
+      .in_channels(1);
+}
+
+meta::MetaOptions meta_options(double epsilon) {
+  meta::MetaOptions o(2);
+  o.wpn.hidden_size(8).epsilon(epsilon);
+  o.meta_lr = 1e-2;
+  return o;
+}
+
+TEST(L2WStep, SecondOrderWpnGradientMatchesFiniteDifferencesInFloat64) {
+  torch::manual_seed(1);
+  models::MSDNet net(micro());
+  net->to(torch::kFloat64);
+  train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.5).momentum(0.9).weight_decay(1e-3));
+  // Give the optimizer a momentum buffer so that the pseudo step uses it.
+  for (auto& p : net->parameters()) p.mutable_grad() = torch::randn_like(p) * 0.1;
+  sgd.step();
+  sgd.zero_grad();
+  meta::L2WStep step(*net, sgd, meta_options(0.8));
+  const auto xt = torch::randn({6, 1, 16, 16}, torch::kFloat64);
+  const auto yt = torch::randint(3, {6}, torch::kLong);
+  const auto xm = torch::randn({6, 1, 16, 16}, torch::kFloat64);
+  const auto ym = torch::randint(3, {6}, torch::kLong);
+  const auto analytic = step.meta_gradient(xt, yt, xm, ym);
+
+  const auto params = step.wpn()->parameters();
+  const double delta = 1e-6;
+  double err2 = 0, norm2 = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto flat = params[i].view(-1);
+    // A handful of entries per tensor keeps the test fast.
+    for (int64_t j = 0; j < flat.size(0); j += std::max<int64_t>(1, flat.size(0) / 5)) {
+      const double original = flat[j].item<double>();
+      torch::NoGradGuard no_grad;
+      flat[j] = original + delta;
+      double plus;
+      {
+        torch::AutoGradMode enable(true);
+        plus = step.meta_gradient(xt, yt, xm, ym).meta_loss;
+      }
+      flat[j] = original - delta;
+      double minus;
+      {
+        torch::AutoGradMode enable(true);
+        minus = step.meta_gradient(xt, yt, xm, ym).meta_loss;
+      }
+      flat[j] = original;
+      const double numeric = (plus - minus) / (2 * delta);
+      const double exact = analytic.grads[i].view(-1)[j].item<double>();
+      err2 += (numeric - exact) * (numeric - exact);
+      norm2 += numeric * numeric;
+    }
+  }
+  ASSERT_GT(norm2, 0.0);
+  EXPECT_LT(std::sqrt(err2 / norm2), 1e-4);
+}
+
+TEST(L2WStep, ZeroEpsilonEqualsPlainTrainingOnTheHalves) {
+  torch::manual_seed(2);
+  models::MSDNet a(micro());
+  models::MSDNet b(micro());
+  train::load_state_dict(*b, train::state_dict(*a), "copy");
+  train::Sgd sgd_a(a->parameters(), train::SgdOptions().lr(0.1).nesterov(true));
+  train::Sgd sgd_b(b->parameters(), train::SgdOptions().lr(0.1).nesterov(true));
+  meta::L2WStep l2w(*a, sgd_a, meta_options(0.0));
+  train::PlainStep plain(*b, sgd_b, 0.0);
+  for (int it = 0; it < 3; ++it) {
+    const auto x = torch::randn({8, 1, 16, 16});
+    const auto y = torch::randint(3, {8}, torch::kLong);
+    l2w.run(x, y, {0, it, 1.0});
+    plain.run(x.slice(0, 0, 4), y.slice(0, 0, 4), {0, it, 1.0});
+    plain.run(x.slice(0, 4), y.slice(0, 4), {0, it, 1.0});
+  }
+  const auto sa = train::state_dict(*a);
+  const auto sb = train::state_dict(*b);
+  for (const auto& item : sa) EXPECT_TRUE(torch::equal(item.value(), sb[item.key()])) << item.key();
+}
+
+TEST(L2WStep, PseudoStepEqualsTheRealStep) {
+  for (bool nesterov : {false, true}) {
+    torch::manual_seed(3);
+    models::MSDNet net(micro());
+    train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.2).momentum(0.9).nesterov(nesterov).weight_decay(1e-2));
+    for (int s = 0; s < 2; ++s) {  // the second step has a momentum buffer
+      const auto params = net->parameters();
+      std::vector<torch::Tensor> grads, pseudo;
+      for (const auto& p : params) grads.push_back(torch::randn_like(p));
+      {
+        torch::NoGradGuard no_grad;
+        for (size_t i = 0; i < params.size(); ++i)
+          pseudo.push_back(params[i] - sgd.options().lr() * sgd.update(i, grads[i], params[i]).first);
+      }
+      for (size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = grads[i];
+      sgd.step();
+      for (size_t i = 0; i < params.size(); ++i)
+        EXPECT_TRUE(torch::allclose(params[i], pseudo[i], 1e-6, 1e-7)) << "nesterov " << nesterov << " step " << s;
+    }
+  }
+}
+
+TEST(L2WStep, MetaStepLeavesTheRealModelAlone) {
+  torch::manual_seed(4);
+  models::MSDNet net(micro());
+  net->train();
+  train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.1));
+  for (auto& p : net->parameters()) p.mutable_grad() = torch::full_like(p, 0.25);
+  meta::L2WStep step(*net, sgd, meta_options(0.8));
+  const auto before = train::state_dict(*net);
+  std::vector<torch::Tensor> saved;
+  for (const auto& item : before) saved.push_back(item.value().clone());
+  step.meta_gradient(torch::randn({4, 1, 16, 16}), torch::randint(3, {4}, torch::kLong), torch::randn({4, 1, 16, 16}),
+                     torch::randint(3, {4}, torch::kLong));
+  size_t i = 0;
+  for (const auto& item : train::state_dict(*net)) EXPECT_TRUE(torch::equal(item.value(), saved[i++])) << item.key();
+  for (const auto& p : net->parameters()) EXPECT_TRUE(torch::equal(p.grad(), torch::full_like(p, 0.25)));
+}
+
+TEST(ParameterSwap, RunsTheSameForwardWithOtherParameters) {
+  torch::manual_seed(5);
+  models::MSDNet net(micro());
+  net->eval();
+  const auto x = torch::randn({2, 1, 16, 16});
+  std::vector<torch::Tensor> doubled;
+  for (const auto& p : net->parameters()) doubled.push_back(p.detach() * 2);
+  models::MSDNet copy(micro());
+  copy->eval();
+  train::load_state_dict(*copy, train::state_dict(*net), "copy");
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : copy->parameters()) p.mul_(2);
+  }
+  torch::Tensor swapped;
+  {
+    nn::ParameterSwap swap(*net, doubled, true);
+    swapped = net->forward(x).back();
+  }
+  EXPECT_TRUE(torch::allclose(swapped, copy->forward(x).back(), 1e-5, 1e-6));
+  // Restored afterwards.
+  EXPECT_FALSE(torch::allclose(net->forward(x).back(), swapped, 1e-5, 1e-6));
+}
+
+}  // namespace
+}  // namespace l2w
