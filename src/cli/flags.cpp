@@ -53,6 +53,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--train-limit", f.train_limit, "use only the first N training samples")->check(CLI::NonNegativeNumber);
   app.add_option("--test-limit", f.test_limit, "use only the first N test samples")->check(CLI::NonNegativeNumber);
 
+  app.add_flag("--use_valid,--use-valid", f.use_valid, "hold out --num_sample_valid training samples for thresholds");
+  app.add_option("--num_sample_valid", f.num_sample_valid)->check(CLI::PositiveNumber);
+
   app.add_option("--arch,-a", f.arch, "msdnet")->check(CLI::IsMember({"msdnet"}));
   app.add_option("--nBlocks", f.n_blocks, "exits")->check(CLI::PositiveNumber);
   app.add_option("--nChannels", f.n_channels)->check(CLI::PositiveNumber);
@@ -151,6 +154,8 @@ train::TrainerOptions trainer_options(const Flags& f, const torch::Device& devic
   o.print_freq = f.print_freq;
   o.workers = f.workers;
   o.resume = f.resume;
+  o.use_valid = f.use_valid;
+  o.num_sample_valid = f.num_sample_valid;
   o.device = device;
   return o;
 }

@@ -30,6 +30,8 @@ struct Flags {
   int64_t workers = 1;
   int64_t train_limit = 0;
   int64_t test_limit = 0;
+  bool use_valid = false;
+  int64_t num_sample_valid = 5000;
   // Architecture (defaults: the seed's CIFAR MSDNet).
   std::string arch = "msdnet";
   int64_t n_blocks = 5;

@@ -17,7 +17,9 @@ int train_command(const Flags& flags) {
             << ", " << at::get_num_threads() << " threads, device " << device << std::endl;
   const auto result = train::train(net, options, data, trainer, step_factory(flags));
   std::cout << "\nFinal test results (" << flags.train_url << "):\n"
-            << eval::anytime_table(result.last_test, result.costs);
+            << eval::anytime_table(result.last_test, result.costs)
+            << "\nBudgeted batch classification (dynamic.txt):\n"
+            << eval::dynamic_table(result.dynamic);
   return 0;
 }
 

@@ -1,7 +1,7 @@
 #include "l2w/meta/l2w_step.h"
 
 #include "l2w/criterion/multi_exit_loss.h"
-#include "l2w/meta/exit_allocation.h"
+#include "l2w/eval/exit_allocation.h"
 #include "l2w/nn/parameter_swap.h"
 #include "l2w/train/state_dict.h"
 
@@ -13,7 +13,7 @@ L2WStep::L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaO
       options_(options),
       wpn_(options.wpn),
       adam_(wpn_->parameters(), train::AdamOptions().lr(options.meta_lr).weight_decay(options.meta_weight_decay)),
-      target_(target_proportions(options.target_p_index, net.num_exits())),
+      target_(eval::target_proportions(options.target_p_index, net.num_exits())),
       meta_lr_(options.meta_lr) {
   const auto reference = net.parameters().front();
   wpn_->to(reference.device(), reference.scalar_type());
@@ -42,7 +42,7 @@ MetaGradient L2WStep::meta_gradient(const torch::Tensor& train_x, const torch::T
     // 1e–1f: the meta half through θ', each sample at its allocated exit.
     nn::ParameterSwap pseudo(net_, theta_prime, /*private_buffers=*/true);
     const auto logits = net_.forward(meta_x);
-    const auto exits = allocate_exits(criterion::per_exit_confidences(logits), target_);
+    const auto exits = eval::allocate_exits(criterion::per_exit_confidences(logits), target_);
     meta_loss = torch::zeros({}, logits.front().options());
     for (int64_t k = 0; k < net_.num_exits(); ++k) {
       std::vector<int64_t> selected;

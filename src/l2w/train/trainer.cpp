@@ -10,6 +10,7 @@
 
 #include "l2w/criterion/multi_exit_loss.h"
 #include "l2w/eval/accuracy.h"
+#include "l2w/dataset/validation_split.h"
 #include "l2w/models/exit_cost.h"
 
 namespace l2w::train {
@@ -131,6 +132,12 @@ void check_architecture(const Checkpoint& checkpoint, const std::string& path, c
                           checkpoint.config + "], the flags ask for [" + expected + "]");
 }
 
+std::vector<int64_t> validation_subset(const RunFolder& folder, const dataset::ImageDataset& train, bool use_valid,
+                                       int64_t num_sample_valid, uint64_t seed) {
+  if (!use_valid) return {};  // the whole training set
+  return dataset::load_or_make_split(folder.file("valid_index.txt"), train.size(), num_sample_valid, seed).valid;
+}
+
 TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& arch, const dataset::DataSplits& data,
                   TrainerOptions options, const StepFactory& make_step) {
   RunFolder folder(options.run_dir);
@@ -138,8 +145,14 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
   net->train();
   const int64_t exits = net->num_exits();
 
+  std::vector<int64_t> train_subset;
+  if (options.use_valid) {
+    train_subset = dataset::load_or_make_split(folder.file("valid_index.txt"), data.train->size(),
+                                               options.num_sample_valid, options.seed)
+                       .train;
+  }
   dataset::BatchLoader train_loader(
-      data.train, {},
+      data.train, train_subset,
       dataset::LoaderOptions().batch_size(options.batch_size).shuffle(true).augment(true).seed(options.seed).workers(
           options.workers));
   dataset::BatchLoader test_loader(data.test, {},
@@ -270,6 +283,15 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     result.last_test = eval::anytime_metrics(eval::collect_outputs(*net, test_loader, options.device));
   }
   eval::write_anytime_csv(folder.file("anytime.csv"), result.last_test, result.costs);
+
+  // Budgeted evaluation of the final model, as the reference ends its training.
+  dataset::BatchLoader valid_loader(
+      data.train, validation_subset(folder, *data.train, options.use_valid, options.num_sample_valid, options.seed),
+      dataset::LoaderOptions().batch_size(std::max<int64_t>(options.batch_size, 256)).workers(options.workers));
+  const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, options.device));
+  const auto test = eval::exit_confidences(eval::collect_outputs(*net, test_loader, options.device));
+  result.dynamic = eval::dynamic_sweep(valid, test, result.costs);
+  eval::write_dynamic(folder.file("dynamic.txt"), result.dynamic);
   return result;
 }
 

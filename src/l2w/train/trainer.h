@@ -9,6 +9,7 @@
 #include "l2w/dataset/batch_loader.h"
 #include "l2w/dataset/data_sets.h"
 #include "l2w/eval/anytime.h"
+#include "l2w/eval/dynamic.h"
 #include "l2w/models/network_options.h"
 #include "l2w/train/lr_schedule.h"
 #include "l2w/train/run_folder.h"
@@ -28,6 +29,10 @@ struct TrainerOptions {
   std::string resume;  // a checkpoint to resume from; empty: save_models/latest.txt if present
   torch::Device device = torch::kCPU;
   bool quiet = false;
+  // Hold out `num_sample_valid` training samples (saved as valid_index.txt) for dynamic evaluation;
+  // otherwise the training set, without augmentation, is the validation set.
+  bool use_valid = false;
+  int64_t num_sample_valid = 5000;
   // Train at most this many epochs in this call, then return as if interrupted (0: no limit).
   int64_t stop_after = 0;
 };
@@ -36,6 +41,7 @@ using StepFactory = std::function<std::unique_ptr<TrainStep>(models::MultiExitNe
 
 struct TrainResult {
   std::vector<eval::ExitMetrics> last_test;  // the final epoch's test metrics
+  std::vector<eval::DynamicPoint> dynamic;   // budgeted evaluation of the final model
   std::vector<nn::Cost> costs;
   double best_prec1 = 0;
   int64_t epochs_run = 0;  // in this call (fewer than options.epochs after a resume)
@@ -44,6 +50,10 @@ struct TrainResult {
 // Refuses, with a CheckpointError naming both, a checkpoint written for another architecture or class
 // count than `arch` (load_state_dict then checks key by key, shape by shape).
 void check_architecture(const Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch);
+
+// The validation set for dynamic evaluation, as SPEC §3 defines it for this run folder.
+std::vector<int64_t> validation_subset(const RunFolder& folder, const dataset::ImageDataset& train, bool use_valid,
+                                       int64_t num_sample_valid, uint64_t seed);
 
 TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& arch,
                   const dataset::DataSplits& data, TrainerOptions options, const StepFactory& make_step);

@@ -1,0 +1,115 @@
+#include "l2w/eval/dynamic.h"
+
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include "l2w/eval/exit_allocation.h"
+
+namespace l2w::eval {
+
+ExitConfidences exit_confidences(const ExitOutputs& outputs) {
+  std::vector<torch::Tensor> conf, correct;
+  for (const auto& logits : outputs.logits) {
+    const auto [max_prob, pred] = torch::softmax(logits.to(torch::kFloat32), 1).max(1);
+    conf.push_back(max_prob);
+    correct.push_back(pred.eq(outputs.labels));
+  }
+  return {torch::stack(conf).contiguous(), torch::stack(correct).contiguous()};
+}
+
+std::vector<float> find_thresholds(const torch::Tensor& confidence, const std::vector<float>& q) {
+  const int64_t exits = confidence.size(0);
+  const int64_t n = confidence.size(1);
+  const auto conf = confidence.to(torch::kFloat32).contiguous();
+  const float* c = conf.data_ptr<float>();
+  std::vector<float> thresholds(exits, std::numeric_limits<float>::infinity());
+  thresholds[exits - 1] = -std::numeric_limits<float>::infinity();
+  std::vector<bool> assigned(n, false);
+  std::vector<int64_t> order(n);
+  for (int64_t k = 0; k + 1 < exits; ++k) {
+    const float* ck = c + k * n;
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return ck[a] > ck[b]; });
+    const int64_t wanted = quota(n, q[k]);
+    int64_t count = 0;
+    for (int64_t i : order) {
+      if (assigned[i]) continue;
+      if (++count == wanted) {
+        thresholds[k] = ck[i];
+        break;
+      }
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      if (ck[i] >= thresholds[k]) assigned[i] = true;
+    }
+  }
+  return thresholds;
+}
+
+DynamicResult evaluate_with_thresholds(const ExitConfidences& test, const std::vector<float>& thresholds,
+                                       const std::vector<nn::Cost>& costs) {
+  const int64_t exits = test.confidence.size(0);
+  const int64_t n = test.confidence.size(1);
+  if (static_cast<int64_t>(costs.size()) != exits || static_cast<int64_t>(thresholds.size()) != exits)
+    throw std::invalid_argument("dynamic evaluation: exits, thresholds and costs disagree in number");
+  const auto conf = test.confidence.to(torch::kFloat32).contiguous();
+  const auto right = test.correct.to(torch::kBool).contiguous();
+  const float* c = conf.data_ptr<float>();
+  const bool* r = right.data_ptr<bool>();
+  DynamicResult result;
+  result.exit_counts.assign(exits, 0);
+  int64_t correct = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k < exits; ++k) {
+      if (c[k * n + i] >= thresholds[k] || k == exits - 1) {
+        correct += r[k * n + i];
+        ++result.exit_counts[k];
+        break;
+      }
+    }
+  }
+  result.accuracy = 100.0 * double(correct) / double(n);
+  for (int64_t k = 0; k < exits; ++k)
+    result.expected_muladds += double(result.exit_counts[k]) / double(n) * double(costs[k].muladds);
+  return result;
+}
+
+std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,
+                                        const std::vector<nn::Cost>& costs) {
+  std::vector<DynamicPoint> points;
+  const int64_t exits = test.confidence.size(0);
+  for (int64_t p = 1; p <= 39; ++p) {
+    DynamicPoint point;
+    point.p_index = p;
+    point.thresholds = find_thresholds(valid.confidence, target_proportions(p, exits));
+    point.test = evaluate_with_thresholds(test, point.thresholds, costs);
+    points.push_back(point);
+  }
+  return points;
+}
+
+std::string dynamic_table(const std::vector<DynamicPoint>& points) {
+  std::string out = "p_idx   accuracy %   MUL-ADDs (M)   exits taken\n";
+  char line[256];
+  for (const auto& p : points) {
+    std::snprintf(line, sizeof line, "%5lld   %10.2f   %12.3f   ", static_cast<long long>(p.p_index), p.test.accuracy,
+                  p.test.expected_muladds / 1e6);
+    out += line;
+    for (size_t k = 0; k < p.test.exit_counts.size(); ++k)
+      out += (k ? "/" : "") + std::to_string(p.test.exit_counts[k]);
+    out += "\n";
+  }
+  return out;
+}
+
+void write_dynamic(const std::string& path, const std::vector<DynamicPoint>& points) {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error(path + ": cannot write");
+  out.precision(10);
+  for (const auto& p : points) out << p.test.accuracy << ' ' << p.test.expected_muladds << '\n';
+}
+
+}  // namespace l2w::eval

@@ -1,0 +1,46 @@
+// Budgeted batch classification (SPEC §3): thresholds from a validation set for each of the 39 target
+// exit distributions, then test accuracy and expected MUL-ADDs when every sample leaves at the first
+// exit whose confidence reaches its threshold.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "l2w/eval/anytime.h"
+
+namespace l2w::eval {
+
+// Per exit, each sample's largest softmax probability and whether its arg-max is right, in float32 as
+// the reference computes them (thresholds are compared in that precision).
+struct ExitConfidences {
+  torch::Tensor confidence;  // float32 [K, N]
+  torch::Tensor correct;     // bool [K, N]
+};
+ExitConfidences exit_confidences(const ExitOutputs& outputs);
+
+// Thresholds for exits 1..K-1 from validation confidences and target proportions q (T_K = −∞). An exit
+// whose quota is never reached gets +∞.
+std::vector<float> find_thresholds(const torch::Tensor& confidence, const std::vector<float>& q);
+
+struct DynamicResult {
+  double accuracy = 0;          // percent
+  double expected_muladds = 0;  // Σ_k (n_k / n) · flops[k]
+  std::vector<int64_t> exit_counts;
+};
+DynamicResult evaluate_with_thresholds(const ExitConfidences& test, const std::vector<float>& thresholds,
+                                       const std::vector<nn::Cost>& costs);
+
+struct DynamicPoint {
+  int64_t p_index = 0;
+  std::vector<float> thresholds;
+  DynamicResult test;
+};
+// The 39 points p_index = 1..39.
+std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,
+                                        const std::vector<nn::Cost>& costs);
+
+std::string dynamic_table(const std::vector<DynamicPoint>& points);
+// The reference's dynamic.txt: "accuracy expected_muladds" per line.
+void write_dynamic(const std::string& path, const std::vector<DynamicPoint>& points);
+
+}  // namespace l2w::eval
