@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "l2w/train/optimizer_state.h"
+
 namespace l2w::train {
 
 Adam::Adam(std::vector<torch::Tensor> params, AdamOptions options)
@@ -44,15 +46,7 @@ c10::IValue Adam::state_dict() const {
   group.insert("eps", options_.eps());
   group.insert("weight_decay", options_.weight_decay());
   group.insert("amsgrad", false);
-  c10::List<int64_t> ids;
-  for (size_t i = 0; i < params_.size(); ++i) ids.push_back(static_cast<int64_t>(i));
-  group.insert("params", ids);
-  c10::impl::GenericList groups(c10::AnyType::get());
-  groups.push_back(group);
-  c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
-  out.insert("state", state);
-  out.insert("param_groups", groups);
-  return out;
+  return optimizer_state_dict(state, group, params_.size());
 }
 
 void Adam::load_state_dict(const c10::IValue& value) {

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "l2w/train/optimizer_state.h"
+
 namespace l2w::train {
 
 Sgd::Sgd(std::vector<torch::Tensor> params, SgdOptions options)
@@ -49,15 +51,7 @@ c10::IValue Sgd::state_dict() const {
   group.insert("weight_decay", options_.weight_decay());
   group.insert("nesterov", options_.nesterov());
   group.insert("maximize", false);
-  c10::List<int64_t> ids;
-  for (size_t i = 0; i < params_.size(); ++i) ids.push_back(static_cast<int64_t>(i));
-  group.insert("params", ids);
-  c10::impl::GenericList groups(c10::AnyType::get());
-  groups.push_back(group);
-  c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
-  out.insert("state", state);
-  out.insert("param_groups", groups);
-  return out;
+  return optimizer_state_dict(state, group, params_.size());
 }
 
 void Sgd::load_state_dict(const c10::IValue& value) {
