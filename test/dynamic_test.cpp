@@ -77,5 +77,29 @@ TEST(DynamicEvaluation, SweepHas39PointsWithGrowingCost) {
   }
 }
 
+TEST(DynamicEvaluation, BudgetPicksTheMostExpensiveSweepPointThatFits) {
+  torch::manual_seed(1);
+  eval::ExitOutputs outputs;
+  for (int k = 0; k < 3; ++k) outputs.logits.push_back(torch::randn({300, 10}) * (k + 1));
+  outputs.labels = torch::randint(10, {300}, torch::kLong);
+  const auto valid = eval::exit_confidences(outputs);
+  double best_cost = -1;
+  int64_t best_p = 0;
+  for (const auto& p : eval::dynamic_sweep(valid, valid, kCosts))
+    if (p.test.expected_muladds <= 250.0 && p.test.expected_muladds > best_cost) {
+      best_cost = p.test.expected_muladds;
+      best_p = p.p_index;
+    }
+  ASSERT_GT(best_p, 0);
+  const auto chosen = eval::thresholds_for_budget(valid, kCosts, 250.0);
+  EXPECT_EQ(chosen.p_index, best_p);
+  EXPECT_DOUBLE_EQ(chosen.valid_expected_muladds, best_cost);
+  EXPECT_EQ(chosen.thresholds, eval::find_thresholds(valid.confidence, eval::target_proportions(best_p, 3)));
+  EXPECT_EQ(chosen.exit_muladds, (std::vector<int64_t>{100, 250, 400}));
+  // The whole network fits a budget of its own cost; nothing fits below exit 1's.
+  EXPECT_LE(eval::thresholds_for_budget(valid, kCosts, 400.0).valid_expected_muladds, 400.0);
+  EXPECT_THROW(eval::thresholds_for_budget(valid, kCosts, 99.0), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace l2w

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -65,6 +66,14 @@ struct Flags {
   int64_t target_p_index = 15;
   std::string meta_net_input_type = "loss";
   std::string constraint_dimension = "col";
+  // eval.
+  bool save_probs = false;
+  double budget = 0;  // MUL-ADDs per image; 0: no thresholds file
+  std::string thresholds;
+  // plot.
+  std::vector<std::string> plot_runs;
+  std::string plot_output;
+  std::string plot_title = "Budgeted batch classification";
   // flops.
   bool json = false;
   // bench.

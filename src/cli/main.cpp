@@ -13,9 +13,18 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "train a multi-exit network (--method l2w | plain)");
   auto* eval = app.add_subcommand("eval", "evaluate a checkpoint (--evalmode anytime | dynamic | both)");
   auto* flops = app.add_subcommand("flops", "per-exit cumulative MUL-ADDs and parameters");
+  auto* plot = app.add_subcommand("plot", "draw runs' accuracy against MUL-ADDs on one chart (PNG and SVG)");
   auto* bench = app.add_subcommand("bench", "benchmarks: bench train");
   std::string bench_what;
   for (auto* sub : {train, eval, flops, bench}) add_flags(*sub, flags);
+  eval->add_flag("--save-probs,--save_probs", flags.save_probs,
+                 "write each exit's probabilities and the labels (valid and test) as .npy in the run folder");
+  eval->add_option("--budget", flags.budget, "MUL-ADDs per image: write the thresholds that fit it")
+      ->check(CLI::PositiveNumber);
+  eval->add_option("--thresholds", flags.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
+  plot->add_option("runs", flags.plot_runs, "run folders (with dynamic.txt and/or anytime.csv)")->required();
+  plot->add_option("--output,-o", flags.plot_output, "output path without extension (default: FIRST_RUN/accuracy_budget_all)");
+  plot->add_option("--title", flags.plot_title, "chart title");
   flops->add_flag("--json", flags.json, "one JSON object {\"flops\": [...], \"params\": [...]}");
   bench->add_option("what", bench_what, "train")->required()->check(CLI::IsMember({"train"}));
   bench->add_option("--iterations", flags.bench_iterations, "timed iterations")->check(CLI::PositiveNumber);
@@ -29,6 +38,7 @@ int main(int argc, char** argv) {
     if (*train) return train_command(flags);
     if (*eval) return eval_command(flags);
     if (*flops) return flops_command(flags);
+    if (*plot) return plot_command(flags);
     if (*bench) return bench_command(flags, bench_what);
   } catch (const FlagError& e) {
     std::cerr << "l2w: error: " << e.what() << std::endl;

@@ -1,9 +1,11 @@
 #include "l2w/eval/dynamic.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 
 #include "l2w/eval/exit_allocation.h"
@@ -64,7 +66,7 @@ DynamicResult evaluate_with_thresholds(const ExitConfidences& test, const std::v
   int64_t correct = 0;
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t k = 0; k < exits; ++k) {
-      if (c[k * n + i] >= thresholds[k] || k == exits - 1) {
+      if (c[k * n + i] >= thresholds[k] || k + 1 == exits) {
         correct += r[k * n + i];
         ++result.exit_counts[k];
         break;
@@ -91,6 +93,35 @@ std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const Exit
   return points;
 }
 
+ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
+                                     double budget_muladds) {
+  const int64_t exits = valid.confidence.size(0);
+  std::optional<ExitThresholds> best;
+  double cheapest = std::numeric_limits<double>::infinity();
+  for (int64_t p = 1; p <= 39; ++p) {
+    const auto thresholds = find_thresholds(valid.confidence, target_proportions(p, exits));
+    const auto result = evaluate_with_thresholds(valid, thresholds, costs);
+    cheapest = std::min(cheapest, result.expected_muladds);
+    if (result.expected_muladds > budget_muladds) continue;
+    if (best && result.expected_muladds <= best->valid_expected_muladds) continue;
+    ExitThresholds t;
+    t.thresholds = thresholds;
+    for (const auto& cost : costs) t.exit_muladds.push_back(cost.muladds);
+    t.budget_muladds = budget_muladds;
+    t.p_index = p;
+    t.valid_accuracy = result.accuracy;
+    t.valid_expected_muladds = result.expected_muladds;
+    best = t;
+  }
+  if (!best) {
+    char why[200];
+    std::snprintf(why, sizeof why, "--budget %.0f MUL-ADDs is below the cheapest reachable cost, %.0f", budget_muladds,
+                  cheapest);
+    throw std::invalid_argument(why);
+  }
+  return *best;
+}
+
 std::string dynamic_table(const std::vector<DynamicPoint>& points) {
   std::string out = "p_idx   accuracy %   MUL-ADDs (M)   exits taken\n";
   char line[256];
@@ -108,7 +139,7 @@ std::string dynamic_table(const std::vector<DynamicPoint>& points) {
 void write_dynamic(const std::string& path, const std::vector<DynamicPoint>& points) {
   std::ofstream out(path);
   if (!out) throw std::runtime_error(path + ": cannot write");
-  out.precision(10);
+  out.precision(17);  // exact doubles
   for (const auto& p : points) out << p.test.accuracy << ' ' << p.test.expected_muladds << '\n';
 }
 

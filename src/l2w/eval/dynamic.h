@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "l2w/eval/anytime.h"
+#include "l2w/eval/thresholds_file.h"
 
 namespace l2w::eval {
 
@@ -38,6 +39,12 @@ struct DynamicPoint {
 // The 39 points p_index = 1..39.
 std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,
                                         const std::vector<nn::Cost>& costs);
+
+// Deployment's choice: of the 39 target distributions, the thresholds (found on `valid`) whose expected
+// MUL-ADDs on `valid` are the largest not above `budget_muladds`. Throws std::invalid_argument naming the
+// cheapest reachable cost when even that exceeds the budget.
+ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
+                                     double budget_muladds);
 
 std::string dynamic_table(const std::vector<DynamicPoint>& points);
 // The reference's dynamic.txt: "accuracy expected_muladds" per line.

@@ -132,12 +132,6 @@ void check_architecture(const Checkpoint& checkpoint, const std::string& path, c
                           checkpoint.config + "], the flags ask for [" + expected + "]");
 }
 
-std::vector<int64_t> validation_subset(const RunFolder& folder, const dataset::ImageDataset& train, bool use_valid,
-                                       int64_t num_sample_valid, uint64_t seed) {
-  if (!use_valid) return {};  // the whole training set
-  return dataset::load_or_make_split(folder.file("valid_index.txt"), train.size(), num_sample_valid, seed).valid;
-}
-
 TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& arch, const dataset::DataSplits& data,
                   TrainerOptions options, const StepFactory& make_step) {
   RunFolder folder(options.run_dir);
@@ -145,14 +139,13 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
   net->train();
   const int64_t exits = net->num_exits();
 
-  std::vector<int64_t> train_subset;
-  if (options.use_valid) {
-    train_subset = dataset::load_or_make_split(folder.file("valid_index.txt"), data.train->size(),
-                                               options.num_sample_valid, options.seed)
-                       .train;
-  }
+  // SPEC §3: with use_valid, a saved held-out subset for the thresholds; otherwise the whole training set.
+  dataset::TrainValidSplit split;
+  if (options.use_valid)
+    split = dataset::load_or_make_split(folder.file("valid_index.txt"), data.train->size(), options.num_sample_valid,
+                                        options.seed);
   dataset::BatchLoader train_loader(
-      data.train, train_subset,
+      data.train, split.train,
       dataset::LoaderOptions().batch_size(options.batch_size).shuffle(true).augment(true).seed(options.seed).workers(
           options.workers));
   dataset::BatchLoader test_loader(data.test, {},
@@ -286,7 +279,7 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
 
   // Budgeted evaluation of the final model, as the reference ends its training.
   dataset::BatchLoader valid_loader(
-      data.train, validation_subset(folder, *data.train, options.use_valid, options.num_sample_valid, options.seed),
+      data.train, split.valid,
       dataset::LoaderOptions().batch_size(std::max<int64_t>(options.batch_size, 256)).workers(options.workers));
   const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, options.device));
   const auto test = eval::exit_confidences(eval::collect_outputs(*net, test_loader, options.device));

@@ -51,10 +51,6 @@ struct TrainResult {
 // count than `arch` (load_state_dict then checks key by key, shape by shape).
 void check_architecture(const Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch);
 
-// The validation set for dynamic evaluation, as SPEC §3 defines it for this run folder.
-std::vector<int64_t> validation_subset(const RunFolder& folder, const dataset::ImageDataset& train, bool use_valid,
-                                       int64_t num_sample_valid, uint64_t seed);
-
 TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& arch,
                   const dataset::DataSplits& data, TrainerOptions options, const StepFactory& make_step);
 

@@ -1,0 +1,137 @@
+#include "l2w/eval/accuracy_budget_plot.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <sys/wait.h>
+
+namespace l2w::eval {
+namespace {
+
+// gnuplot takes strings in single quotes, where a quote is written twice.
+std::string quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string shell_quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+std::string run_label(const std::string& run_dir) {
+  auto path = std::filesystem::absolute(run_dir).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();
+  return path.filename().string();
+}
+
+RunCurve make_run_curve(const std::string& label, const std::vector<ExitMetrics>& exits,
+                        const std::vector<nn::Cost>& costs, const std::vector<DynamicPoint>& dynamic) {
+  RunCurve curve;
+  curve.label = label;
+  for (size_t k = 0; k < exits.size() && k < costs.size(); ++k)
+    curve.exits.emplace_back(double(costs[k].muladds), exits[k].top1);
+  for (const auto& p : dynamic) curve.dynamic.emplace_back(p.test.expected_muladds, p.test.accuracy);
+  return curve;
+}
+
+RunCurve read_run_curve(const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  RunCurve curve;
+  curve.label = run_label(run_dir);
+  const auto dynamic_path = (fs::path(run_dir) / "dynamic.txt").string();
+  const auto anytime_path = (fs::path(run_dir) / "anytime.csv").string();
+  if (std::ifstream in{dynamic_path}) {
+    std::string line;
+    for (int line_no = 1; std::getline(in, line); ++line_no) {
+      std::istringstream fields(line);
+      double accuracy = 0, muladds = 0;
+      if (!(fields >> accuracy >> muladds))
+        throw std::runtime_error(dynamic_path + ":" + std::to_string(line_no) + ": expected 'accuracy muladds'");
+      curve.dynamic.emplace_back(muladds, accuracy);
+    }
+  }
+  if (std::ifstream in{anytime_path}) {
+    std::string line;
+    std::getline(in, line);  // header
+    for (int line_no = 2; std::getline(in, line); ++line_no) {
+      std::istringstream fields(line);
+      std::string cell;
+      std::vector<double> cells;
+      while (std::getline(fields, cell, ',')) cells.push_back(std::strtod(cell.c_str(), nullptr));
+      if (cells.size() < 5)
+        throw std::runtime_error(anytime_path + ":" + std::to_string(line_no) + ": expected exit,top1,top5,loss,muladds");
+      curve.exits.emplace_back(cells[4], cells[1]);
+    }
+  }
+  if (curve.dynamic.empty() && curve.exits.empty())
+    throw std::runtime_error(run_dir + ": no dynamic.txt or anytime.csv to plot (evaluate the run first)");
+  return curve;
+}
+
+void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title) {
+  if (runs.empty()) throw std::invalid_argument("plot: no runs");
+  const std::string data_path = output + ".dat", script_path = output + ".gp";
+  {
+    // One gnuplot data block per series, separated by two blank lines: run r's curve is index 2r, its exits 2r+1.
+    std::ofstream data(data_path);
+    if (!data) throw std::runtime_error(data_path + ": cannot write");
+    data.precision(10);
+    for (const auto& run : runs) {
+      data << "# " << run.label << ": dynamic (MUL-ADDs in millions, top-1 %)\n";
+      for (const auto& [m, a] : run.dynamic) data << m / 1e6 << ' ' << a << '\n';
+      data << "\n\n# " << run.label << ": exits\n";
+      for (const auto& [m, a] : run.exits) data << m / 1e6 << ' ' << a << '\n';
+      data << "\n\n";
+    }
+  }
+  std::ofstream script(script_path);
+  if (!script) throw std::runtime_error(script_path + ": cannot write");
+  std::string plot = "plot ";
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const int color = static_cast<int>(r) + 1;
+    if (r) plot += ", \\\n     ";
+    if (!runs[r].dynamic.empty())
+      plot += "data index " + std::to_string(2 * r) + " with linespoints lc " + std::to_string(color) +
+              " pt 7 ps 0.5 lw 2 title " + quoted(runs[r].label + " (dynamic)");
+    if (!runs[r].dynamic.empty() && !runs[r].exits.empty()) plot += ", \\\n     ";
+    if (!runs[r].exits.empty())
+      plot += "data index " + std::to_string(2 * r + 1) + " with points lc " + std::to_string(color) +
+              " pt 5 ps 1.3 title " + quoted(runs[r].label + " (exits)");
+  }
+  script << "# Accuracy against MUL-ADDs per image; regenerate with: gnuplot " << quoted(script_path) << "\n"
+         << "data = " << quoted(data_path) << "\n"
+         << "set title " << quoted(title) << "\n"
+         << "set xlabel 'MUL-ADDs per image (millions)'\n"
+         << "set ylabel 'top-1 accuracy (%)'\n"
+         << "set grid\nset key bottom right\n"
+         << "set terminal pngcairo size 900,600 noenhanced font 'sans,11'\n"
+         << "set output " << quoted(output + ".png") << "\n"
+         << plot << "\n"
+         << "set terminal svg size 900,600 noenhanced font 'sans,11'\n"
+         << "set output " << quoted(output + ".svg") << "\n"
+         << "replot\nunset output\n";
+  script.close();
+  const std::string command = "gnuplot " + shell_quoted(script_path) + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("plot: cannot start gnuplot");
+  std::string messages;
+  char buffer[256];
+  while (fgets(buffer, sizeof buffer, pipe)) messages += buffer;
+  const int status = pclose(pipe);
+  if (status != 0) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+      throw std::runtime_error("plot: gnuplot is not installed (Debian: gnuplot-nox); data and script are in " +
+                               script_path);
+    throw std::runtime_error("plot: gnuplot failed on " + script_path + ": " + messages);
+  }
+}
+
+}  // namespace l2w::eval

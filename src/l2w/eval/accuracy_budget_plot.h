@@ -1,0 +1,34 @@
+// The accuracy–budget figure: each run's dynamic curve (dynamic.txt) and its exits' anytime points
+// (anytime.csv), accuracy against MUL-ADDs per image, drawn by gnuplot as PNG and SVG.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "l2w/eval/dynamic.h"
+
+namespace l2w::eval {
+
+struct RunCurve {
+  std::string label;                                 // legend entry
+  std::vector<std::pair<double, double>> dynamic;    // (MUL-ADDs, top-1 %) per budget
+  std::vector<std::pair<double, double>> exits;      // (MUL-ADDs, top-1 %) per exit
+};
+
+// A run's name in legends: its folder's name.
+std::string run_label(const std::string& run_dir);
+
+// The curve of results in memory: anytime metrics with their exit costs, and the dynamic sweep.
+RunCurve make_run_curve(const std::string& label, const std::vector<ExitMetrics>& exits,
+                        const std::vector<nn::Cost>& costs, const std::vector<DynamicPoint>& dynamic);
+
+// Reads RUN_DIR/dynamic.txt and RUN_DIR/anytime.csv (either may be missing, not both); the label is the
+// folder's name. Throws std::runtime_error naming the file when one is malformed.
+RunCurve read_run_curve(const std::string& run_dir);
+
+// Writes OUTPUT.png and OUTPUT.svg, keeping OUTPUT.dat and OUTPUT.gp (data and script, to restyle the
+// figure by hand). Throws std::runtime_error when gnuplot is missing or fails.
+void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title);
+
+}  // namespace l2w::eval

@@ -1,0 +1,99 @@
+#include "l2w/eval/thresholds_file.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+namespace l2w::eval {
+namespace {
+
+std::string float_text(float v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+  return buf;
+}
+
+}  // namespace
+
+void write_thresholds(const std::string& path, const ExitThresholds& t) {
+  if (t.thresholds.size() != t.exit_muladds.size())
+    throw std::invalid_argument("thresholds file: thresholds and exit costs disagree in number");
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    if (!out) throw std::runtime_error(path + ": cannot write");
+    out.precision(10);
+    out << "# l2w exit thresholds. A sample leaves at the first exit whose largest softmax probability is >= the\n"
+        << "# exit's threshold (inf: never; the last exit takes everyone left). Chosen on the validation set as\n"
+        << "# the most expensive of the 39 target distributions whose expected MUL-ADDs fit the budget.\n"
+        << "l2w-thresholds 1\n"
+        << "exits " << t.thresholds.size() << "\n"
+        << "budget_muladds " << t.budget_muladds << "\n"
+        << "p_index " << t.p_index << "\n"
+        << "valid_accuracy " << t.valid_accuracy << "\n"
+        << "valid_expected_muladds " << t.valid_expected_muladds << "\n";
+    for (size_t k = 0; k < t.thresholds.size(); ++k)
+      out << "exit " << k + 1 << " threshold " << float_text(t.thresholds[k]) << " muladds " << t.exit_muladds[k]
+          << "\n";
+    if (!out) throw std::runtime_error(path + ": write failed");
+  }
+  std::rename(temporary.c_str(), path.c_str());
+}
+
+ExitThresholds read_thresholds(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": no such thresholds file");
+  ExitThresholds t;
+  int64_t exits = -1;
+  bool versioned = false;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    const auto bad = [&](const std::string& why) {
+      return std::runtime_error(path + ":" + std::to_string(line_no) + ": " + why + ": '" + line + "'");
+    };
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string key;
+    fields >> key;
+    if (key == "l2w-thresholds") {
+      int version = 0;
+      if (!(fields >> version) || version != 1) throw bad("unknown version");
+      versioned = true;
+    } else if (key == "exits") {
+      if (!(fields >> exits) || exits < 1) throw bad("bad exit count");
+    } else if (key == "budget_muladds") {
+      if (!(fields >> t.budget_muladds)) throw bad("bad number");
+    } else if (key == "p_index") {
+      if (!(fields >> t.p_index)) throw bad("bad number");
+    } else if (key == "valid_accuracy") {
+      if (!(fields >> t.valid_accuracy)) throw bad("bad number");
+    } else if (key == "valid_expected_muladds") {
+      if (!(fields >> t.valid_expected_muladds)) throw bad("bad number");
+    } else if (key == "exit") {
+      int64_t k = 0, muladds = 0;
+      std::string threshold_key, threshold, muladds_key;
+      if (!(fields >> k >> threshold_key >> threshold >> muladds_key >> muladds) || threshold_key != "threshold" ||
+          muladds_key != "muladds")
+        throw bad("expected 'exit K threshold T muladds M'");
+      if (k != static_cast<int64_t>(t.thresholds.size()) + 1) throw bad("exits out of order");
+      char* end = nullptr;
+      const float value = std::strtof(threshold.c_str(), &end);
+      if (end == threshold.c_str() || *end != '\0' || std::isnan(value)) throw bad("bad threshold");
+      t.thresholds.push_back(value);
+      t.exit_muladds.push_back(muladds);
+    } else {
+      throw bad("unknown key");
+    }
+  }
+  if (!versioned) throw std::runtime_error(path + ": not an l2w thresholds file (no 'l2w-thresholds 1' line)");
+  if (exits < 1 || static_cast<int64_t>(t.thresholds.size()) != exits)
+    throw std::runtime_error(path + ": expected " + std::to_string(exits) + " exit lines, found " +
+                             std::to_string(t.thresholds.size()));
+  return t;
+}
+
+}  // namespace l2w::eval

@@ -1,0 +1,39 @@
+// The thresholds file: what budgeted evaluation hands to deployment (`l2w eval --budget`, `l2w infer`).
+//
+// A small text file, one `key value…` per line, '#' starts a comment:
+//
+//   l2w-thresholds 1
+//   exits 3
+//   budget_muladds 5000000
+//   p_index 12
+//   valid_accuracy 89.42
+//   valid_expected_muladds 4823120.5
+//   exit 1 threshold 0.987654321 muladds 2560000
+//   exit 2 threshold 0.91234 muladds 5420000
+//   exit 3 threshold -inf muladds 8370000
+//
+// A sample leaves at the first exit whose largest softmax probability (float32) is >= that exit's
+// threshold; `inf` means the exit is never taken, the last exit's `-inf` takes everyone left. Thresholds
+// are written with nine significant digits, which reproduce a float32 exactly.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace l2w::eval {
+
+struct ExitThresholds {
+  std::vector<float> thresholds;       // per exit
+  std::vector<int64_t> exit_muladds;   // cumulative MUL-ADDs to reach each exit
+  double budget_muladds = 0;           // what was asked for
+  int64_t p_index = 0;                 // the target distribution chosen (1..39)
+  double valid_accuracy = 0;           // percent, on the validation set
+  double valid_expected_muladds = 0;   // per image, on the validation set
+};
+
+void write_thresholds(const std::string& path, const ExitThresholds& t);
+// Throws std::runtime_error naming the file (and line) for anything malformed or missing.
+ExitThresholds read_thresholds(const std::string& path);
+
+}  // namespace l2w::eval
