@@ -1,3 +1,6 @@
+#include <cmath>
+#include <iostream>
+
 #include <gtest/gtest.h>
 
 #include "l2w/criterion/multi_exit_loss.h"
@@ -123,20 +126,98 @@ TEST(L2WStep, PseudoStepEqualsTheRealStep) {
 }
 
 TEST(L2WStep, MetaStepLeavesTheRealModelAlone) {
-  torch::manual_seed(4);
-  models::MSDNet net(micro());
+  for (auto mode : {meta::MetaGrad::kExact, meta::MetaGrad::kFiniteDifference}) {
+    torch::manual_seed(4);
+    models::MSDNet net(micro());
+    net->train();
+    train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.1));
+    for (auto& p : net->parameters()) p.mutable_grad() = torch::full_like(p, 0.25);
+    auto options = meta_options(0.8);
+    options.meta_grad = mode;
+    meta::L2WStep step(*net, sgd, options);
+    const auto before = train::state_dict(*net);
+    std::vector<torch::Tensor> saved;
+    for (const auto& item : before) saved.push_back(item.value().clone());
+    step.meta_gradient(torch::randn({4, 1, 16, 16}), torch::randint(3, {4}, torch::kLong),
+                       torch::randn({4, 1, 16, 16}), torch::randint(3, {4}, torch::kLong));
+    size_t i = 0;
+    for (const auto& item : train::state_dict(*net)) EXPECT_TRUE(torch::equal(item.value(), saved[i++])) << item.key();
+    for (const auto& p : net->parameters()) EXPECT_TRUE(torch::equal(p.grad(), torch::full_like(p, 0.25)));
+  }
+}
+
+// Cosine similarity and relative error of the finite-difference WPN gradient against the exact one, on
+// the SPEC's tiny CIFAR-10 MSDNet with a momentum buffer (Nesterov, dampening) in the pseudo step.
+std::pair<double, double> fd_against_exact(torch::ScalarType dtype) {
+  torch::manual_seed(6);
+  models::MSDNet net(test::tiny_msdnet());
+  net->to(dtype);
   net->train();
-  train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.1));
-  for (auto& p : net->parameters()) p.mutable_grad() = torch::full_like(p, 0.25);
-  meta::L2WStep step(*net, sgd, meta_options(0.8));
-  const auto before = train::state_dict(*net);
-  std::vector<torch::Tensor> saved;
-  for (const auto& item : before) saved.push_back(item.value().clone());
-  step.meta_gradient(torch::randn({4, 1, 16, 16}), torch::randint(3, {4}, torch::kLong), torch::randn({4, 1, 16, 16}),
-                     torch::randint(3, {4}, torch::kLong));
-  size_t i = 0;
-  for (const auto& item : train::state_dict(*net)) EXPECT_TRUE(torch::equal(item.value(), saved[i++])) << item.key();
-  for (const auto& p : net->parameters()) EXPECT_TRUE(torch::equal(p.grad(), torch::full_like(p, 0.25)));
+  train::Sgd sgd(net->parameters(),
+                 train::SgdOptions().lr(0.1).momentum(0.9).dampening(0.1).nesterov(true).weight_decay(1e-4));
+  for (auto& p : net->parameters()) p.mutable_grad() = torch::randn_like(p) * 0.01;
+  sgd.step();
+  sgd.zero_grad();
+  auto options = meta_options(0.8);
+  options.wpn = meta::WpnOptions(3).hidden_size(16).epsilon(0.8);
+  meta::L2WStep exact(*net, sgd, options);
+  options.meta_grad = meta::MetaGrad::kFiniteDifference;
+  meta::L2WStep fd(*net, sgd, options);
+  train::load_state_dict(*fd.wpn(), train::state_dict(*exact.wpn()), "copy");
+  const auto opts = torch::TensorOptions().dtype(dtype);
+  const auto xt = torch::randn({16, 3, 32, 32}, opts), xm = torch::randn({16, 3, 32, 32}, opts);
+  const auto yt = torch::randint(10, {16}, torch::kLong), ym = torch::randint(10, {16}, torch::kLong);
+  const auto a = exact.meta_gradient(xt, yt, xm, ym);
+  const auto b = fd.meta_gradient(xt, yt, xm, ym);
+  EXPECT_DOUBLE_EQ(a.meta_loss, b.meta_loss);
+  double dot = 0, na = 0, nb = 0, diff = 0;
+  for (size_t i = 0; i < a.grads.size(); ++i) {
+    const auto ga = a.grads[i].to(torch::kFloat64), gb = b.grads[i].to(torch::kFloat64);
+    dot += (ga * gb).sum().item<double>();
+    na += ga.pow(2).sum().item<double>();
+    nb += gb.pow(2).sum().item<double>();
+    diff += (ga - gb).pow(2).sum().item<double>();
+  }
+  EXPECT_GT(na, 0.0);
+  return {dot / std::sqrt(na * nb), std::sqrt(diff / na)};
+}
+
+TEST(L2WStep, FiniteDifferenceMetaGradientAgreesWithExactInFloat32) {
+  const auto [cosine, relative] = fd_against_exact(torch::kFloat32);
+  EXPECT_GE(cosine, 0.999);
+  EXPECT_LE(relative, 3e-2);
+  std::cout << "float32: cosine " << cosine << ", relative error " << relative << std::endl;
+}
+
+TEST(L2WStep, FiniteDifferenceMetaGradientAgreesWithExactInFloat64) {
+  const auto [cosine, relative] = fd_against_exact(torch::kFloat64);
+  EXPECT_GE(cosine, 0.999);
+  EXPECT_LE(relative, 1e-4);
+  std::cout << "float64: cosine " << cosine << ", relative error " << relative << std::endl;
+}
+
+TEST(L2WStep, FiniteDifferenceStepWithZeroEpsilonEqualsPlainTraining) {
+  // The shared forward must leave the real step exactly what plain training does.
+  torch::manual_seed(7);
+  models::MSDNet a(micro());
+  models::MSDNet b(micro());
+  train::load_state_dict(*b, train::state_dict(*a), "copy");
+  train::Sgd sgd_a(a->parameters(), train::SgdOptions().lr(0.1));
+  train::Sgd sgd_b(b->parameters(), train::SgdOptions().lr(0.1));
+  auto options = meta_options(0.0);
+  options.meta_grad = meta::MetaGrad::kFiniteDifference;
+  meta::L2WStep l2w(*a, sgd_a, options);
+  train::PlainStep plain(*b, sgd_b, 0.0);
+  for (int it = 0; it < 3; ++it) {
+    const auto x = torch::randn({8, 1, 16, 16});
+    const auto y = torch::randint(3, {8}, torch::kLong);
+    EXPECT_FALSE(std::isnan(l2w.run(x, y, {0, it, 1.0}).meta_loss));
+    plain.run(x.slice(0, 0, 4), y.slice(0, 0, 4), {0, it, 1.0});
+    plain.run(x.slice(0, 4), y.slice(0, 4), {0, it, 1.0});
+  }
+  const auto sa = train::state_dict(*a);
+  const auto sb = train::state_dict(*b);
+  for (const auto& item : sa) EXPECT_TRUE(torch::equal(item.value(), sb[item.key()])) << item.key();
 }
 
 TEST(ParameterSwap, RunsTheSameForwardWithOtherParameters) {

@@ -24,6 +24,23 @@ double matmul_gflops() {
   return 2.0 * 2048.0 * 2048.0 * 2048.0 * reps / s / 1e9;
 }
 
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;
+}
+
+// Images per second of `iterations` training steps after three warm-up steps.
+double training_rate(train::TrainStep& step, const torch::Tensor& images, const torch::Tensor& labels,
+                     int64_t iterations, const torch::Device& device) {
+  for (int i = 0; i < 3; ++i) step.run(images, labels, {0, i});
+  const auto start = Clock::now();
+  for (int64_t i = 0; i < iterations; ++i) step.run(images, labels, {0, 3 + i});
+  if (device.is_cuda()) torch::cuda::synchronize();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return double(images.size(0) * iterations) / seconds;
+}
+
 }  // namespace
 
 int bench_command(const Flags& flags, const std::string& what) {
@@ -41,12 +58,8 @@ int bench_command(const Flags& flags, const std::string& what) {
   const auto labels = torch::randint(geometry.num_classes, {flags.batch_size}, torch::kLong).to(device);
   std::cout << "bench " << what << ": " << models::describe(options) << "\n  method " << flags.method << ", batch "
             << flags.batch_size << ", " << at::get_num_threads() << " threads, device " << device << std::endl;
-  for (int i = 0; i < 3; ++i) step->run(images, labels, {0, i});  // warm-up
-  const auto start = Clock::now();
-  for (int64_t i = 0; i < flags.bench_iterations; ++i) step->run(images, labels, {0, 3 + i});
-  if (device.is_cuda()) torch::cuda::synchronize();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  const double images_per_s = double(flags.batch_size * flags.bench_iterations) / seconds;
+  const double images_per_s = training_rate(*step, images, labels, flags.bench_iterations, device);
+  const double rss = peak_rss_mb();
   // Training costs about three forward passes (forward, input gradients, weight gradients).
   const double gflops = 3.0 * double(costs.back().muladds) * 2.0 * images_per_s / 1e9;
   const double peak = matmul_gflops();
@@ -55,9 +68,17 @@ int bench_command(const Flags& flags, const std::string& what) {
               double(costs.back().muladds) / 1e6);
   std::printf("matmul GFLOP/s      %.1f  (2048^2 float32 product, this run)\n", peak);
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  std::printf("peak resident MB    %.0f\n", double(usage.ru_maxrss) / 1024.0);
+  std::printf("peak resident MB    %.0f\n", rss);
+  if (flags.method == "l2w" && flags.meta_grad == "fd") {
+    // The baseline in the same process, after fd, so that the peak above is fd's own.
+    Flags exact_flags = flags;
+    exact_flags.meta_grad = "exact";
+    auto exact = step_factory(exact_flags)(*net, sgd);
+    const double exact_rate = training_rate(*exact, images, labels, flags.bench_iterations, device);
+    std::printf("exact images/s      %.1f  (--meta_grad exact, same run)\n", exact_rate);
+    std::printf("speed-up fd/exact   %.2f\n", images_per_s / exact_rate);
+    std::printf("exact peak MB       %.0f  (process peak after the exact steps)\n", peak_rss_mb());
+  }
   return 0;
 }
 

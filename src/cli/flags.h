@@ -66,6 +66,8 @@ struct Flags {
   int64_t target_p_index = 15;
   std::string meta_net_input_type = "loss";
   std::string constraint_dimension = "col";
+  std::string meta_grad = "exact";
+  double fd_epsilon = 0;
   // eval.
   bool save_probs = false;
   double budget = 0;  // MUL-ADDs per image; 0: no thresholds file

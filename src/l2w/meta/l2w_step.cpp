@@ -19,68 +19,152 @@ L2WStep::L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaO
   wpn_->to(reference.device(), reference.scalar_type());
 }
 
-MetaGradient L2WStep::meta_gradient(const torch::Tensor& train_x, const torch::Tensor& train_y,
-                                    const torch::Tensor& meta_x, const torch::Tensor& meta_y) {
-  const std::vector<torch::Tensor> theta = net_.parameters();
-  std::vector<torch::Tensor> theta_prime(theta.size());
-  {
-    // 1a–1d: the pseudo network is the real one with private BatchNorm statistics.
-    nn::ParameterSwap pseudo(net_, theta, /*private_buffers=*/true);
-    const auto logits = net_.forward(train_x);
-    const auto losses = criterion::per_exit_losses(logits, train_y, options_.label_smoothing);
-    const auto weights = wpn_(losses, criterion::per_exit_confidences(logits));
-    const auto inner = criterion::weighted_loss(losses, weights);
-    const auto g = torch::autograd::grad({inner}, theta, {}, /*retain_graph=*/true, /*create_graph=*/true,
-                                         /*allow_unused=*/true);
-    for (size_t i = 0; i < theta.size(); ++i) {
-      const auto gi = g[i].defined() ? g[i] : torch::zeros_like(theta[i]);
-      theta_prime[i] = theta[i] - sgd_.options().lr() * sgd_.update(i, gi, theta[i]).first;
-    }
-  }
-  torch::Tensor meta_loss;
-  {
-    // 1e–1f: the meta half through θ', each sample at its allocated exit.
-    nn::ParameterSwap pseudo(net_, theta_prime, /*private_buffers=*/true);
-    const auto logits = net_.forward(meta_x);
-    const auto exits = eval::allocate_exits(criterion::per_exit_confidences(logits), target_);
-    meta_loss = torch::zeros({}, logits.front().options());
-    for (int64_t k = 0; k < net_.num_exits(); ++k) {
-      std::vector<int64_t> selected;
-      for (size_t i = 0; i < exits.size(); ++i) {
-        if (exits[i] == k) selected.push_back(static_cast<int64_t>(i));
-      }
-      if (selected.empty()) continue;
-      const auto rows = torch::tensor(selected, torch::kLong).to(meta_x.device());
-      meta_loss = meta_loss + torch::nn::functional::cross_entropy(logits[k].index_select(0, rows),
-                                                                    meta_y.index_select(0, rows));
-    }
-  }
-  // 1g: the second-order gradient into the WPN only; the backbone's .grad stays as it was.
-  const auto wpn_params = wpn_->parameters();
-  auto grads = torch::autograd::grad({meta_loss}, wpn_params, {}, /*retain_graph=*/false, /*create_graph=*/false,
-                                     /*allow_unused=*/true);
-  for (size_t i = 0; i < grads.size(); ++i) {
-    if (!grads[i].defined()) grads[i] = torch::zeros_like(wpn_params[i]);
-  }
-  return {meta_loss.item<double>(), grads};
+namespace {
+
+double squared_norm(const std::vector<torch::Tensor>& tensors) {
+  double sum = 0;
+  for (const auto& t : tensors) sum += t.pow(2).sum().item<double>();
+  return sum;
 }
 
-void L2WStep::real_step(const torch::Tensor& x, const torch::Tensor& y, train::StepReport& report) {
-  auto logits = net_.forward(x);
-  const auto losses = criterion::per_exit_losses(logits, y, options_.label_smoothing);
+std::vector<torch::Tensor> zeros_where_undefined(std::vector<torch::Tensor> grads,
+                                                 const std::vector<torch::Tensor>& like) {
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) grads[i] = torch::zeros_like(like[i]);
+  }
+  return grads;
+}
+
+}  // namespace
+
+L2WStep::HalfForward L2WStep::forward_half(const torch::Tensor& x, const torch::Tensor& y) {
+  HalfForward f;
+  f.logits = net_.forward(x);
+  f.losses = criterion::per_exit_losses(f.logits, y, options_.label_smoothing);
+  f.confidences = criterion::per_exit_confidences(f.logits);
+  return f;
+}
+
+torch::Tensor L2WStep::meta_loss_at(const std::vector<torch::Tensor>& theta_prime, const torch::Tensor& meta_x,
+                                    const torch::Tensor& meta_y) {
+  nn::ParameterSwap pseudo(net_, theta_prime, /*private_buffers=*/true);
+  const auto logits = net_.forward(meta_x);
+  const auto exits = eval::allocate_exits(criterion::per_exit_confidences(logits), target_);
+  auto meta_loss = torch::zeros({}, logits.front().options());
+  for (int64_t k = 0; k < net_.num_exits(); ++k) {
+    std::vector<int64_t> selected;
+    for (size_t i = 0; i < exits.size(); ++i) {
+      if (exits[i] == k) selected.push_back(static_cast<int64_t>(i));
+    }
+    if (selected.empty()) continue;
+    const auto rows = torch::tensor(selected, torch::kLong).to(meta_x.device());
+    meta_loss = meta_loss + torch::nn::functional::cross_entropy(logits[k].index_select(0, rows),
+                                                                  meta_y.index_select(0, rows));
+  }
+  return meta_loss;
+}
+
+MetaGradient L2WStep::meta_gradient(const torch::Tensor& train_x, const torch::Tensor& train_y,
+                                    const torch::Tensor& meta_x, const torch::Tensor& meta_y) {
+  HalfForward train;
+  {
+    // 1a: the pseudo network is the real one with private BatchNorm statistics.
+    nn::ParameterSwap pseudo(net_, net_.parameters(), /*private_buffers=*/true);
+    train = forward_half(train_x, train_y);
+  }
+  if (options_.meta_grad == MetaGrad::kExact) return exact_gradient(train, meta_x, meta_y);
+  return finite_difference_gradient(train, train_x, train_y, meta_x, meta_y);
+}
+
+MetaGradient L2WStep::exact_gradient(const HalfForward& train, const torch::Tensor& meta_x,
+                                     const torch::Tensor& meta_y) {
+  // 1b–1d: θ' = θ − lr·d(g(φ)), differentiable in φ.
+  const std::vector<torch::Tensor> theta = net_.parameters();
+  const auto weights = wpn_(train.losses, train.confidences);
+  const auto inner = criterion::weighted_loss(train.losses, weights);
+  const auto g = zeros_where_undefined(
+      torch::autograd::grad({inner}, theta, {}, /*retain_graph=*/true, /*create_graph=*/true, /*allow_unused=*/true),
+      theta);
+  std::vector<torch::Tensor> theta_prime(theta.size());
+  for (size_t i = 0; i < theta.size(); ++i)
+    theta_prime[i] = theta[i] - sgd_.options().lr() * sgd_.update(i, g[i], theta[i]).first;
+  const auto meta_loss = meta_loss_at(theta_prime, meta_x, meta_y);
+  // 1g: the second-order gradient into the WPN only; the backbone's .grad stays as it was.
+  const auto wpn_params = wpn_->parameters();
+  const auto grads = torch::autograd::grad({meta_loss}, wpn_params, {}, /*retain_graph=*/false,
+                                           /*create_graph=*/false, /*allow_unused=*/true);
+  return {meta_loss.item<double>(), zeros_where_undefined(grads, wpn_params)};
+}
+
+MetaGradient L2WStep::finite_difference_gradient(const HalfForward& train, const torch::Tensor& train_x,
+                                                 const torch::Tensor& train_y, const torch::Tensor& meta_x,
+                                                 const torch::Tensor& meta_y) {
+  const std::vector<torch::Tensor> theta = net_.parameters();
+  const auto weights = wpn_(train.losses, train.confidences);
+  // 1b–1d at first order: the inner gradient with the weights as constants, θ' as fresh leaves.
+  const auto g = zeros_where_undefined(
+      torch::autograd::grad({criterion::weighted_loss(train.losses, weights.detach())}, theta, {},
+                            /*retain_graph=*/true, /*create_graph=*/false, /*allow_unused=*/true),
+      theta);
+  std::vector<torch::Tensor> theta_prime(theta.size());
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < theta.size(); ++i)
+      theta_prime[i] = (theta[i] - sgd_.options().lr() * sgd_.update(i, g[i], theta[i]).first).requires_grad_(true);
+  }
+  const auto meta_loss = meta_loss_at(theta_prime, meta_x, meta_y);
+  const auto h = zeros_where_undefined(
+      torch::autograd::grad({meta_loss}, theta_prime, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                            /*allow_unused=*/true),
+      theta);
+
+  // ∂θ'/∂g is diagonal with gain c_i per parameter, so the direction is c ⊙ h.
+  std::vector<torch::Tensor> direction(theta.size());
+  for (size_t i = 0; i < theta.size(); ++i) direction[i] = h[i] * sgd_.direction_gain(i);
+  const auto wpn_params = wpn_->parameters();
+  const double h_norm = std::sqrt(squared_norm(direction));
+  if (h_norm == 0) {
+    std::vector<torch::Tensor> zeros;
+    for (const auto& p : wpn_params) zeros.push_back(torch::zeros_like(p));
+    return {meta_loss.item<double>(), zeros};
+  }
+  double epsilon = options_.fd_epsilon;
+  if (epsilon <= 0) epsilon = theta.front().scalar_type() == torch::kFloat64 ? 1e-9 : 1e-6;
+  const double delta = epsilon * (1.0 + std::sqrt(squared_norm(theta))) / h_norm;
+  torch::Tensor directional;  // ⟨c ⊙ h, ∇θ L_ik⟩ for every sample and exit
+  {
+    c10::InferenceMode no_autograd;  // no graph and no version counters: cheaper than NoGradGuard
+    const auto losses_at = [&](double step) {
+      std::vector<torch::Tensor> moved(theta.size());
+      for (size_t i = 0; i < theta.size(); ++i) moved[i] = theta[i] + step * direction[i];
+      nn::ParameterSwap shifted(net_, moved, /*private_buffers=*/true);
+      return criterion::per_exit_losses(net_.forward(train_x), train_y, options_.label_smoothing);
+    };
+    directional = (losses_at(delta) - losses_at(-delta)) / (2 * delta);
+  }
+  directional = directional.clone();  // an ordinary tensor again, so that autograd may save it
+  // meta_loss(φ) ≈ const − lr·Σ_ik W_ik(φ)·directional_ik/n: its gradient is the WPN's backward alone.
+  const auto surrogate = -sgd_.options().lr() * criterion::weighted_loss(directional, weights);
+  const auto grads = torch::autograd::grad({surrogate}, wpn_params, {}, /*retain_graph=*/false,
+                                           /*create_graph=*/false, /*allow_unused=*/true);
+  return {meta_loss.item<double>(), zeros_where_undefined(grads, wpn_params)};
+}
+
+void L2WStep::real_step(const HalfForward& forward, train::StepReport& report) {
   torch::Tensor weights;
   {
     torch::NoGradGuard no_grad;
-    weights = wpn_(losses, criterion::per_exit_confidences(logits));
+    weights = wpn_(forward.losses, forward.confidences);
   }
   sgd_.zero_grad();
-  criterion::weighted_loss(losses, weights).backward();
+  criterion::weighted_loss(forward.losses, weights).backward();
   sgd_.step();
-  for (size_t k = 0; k < logits.size(); ++k) {
-    auto l = logits[k].detach();
+  for (size_t k = 0; k < forward.logits.size(); ++k) {
+    auto l = forward.logits[k].detach();
     report.logits[k] = report.logits[k].defined() ? torch::cat({report.logits[k], l}) : l;
   }
-  report.losses = report.losses.defined() ? torch::cat({report.losses, losses.detach()}) : losses.detach();
+  const auto losses = forward.losses.detach();
+  report.losses = report.losses.defined() ? torch::cat({report.losses, losses}) : losses;
   report.weights = report.weights.defined() ? torch::cat({report.weights, weights}) : weights;
 }
 
@@ -92,7 +176,7 @@ train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor&
   report.logits.resize(net_.num_exits());
   const int64_t n = images.size(0);
   if (n < 2) {  // nothing to split: a real step with the current weights
-    real_step(images, labels, report);
+    real_step(forward_half(images, labels), report);
     return report;
   }
   const int64_t half = n / 2;
@@ -101,12 +185,21 @@ train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor&
   const bool meta = position.iteration % options_.meta_interval == 0;
   double meta_loss = 0;
   for (int phase = 0; phase < 2; ++phase) {
+    if (meta && options_.meta_grad == MetaGrad::kFiniteDifference) {
+      // The real step's forward (train-mode BatchNorm, same θ and batch) serves the meta step too.
+      const auto forward = forward_half(x[phase], y[phase]);
+      const auto g = finite_difference_gradient(forward, x[phase], y[phase], x[1 - phase], y[1 - phase]);
+      adam_.step(g.grads);
+      meta_loss += g.meta_loss / 2;
+      real_step(forward, report);
+      continue;
+    }
     if (meta) {
       const auto g = meta_gradient(x[phase], y[phase], x[1 - phase], y[1 - phase]);
       adam_.step(g.grads);
       meta_loss += g.meta_loss / 2;
     }
-    real_step(x[phase], y[phase], report);
+    real_step(forward_half(x[phase], y[phase]), report);
   }
   if (meta) report.meta_loss = meta_loss;
   return report;

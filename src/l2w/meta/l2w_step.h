@@ -13,6 +13,17 @@
 
 namespace l2w::meta {
 
+// How step 1g differentiates the meta loss with respect to the WPN.
+enum class MetaGrad {
+  // Second order: backward through the graph of the pseudo step (SPEC §2).
+  kExact,
+  // First order: with h = ∇θ' meta_loss and d affine in the inner gradient, ∂meta_loss/∂W_ik is
+  // −lr·(∂d/∂g)·⟨h, ∇θ L_ik⟩/n, the directional derivative of the per-sample losses along h, taken by a
+  // central difference (L(θ + δh) − L(θ − δh))/2δ of two no-grad forward passes; then a backward through
+  // the WPN alone. The training half's forward at θ is shared with the real step.
+  kFiniteDifference,
+};
+
 struct MetaOptions {
   explicit MetaOptions(int64_t num_exits) : wpn(num_exits) {}
   WpnOptions wpn;
@@ -21,6 +32,13 @@ struct MetaOptions {
   double meta_weight_decay = 1e-4;
   int64_t target_p_index = 15;
   double label_smoothing = 0.0;
+  MetaGrad meta_grad = MetaGrad::kExact;
+  // kFiniteDifference: the step is δ = fd_epsilon·(1 + ‖θ‖)/‖c ⊙ h‖, a move of the parameters by a
+  // fixed fraction of their size whatever the scale of h. The error has two parts: ReLU and max-pool
+  // kinks crossed inside ±δh (growing with δ; the losses are only piecewise smooth) and rounding in
+  // L(θ + δh) − L(θ − δh) (growing as 1/δ). 0 picks 1e-6 in float32 and 1e-9 in float64, where on the
+  // SPEC's tiny MSDNet the two balance (cosine to the exact gradient 0.99995 and 1 − 2e-7).
+  double fd_epsilon = 0.0;
 };
 
 struct MetaGradient {
@@ -39,15 +57,29 @@ class L2WStep : public train::TrainStep {
   void save(train::Checkpoint& checkpoint) const override;
   void load(const train::Checkpoint& checkpoint) override;
 
-  // Steps 1a–1g up to the WPN gradient, second order, without changing anything: the backbone's
-  // parameters, gradients and BatchNorm statistics are untouched, and the WPN is not stepped.
+  // Steps 1a–1g up to the WPN gradient (by options.meta_grad) without changing anything: the
+  // backbone's parameters, gradients and BatchNorm statistics are untouched, and the WPN is not stepped.
   MetaGradient meta_gradient(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& meta_x,
                              const torch::Tensor& meta_y);
   WeightPredictionNetwork& wpn() { return wpn_; }
 
  private:
-  // The real step on one half: weights from the WPN without gradient, one SGD step.
-  void real_step(const torch::Tensor& x, const torch::Tensor& y, train::StepReport& report);
+  // The training half's forward at θ: logits, per-sample per-exit losses and confidences.
+  struct HalfForward {
+    std::vector<torch::Tensor> logits;
+    torch::Tensor losses, confidences;
+  };
+  HalfForward forward_half(const torch::Tensor& x, const torch::Tensor& y);
+  // 1e–1f: the meta half through θ', each sample at its allocated exit.
+  torch::Tensor meta_loss_at(const std::vector<torch::Tensor>& theta_prime, const torch::Tensor& meta_x,
+                             const torch::Tensor& meta_y);
+  MetaGradient exact_gradient(const HalfForward& train, const torch::Tensor& meta_x, const torch::Tensor& meta_y);
+  // Keeps the graph of train.losses for the real step that shares it.
+  MetaGradient finite_difference_gradient(const HalfForward& train, const torch::Tensor& train_x,
+                                          const torch::Tensor& train_y, const torch::Tensor& meta_x,
+                                          const torch::Tensor& meta_y);
+  // The real step on one half from its forward: weights from the WPN without gradient, one SGD step.
+  void real_step(const HalfForward& forward, train::StepReport& report);
 
   models::MultiExitNetworkImpl& net_;
   train::Sgd& sgd_;

@@ -19,6 +19,12 @@ std::pair<torch::Tensor, torch::Tensor> Sgd::update(size_t i, const torch::Tenso
   return {direction, next};
 }
 
+double Sgd::direction_gain(size_t i) const {
+  if (options_.momentum() == 0) return 1.0;
+  const double into_buffer = buffers_[i].defined() ? 1.0 - options_.dampening() : 1.0;
+  return options_.nesterov() ? 1.0 + options_.momentum() * into_buffer : into_buffer;
+}
+
 void Sgd::step() {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -25,6 +25,9 @@ class Sgd {
   // Differentiable in g and param: the meta step builds θ' = θ − lr·d on it.
   std::pair<torch::Tensor, torch::Tensor> update(size_t i, const torch::Tensor& g,
                                                  const torch::Tensor& param) const;
+  // ∂d/∂g for parameter i as things stand (d is affine in g): 1 without momentum or before the first
+  // step, 1 − dampening with a momentum buffer, times the Nesterov look-ahead 1 + momentum·(…).
+  double direction_gain(size_t i) const;
   // θ ← θ − lr·d with the parameters' .grad(), advancing the momentum buffers.
   void step();
   void zero_grad();
