@@ -19,16 +19,21 @@ void save_probabilities(const train::RunFolder& folder, const std::string& set, 
 
 }  // namespace
 
-int eval_command(const Flags& flags) {
-  const torch::Device device = setup_runtime(flags);
+models::MultiExitNetwork load_trained_network(const Flags& flags, const models::NetworkOptions& options) {
   if (flags.evaluate_from.empty()) throw FlagError("--evaluate_from: a checkpoint to evaluate is required");
-  const bool dynamic = flags.evalmode != "anytime" || flags.budget > 0 || flags.save_probs;
-  const auto geometry = dataset::geometry(flags.data);
-  const auto options = network_options(flags, geometry);
   auto net = build_network(flags, options);
   const auto checkpoint = train::load_checkpoint(flags.evaluate_from);
   train::check_architecture(checkpoint, flags.evaluate_from, options);
   train::load_state_dict(*net, checkpoint.state_dict, flags.evaluate_from);
+  return net;
+}
+
+int eval_command(const Flags& flags) {
+  const torch::Device device = setup_runtime(flags);
+  const bool dynamic = flags.evalmode != "anytime" || flags.budget > 0 || flags.save_probs;
+  const auto geometry = dataset::geometry(flags.data);
+  const auto options = network_options(flags, geometry);
+  auto net = load_trained_network(flags, options);
   net->to(device);
 
   const auto data = dataset::load_data(data_options(flags));

@@ -72,6 +72,8 @@ struct Flags {
   bool save_probs = false;
   double budget = 0;  // MUL-ADDs per image; 0: no thresholds file
   std::string thresholds;
+  // infer.
+  int64_t latency_images = 500;
   // plot.
   std::vector<std::string> plot_runs;
   std::string plot_output;

@@ -13,32 +13,41 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "train a multi-exit network (--method l2w | plain)");
   auto* eval = app.add_subcommand("eval", "evaluate a checkpoint (--evalmode anytime | dynamic | both)");
   auto* flops = app.add_subcommand("flops", "per-exit cumulative MUL-ADDs and parameters");
+  auto* infer = app.add_subcommand("infer", "early-exit inference with a thresholds file: accuracy, exits, latency");
   auto* plot = app.add_subcommand("plot", "draw runs' accuracy against MUL-ADDs on one chart (PNG and SVG)");
-  auto* bench = app.add_subcommand("bench", "benchmarks: bench train");
+  auto* bench = app.add_subcommand("bench", "benchmarks: bench train | bench infer");
   std::string bench_what;
-  for (auto* sub : {train, eval, flops, bench}) add_flags(*sub, flags);
+  for (auto* sub : {train, eval, infer, flops, bench}) add_flags(*sub, flags);
   eval->add_flag("--save-probs,--save_probs", flags.save_probs,
                  "write each exit's probabilities and the labels (valid and test) as .npy in the run folder");
   eval->add_option("--budget", flags.budget, "MUL-ADDs per image: write the thresholds that fit it")
       ->check(CLI::PositiveNumber);
   eval->add_option("--thresholds", flags.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
+  infer->add_option("--thresholds", flags.thresholds, "thresholds file (from eval --budget)")->required();
+  for (auto* sub : {infer, bench})
+    sub->add_option("--latency-images", flags.latency_images, "images timed one at a time for latency")
+        ->check(CLI::PositiveNumber);
   plot->add_option("runs", flags.plot_runs, "run folders (with dynamic.txt and/or anytime.csv)")->required();
   plot->add_option("--output,-o", flags.plot_output, "output path without extension (default: FIRST_RUN/accuracy_budget_all)");
   plot->add_option("--title", flags.plot_title, "chart title");
   flops->add_flag("--json", flags.json, "one JSON object {\"flops\": [...], \"params\": [...]}");
-  bench->add_option("what", bench_what, "train")->required()->check(CLI::IsMember({"train"}));
+  bench->add_option("what", bench_what, "train | infer")->required()->check(CLI::IsMember({"train", "infer"}));
   bench->add_option("--iterations", flags.bench_iterations, "timed iterations")->check(CLI::PositiveNumber);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "l2w: error: " << e.what() << std::endl;
+    return 2;
   }
   try {
     if (*train) return train_command(flags);
     if (*eval) return eval_command(flags);
     if (*flops) return flops_command(flags);
     if (*plot) return plot_command(flags);
+    if (*infer) return infer_command(flags);
+    if (*bench && bench_what == "infer") return bench_infer_command(flags);
     if (*bench) return bench_command(flags, bench_what);
   } catch (const FlagError& e) {
     std::cerr << "l2w: error: " << e.what() << std::endl;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end on Fashion-MNIST: train a tiny MSDNet briefly, `l2w eval --evalmode both --save-probs --budget`,
 # then SPEC §3 recomputed in Python from the saved probabilities must equal dynamic.txt and thresholds.txt,
-# and `l2w plot` must draw two runs on one chart.
+# `l2w infer` with the thresholds file must reproduce the test accuracy and cost that eval reported for them,
+# `l2w bench infer` must write its table and plots, and `l2w plot` must draw two runs on one chart.
 # Usage: budgeted_eval_check.sh L2W_BINARY SOURCE_DIR WORK_DIR
 set -euo pipefail
 l2w=$1 src=$2 run=$3/budgeted_eval
@@ -17,6 +18,25 @@ for f in probs_valid.npy probs_test.npy labels_valid.npy labels_test.npy thresho
   test -s "$run/$f" || { echo "missing $run/$f"; exit 1; }
 done
 /usr/bin/python3 "$src/test/python/spec_dynamic_check.py" "$run" 5e6
+
+# Early-exit inference with the thresholds: the same accuracy and MUL-ADDs as dynamic evaluation's.
+expected=$(sed -n 's/.*test: \([0-9.]*\)% at \([0-9.]*\) M.*/\1 \2/p' "$run/eval.log")
+"$l2w" infer "${arch[@]}" --thresholds "$run/thresholds.txt" --evaluate_from "$run/save_models/model_best.pth.tar" \
+  --batch-size 128 --latency-images 50 >"$run/infer.log"
+got="$(sed -n 's/^  top-1 accuracy *\([0-9.]*\) %.*/\1/p' "$run/infer.log") $(sed -n 's/^  mean MUL-ADDs *\([0-9.]*\) M.*/\1/p' "$run/infer.log")"
+[ -n "$expected" ] && [ "$got" = "$expected" ] || { echo "infer gave '$got', eval '$expected'"; exit 1; }
+grep -q "latency, batch 1     p50 .* ms, p90 .* ms, p99 .* ms (50 images)" "$run/infer.log"
+# A thresholds file of another network is refused.
+sed 's/^exit 1 threshold \(.*\) muladds [0-9]*/exit 1 threshold \1 muladds 7/' "$run/thresholds.txt" >"$run/other.txt"
+if "$l2w" infer "${arch[@]}" --thresholds "$run/other.txt" --evaluate_from "$run/save_models/model_best.pth.tar" \
+  2>"$run/err.txt"; then echo "infer accepted another network's thresholds"; exit 1; fi
+grep -q "chosen for another network" "$run/err.txt"
+"$l2w" bench infer "${arch[@]}" --evaluate_from "$run/save_models/model_best.pth.tar" --train_url "$run" \
+  --batch-size 250 --latency-images 20 >"$run/bench.log"
+[ "$(grep -c '^ *[0-9][0-9]* ' "$run/bench.log")" -ge 39 ] || { cat "$run/bench.log"; exit 1; }
+for f in infer_bench.tsv accuracy_latency.png accuracy_latency.svg accuracy_throughput.png; do
+  test -s "$run/$f" || { echo "missing $run/$f"; exit 1; }
+done
 
 "$l2w" plot "$run" "$run/" --output "$run/two" --title "two runs" >/dev/null
 head -c 8 "$run/two.png" | od -An -c | grep -q "P   N   G"

@@ -76,7 +76,8 @@ RunCurve read_run_curve(const std::string& run_dir) {
   return curve;
 }
 
-void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title) {
+void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title,
+                          const PlotAxis& axis) {
   if (runs.empty()) throw std::invalid_argument("plot: no runs");
   const std::string data_path = output + ".dat", script_path = output + ".gp";
   {
@@ -85,10 +86,10 @@ void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& 
     if (!data) throw std::runtime_error(data_path + ": cannot write");
     data.precision(10);
     for (const auto& run : runs) {
-      data << "# " << run.label << ": dynamic (MUL-ADDs in millions, top-1 %)\n";
-      for (const auto& [m, a] : run.dynamic) data << m / 1e6 << ' ' << a << '\n';
-      data << "\n\n# " << run.label << ": exits\n";
-      for (const auto& [m, a] : run.exits) data << m / 1e6 << ' ' << a << '\n';
+      data << "# " << run.label << ": dynamic (" << axis.label << ", top-1 %)\n";
+      for (const auto& [x, a] : run.dynamic) data << x / axis.divisor << ' ' << a << '\n';
+      data << "\n\n# " << run.label << ": " << run.points_name << "\n";
+      for (const auto& [x, a] : run.exits) data << x / axis.divisor << ' ' << a << '\n';
       data << "\n\n";
     }
   }
@@ -104,12 +105,12 @@ void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& 
     if (!runs[r].dynamic.empty() && !runs[r].exits.empty()) plot += ", \\\n     ";
     if (!runs[r].exits.empty())
       plot += "data index " + std::to_string(2 * r + 1) + " with points lc " + std::to_string(color) +
-              " pt 5 ps 1.3 title " + quoted(runs[r].label + " (exits)");
+              " pt 5 ps 1.3 title " + quoted(runs[r].label + " (" + runs[r].points_name + ")");
   }
-  script << "# Accuracy against MUL-ADDs per image; regenerate with: gnuplot " << quoted(script_path) << "\n"
+  script << "# Accuracy against " << axis.label << "; regenerate with: gnuplot " << quoted(script_path) << "\n"
          << "data = " << quoted(data_path) << "\n"
          << "set title " << quoted(title) << "\n"
-         << "set xlabel 'MUL-ADDs per image (millions)'\n"
+         << "set xlabel " << quoted(axis.label) << "\n"
          << "set ylabel 'top-1 accuracy (%)'\n"
          << "set grid\nset key bottom right\n"
          << "set terminal pngcairo size 900,600 noenhanced font 'sans,11'\n"

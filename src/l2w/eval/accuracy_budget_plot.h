@@ -14,6 +14,13 @@ struct RunCurve {
   std::string label;                                 // legend entry
   std::vector<std::pair<double, double>> dynamic;    // (MUL-ADDs, top-1 %) per budget
   std::vector<std::pair<double, double>> exits;      // (MUL-ADDs, top-1 %) per exit
+  std::string points_name = "exits";                 // legend entry of `exits`
+};
+
+// What the x axis shows: its label and the divisor from the curves' units to the axis's.
+struct PlotAxis {
+  std::string label = "MUL-ADDs per image (millions)";
+  double divisor = 1e6;
 };
 
 // A run's name in legends: its folder's name.
@@ -29,6 +36,7 @@ RunCurve read_run_curve(const std::string& run_dir);
 
 // Writes OUTPUT.png and OUTPUT.svg, keeping OUTPUT.dat and OUTPUT.gp (data and script, to restyle the
 // figure by hand). Throws std::runtime_error when gnuplot is missing or fails.
-void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title);
+void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title,
+                          const PlotAxis& axis = {});
 
 }  // namespace l2w::eval

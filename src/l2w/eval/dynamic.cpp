@@ -51,27 +51,40 @@ std::vector<float> find_thresholds(const torch::Tensor& confidence, const std::v
   return thresholds;
 }
 
+std::vector<int64_t> exit_of_each_sample(const ExitConfidences& confidences, const std::vector<float>& thresholds) {
+  const int64_t exits = confidences.confidence.size(0);
+  const int64_t n = confidences.confidence.size(1);
+  if (static_cast<int64_t>(thresholds.size()) != exits)
+    throw std::invalid_argument("dynamic evaluation: exits and thresholds disagree in number");
+  const auto conf = confidences.confidence.to(torch::kFloat32).contiguous();
+  const float* c = conf.data_ptr<float>();
+  std::vector<int64_t> exit_of(n, exits - 1);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k + 1 < exits; ++k) {
+      if (c[k * n + i] >= thresholds[k]) {
+        exit_of[i] = k;
+        break;
+      }
+    }
+  }
+  return exit_of;
+}
+
 DynamicResult evaluate_with_thresholds(const ExitConfidences& test, const std::vector<float>& thresholds,
                                        const std::vector<nn::Cost>& costs) {
   const int64_t exits = test.confidence.size(0);
   const int64_t n = test.confidence.size(1);
-  if (static_cast<int64_t>(costs.size()) != exits || static_cast<int64_t>(thresholds.size()) != exits)
-    throw std::invalid_argument("dynamic evaluation: exits, thresholds and costs disagree in number");
-  const auto conf = test.confidence.to(torch::kFloat32).contiguous();
+  if (static_cast<int64_t>(costs.size()) != exits)
+    throw std::invalid_argument("dynamic evaluation: exits and costs disagree in number");
   const auto right = test.correct.to(torch::kBool).contiguous();
-  const float* c = conf.data_ptr<float>();
   const bool* r = right.data_ptr<bool>();
   DynamicResult result;
   result.exit_counts.assign(exits, 0);
   int64_t correct = 0;
+  const auto exit_of = exit_of_each_sample(test, thresholds);
   for (int64_t i = 0; i < n; ++i) {
-    for (int64_t k = 0; k < exits; ++k) {
-      if (c[k * n + i] >= thresholds[k] || k + 1 == exits) {
-        correct += r[k * n + i];
-        ++result.exit_counts[k];
-        break;
-      }
-    }
+    correct += r[exit_of[i] * n + i];
+    ++result.exit_counts[exit_of[i]];
   }
   result.accuracy = 100.0 * double(correct) / double(n);
   for (int64_t k = 0; k < exits; ++k)

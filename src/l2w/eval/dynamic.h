@@ -23,6 +23,9 @@ ExitConfidences exit_confidences(const ExitOutputs& outputs);
 // whose quota is never reached gets +∞.
 std::vector<float> find_thresholds(const torch::Tensor& confidence, const std::vector<float>& q);
 
+// Each sample's exit (0-based): the first k whose confidence reaches thresholds[k], else the last.
+std::vector<int64_t> exit_of_each_sample(const ExitConfidences& confidences, const std::vector<float>& thresholds);
+
 struct DynamicResult {
   double accuracy = 0;          // percent
   double expected_muladds = 0;  // Σ_k (n_k / n) · flops[k]

@@ -1,0 +1,72 @@
+#include "l2w/infer/early_exit_classifier.h"
+
+#include <chrono>
+#include <stdexcept>
+
+namespace l2w::infer {
+
+EarlyExitClassifier::EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds)
+    : net_(std::move(net)), thresholds_(std::move(thresholds)), device_(net_->parameters().front().device()) {
+  if (static_cast<int64_t>(thresholds_.size()) != net_->num_exits())
+    throw std::invalid_argument("early exit: " + std::to_string(thresholds_.size()) + " thresholds for a network with " +
+                                std::to_string(net_->num_exits()) + " exits");
+  net_->eval();
+}
+
+void EarlyExitClassifier::mark(double& bucket) {
+  if (!profiling_) return;
+  if (device_.is_cuda()) torch::cuda::synchronize();
+  const auto now = std::chrono::steady_clock::now();
+  bucket += std::chrono::duration<double>(now - last_).count();
+  last_ = now;
+}
+
+ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
+  c10::InferenceMode inference;
+  const int64_t n = images.size(0);
+  const int64_t exits = net_->num_exits();
+  const auto on = torch::TensorOptions().device(images.device());
+  ExitDecisions out{torch::empty({n}, on.dtype(torch::kLong)), torch::empty({n}, on.dtype(torch::kFloat32)),
+                    torch::empty({n}, on.dtype(torch::kLong))};
+  if (profiling_) last_ = std::chrono::steady_clock::now();
+  models::Features features{images};
+  torch::Tensor inside;  // original rows of the samples still inside; undefined while all are
+  for (int64_t k = 0; k < exits; ++k) {
+    features = net_->run_block(k, features);
+    mark(profile_.blocks_s);
+    const auto logits = net_->run_exit(k, features);
+    mark(profile_.exits_s);
+    const auto [confidence, prediction] = torch::softmax(logits.to(torch::kFloat32), 1).max(1);
+    const bool last = k + 1 == exits;
+    const auto leave = last ? torch::ones_like(confidence, torch::kBool) : confidence.ge(thresholds_[k]);
+    const auto leaving = leave.nonzero().squeeze(1);
+    if (leaving.size(0) > 0) {
+      const auto rows = inside.defined() ? inside.index_select(0, leaving) : leaving;
+      out.prediction.index_put_({rows}, prediction.index_select(0, leaving));
+      out.confidence.index_put_({rows}, confidence.index_select(0, leaving));
+      out.exit_index.index_put_({rows}, torch::full({leaving.size(0)}, k, on.dtype(torch::kLong)));
+    }
+    const int64_t left = confidence.size(0) - leaving.size(0);
+    if (left == 0) {
+      mark(profile_.decisions_s);
+      break;
+    }
+    if (leaving.size(0) > 0) {
+      // Compact: only the samples still inside go on.
+      const auto staying = leave.logical_not().nonzero().squeeze(1);
+      for (auto& f : features) f = f.index_select(0, staying);
+      inside = inside.defined() ? inside.index_select(0, staying) : staying;
+    }
+    mark(profile_.decisions_s);
+  }
+  return out;
+}
+
+torch::Tensor EarlyExitClassifier::classify_full(const torch::Tensor& images) {
+  c10::InferenceMode inference;
+  models::Features features{images};
+  for (int64_t k = 0; k < net_->num_exits(); ++k) features = net_->run_block(k, features);
+  return net_->run_exit(net_->num_exits() - 1, features).argmax(1);
+}
+
+}  // namespace l2w::infer

@@ -1,0 +1,53 @@
+// Early-exit inference: the network runs block by block, each exit is computed only for the samples still
+// inside, and a sample leaves at the first exit whose confidence (largest softmax probability, float32)
+// reaches that exit's threshold. The rest continue as a smaller batch, so the compute really stops.
+#pragma once
+
+#include <chrono>
+#include <vector>
+
+#include "l2w/models/multi_exit_network.h"
+
+namespace l2w::infer {
+
+// Per sample: the class chosen, its probability and the exit (0-based) that chose it.
+struct ExitDecisions {
+  torch::Tensor prediction;  // int64 [N]
+  torch::Tensor confidence;  // float32 [N]
+  torch::Tensor exit_index;  // int64 [N]
+};
+
+// Where classify() spends its time, when profiling is on (CUDA is synchronised at each mark).
+struct EngineProfile {
+  double blocks_s = 0;     // the backbone's blocks
+  double exits_s = 0;      // the exits' classifiers
+  double decisions_s = 0;  // softmax, threshold checks, recording results and compacting the batch
+  double total() const { return blocks_s + exits_s + decisions_s; }
+};
+
+class EarlyExitClassifier {
+ public:
+  // `thresholds` has one entry per exit; the last exit takes whoever is left, whatever its entry.
+  EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds);
+
+  ExitDecisions classify(const torch::Tensor& images);
+  // The network without early exits, as deployed without them: every block, the last exit only.
+  torch::Tensor classify_full(const torch::Tensor& images);
+
+  void set_profiling(bool on) { profiling_ = on; }
+  const EngineProfile& profile() const { return profile_; }
+  void reset_profile() { profile_ = {}; }
+  const std::vector<float>& thresholds() const { return thresholds_; }
+
+ private:
+  void mark(double& bucket);
+
+  models::MultiExitNetwork net_;
+  std::vector<float> thresholds_;
+  bool profiling_ = false;
+  EngineProfile profile_;
+  std::chrono::steady_clock::time_point last_;
+  torch::Device device_;
+};
+
+}  // namespace l2w::infer

@@ -1,0 +1,54 @@
+#include "l2w/infer/speed_test.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <stdexcept>
+
+namespace l2w::infer {
+
+double InferenceRun::seconds() const { return std::accumulate(batch_seconds.begin(), batch_seconds.end(), 0.0); }
+
+InferenceRun run_inference(EarlyExitClassifier& engine, dataset::BatchLoader& loader, const torch::Device& device,
+                           const std::vector<nn::Cost>& costs, bool full_network) {
+  const int64_t exits = static_cast<int64_t>(costs.size());
+  InferenceRun run;
+  run.exit_counts.assign(exits, 0);
+  int64_t correct = 0;
+  loader.start_epoch(0);
+  while (auto batch = loader.next()) {
+    const auto images = batch->images.to(device);
+    if (device.is_cuda()) torch::cuda::synchronize();
+    const auto start = std::chrono::steady_clock::now();
+    torch::Tensor prediction, exit_index;
+    if (full_network) {
+      prediction = engine.classify_full(images).cpu();
+      exit_index = torch::full({images.size(0)}, exits - 1, torch::kLong);
+    } else {
+      auto decisions = engine.classify(images);
+      prediction = decisions.prediction.cpu();
+      exit_index = decisions.exit_index.cpu();
+    }
+    run.batch_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    correct += prediction.eq(batch->labels).sum().item<int64_t>();
+    const auto* e = exit_index.data_ptr<int64_t>();
+    for (int64_t i = 0; i < exit_index.size(0); ++i) ++run.exit_counts.at(e[i]);
+    run.images += images.size(0);
+  }
+  if (run.images == 0) throw std::runtime_error("inference: the data set is empty");
+  run.accuracy = 100.0 * double(correct) / double(run.images);
+  for (int64_t k = 0; k < exits; ++k)
+    run.mean_muladds += double(run.exit_counts[k]) / double(run.images) * double(costs[k].muladds);
+  return run;
+}
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) throw std::invalid_argument("percentile of nothing");
+  std::sort(values.begin(), values.end());
+  const double position = q / 100.0 * double(values.size() - 1);
+  const auto below = static_cast<size_t>(position);
+  const size_t above = std::min(below + 1, values.size() - 1);
+  return values[below] + (position - double(below)) * (values[above] - values[below]);
+}
+
+}  // namespace l2w::infer

@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+
+#include "l2w/eval/dynamic.h"
+#include "l2w/eval/exit_allocation.h"
+#include "l2w/infer/early_exit_classifier.h"
+#include "test_util.h"
+
+namespace l2w {
+namespace {
+
+// A tiny MSDNet whose exits disagree in confidence enough for thresholds to spread samples over them.
+models::MultiExitNetwork tiny_network() {
+  torch::manual_seed(11);
+  auto net = std::make_shared<models::MSDNetImpl>(test::tiny_msdnet());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->parameters()) p.mul_(1.5);
+  }
+  net->eval();
+  return net;
+}
+
+eval::ExitConfidences confidences_of(models::MultiExitNetworkImpl& net, const torch::Tensor& images,
+                                     eval::ExitOutputs* outputs = nullptr) {
+  torch::NoGradGuard no_grad;
+  eval::ExitOutputs o{net.forward(images), torch::zeros({images.size(0)}, torch::kLong)};
+  if (outputs) *outputs = o;
+  return eval::exit_confidences(o);
+}
+
+TEST(EarlyExitClassifier, DecisionsEqualDynamicEvaluationWithTheSameThresholds) {
+  auto net = tiny_network();
+  const auto valid = torch::randn({96, 3, 32, 32});
+  const auto test = torch::randn({80, 3, 32, 32});
+  eval::ExitOutputs outputs;
+  const auto test_conf = confidences_of(*net, test, &outputs);
+  for (int64_t p : {1, 15, 39}) {
+    const auto thresholds = eval::find_thresholds(confidences_of(*net, valid).confidence, eval::target_proportions(p, 3));
+    const auto expected = eval::exit_of_each_sample(test_conf, thresholds);
+    infer::EarlyExitClassifier engine(net, thresholds);
+    const auto decisions = engine.classify(test);
+    std::vector<int64_t> used(3, 0);
+    for (int64_t i = 0; i < test.size(0); ++i) {
+      const int64_t k = decisions.exit_index[i].item<int64_t>();
+      ASSERT_EQ(k, expected[i]) << "p_idx " << p << " sample " << i;
+      EXPECT_EQ(decisions.prediction[i].item<int64_t>(), outputs.logits[k][i].argmax().item<int64_t>());
+      EXPECT_NEAR(decisions.confidence[i].item<float>(), test_conf.confidence[k][i].item<float>(), 1e-6);
+      ++used[k];
+    }
+    if (p == 15) {
+      // The sweep's middle spreads samples over every exit, so compaction really happened.
+      for (int64_t k = 0; k < 3; ++k) EXPECT_GT(used[k], 0) << "exit " << k;
+    }
+  }
+}
+
+TEST(EarlyExitClassifier, OneImageAtATimeAgreesWithTheBatch) {
+  auto net = tiny_network();
+  const auto images = torch::randn({12, 3, 32, 32});
+  // Thresholds from other images, as deployment has them: a sample exactly at a threshold would be
+  // decided by the last bit of its confidence, which batch size may change.
+  const auto conf = confidences_of(*net, torch::randn({64, 3, 32, 32}));
+  const auto thresholds = eval::find_thresholds(conf.confidence, eval::target_proportions(20, 3));
+  infer::EarlyExitClassifier engine(net, thresholds);
+  const auto batch = engine.classify(images);
+  for (int64_t i = 0; i < 12; ++i) {
+    const auto single = engine.classify(images.slice(0, i, i + 1));
+    EXPECT_EQ(single.exit_index.item<int64_t>(), batch.exit_index[i].item<int64_t>()) << i;
+    EXPECT_EQ(single.prediction.item<int64_t>(), batch.prediction[i].item<int64_t>()) << i;
+  }
+}
+
+TEST(EarlyExitClassifier, ExtremeThresholdsAndTheFullNetwork) {
+  auto net = tiny_network();
+  const auto images = torch::randn({10, 3, 32, 32});
+  const float inf = std::numeric_limits<float>::infinity();
+  infer::EarlyExitClassifier everyone_first(net, {-inf, -inf, -inf});
+  EXPECT_TRUE(torch::equal(everyone_first.classify(images).exit_index, torch::zeros({10}, torch::kLong)));
+  infer::EarlyExitClassifier nobody_early(net, {inf, inf, -inf});
+  nobody_early.set_profiling(true);
+  const auto last = nobody_early.classify(images);
+  EXPECT_TRUE(torch::equal(last.exit_index, torch::full({10}, 2, torch::kLong)));
+  EXPECT_TRUE(torch::equal(last.prediction, nobody_early.classify_full(images)));
+  EXPECT_GT(nobody_early.profile().blocks_s, 0.0);
+  EXPECT_GT(nobody_early.profile().exits_s, 0.0);
+  EXPECT_THROW(infer::EarlyExitClassifier(net, {0.5f, 0.5f}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace l2w
