@@ -41,6 +41,7 @@ bool parse_bool(const std::string& flag, const std::string& text) {
 void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--train_url,--save", f.train_url, "run folder: scores, checkpoints, results");
   app.add_option("--resume", f.resume, "checkpoint to resume from (default: the run folder's latest)");
+  app.add_option("--finetune_from", f.finetune_from, "initial weights from this checkpoint (l2w's or Python's)");
   app.add_option("--evalmode", f.evalmode, "anytime | dynamic | both")->check(CLI::IsMember({"anytime", "dynamic", "both"}));
   app.add_option("--evaluate_from", f.evaluate_from, "checkpoint to evaluate");
   app.add_option("--print-freq,-p", f.print_freq, "progress line every N iterations")->check(CLI::NonNegativeNumber);
@@ -171,6 +172,7 @@ train::TrainerOptions trainer_options(const Flags& f, const torch::Device& devic
   o.print_freq = f.print_freq;
   o.workers = f.workers;
   o.resume = f.resume;
+  o.finetune_from = f.finetune_from;
   o.use_valid = f.use_valid;
   o.num_sample_valid = f.num_sample_valid;
   o.device = device;

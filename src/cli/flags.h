@@ -18,6 +18,7 @@ struct Flags {
   // Experiment.
   std::string train_url = "runs/default";
   std::string resume;
+  std::string finetune_from;
   std::string evalmode = "anytime";
   std::string evaluate_from;
   int64_t print_freq = 10;

@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+
+#include "l2w/train/torch_save_reader.h"
 
 namespace l2w::train {
 namespace {
@@ -29,8 +32,6 @@ StateDict from_dict(const c10::IValue& value, const std::string& path) {
   }
   return out;
 }
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 }  // namespace
 
@@ -74,17 +75,15 @@ void save_checkpoint(const Checkpoint& c, const std::string& path) {
 
 Checkpoint load_checkpoint(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw CheckpointError(path + ": no such checkpoint file");
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  c10::IValue value;
-  try {
-    value = torch::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    throw CheckpointError(path + ": not a readable checkpoint (" + first_line(e.what_without_backtrace()) + ")");
-  }
-  if (!value.isGenericDict()) throw CheckpointError(path + ": not a checkpoint dictionary");
+  const c10::IValue value = read_torch_save(path);
+  if (!value.isGenericDict()) throw CheckpointError(path + ": holds a " + value.tagKind() + ", not a checkpoint dictionary");
   const auto d = value.toGenericDict();
   Checkpoint c;
+  const bool bare = std::all_of(d.begin(), d.end(), [](const auto& e) { return e.key().isString() && e.value().isTensor(); });
+  if (bare && d.size() > 0) {  // a bare state_dict, as torch.save(model.state_dict(), path) writes
+    c.state_dict = from_dict(value, path);
+    return c;
+  }
   auto get = [&](const char* key) -> c10::IValue {
     auto it = d.find(key);
     return it == d.end() ? c10::IValue() : it->value();
@@ -94,7 +93,9 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (get("epoch").isInt()) c.epoch = get("epoch").toInt();
   if (get("arch").isString()) c.arch = get("arch").toStringRef();
   if (get("config").isString()) c.config = get("config").toStringRef();
+  // The reference stores best_prec1 as a float or, from a metric tensor, as a 0-d tensor.
   if (get("best_prec1").isDouble()) c.best_prec1 = get("best_prec1").toDouble();
+  if (get("best_prec1").isTensor()) c.best_prec1 = get("best_prec1").toTensor().item<double>();
   c.optimizer = get("optimizer");
   if (d.contains("meta_state_dict")) c.meta_state_dict = from_dict(get("meta_state_dict"), path);
   c.meta_optimizer = get("meta_optimizer");

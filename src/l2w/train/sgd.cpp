@@ -72,7 +72,9 @@ void Sgd::load_state_dict(const c10::IValue& value) {
   std::vector<torch::Tensor> buffers(params_.size());
   for (const auto& entry : dict.at("state").toGenericDict()) {
     const auto i = static_cast<size_t>(entry.key().toInt());
-    const auto buf = entry.value().toGenericDict().at("momentum_buffer").toTensor();
+    const auto buffer = entry.value().toGenericDict().at("momentum_buffer");
+    if (buffer.isNone()) continue;  // PyTorch 2 keeps None for a parameter that never had a gradient
+    const auto buf = buffer.toTensor();
     if (i >= params_.size() || !buf.sizes().equals(params_[i].sizes()))
       throw std::runtime_error("optimizer state: momentum buffer " + std::to_string(i) +
                                " does not match the model's parameters");

@@ -175,6 +175,12 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     start_epoch = c.epoch;
     result.best_prec1 = c.best_prec1;
     if (!options.quiet) std::cout << "resuming from " << *resume_path << " after epoch " << start_epoch << std::endl;
+  } else if (!options.finetune_from.empty()) {
+    // Fine-tuning: the weights only; epochs, optimizer and WPN start afresh.
+    const Checkpoint c = load_checkpoint(options.finetune_from);
+    check_architecture(c, options.finetune_from, arch);
+    load_state_dict(*net, c.state_dict, options.finetune_from);
+    if (!options.quiet) std::cout << "starting from the weights of " << options.finetune_from << std::endl;
   }
   trim_scores(folder.scores(), start_epoch, header);
 

@@ -1,0 +1,103 @@
+"""The Python side of l2w's checkpoint interoperability test (Debian's python3-torch).
+
+  write DIR KEYS_TSV   torch.save the reference's checkpoint dictionary for the keys and shapes of KEYS_TSV
+                       (random values, a real OrderedDict state_dict and a real torch.optim.SGD state), the
+                       same as a bare state_dict and with DistributedDataParallel's 'module.' prefix, an input
+                       and the first layer's outputs, and a file whose pickle has an unknown opcode.
+  check DIR FILE       FILE (written by l2w) must torch.load into the same dictionary: keys in order, values
+                       bit-equal to DIR/reference.pth.tar's, an optimizer state torch.optim.SGD accepts.
+  resave IN OUT        torch.load IN and torch.save it to OUT unchanged.
+"""
+import collections
+import shutil
+import sys
+import zipfile
+
+import torch
+
+
+def read_keys(tsv):
+    keys = []
+    for line in open(tsv):
+        name, _, shape = line.rstrip("\n").partition("\t")
+        keys.append((name, [int(s) for s in shape.split("x")] if shape else []))
+    return keys
+
+
+def is_buffer(name):
+    return name.endswith(("running_mean", "running_var", "num_batches_tracked"))
+
+
+def write(out, tsv):
+    torch.manual_seed(0)
+    state = collections.OrderedDict()
+    for name, shape in read_keys(tsv):
+        if name.endswith("num_batches_tracked"):
+            state[name] = torch.tensor(7, dtype=torch.long)
+        elif name.endswith("running_var"):
+            state[name] = torch.rand(shape) + 0.5
+        else:
+            state[name] = torch.randn(shape) * 0.2
+    params = [torch.nn.Parameter(v.clone()) for k, v in state.items() if not is_buffer(k)]
+    sgd = torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=1e-4)
+    for p in params:
+        p.grad = torch.randn_like(p)
+    sgd.step()
+    checkpoint = {
+        "epoch": 12,
+        "arch": "msdnet",
+        "state_dict": state,
+        "best_prec1": torch.tensor(61.25),
+        "optimizer": sgd.state_dict(),
+    }
+    torch.save(checkpoint, f"{out}/reference.pth.tar")
+    torch.save(state, f"{out}/bare.pth")
+    ddp = dict(checkpoint)
+    ddp["state_dict"] = collections.OrderedDict(("module." + k, v) for k, v in state.items())
+    torch.save(ddp, f"{out}/ddp.pth.tar")
+
+    # The first layer, as a plain conv -> BatchNorm (eval) -> ReLU per scale, on a fixed input.
+    x = torch.randn(2, 3, 32, 32)
+    outputs, h = [], x
+    for s in range(3):
+        p = f"blocks.0.0.layers.{s}.net."
+        h = torch.nn.functional.conv2d(h, state[p + "0.weight"], stride=1 if s == 0 else 2, padding=1)
+        h = torch.nn.functional.batch_norm(h, state[p + "1.running_mean"], state[p + "1.running_var"],
+                                           state[p + "1.weight"], state[p + "1.bias"], training=False, eps=1e-5)
+        h = torch.relu(h)
+        outputs.append(h)
+    torch.save({"input": x, "scale0": outputs[0], "scale1": outputs[1], "scale2": outputs[2]},
+               f"{out}/first_layer.pt")
+
+    # The same archive with an opcode torch.save never writes (0xff) in its pickle.
+    with zipfile.ZipFile(f"{out}/reference.pth.tar") as src, \
+            zipfile.ZipFile(f"{out}/bad_opcode.pth.tar", "w", zipfile.ZIP_STORED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.endswith("/data.pkl"):
+                data = b"\x80\x02\xff."
+            dst.writestr(item, data)
+
+
+def check(ref_dir, path):
+    ref = torch.load(f"{ref_dir}/reference.pth.tar")
+    got = torch.load(path)
+    assert list(got["state_dict"].keys()) == list(ref["state_dict"].keys()), "keys differ"
+    for k, v in ref["state_dict"].items():
+        w = got["state_dict"][k]
+        assert w.dtype == v.dtype and w.shape == v.shape and torch.equal(w, v), k
+    assert got["epoch"] == ref["epoch"] and got["arch"] == ref["arch"], (got["epoch"], got["arch"])
+    params = [torch.nn.Parameter(v.clone()) for k, v in ref["state_dict"].items() if not is_buffer(k)]
+    sgd = torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=1e-4)
+    sgd.load_state_dict(got["optimizer"])
+    for i, s in ref["optimizer"]["state"].items():
+        assert torch.equal(sgd.state_dict()["state"][i]["momentum_buffer"], s["momentum_buffer"]), i
+    print(f"{path}: torch.load gives the reference's {len(ref['state_dict'])} tensors bit for bit and its SGD state")
+
+
+def resave(src, dst):
+    torch.save(torch.load(src), dst)
+
+
+if __name__ == "__main__":
+    {"write": write, "check": check, "resave": resave}[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,143 @@
+// Checkpoints across Python and C++: files written by Python's torch.save (Debian's python3-torch) load
+// into l2w, and l2w's load in Python's torch.load, bit for bit.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "l2w/models/msdnet.h"
+#include "l2w/nn/conv_blocks.h"
+#include "l2w/train/checkpoint.h"
+#include "l2w/train/sgd.h"
+#include "l2w/train/torch_save_reader.h"
+#include "test_util.h"
+
+namespace l2w {
+namespace {
+
+const std::string kScript = std::string(L2W_SOURCE_DIR) + "/test/python/checkpoint_interop.py";
+const std::string kKeys = std::string(L2W_TEST_DATA) + "/msdnet_tiny_cifar10_state_dict_keys.tsv";
+
+// Runs the Python side; the test fails on a non-zero exit.
+void python(const std::string& args) {
+  const std::string command = "/usr/bin/python3 " + kScript + " " + args;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+class TorchSaveInterop : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = test::temp_dir("interop");
+    python("write " + dir_ + " " + kKeys);
+  }
+  static std::string dir_;
+};
+std::string TorchSaveInterop::dir_;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const train::CheckpointError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(TorchSaveInterop, PythonCheckpointLoadsIntoTheReferenceKeysAndComputesTheSameFirstLayer) {
+  const auto checkpoint = train::load_checkpoint(dir_ + "/reference.pth.tar");
+  EXPECT_EQ(checkpoint.epoch, 12);
+  EXPECT_EQ(checkpoint.arch, "msdnet");
+  EXPECT_DOUBLE_EQ(checkpoint.best_prec1, 61.25);
+  EXPECT_EQ(checkpoint.state_dict.size(), 318u);
+  EXPECT_EQ(checkpoint.state_dict["blocks.0.0.layers.0.net.1.num_batches_tracked"].item<int64_t>(), 7);
+
+  models::MSDNet net(test::tiny_msdnet());
+  train::load_state_dict(*net, checkpoint.state_dict, "reference.pth.tar");
+  net->eval();
+  const auto expected = train::read_torch_save(dir_ + "/first_layer.pt").toGenericDict();
+  torch::Tensor h = expected.at("input").toTensor();
+  const auto modules = net->named_modules();
+  for (int s = 0; s < 3; ++s) {
+    auto conv = modules["blocks.0.0.layers." + std::to_string(s)]->as<nn::ConvBasicImpl>();
+    ASSERT_NE(conv, nullptr);
+    h = conv->forward(h);
+    const auto python_output = expected.at("scale" + std::to_string(s)).toTensor();
+    EXPECT_TRUE(torch::allclose(h, python_output, 1e-4, 1e-5)) << "scale " << s;
+  }
+
+  // The SGD state (momentum buffers, written with APPEND opcodes) loads into l2w's optimizer.
+  train::Sgd sgd(net->parameters(), train::SgdOptions());
+  sgd.load_state_dict(checkpoint.optimizer);
+  EXPECT_DOUBLE_EQ(sgd.options().lr(), 0.05);
+  const auto state = checkpoint.optimizer.toGenericDict().at("state").toGenericDict();
+  ASSERT_EQ(static_cast<size_t>(state.size()), net->parameters().size());
+  for (size_t i = 0; i < sgd.momentum_buffers().size(); ++i)
+    EXPECT_TRUE(torch::equal(sgd.momentum_buffers()[i],
+                             state.at(static_cast<int64_t>(i)).toGenericDict().at("momentum_buffer").toTensor()));
+}
+
+TEST_F(TorchSaveInterop, BareAndDistributedStateDictsLoad) {
+  const auto reference = train::load_checkpoint(dir_ + "/reference.pth.tar").state_dict;
+  for (const char* file : {"/bare.pth", "/ddp.pth.tar"}) {
+    const auto checkpoint = train::load_checkpoint(dir_ + file);
+    models::MSDNet net(test::tiny_msdnet());
+    train::load_state_dict(*net, checkpoint.state_dict, file);
+    const auto loaded = train::state_dict(*net);
+    for (const auto& item : reference) EXPECT_TRUE(torch::equal(loaded[item.key()], item.value())) << file << item.key();
+  }
+}
+
+TEST_F(TorchSaveInterop, RoundTripsBetweenCppAndPythonAreBitExact) {
+  auto checkpoint = train::load_checkpoint(dir_ + "/reference.pth.tar");
+  models::MSDNet net(test::tiny_msdnet());
+  train::load_state_dict(*net, checkpoint.state_dict, "reference");
+  train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.05).momentum(0.9).weight_decay(1e-4));
+  sgd.load_state_dict(checkpoint.optimizer);
+  train::Checkpoint written;
+  written.epoch = checkpoint.epoch;
+  written.arch = "msdnet";
+  written.state_dict = train::state_dict(*net);
+  written.optimizer = sgd.state_dict();
+  written.best_prec1 = checkpoint.best_prec1;
+  train::save_checkpoint(written, dir_ + "/from_cpp.pth.tar");
+  // C++ -> Python: torch.load sees the reference's dictionary, bit for bit.
+  python("check " + dir_ + " " + dir_ + "/from_cpp.pth.tar");
+  // C++ -> Python -> C++: unchanged.
+  python("resave " + dir_ + "/from_cpp.pth.tar " + dir_ + "/through_python.pth.tar");
+  const auto back = train::load_checkpoint(dir_ + "/through_python.pth.tar");
+  ASSERT_EQ(back.state_dict.size(), written.state_dict.size());
+  for (const auto& item : written.state_dict) {
+    const auto& other = back.state_dict[item.key()];
+    EXPECT_EQ(other.scalar_type(), item.value().scalar_type()) << item.key();
+    EXPECT_TRUE(torch::equal(other, item.value())) << item.key();
+  }
+  train::Sgd reloaded(net->parameters(), train::SgdOptions());
+  reloaded.load_state_dict(back.optimizer);
+  for (size_t i = 0; i < sgd.momentum_buffers().size(); ++i)
+    EXPECT_TRUE(torch::equal(reloaded.momentum_buffers()[i], sgd.momentum_buffers()[i]));
+}
+
+TEST_F(TorchSaveInterop, BadFilesAreRefusedWithTheirNameAndTheProblem) {
+  const auto truncated = dir_ + "/truncated.pth.tar";
+  std::filesystem::copy_file(dir_ + "/reference.pth.tar", truncated, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(truncated, std::filesystem::file_size(truncated) / 2);
+  auto message = error_of([&] { train::load_checkpoint(truncated); });
+  EXPECT_NE(message.find(truncated), std::string::npos) << message;
+
+  std::ofstream(dir_ + "/text.pth.tar") << "epoch 3\n";
+  message = error_of([&] { train::load_checkpoint(dir_ + "/text.pth.tar"); });
+  EXPECT_NE(message.find("not a torch.save zip archive"), std::string::npos) << message;
+
+  message = error_of([&] { train::load_checkpoint(dir_ + "/bad_opcode.pth.tar"); });
+  EXPECT_NE(message.find("unsupported pickle opcode 0xff"), std::string::npos) << message;
+
+  // Another configuration: the CIFAR-10 checkpoint into a CIFAR-100 network.
+  const auto checkpoint = train::load_checkpoint(dir_ + "/reference.pth.tar");
+  models::MSDNet other(test::tiny_msdnet(3, 100));
+  message = error_of([&] { train::load_state_dict(*other, checkpoint.state_dict, "reference.pth.tar"); });
+  EXPECT_NE(message.find("classifier"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace l2w
