@@ -61,11 +61,13 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_flag("--use_valid,--use-valid", f.use_valid, "hold out --num_sample_valid training samples for thresholds");
   app.add_option("--num_sample_valid", f.num_sample_valid)->check(CLI::PositiveNumber);
 
-  app.add_option("--arch,-a", f.arch, "msdnet")->check(CLI::IsMember({"msdnet"}));
+  app.add_option("--arch,-a", f.arch, "msdnet | RANet")
+      ->transform(CLI::IsMember({"msdnet", "RANet"}, CLI::ignore_case));
   app.add_option("--nBlocks", f.n_blocks, "exits")->check(CLI::PositiveNumber);
   app.add_option("--nChannels", f.n_channels)->check(CLI::PositiveNumber);
   app.add_option("--base", f.base, "layers in block 1")->check(CLI::PositiveNumber);
-  app.add_option("--stepmode", f.stepmode, "even | lin_grow")->check(CLI::IsMember({"even", "lin_grow"}));
+  app.add_option("--stepmode", f.stepmode, "even | lin_grow (MSDNet) | lg (RANet)")
+      ->check(CLI::IsMember({"even", "lin_grow", "lg"}));
   app.add_option("--step", f.step)->check(CLI::NonNegativeNumber);
   app.add_option("--growthRate", f.growth_rate)->check(CLI::PositiveNumber);
   app.add_option("--grFactor", f.gr_factor, "per-scale growth factors, e.g. 1-2-4");
@@ -73,6 +75,12 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--prune", f.prune, "max | min")->check(CLI::IsMember({"max", "min"}));
   app.add_option("--bottleneck", f.bottleneck, "true | false");
   app.add_option("--reduction", f.reduction, "transition compression")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--block-step,--block_step", f.block_step, "RANet: more blocks per higher-resolution flow")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--scale-list,--scale_list", f.scale_list, "RANet: resolution level per flow, e.g. 1-2-3");
+  app.add_option("--compress-factor,--compress_factor", f.compress_factor, "RANet: fused share from below")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_flag("--bnAfter,!--no-bnAfter", f.bn_after, "RANet: accepted as in the reference (BatchNorm follows each conv)");
 
   app.add_option("--epochs", f.epochs)->check(CLI::PositiveNumber);
   app.add_option("--batch-size,-b", f.batch_size)->check(CLI::PositiveNumber);
@@ -126,9 +134,46 @@ torch::Device setup_runtime(const Flags& f) {
   }
 }
 
+void apply_arch_defaults(const CLI::App& app, Flags& f) {
+  if (f.arch != "RANet") return;
+  auto unless_given = [&](const char* flag, auto& value, auto fallback) {
+    if (app.count(flag) == 0) value = fallback;
+  };
+  unless_given("--nBlocks", f.n_blocks, int64_t{2});
+  unless_given("--nChannels", f.n_channels, int64_t{16});
+  unless_given("--growthRate", f.growth_rate, int64_t{6});
+  unless_given("--grFactor", f.gr_factor, std::string("4-2-1"));
+  unless_given("--bnFactor", f.bn_factor, std::string("4-2-1"));
+  unless_given("--step", f.step, int64_t{4});
+  unless_given("--stepmode", f.stepmode, std::string("even"));
+}
+
 models::NetworkOptions network_options(const Flags& f, const dataset::DataGeometry& g) {
   models::NetworkOptions o;
   o.arch = f.arch;
+  if (f.arch == "RANet") {
+    if (f.stepmode == "lin_grow") throw FlagError("--stepmode: RANet takes even or lg");
+    o.ranet.n_blocks(f.n_blocks)
+        .block_step(f.block_step)
+        .n_channels(f.n_channels)
+        .growth_rate(f.growth_rate)
+        .gr_factor(parse_factors("--grFactor", f.gr_factor))
+        .bn_factor(parse_factors("--bnFactor", f.bn_factor))
+        .scale_list(parse_factors("--scale-list", f.scale_list))
+        .compress_factor(f.compress_factor)
+        .step(f.step)
+        .step_grows(f.stepmode == "lg")
+        .bn_after(f.bn_after)
+        .reduction(f.reduction)
+        .num_classes(g.num_classes)
+        .in_channels(g.channels)
+        .imagenet(g.imagenet);
+    const auto n = o.ranet.scale_list().size();
+    if (o.ranet.gr_factor().size() != n || o.ranet.bn_factor().size() != n)
+      throw FlagError("--grFactor, --bnFactor and --scale-list must list the same number of flows");
+    return o;
+  }
+  if (f.stepmode == "lg") throw FlagError("--stepmode: MSDNet takes even or lin_grow");
   o.msdnet.n_blocks(f.n_blocks)
       .n_channels(f.n_channels)
       .base(f.base)

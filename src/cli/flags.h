@@ -47,6 +47,11 @@ struct Flags {
   std::string prune = "max";
   std::string bottleneck = "true";
   double reduction = 0.5;
+  // RANet.
+  int64_t block_step = 2;
+  std::string scale_list = "1-2-3";
+  double compress_factor = 0.25;
+  bool bn_after = true;
   // Optimisation.
   int64_t epochs = 300;
   int64_t batch_size = 64;
@@ -87,6 +92,9 @@ struct Flags {
 
 // Registers the flags shared by every subcommand on `app`.
 void add_flags(CLI::App& app, Flags& flags);
+// After parsing: the architecture flags a user left out take the chosen backbone's reference defaults
+// (RANet: nBlocks 2, nChannels 16, growthRate 6, grFactor and bnFactor 4-2-1, step 4, stepmode even).
+void apply_arch_defaults(const CLI::App& app, Flags& flags);
 
 // Sets LibTorch's thread count and returns the device; errors name the flag.
 torch::Device setup_runtime(const Flags& flags);

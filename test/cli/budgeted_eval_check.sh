@@ -7,6 +7,7 @@
 set -euo pipefail
 l2w=$1 src=$2 run=$3/budgeted_eval
 rm -rf "$run"
+mkdir -p "$run"
 arch=(--data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4 --grFactor 1-2-4 --bnFactor 1-2-4
       --train-limit 2000 --test-limit 1000 --use_valid --num_sample_valid 500 --threads 2)
 "$l2w" train --method plain "${arch[@]}" --epochs 1 --batch-size 100 --train_url "$run" --print-freq 0 >/dev/null

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "l2w/nn/classifier_module.h"
 #include "l2w/nn/conv_blocks.h"
 #include "l2w/nn/cost_meter.h"
 
@@ -11,6 +12,8 @@ namespace {
 
 using nn::ConvBasic;
 using nn::ConvBasicOptions;
+using nn::ClassifierModule;
+using nn::ClassifierModuleImpl;
 
 // Block 1's first stage: the stem at the finest scale, then a stride-2 ConvBasic per coarser scale.
 class FirstLayerImpl : public ScaleStage {
@@ -126,26 +129,6 @@ class TransitionImpl : public ScaleStage {
   std::vector<ConvBasic> convs_;
 };
 TORCH_MODULE(Transition);
-
-// An exit: two stride-2 ConvBasics and a 2x2 average pool on the coarsest scale, then a Linear.
-class ClassifierModuleImpl : public torch::nn::Module {
- public:
-  ClassifierModuleImpl(int64_t n_in, int64_t width, int64_t num_classes) {
-    m = register_module("m", torch::nn::Sequential(ConvBasic(ConvBasicOptions(n_in, width).stride(2)),
-                                                   ConvBasic(ConvBasicOptions(width, width).stride(2)),
-                                                   torch::nn::AvgPool2d(2)));
-    linear = register_module("linear", torch::nn::Linear(width, num_classes));
-  }
-
-  torch::Tensor forward(const torch::Tensor& coarsest) {
-    torch::Tensor h = nn::run(m, coarsest);
-    return nn::run(linear, h.view({h.size(0), -1}));
-  }
-
-  torch::nn::Sequential m{nullptr};
-  torch::nn::Linear linear{nullptr};
-};
-TORCH_MODULE(ClassifierModule);
 
 int64_t floor_times(double factor, int64_t n) { return static_cast<int64_t>(std::floor(factor * n)); }
 

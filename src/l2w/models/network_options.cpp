@@ -16,7 +16,8 @@ std::string join(const std::vector<int64_t>& v) {
 
 MultiExitNetwork make_network(const NetworkOptions& options) {
   if (options.arch == "msdnet") return MSDNet(options.msdnet).ptr();
-  throw std::invalid_argument("unknown --arch '" + options.arch + "' (expected msdnet)");
+  if (options.arch == "RANet") return RANet(options.ranet).ptr();
+  throw std::invalid_argument("unknown --arch '" + options.arch + "' (expected msdnet or RANet)");
 }
 
 std::string describe(const NetworkOptions& options) {
@@ -29,6 +30,14 @@ std::string describe(const NetworkOptions& options) {
         << " growthRate=" << o.growth_rate() << " grFactor=" << join(o.gr_factor())
         << " bnFactor=" << join(o.bn_factor()) << " prune=" << (o.prune() == Prune::kMax ? "max" : "min")
         << " bottleneck=" << (o.bottleneck() ? "true" : "false") << " reduction=" << o.reduction()
+        << " classes=" << o.num_classes() << " in_channels=" << o.in_channels()
+        << " stem=" << (o.imagenet() ? "imagenet" : "small");
+  } else if (options.arch == "RANet") {
+    const auto& o = options.ranet;
+    out << " nBlocks=" << o.n_blocks() << " block-step=" << o.block_step() << " nChannels=" << o.n_channels()
+        << " growthRate=" << o.growth_rate() << " grFactor=" << join(o.gr_factor()) << " bnFactor=" << join(o.bn_factor())
+        << " scale-list=" << join(o.scale_list()) << " compress-factor=" << o.compress_factor() << " step=" << o.step()
+        << " stepmode=" << (o.step_grows() ? "lg" : "even") << " reduction=" << o.reduction()
         << " classes=" << o.num_classes() << " in_channels=" << o.in_channels()
         << " stem=" << (o.imagenet() ? "imagenet" : "small");
   }

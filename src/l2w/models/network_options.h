@@ -4,13 +4,15 @@
 #include <string>
 
 #include "l2w/models/msdnet.h"
+#include "l2w/models/ranet.h"
 #include "l2w/models/multi_exit_network.h"
 
 namespace l2w::models {
 
 struct NetworkOptions {
-  std::string arch = "msdnet";
+  std::string arch = "msdnet";  // msdnet | RANet
   MSDNetOptions msdnet;
+  RANetOptions ranet;
 };
 
 MultiExitNetwork make_network(const NetworkOptions& options);
