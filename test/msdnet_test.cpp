@@ -53,6 +53,30 @@ TEST(MSDNet, ExitShapesFor28And32AndImageNetInputs) {
   }
 }
 
+TEST(MSDNet, SeedImageNetConfigurationRunsForwardAndBackwardAt224) {
+  // The seed's ImageNet MSDNet (step 4): nBlocks 5, even steps of 4, base 4, nChannels 32, growthRate 16.
+  models::MSDNet net(models::MSDNetOptions()
+                         .n_blocks(5)
+                         .step_mode(models::StepMode::kEven)
+                         .step(4)
+                         .base(4)
+                         .n_channels(32)
+                         .growth_rate(16)
+                         .gr_factor({1, 2, 4, 4})
+                         .bn_factor({1, 2, 4, 4})
+                         .num_classes(1000)
+                         .imagenet(true));
+  const auto logits = net->forward(torch::randn({2, 3, 224, 224}));
+  ASSERT_EQ(logits.size(), 5u);
+  torch::Tensor loss = torch::zeros({});
+  for (const auto& l : logits) {
+    EXPECT_EQ(shape_text(l), "2x1000");
+    loss = loss + torch::nn::functional::cross_entropy(l, torch::tensor({3, 999}));
+  }
+  loss.backward();
+  for (const auto& p : net->parameters()) ASSERT_TRUE(p.grad().defined());
+}
+
 TEST(MSDNet, PruneMinAndEvenStepsBuildAndRun) {
   auto o = test::tiny_msdnet().prune(models::Prune::kMin).step_mode(models::StepMode::kEven).step(2).n_blocks(4);
   models::MSDNet net(o);

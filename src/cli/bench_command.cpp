@@ -4,8 +4,21 @@
 #include <cstdio>
 #include <iostream>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
 #include "commands.h"
+#include "l2w/dataset/transforms.h"
 #include "l2w/models/exit_cost.h"
+
+#ifdef L2W_WITH_IMAGES
+#include "l2w/dataset/image_decoding.h"
+#include "l2w/dataset/image_transforms.h"
+#endif
 
 namespace l2w::cli {
 namespace {
@@ -41,10 +54,86 @@ double training_rate(train::TrainStep& step, const torch::Tensor& images, const 
   return double(images.size(0) * iterations) / seconds;
 }
 
+#ifdef L2W_WITH_IMAGES
+// Photograph-like test images: smooth colour fields with texture and noise, so that JPEG keeps about as
+// many coefficients as it does for a real photograph of that size.
+dataset::RgbImage textured_image(int64_t h, int64_t w, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> phase(0, 6.283);
+  std::normal_distribution<double> noise(0, 12);
+  const double a = phase(rng), b = phase(rng);
+  dataset::RgbImage image{h, w, std::vector<uint8_t>(static_cast<size_t>(h * w * 3))};
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const double v = 128 + 60 * std::sin(0.021 * x * (c + 1) + a) * std::cos(0.017 * y + b * c) +
+                         30 * std::sin(0.31 * x + 0.27 * y + c) + noise(rng);
+        image.pixels[(y * w + x) * 3 + c] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
+      }
+  return image;
+}
+
+// Decoded-and-augmented images per second per thread on ImageNet-sized JPEGs (500x375, quality 90).
+int bench_data(const Flags& flags) {
+  const auto dir = std::filesystem::temp_directory_path() / ("l2w_bench_data_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> files;
+  uintmax_t bytes = 0;
+  for (int i = 0; i < 64; ++i) {
+    files.push_back((dir / ("image_" + std::to_string(i) + ".jpg")).string());
+    dataset::write_jpeg(files.back(), textured_image(375, 500, i), 90);
+    bytes += std::filesystem::file_size(files.back());
+  }
+  const std::vector<float> mean{0.485f, 0.456f, 0.406f}, std{0.229f, 0.224f, 0.225f};
+  const dataset::ImageGeometry g{3, 224, 224};
+  std::vector<uint8_t> crop(g.numel());
+  std::vector<float> out(g.numel());
+  const int passes = std::max<int64_t>(1, flags.bench_iterations / 4);
+  auto rate = [&](bool train) {
+    std::mt19937_64 rng(flags.seed);
+    const auto start = Clock::now();
+    for (int p = 0; p < passes; ++p)
+      for (const auto& f : files) {
+        const auto image = dataset::decode_image(f);
+        if (train) {
+          const auto box = dataset::random_resized_crop_box(image.height, image.width, rng);
+          dataset::resized_crop(image, box, 224, std::bernoulli_distribution(0.5)(rng), crop.data());
+        } else {
+          dataset::resize_center_crop(image, 256, 224, crop.data());
+        }
+        dataset::normalize(crop.data(), out.data(), g, mean, std);
+      }
+    return double(passes * files.size()) / std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  auto decode_only = [&] {
+    const auto start = Clock::now();
+    for (int p = 0; p < passes; ++p)
+      for (const auto& f : files) dataset::decode_image(f);
+    return double(passes * files.size()) / std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  std::printf("bench data: %zu JPEGs of 500x375, quality 90 (%.0f KB on average), %d passes, one thread\n",
+              files.size(), double(bytes) / files.size() / 1024.0, passes);
+  std::printf("decode only            %.1f images/s\n", decode_only());
+  std::printf("train augmentation     %.1f images/s per thread (decode, RandomResizedCrop 224, flip, normalise)\n",
+              rate(true));
+  std::printf("eval transform         %.1f images/s per thread (decode, resize 256, centre 224, normalise)\n",
+              rate(false));
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+#endif
+
 }  // namespace
 
 int bench_command(const Flags& flags, const std::string& what) {
   const torch::Device device = setup_runtime(flags);
+  if (what == "data") {
+#ifdef L2W_WITH_IMAGES
+    return bench_data(flags);
+#else
+    throw std::runtime_error("bench data: this l2w was built without JPEG/PNG support (L2W_WITH_IMAGES)");
+#endif
+  }
   const auto geometry = dataset::geometry(flags.data);
   const auto options = network_options(flags, geometry);
   auto net = build_network(flags, options);

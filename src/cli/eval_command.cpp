@@ -31,13 +31,16 @@ models::MultiExitNetwork load_trained_network(const Flags& flags, const models::
 int eval_command(const Flags& flags) {
   const torch::Device device = setup_runtime(flags);
   const bool dynamic = flags.evalmode != "anytime" || flags.budget > 0 || flags.save_probs;
-  const auto geometry = dataset::geometry(flags.data);
+  const auto data = dataset::load_data(data_options(flags));
+  const auto geometry = data_geometry(flags, data);
   const auto options = network_options(flags, geometry);
   auto net = load_trained_network(flags, options);
   net->to(device);
 
-  const auto data = dataset::load_data(data_options(flags));
-  const auto loader_options = dataset::LoaderOptions().batch_size(std::max<int64_t>(flags.batch_size, 256)).workers(flags.workers);
+  const auto loader_options = dataset::LoaderOptions()
+                                  .batch_size(std::max<int64_t>(flags.batch_size, 256))
+                                  .workers(flags.workers)
+                                  .skip_bad_images(flags.skip_bad_images);
   dataset::BatchLoader loader(data.test, {}, loader_options);
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
   const auto test = eval::collect_outputs(*net, loader, device);

@@ -54,7 +54,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--data", f.data, "cifar10 | cifar100 | ImageNet | fashion-mnist | mnist")
       ->check(CLI::IsMember({"cifar10", "cifar100", "ImageNet", "fashion-mnist", "mnist"}));
   app.add_option("--data_url,--data-root", f.data_url, "data folder (fashion-mnist: Debian's package folder)");
-  app.add_option("--workers,-j", f.workers, "data loader threads")->check(CLI::PositiveNumber);
+  app.add_option("--workers,-j", f.workers, "data loader threads (image folders: decode threads)")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--skip-bad-images", f.skip_bad_images, "skip and count image files that cannot be decoded");
   app.add_option("--train-limit", f.train_limit, "use only the first N training samples")->check(CLI::NonNegativeNumber);
   app.add_option("--test-limit", f.test_limit, "use only the first N test samples")->check(CLI::NonNegativeNumber);
 
@@ -193,6 +195,12 @@ models::NetworkOptions network_options(const Flags& f, const dataset::DataGeomet
   return o;
 }
 
+dataset::DataGeometry data_geometry(const Flags& f, const dataset::DataSplits& data) {
+  auto g = dataset::geometry(f.data);
+  g.num_classes = data.train->num_classes;
+  return g;
+}
+
 dataset::DataOptions data_options(const Flags& f) {
   dataset::DataOptions o;
   o.name = f.data;
@@ -216,6 +224,7 @@ train::TrainerOptions trainer_options(const Flags& f, const torch::Device& devic
   o.seed = f.seed;
   o.print_freq = f.print_freq;
   o.workers = f.workers;
+  o.skip_bad_images = f.skip_bad_images;
   o.resume = f.resume;
   o.finetune_from = f.finetune_from;
   o.use_valid = f.use_valid;

@@ -33,6 +33,7 @@ struct Flags {
   int64_t train_limit = 0;
   int64_t test_limit = 0;
   bool use_valid = false;
+  bool skip_bad_images = false;
   int64_t num_sample_valid = 5000;
   // Architecture (defaults: the seed's CIFAR MSDNet).
   std::string arch = "msdnet";
@@ -100,6 +101,8 @@ void apply_arch_defaults(const CLI::App& app, Flags& flags);
 torch::Device setup_runtime(const Flags& flags);
 
 models::NetworkOptions network_options(const Flags& flags, const dataset::DataGeometry& geometry);
+// The geometry of --data with the class count of the loaded data (an image folder has its own).
+dataset::DataGeometry data_geometry(const Flags& flags, const dataset::DataSplits& data);
 dataset::DataOptions data_options(const Flags& flags);
 train::TrainerOptions trainer_options(const Flags& flags, const torch::Device& device);
 meta::MetaOptions meta_options(const Flags& flags, int64_t num_exits);

@@ -23,9 +23,10 @@ struct Model {
 };
 
 Model load_model(const Flags& flags, const torch::Device& device) {
-  const auto geometry = dataset::geometry(flags.data);
-  const auto options = network_options(flags, geometry);
   Model m;
+  m.data = dataset::load_data(data_options(flags));
+  const auto geometry = data_geometry(flags, m.data);
+  const auto options = network_options(flags, geometry);
   m.net = load_trained_network(flags, options);
   m.costs = models::exit_costs(*m.net, {geometry.channels, geometry.height, geometry.width});
   {
@@ -36,15 +37,14 @@ Model load_model(const Flags& flags, const torch::Device& device) {
   }
   m.net->to(device);
   m.net->eval();
-  m.data = dataset::load_data(data_options(flags));
   return m;
 }
 
 // The first `count` test images, one per batch: the latency case.
-dataset::BatchLoader latency_loader(const Model& m, int64_t count) {
+dataset::BatchLoader latency_loader(const Model& m, int64_t count, bool skip_bad_images) {
   std::vector<int64_t> first(std::min<int64_t>(count, m.data.test->size()));
   std::iota(first.begin(), first.end(), 0);
-  return dataset::BatchLoader(m.data.test, first, dataset::LoaderOptions().batch_size(1));
+  return dataset::BatchLoader(m.data.test, first, dataset::LoaderOptions().batch_size(1).skip_bad_images(skip_bad_images));
 }
 
 std::string exit_histogram(const std::vector<int64_t>& counts) {
@@ -70,9 +70,9 @@ int infer_command(const Flags& flags) {
   }
   infer::EarlyExitClassifier engine(m.net, thresholds.thresholds);
   dataset::BatchLoader loader(m.data.test, {},
-                              dataset::LoaderOptions().batch_size(flags.batch_size).workers(flags.workers));
+                              dataset::LoaderOptions().batch_size(flags.batch_size).workers(flags.workers).skip_bad_images(flags.skip_bad_images));
   const auto run = infer::run_inference(engine, loader, device, m.costs);
-  auto single = latency_loader(m, flags.latency_images);
+  auto single = latency_loader(m, flags.latency_images, flags.skip_bad_images);
   const auto latency = infer::run_inference(engine, single, device, m.costs);
 
   std::printf("Early-exit inference of %s with %s (p_idx %lld) on %lld test images, %s, %d threads\n",
@@ -100,12 +100,12 @@ int bench_infer_command(const Flags& flags) {
   const auto subset = flags.use_valid ? dataset::load_split(folder.file("valid_index.txt"), m.data.train->size()).valid
                                       : std::vector<int64_t>{};
   dataset::BatchLoader valid_loader(m.data.train, subset,
-                                    dataset::LoaderOptions().batch_size(256).workers(flags.workers));
+                                    dataset::LoaderOptions().batch_size(256).workers(flags.workers).skip_bad_images(flags.skip_bad_images));
   const auto valid = eval::exit_confidences(eval::collect_outputs(*m.net, valid_loader, device));
 
   dataset::BatchLoader loader(m.data.test, {},
-                              dataset::LoaderOptions().batch_size(flags.batch_size).workers(flags.workers));
-  auto single = latency_loader(m, flags.latency_images);
+                              dataset::LoaderOptions().batch_size(flags.batch_size).workers(flags.workers).skip_bad_images(flags.skip_bad_images));
+  auto single = latency_loader(m, flags.latency_images, flags.skip_bad_images);
   // The baselines: the whole network, every exit computed (what its MUL-ADDs count), and the network
   // without early exits (every block, the last exit only). A first untimed pass warms caches and kernels.
   const float inf = std::numeric_limits<float>::infinity();

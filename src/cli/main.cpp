@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   auto* flops = app.add_subcommand("flops", "per-exit cumulative MUL-ADDs and parameters");
   auto* infer = app.add_subcommand("infer", "early-exit inference with a thresholds file: accuracy, exits, latency");
   auto* plot = app.add_subcommand("plot", "draw runs' accuracy against MUL-ADDs on one chart (PNG and SVG)");
-  auto* bench = app.add_subcommand("bench", "benchmarks: bench train | bench infer");
+  auto* bench = app.add_subcommand("bench", "benchmarks: bench train | bench infer | bench data");
   std::string bench_what;
   for (auto* sub : {train, eval, infer, flops, bench}) add_flags(*sub, flags);
   eval->add_flag("--save-probs,--save_probs", flags.save_probs,
@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
   plot->add_option("--output,-o", flags.plot_output, "output path without extension (default: FIRST_RUN/accuracy_budget_all)");
   plot->add_option("--title", flags.plot_title, "chart title");
   flops->add_flag("--json", flags.json, "one JSON object {\"flops\": [...], \"params\": [...]}");
-  bench->add_option("what", bench_what, "train | infer")->required()->check(CLI::IsMember({"train", "infer"}));
+  bench->add_option("what", bench_what, "train | infer | data")
+      ->required()
+      ->check(CLI::IsMember({"train", "infer", "data"}));
   bench->add_option("--iterations", flags.bench_iterations, "timed iterations")->check(CLI::PositiveNumber);
 
   try {

@@ -7,7 +7,7 @@ namespace l2w::cli {
 int train_command(const Flags& flags) {
   const torch::Device device = setup_runtime(flags);
   const auto data = dataset::load_data(data_options(flags));
-  const auto geometry = dataset::geometry(flags.data);
+  const auto geometry = data_geometry(flags, data);
   const auto options = network_options(flags, geometry);
   auto net = build_network(flags, options);
   const auto trainer = trainer_options(flags, device);

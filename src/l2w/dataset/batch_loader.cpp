@@ -6,6 +6,11 @@
 
 #include "l2w/dataset/transforms.h"
 
+#ifdef L2W_WITH_IMAGES
+#include "l2w/dataset/image_folder.h"
+#include "l2w/dataset/image_transforms.h"
+#endif
+
 namespace l2w::dataset {
 namespace {
 
@@ -56,6 +61,8 @@ void BatchLoader::start_epoch(int64_t epoch) {
     std::shuffle(order_.begin(), order_.end(), rng);
   }
   ready_.clear();
+  failed_.clear();
+  bad_images_ = 0;
   next_to_make_ = 0;
   next_to_return_ = 0;
   stopping_ = false;
@@ -73,9 +80,16 @@ void BatchLoader::work() {
       if (stopping_) return;
       b = next_to_make_++;
     }
-    Batch batch = make_batch(b);
+    Batch batch;
+    std::string error;
+    try {
+      batch = make_batch(b);
+    } catch (const DataError& e) {
+      error = e.what();
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      if (!error.empty()) failed_.emplace(b, error);
       ready_.emplace(b, std::move(batch));
     }
     changed_.notify_all();
@@ -87,7 +101,14 @@ std::optional<Batch> BatchLoader::next() {
   if (workers_.empty() || next_to_return_ >= num_batches()) return std::nullopt;
   changed_.wait(lock, [&] { return ready_.count(next_to_return_) > 0; });
   Batch batch = std::move(ready_.at(next_to_return_));
-  ready_.erase(next_to_return_++);
+  ready_.erase(next_to_return_);
+  if (auto failed = failed_.find(next_to_return_); failed != failed_.end()) {
+    const std::string error = failed->second;
+    lock.unlock();
+    stop_workers();
+    throw DataError(error);
+  }
+  ++next_to_return_;
   lock.unlock();
   changed_.notify_all();
   return batch;
@@ -96,6 +117,7 @@ std::optional<Batch> BatchLoader::next() {
 Batch BatchLoader::make_batch(int64_t b) const {
   const int64_t begin = b * options_.batch_size();
   const int64_t end = std::min<int64_t>(begin + options_.batch_size(), num_samples());
+  if (data_->folder) return make_file_batch(begin, end);
   const int64_t n = end - begin;
   const auto shape = data_->image_shape();
   const ImageGeometry g{shape[0], shape[1], shape[2]};
@@ -122,6 +144,48 @@ Batch BatchLoader::make_batch(int64_t b) const {
     batch_indices[i] = index;
   }
   return batch;
+}
+
+Batch BatchLoader::make_file_batch(int64_t begin, int64_t end) const {
+#ifdef L2W_WITH_IMAGES
+  const int64_t size = data_->crop;
+  const ImageGeometry g{3, size, size};
+  const auto* labels = data_->labels.data_ptr<int64_t>();
+  std::vector<torch::Tensor> images;
+  std::vector<int64_t> kept_labels, kept_indices;
+  std::vector<uint8_t> crop(g.numel());
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t index = order_[i];
+    RgbImage image;
+    try {
+      image = decode_image(data_->folder->files.at(index));
+    } catch (const DataError&) {
+      if (!options_.skip_bad_images()) throw;
+      ++bad_images_;
+      continue;
+    }
+    if (options_.augment()) {
+      std::mt19937_64 rng(mix(options_.seed() ^ mix(static_cast<uint64_t>(epoch_) ^ mix(i))));
+      const auto box = random_resized_crop_box(image.height, image.width, rng);
+      resized_crop(image, box, size, std::bernoulli_distribution(0.5)(rng), crop.data());
+    } else {
+      resize_center_crop(image, size * 256 / 224, size, crop.data());
+    }
+    auto out = torch::empty({3, size, size}, torch::kFloat32);
+    normalize(crop.data(), out.data_ptr<float>(), g, data_->mean, data_->std);
+    images.push_back(out);
+    kept_labels.push_back(labels[index]);
+    kept_indices.push_back(index);
+  }
+  Batch batch;
+  batch.images = images.empty() ? torch::empty({0, 3, size, size}) : torch::stack(images);
+  batch.labels = torch::tensor(kept_labels, torch::kInt64);
+  batch.indices = torch::tensor(kept_indices, torch::kInt64);
+  return batch;
+#else
+  (void)begin, (void)end;
+  throw DataError(data_->folder ? "image files: l2w was built without JPEG/PNG support (L2W_WITH_IMAGES)" : "");
+#endif
 }
 
 }  // namespace l2w::dataset

@@ -3,7 +3,9 @@
 // run sees the same data as an uninterrupted one.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <string>
 #include <deque>
 #include <map>
 #include <memory>
@@ -29,6 +31,8 @@ struct LoaderOptions {
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(int64_t, workers) = 1;
   TORCH_ARG(int64_t, prefetch) = 4;  // batches made ahead of the consumer
+  // Image files that cannot be decoded: skipped and counted (bad_images()) instead of stopping.
+  TORCH_ARG(bool, skip_bad_images) = false;
 };
 
 class BatchLoader {
@@ -45,10 +49,14 @@ class BatchLoader {
 
   // Begins `epoch`; batches then come from next() in order until it returns nothing.
   void start_epoch(int64_t epoch);
+  // Throws the DataError of an image file that could not be decoded (unless skip_bad_images).
   std::optional<Batch> next();
+  // Images skipped since start_epoch.
+  int64_t bad_images() const { return bad_images_; }
 
  private:
   Batch make_batch(int64_t b) const;
+  Batch make_file_batch(int64_t begin, int64_t end) const;  // positions [begin, end) of order_
   void work();
   void stop_workers();
 
@@ -64,6 +72,8 @@ class BatchLoader {
   int64_t next_to_return_ = 0;
   std::map<int64_t, Batch> ready_;
   bool stopping_ = false;
+  std::map<int64_t, std::string> failed_;  // batch -> error message
+  mutable std::atomic<int64_t> bad_images_{0};  // counted by make_file_batch on worker threads
   std::vector<std::thread> workers_;
 };
 

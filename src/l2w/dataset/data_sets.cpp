@@ -3,12 +3,39 @@
 #include "l2w/dataset/cifar.h"
 #include "l2w/dataset/idx.h"
 
+#ifdef L2W_WITH_IMAGES
+#include <filesystem>
+
+#include "l2w/dataset/image_folder.h"
+#endif
+
 namespace l2w::dataset {
 
 std::string default_root(const std::string& name) {
   if (name == "fashion-mnist") return "/usr/share/datasets/fashion-mnist";
   return "data";
 }
+
+namespace {
+
+// DIR/train or DIR/val: files decoded as batches are made, ImageNet's statistics (SPEC §4).
+ImageDataset load_image_folder(const std::string& root, bool train) {
+#ifdef L2W_WITH_IMAGES
+  auto folder = std::make_shared<ImageFolder>(scan_image_folder((std::filesystem::path(root) / (train ? "train" : "val")).string()));
+  ImageDataset data;
+  data.labels = torch::tensor(folder->labels, torch::kInt64);
+  data.num_classes = static_cast<int64_t>(folder->classes.size());
+  data.mean = {0.485f, 0.456f, 0.406f};
+  data.std = {0.229f, 0.224f, 0.225f};
+  data.folder = std::move(folder);
+  return data;
+#else
+  (void)train;
+  throw DataError(root + ": this l2w was built without JPEG/PNG support (L2W_WITH_IMAGES; Debian: libjpeg62-turbo-dev libpng-dev)");
+#endif
+}
+
+}  // namespace
 
 DataSplits load_data(const DataOptions& options) {
   const std::string root = options.root.empty() ? default_root(options.name) : options.root;
@@ -17,8 +44,9 @@ DataSplits load_data(const DataOptions& options) {
     if (options.name == "cifar100") return load_cifar(root, 100, train);
     if (options.name == "fashion-mnist") return load_idx(root, train, kFashionMnistMean, kFashionMnistStd);
     if (options.name == "mnist") return load_idx(root, train, kMnistMean, kMnistStd);
+    if (options.name == "ImageNet") return load_image_folder(root, train);
     throw std::invalid_argument("unknown --data '" + options.name +
-                                "' (expected cifar10, cifar100, fashion-mnist or mnist)");
+                                "' (expected cifar10, cifar100, ImageNet, fashion-mnist or mnist)");
   };
   DataSplits splits;
   splits.train = std::make_shared<ImageDataset>(load(true).first(options.train_limit));

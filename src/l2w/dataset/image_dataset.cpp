@@ -6,13 +6,14 @@
 namespace l2w::dataset {
 
 std::vector<int64_t> ImageDataset::image_shape() const {
+  if (!images.defined()) return {3, crop, crop};  // decoded from files to RGB crops
   return {images.size(1), images.size(2), images.size(3)};
 }
 
 ImageDataset ImageDataset::first(int64_t n) const {
   if (n <= 0 || n >= size()) return *this;
   ImageDataset out = *this;
-  out.images = images.slice(0, 0, n).contiguous();
+  if (images.defined()) out.images = images.slice(0, 0, n).contiguous();
   out.labels = labels.slice(0, 0, n).contiguous();
   return out;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -15,9 +16,14 @@ struct DataError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+struct ImageFolder;
+
 struct ImageDataset {
-  torch::Tensor images;  // uint8 [N, C, H, W]
+  torch::Tensor images;  // uint8 [N, C, H, W]; undefined when the images are files (`folder`)
   torch::Tensor labels;  // int64 [N]
+  // Images decoded from files as batches are made (ImageNet): cropped and resized to `crop` x `crop`.
+  std::shared_ptr<const ImageFolder> folder;
+  int64_t crop = 224;
   int64_t num_classes = 0;
   std::vector<float> mean;  // per channel, on the 0..1 scale
   std::vector<float> std;

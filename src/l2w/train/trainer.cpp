@@ -146,11 +146,18 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
                                         options.seed);
   dataset::BatchLoader train_loader(
       data.train, split.train,
-      dataset::LoaderOptions().batch_size(options.batch_size).shuffle(true).augment(true).seed(options.seed).workers(
-          options.workers));
+      dataset::LoaderOptions()
+          .batch_size(options.batch_size)
+          .shuffle(true)
+          .augment(true)
+          .seed(options.seed)
+          .workers(options.workers)
+          .skip_bad_images(options.skip_bad_images));
   dataset::BatchLoader test_loader(data.test, {},
-                                   dataset::LoaderOptions().batch_size(std::max<int64_t>(options.batch_size, 256)).workers(
-                                       options.workers));
+                                   dataset::LoaderOptions()
+                                       .batch_size(std::max<int64_t>(options.batch_size, 256))
+                                       .workers(options.workers)
+                                       .skip_bad_images(options.skip_bad_images));
   options.schedule.epochs = options.epochs;
   options.schedule.iterations_per_epoch = train_loader.num_batches();
 
@@ -201,6 +208,7 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     int64_t window_images = 0;
     double lr = 0;
     while (auto batch = train_loader.next()) {
+      if (batch->labels.size(0) == 0) continue;  // every image of the batch was undecodable and skipped
       lr = options.schedule.at(epoch, it);
       sgd.options().lr(lr);
       const auto images = batch->images.to(options.device);
@@ -242,6 +250,9 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       }
     }
 
+    if (train_loader.bad_images() > 0 && !options.quiet)
+      std::cout << "Epoch " << epoch + 1 << ": skipped " << train_loader.bad_images()
+                << " training images that could not be decoded" << std::endl;
     if (record) per_sample.write(folder, epoch + 1);
     const auto outputs = eval::collect_outputs(*net, test_loader, options.device);
     result.last_test = eval::anytime_metrics(outputs);
@@ -286,7 +297,10 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
   // Budgeted evaluation of the final model, as the reference ends its training.
   dataset::BatchLoader valid_loader(
       data.train, split.valid,
-      dataset::LoaderOptions().batch_size(std::max<int64_t>(options.batch_size, 256)).workers(options.workers));
+      dataset::LoaderOptions()
+          .batch_size(std::max<int64_t>(options.batch_size, 256))
+          .workers(options.workers)
+          .skip_bad_images(options.skip_bad_images));
   const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, options.device));
   const auto test = eval::exit_confidences(eval::collect_outputs(*net, test_loader, options.device));
   result.dynamic = eval::dynamic_sweep(valid, test, result.costs);

@@ -27,7 +27,8 @@ struct TrainerOptions {
   int64_t print_freq = 10;
   int64_t workers = 1;
   std::string resume;  // a checkpoint to resume from; empty: save_models/latest.txt if present
-  std::string finetune_from;  // without a checkpoint to resume: initial weights from this one
+  std::string finetune_from;
+  bool skip_bad_images = false;  // image files that cannot be decoded: skipped and counted, not fatal  // without a checkpoint to resume: initial weights from this one
   torch::Device device = torch::kCPU;
   bool quiet = false;
   // Hold out `num_sample_valid` training samples (saved as valid_index.txt) for dynamic evaluation;

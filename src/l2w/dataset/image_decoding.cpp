@@ -1,0 +1,188 @@
+#include "l2w/dataset/image_decoding.h"
+
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include <jpeglib.h>
+#include <png.h>
+
+#include "l2w/dataset/image_dataset.h"
+
+namespace l2w::dataset {
+namespace {
+
+// libjpeg reports errors through a callback that must not return: jump back with the message.
+struct JpegError {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void on_jpeg_error(j_common_ptr info) {
+  auto* error = reinterpret_cast<JpegError*>(info->err);
+  info->err->format_message(info, error->message);
+  std::longjmp(error->jump, 1);
+}
+
+RgbImage decode_jpeg(const std::string& path, const std::vector<uint8_t>& bytes) {
+  jpeg_decompress_struct info{};
+  JpegError error{};
+  info.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = on_jpeg_error;
+  error.manager.output_message = [](j_common_ptr) {};  // warnings: a file that decodes is fine
+  RgbImage image;
+  std::vector<uint8_t> row;
+  if (setjmp(error.jump)) {
+    jpeg_destroy_decompress(&info);
+    throw DataError(path + ": cannot decode JPEG (" + error.message + ")");
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, bytes.data(), bytes.size());
+  jpeg_read_header(&info, TRUE);
+  const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
+  info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  info.dct_method = JDCT_ISLOW;
+  jpeg_start_decompress(&info);
+  image.height = info.output_height;
+  image.width = info.output_width;
+  image.pixels.resize(static_cast<size_t>(image.height * image.width * 3));
+  row.resize(static_cast<size_t>(info.output_width) * info.output_components);
+  while (info.output_scanline < info.output_height) {
+    const int64_t y = info.output_scanline;
+    JSAMPROW rows[1] = {cmyk ? row.data() : image.pixels.data() + y * image.width * 3};
+    jpeg_read_scanlines(&info, rows, 1);
+    if (cmyk) {
+      // Adobe writes CMYK inverted: each stored value is 255 − ink, so R = C'·K'/255 and so on.
+      uint8_t* out = image.pixels.data() + y * image.width * 3;
+      for (int64_t x = 0; x < image.width; ++x) {
+        const int k = row[x * 4 + 3];
+        for (int c = 0; c < 3; ++c) out[x * 3 + c] = static_cast<uint8_t>((row[x * 4 + c] * k + 127) / 255);
+      }
+    }
+  }
+  jpeg_finish_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  return image;
+}
+
+struct PngReader {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  ~PngReader() { png_destroy_read_struct(&png, info ? &info : nullptr, nullptr); }
+};
+
+struct PngSource {
+  const std::vector<uint8_t>* bytes;
+  size_t at;
+};
+
+void read_png_bytes(png_structp png, png_bytep out, png_size_t n) {
+  auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
+  if (source->at + n > source->bytes->size()) png_error(png, "file ends early");
+  std::memcpy(out, source->bytes->data() + source->at, n);
+  source->at += n;
+}
+
+void on_png_error(png_structp png, png_const_charp message) {
+  auto* text = static_cast<std::string*>(png_get_error_ptr(png));
+  *text = message;
+  png_longjmp(png, 1);
+}
+
+void on_png_warning(png_structp, png_const_charp) {}
+
+RgbImage decode_png(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::string message;
+  PngReader reader;
+  reader.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &message, on_png_error, on_png_warning);
+  if (!reader.png) throw DataError(path + ": cannot start the PNG decoder");
+  reader.info = png_create_info_struct(reader.png);
+  PngSource source{&bytes, 0};
+  RgbImage image;
+  std::vector<png_bytep> rows;
+  if (setjmp(png_jmpbuf(reader.png))) throw DataError(path + ": cannot decode PNG (" + message + ")");
+  png_set_read_fn(reader.png, &source, read_png_bytes);
+  png_read_info(reader.png, reader.info);
+  png_set_expand(reader.png);  // palette and low-depth grey to 8 bits, tRNS to alpha
+  png_set_strip_16(reader.png);
+  png_set_strip_alpha(reader.png);
+  png_set_gray_to_rgb(reader.png);
+  png_read_update_info(reader.png, reader.info);
+  image.height = png_get_image_height(reader.png, reader.info);
+  image.width = png_get_image_width(reader.png, reader.info);
+  image.pixels.resize(static_cast<size_t>(image.height * image.width * 3));
+  for (int64_t y = 0; y < image.height; ++y) rows.push_back(image.pixels.data() + y * image.width * 3);
+  png_read_image(reader.png, rows.data());
+  return image;
+}
+
+}  // namespace
+
+RgbImage decode_image(const std::string& path) {
+  const auto bytes = read_file(path);
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(path, bytes);
+  if (bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0) return decode_png(path, bytes);
+  throw DataError(path + ": neither a JPEG nor a PNG file");
+}
+
+void write_jpeg(const std::string& path, const RgbImage& image, int quality, bool grey, bool cmyk) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
+  if (!file) throw DataError(path + ": cannot write");
+  jpeg_compress_struct info{};
+  jpeg_error_mgr error{};
+  info.err = jpeg_std_error(&error);
+  jpeg_create_compress(&info);
+  jpeg_stdio_dest(&info, file.get());
+  info.image_width = static_cast<JDIMENSION>(image.width);
+  info.image_height = static_cast<JDIMENSION>(image.height);
+  info.input_components = grey ? 1 : cmyk ? 4 : 3;
+  info.in_color_space = grey ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
+  jpeg_set_defaults(&info);
+  if (cmyk) {
+    jpeg_set_colorspace(&info, JCS_CMYK);
+    info.write_Adobe_marker = TRUE;
+  }
+  jpeg_set_quality(&info, quality, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  std::vector<uint8_t> row(static_cast<size_t>(image.width) * info.input_components);
+  while (info.next_scanline < info.image_height) {
+    const uint8_t* rgb = image.pixels.data() + static_cast<int64_t>(info.next_scanline) * image.width * 3;
+    for (int64_t x = 0; x < image.width; ++x) {
+      const uint8_t* p = rgb + x * 3;
+      if (grey) {
+        row[x] = static_cast<uint8_t>((299 * p[0] + 587 * p[1] + 114 * p[2]) / 1000);
+      } else if (cmyk) {  // K' = 255 (no black ink), C' = R: the decoder's inverse gives the colour back
+        row[x * 4] = p[0], row[x * 4 + 1] = p[1], row[x * 4 + 2] = p[2], row[x * 4 + 3] = 255;
+      } else {
+        std::memcpy(&row[x * 3], p, 3);
+      }
+    }
+    JSAMPROW rows[1] = {row.data()};
+    jpeg_write_scanlines(&info, rows, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+}
+
+void write_png(const std::string& path, const RgbImage& image) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
+  if (!file) throw DataError(path + ": cannot write");
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    throw DataError(path + ": cannot write PNG");
+  }
+  png_init_io(png, file.get());
+  png_set_IHDR(png, info, static_cast<png_uint_32>(image.width), static_cast<png_uint_32>(image.height), 8,
+               PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (int64_t y = 0; y < image.height; ++y)
+    png_write_row(png, const_cast<png_bytep>(image.pixels.data() + y * image.width * 3));
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+}
+
+}  // namespace l2w::dataset
