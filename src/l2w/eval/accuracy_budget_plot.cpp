@@ -1,5 +1,6 @@
 #include "l2w/eval/accuracy_budget_plot.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -86,8 +87,11 @@ void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& 
     if (!data) throw std::runtime_error(data_path + ": cannot write");
     data.precision(10);
     for (const auto& run : runs) {
+      // A curve is drawn left to right: measured times need not follow the budgets' order.
+      auto dynamic = run.dynamic;
+      std::sort(dynamic.begin(), dynamic.end());
       data << "# " << run.label << ": dynamic (" << axis.label << ", top-1 %)\n";
-      for (const auto& [x, a] : run.dynamic) data << x / axis.divisor << ' ' << a << '\n';
+      for (const auto& [x, a] : dynamic) data << x / axis.divisor << ' ' << a << '\n';
       data << "\n\n# " << run.label << ": " << run.points_name << "\n";
       for (const auto& [x, a] : run.exits) data << x / axis.divisor << ' ' << a << '\n';
       data << "\n\n";
