@@ -47,12 +47,6 @@ dataset::BatchLoader latency_loader(const Model& m, int64_t count, bool skip_bad
   return dataset::BatchLoader(m.data.test, first, dataset::LoaderOptions().batch_size(1).skip_bad_images(skip_bad_images));
 }
 
-std::string exit_histogram(const std::vector<int64_t>& counts) {
-  std::string out;
-  for (size_t k = 0; k < counts.size(); ++k) out += (k ? "/" : "") + std::to_string(counts[k]);
-  return out;
-}
-
 }  // namespace
 
 int infer_command(const Flags& flags) {
@@ -79,7 +73,7 @@ int infer_command(const Flags& flags) {
               flags.evaluate_from.c_str(), flags.thresholds.c_str(), static_cast<long long>(thresholds.p_index),
               static_cast<long long>(run.images), device.str().c_str(), at::get_num_threads());
   std::printf("  top-1 accuracy       %.2f %%\n", run.accuracy);
-  std::printf("  exits taken          %s\n", exit_histogram(run.exit_counts).c_str());
+  std::printf("  exits taken          %s\n", eval::exit_histogram(run.exit_counts).c_str());
   std::printf("  mean MUL-ADDs        %.3f M per image (full network %.3f M)\n", run.mean_muladds / 1e6,
               double(m.costs.back().muladds) / 1e6);
   std::printf("  throughput           %.1f images/s (batch %lld)\n", run.images_per_second(),
@@ -162,7 +156,7 @@ int bench_infer_command(const Flags& flags) {
     std::printf("%5lld   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   %s\n", static_cast<long long>(p),
                 run.accuracy, run.mean_muladds / 1e6, mean_ms, 1e3 * infer::percentile(latency.batch_seconds, 50),
                 1e3 * infer::percentile(latency.batch_seconds, 99), run.images_per_second(), speedup,
-                exit_histogram(run.exit_counts).c_str());
+                eval::exit_histogram(run.exit_counts).c_str());
     table << p << '\t' << run.accuracy << '\t' << run.mean_muladds << '\t' << mean_ms << '\t'
           << 1e3 * infer::percentile(latency.batch_seconds, 50) << '\t'
           << 1e3 * infer::percentile(latency.batch_seconds, 99) << '\t' << run.images_per_second() << '\n';

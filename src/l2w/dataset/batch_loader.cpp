@@ -151,7 +151,8 @@ Batch BatchLoader::make_file_batch(int64_t begin, int64_t end) const {
   const int64_t size = data_->crop;
   const ImageGeometry g{3, size, size};
   const auto* labels = data_->labels.data_ptr<int64_t>();
-  std::vector<torch::Tensor> images;
+  auto images = torch::empty({end - begin, 3, size, size}, torch::kFloat32);
+  float* out = images.data_ptr<float>();
   std::vector<int64_t> kept_labels, kept_indices;
   std::vector<uint8_t> crop(g.numel());
   for (int64_t i = begin; i < end; ++i) {
@@ -171,14 +172,12 @@ Batch BatchLoader::make_file_batch(int64_t begin, int64_t end) const {
     } else {
       resize_center_crop(image, size * 256 / 224, size, crop.data());
     }
-    auto out = torch::empty({3, size, size}, torch::kFloat32);
-    normalize(crop.data(), out.data_ptr<float>(), g, data_->mean, data_->std);
-    images.push_back(out);
+    normalize(crop.data(), out + static_cast<int64_t>(kept_labels.size()) * g.numel(), g, data_->mean, data_->std);
     kept_labels.push_back(labels[index]);
     kept_indices.push_back(index);
   }
   Batch batch;
-  batch.images = images.empty() ? torch::empty({0, 3, size, size}) : torch::stack(images);
+  batch.images = images.slice(0, 0, static_cast<int64_t>(kept_labels.size()));  // skipped files leave no row
   batch.labels = torch::tensor(kept_labels, torch::kInt64);
   batch.indices = torch::tensor(kept_indices, torch::kInt64);
   return batch;

@@ -135,16 +135,19 @@ ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::ve
   return *best;
 }
 
+std::string exit_histogram(const std::vector<int64_t>& counts) {
+  std::string out;
+  for (size_t k = 0; k < counts.size(); ++k) out += (k ? "/" : "") + std::to_string(counts[k]);
+  return out;
+}
+
 std::string dynamic_table(const std::vector<DynamicPoint>& points) {
   std::string out = "p_idx   accuracy %   MUL-ADDs (M)   exits taken\n";
   char line[256];
   for (const auto& p : points) {
     std::snprintf(line, sizeof line, "%5lld   %10.2f   %12.3f   ", static_cast<long long>(p.p_index), p.test.accuracy,
                   p.test.expected_muladds / 1e6);
-    out += line;
-    for (size_t k = 0; k < p.test.exit_counts.size(); ++k)
-      out += (k ? "/" : "") + std::to_string(p.test.exit_counts[k]);
-    out += "\n";
+    out += line + exit_histogram(p.test.exit_counts) + "\n";
   }
   return out;
 }

@@ -49,6 +49,9 @@ std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const Exit
 ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
                                      double budget_muladds);
 
+// "n1/n2/…/nK": how many samples left at each exit.
+std::string exit_histogram(const std::vector<int64_t>& counts);
+
 std::string dynamic_table(const std::vector<DynamicPoint>& points);
 // The reference's dynamic.txt: "accuracy expected_muladds" per line.
 void write_dynamic(const std::string& path, const std::vector<DynamicPoint>& points);

@@ -41,7 +41,7 @@ void write_thresholds(const std::string& path, const ExitThresholds& t) {
           << "\n";
     if (!out) throw std::runtime_error(path + ": write failed");
   }
-  std::rename(temporary.c_str(), path.c_str());
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": cannot replace");
 }
 
 ExitThresholds read_thresholds(const std::string& path) {

@@ -1,5 +1,7 @@
 #include "l2w/meta/l2w_step.h"
 
+#include <optional>
+
 #include "l2w/criterion/multi_exit_loss.h"
 #include "l2w/eval/exit_allocation.h"
 #include "l2w/nn/parameter_swap.h"
@@ -185,21 +187,21 @@ train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor&
   const bool meta = position.iteration % options_.meta_interval == 0;
   double meta_loss = 0;
   for (int phase = 0; phase < 2; ++phase) {
-    if (meta && options_.meta_grad == MetaGrad::kFiniteDifference) {
-      // The real step's forward (train-mode BatchNorm, same θ and batch) serves the meta step too.
-      const auto forward = forward_half(x[phase], y[phase]);
-      const auto g = finite_difference_gradient(forward, x[phase], y[phase], x[1 - phase], y[1 - phase]);
-      adam_.step(g.grads);
-      meta_loss += g.meta_loss / 2;
-      real_step(forward, report);
-      continue;
-    }
+    std::optional<HalfForward> forward;
     if (meta) {
-      const auto g = meta_gradient(x[phase], y[phase], x[1 - phase], y[1 - phase]);
+      MetaGradient g;
+      if (options_.meta_grad == MetaGrad::kFiniteDifference) {
+        // The real step's forward (train-mode BatchNorm, same θ and batch) serves the meta step too.
+        forward = forward_half(x[phase], y[phase]);
+        g = finite_difference_gradient(*forward, x[phase], y[phase], x[1 - phase], y[1 - phase]);
+      } else {
+        g = meta_gradient(x[phase], y[phase], x[1 - phase], y[1 - phase]);
+      }
       adam_.step(g.grads);
       meta_loss += g.meta_loss / 2;
     }
-    real_step(forward_half(x[phase], y[phase]), report);
+    if (!forward) forward = forward_half(x[phase], y[phase]);
+    real_step(*forward, report);
   }
   if (meta) report.meta_loss = meta_loss;
   return report;
