@@ -136,11 +136,12 @@ torch::Device setup_runtime(const Flags& f) {
   }
 }
 
-void apply_arch_defaults(const CLI::App& app, Flags& f) {
-  if (f.arch != "RANet") return;
+void apply_reference_defaults(const CLI::App& app, Flags& f) {
   auto unless_given = [&](const char* flag, auto& value, auto fallback) {
     if (app.count(flag) == 0) value = fallback;
   };
+  if (f.data == "ImageNet") unless_given("--num_sample_valid", f.num_sample_valid, int64_t{50000});
+  if (f.arch != "RANet") return;
   unless_given("--nBlocks", f.n_blocks, int64_t{2});
   unless_given("--nChannels", f.n_channels, int64_t{16});
   unless_given("--growthRate", f.growth_rate, int64_t{6});

@@ -93,9 +93,10 @@ struct Flags {
 
 // Registers the flags shared by every subcommand on `app`.
 void add_flags(CLI::App& app, Flags& flags);
-// After parsing: the architecture flags a user left out take the chosen backbone's reference defaults
-// (RANet: nBlocks 2, nChannels 16, growthRate 6, grFactor and bnFactor 4-2-1, step 4, stepmode even).
-void apply_arch_defaults(const CLI::App& app, Flags& flags);
+// After parsing: flags a user left out take the references' defaults for the chosen backbone (RANet:
+// nBlocks 2, nChannels 16, growthRate 6, grFactor and bnFactor 4-2-1, step 4, stepmode even) and data
+// (ImageNet: 50000 held-out images for --use_valid, SPEC §3).
+void apply_reference_defaults(const CLI::App& app, Flags& flags);
 
 // Sets LibTorch's thread count and returns the device; errors name the flag.
 torch::Device setup_runtime(const Flags& flags);

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     for (auto* sub : {train, eval, infer, flops, bench})
-      if (*sub) apply_arch_defaults(*sub, flags);
+      if (*sub) apply_reference_defaults(*sub, flags);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     std::cerr << "l2w: error: " << e.what() << std::endl;
