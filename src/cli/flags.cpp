@@ -1,6 +1,7 @@
 #include "flags.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include <thread>
@@ -38,16 +39,34 @@ bool parse_bool(const std::string& flag, const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+CLI::Validator number_check(const std::string& name, bool (*accept)(double), const std::string& wanted) {
+  return CLI::Validator(
+      [accept, wanted](std::string& text) {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0') return "'" + text + "' is not a number";
+        return accept(v) ? std::string() : "'" + text + "' must be " + wanted;
+      },
+      name);
+}
+
+}  // namespace
+
+const CLI::Validator kPositive = number_check("POSITIVE", [](double v) { return v > 0; }, "positive");
+const CLI::Validator kNonNegative = number_check("NON-NEGATIVE", [](double v) { return v >= 0; }, "zero or more");
+
 void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--train_url,--save", f.train_url, "run folder: scores, checkpoints, results");
   app.add_option("--resume", f.resume, "checkpoint to resume from (default: the run folder's latest)");
   app.add_option("--finetune_from", f.finetune_from, "initial weights from this checkpoint (l2w's or Python's)");
   app.add_option("--evalmode", f.evalmode, "anytime | dynamic | both")->check(CLI::IsMember({"anytime", "dynamic", "both"}));
   app.add_option("--evaluate_from", f.evaluate_from, "checkpoint to evaluate");
-  app.add_option("--print-freq,-p", f.print_freq, "progress line every N iterations")->check(CLI::NonNegativeNumber);
+  app.add_option("--print-freq,-p", f.print_freq, "progress line every N iterations")->check(kNonNegative);
   app.add_option("--seed", f.seed, "seed of initialisation, data order and augmentation");
   app.add_option("--method", f.method, "l2w | plain")->check(CLI::IsMember({"l2w", "plain"}));
-  app.add_option("--threads", f.threads, "LibTorch threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", f.threads, "LibTorch threads (0: all cores)")->check(kNonNegative);
   app.add_option("--device", f.device, "cpu | cuda[:i]");
   app.add_option("--gpu", f.device, "accepted for the reference's scripts; same as --device")->group("");
 
@@ -55,51 +74,51 @@ void add_flags(CLI::App& app, Flags& f) {
       ->check(CLI::IsMember({"cifar10", "cifar100", "ImageNet", "fashion-mnist", "mnist"}));
   app.add_option("--data_url,--data-root", f.data_url, "data folder (fashion-mnist: Debian's package folder)");
   app.add_option("--workers,-j", f.workers, "data loader threads (image folders: decode threads)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   app.add_flag("--skip-bad-images", f.skip_bad_images, "skip and count image files that cannot be decoded");
-  app.add_option("--train-limit", f.train_limit, "use only the first N training samples")->check(CLI::NonNegativeNumber);
-  app.add_option("--test-limit", f.test_limit, "use only the first N test samples")->check(CLI::NonNegativeNumber);
+  app.add_option("--train-limit", f.train_limit, "use only the first N training samples")->check(kNonNegative);
+  app.add_option("--test-limit", f.test_limit, "use only the first N test samples")->check(kNonNegative);
 
   app.add_flag("--use_valid,--use-valid", f.use_valid, "hold out --num_sample_valid training samples for thresholds");
-  app.add_option("--num_sample_valid", f.num_sample_valid)->check(CLI::PositiveNumber);
+  app.add_option("--num_sample_valid", f.num_sample_valid)->check(kPositive);
 
   app.add_option("--arch,-a", f.arch, "msdnet | RANet")
       ->transform(CLI::IsMember({"msdnet", "RANet"}, CLI::ignore_case));
-  app.add_option("--nBlocks", f.n_blocks, "exits")->check(CLI::PositiveNumber);
-  app.add_option("--nChannels", f.n_channels)->check(CLI::PositiveNumber);
-  app.add_option("--base", f.base, "layers in block 1")->check(CLI::PositiveNumber);
+  app.add_option("--nBlocks", f.n_blocks, "exits")->check(kPositive);
+  app.add_option("--nChannels", f.n_channels)->check(kPositive);
+  app.add_option("--base", f.base, "layers in block 1")->check(kPositive);
   app.add_option("--stepmode", f.stepmode, "even | lin_grow (MSDNet) | lg (RANet)")
       ->check(CLI::IsMember({"even", "lin_grow", "lg"}));
-  app.add_option("--step", f.step)->check(CLI::NonNegativeNumber);
-  app.add_option("--growthRate", f.growth_rate)->check(CLI::PositiveNumber);
+  app.add_option("--step", f.step)->check(kNonNegative);
+  app.add_option("--growthRate", f.growth_rate)->check(kPositive);
   app.add_option("--grFactor", f.gr_factor, "per-scale growth factors, e.g. 1-2-4");
   app.add_option("--bnFactor", f.bn_factor, "per-scale bottleneck factors, e.g. 1-2-4");
   app.add_option("--prune", f.prune, "max | min")->check(CLI::IsMember({"max", "min"}));
   app.add_option("--bottleneck", f.bottleneck, "true | false");
   app.add_option("--reduction", f.reduction, "transition compression")->check(CLI::Range(0.0, 1.0));
   app.add_option("--block-step,--block_step", f.block_step, "RANet: more blocks per higher-resolution flow")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   app.add_option("--scale-list,--scale_list", f.scale_list, "RANet: resolution level per flow, e.g. 1-2-3");
   app.add_option("--compress-factor,--compress_factor", f.compress_factor, "RANet: fused share from below")
       ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--bnAfter,!--no-bnAfter", f.bn_after, "RANet: accepted as in the reference (BatchNorm follows each conv)");
 
-  app.add_option("--epochs", f.epochs)->check(CLI::PositiveNumber);
-  app.add_option("--batch-size,-b", f.batch_size)->check(CLI::PositiveNumber);
-  app.add_option("--lr,--learning-rate", f.lr)->check(CLI::PositiveNumber);
+  app.add_option("--epochs", f.epochs)->check(kPositive);
+  app.add_option("--batch-size,-b", f.batch_size)->check(kPositive);
+  app.add_option("--lr,--learning-rate", f.lr)->check(kPositive);
   app.add_option("--lr-type", f.lr_type, "cosine | multistep")->check(CLI::IsMember({"cosine", "multistep"}));
   app.add_option("--decay-rate", f.decay_rate, "multistep decay factor")->check(CLI::Range(0.0, 1.0));
   app.add_option("--momentum", f.momentum)->check(CLI::Range(0.0, 1.0));
-  app.add_option("--weight-decay,--wd", f.weight_decay)->check(CLI::NonNegativeNumber);
+  app.add_option("--weight-decay,--wd", f.weight_decay)->check(kNonNegative);
   app.add_flag("--nesterov", f.nesterov);
   app.add_option("--label-smoothing,--labelsmooth", f.label_smoothing)->check(CLI::Range(0.0, 1.0));
 
-  app.add_option("--meta_net_hidden_size", f.meta_net_hidden_size)->check(CLI::PositiveNumber);
-  app.add_option("--meta_net_num_layers", f.meta_net_num_layers)->check(CLI::PositiveNumber);
-  app.add_option("--meta_interval", f.meta_interval)->check(CLI::PositiveNumber);
-  app.add_option("--meta_lr", f.meta_lr)->check(CLI::NonNegativeNumber);
-  app.add_option("--meta_weight_decay", f.meta_weight_decay)->check(CLI::NonNegativeNumber);
-  app.add_option("--epsilon", f.epsilon)->check(CLI::NonNegativeNumber);
+  app.add_option("--meta_net_hidden_size", f.meta_net_hidden_size)->check(kPositive);
+  app.add_option("--meta_net_num_layers", f.meta_net_num_layers)->check(kPositive);
+  app.add_option("--meta_interval", f.meta_interval)->check(kPositive);
+  app.add_option("--meta_lr", f.meta_lr)->check(kNonNegative);
+  app.add_option("--meta_weight_decay", f.meta_weight_decay)->check(kNonNegative);
+  app.add_option("--epsilon", f.epsilon)->check(kNonNegative);
   app.add_option("--target_p_index", f.target_p_index, "1..39")->check(CLI::Range(1, 39));
   app.add_option("--meta_net_input_type", f.meta_net_input_type, "loss | conf | both")
       ->check(CLI::IsMember({"loss", "conf", "both"}));
@@ -109,7 +128,7 @@ void add_flags(CLI::App& app, Flags& f) {
                  "exact (second-order backward) | fd (first order: a finite-difference directional derivative)")
       ->check(CLI::IsMember({"exact", "fd"}));
   app.add_option("--fd_epsilon", f.fd_epsilon, "fd: relative step, delta = e*(1+|theta|)/|h| (0: by precision)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
 }
 
 torch::Device setup_runtime(const Flags& f) {

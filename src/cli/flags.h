@@ -91,6 +91,10 @@ struct Flags {
   int64_t bench_iterations = 20;
 };
 
+// Value checks whose message says what is wanted ("must be positive"), not a range to 1.8e308.
+extern const CLI::Validator kPositive;
+extern const CLI::Validator kNonNegative;
+
 // Registers the flags shared by every subcommand on `app`.
 void add_flags(CLI::App& app, Flags& flags);
 // After parsing: flags a user left out take the references' defaults for the chosen backbone (RANet:

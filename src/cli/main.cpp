@@ -21,12 +21,12 @@ int main(int argc, char** argv) {
   eval->add_flag("--save-probs,--save_probs", flags.save_probs,
                  "write each exit's probabilities and the labels (valid and test) as .npy in the run folder");
   eval->add_option("--budget", flags.budget, "MUL-ADDs per image: write the thresholds that fit it")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   eval->add_option("--thresholds", flags.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
   infer->add_option("--thresholds", flags.thresholds, "thresholds file (from eval --budget)")->required();
   for (auto* sub : {infer, bench})
     sub->add_option("--latency-images", flags.latency_images, "images timed one at a time for latency")
-        ->check(CLI::PositiveNumber);
+        ->check(kPositive);
   plot->add_option("runs", flags.plot_runs, "run folders (with dynamic.txt and/or anytime.csv)")->required();
   plot->add_option("--output,-o", flags.plot_output, "output path without extension (default: FIRST_RUN/accuracy_budget_all)");
   plot->add_option("--title", flags.plot_title, "chart title");
@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   bench->add_option("what", bench_what, "train | infer | data")
       ->required()
       ->check(CLI::IsMember({"train", "infer", "data"}));
-  bench->add_option("--iterations", flags.bench_iterations, "timed iterations")->check(CLI::PositiveNumber);
+  bench->add_option("--iterations", flags.bench_iterations, "timed iterations")->check(kPositive);
 
   try {
     app.parse(argc, argv);
