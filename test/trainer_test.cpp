@@ -34,7 +34,7 @@ Run train_tiny(const std::string& dir, int64_t stop_after, const dataset::DataSp
   o.quiet = true;
   o.stop_after = stop_after;
   o.workers = 2;
-  auto result = train::train(net, arch, data, o, [](models::MultiExitNetworkImpl& n, train::Sgd& sgd) {
+  auto result = train::train(net, arch, data, o, [](models::MultiExitNetworkImpl& n, train::Sgd& sgd, distributed::DataParallel*) {
     return std::make_unique<train::PlainStep>(n, sgd, 0.0);
   });
   return {net, result};
@@ -92,7 +92,7 @@ TEST(Trainer, ShortL2WRunLowersMetaAndTrainingLoss) {
   o.batch_size = 64;
   o.schedule.base_lr = 0.1;
   o.quiet = true;
-  train::train(net, arch, data, o, [](models::MultiExitNetworkImpl& n, train::Sgd& sgd) {
+  train::train(net, arch, data, o, [](models::MultiExitNetworkImpl& n, train::Sgd& sgd, distributed::DataParallel*) {
     meta::MetaOptions m(n.num_exits());
     m.wpn.hidden_size(64);
     m.meta_lr = 1e-3;

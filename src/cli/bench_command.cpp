@@ -126,7 +126,7 @@ int bench_data(const Flags& flags) {
 }  // namespace
 
 int bench_command(const Flags& flags, const std::string& what) {
-  const torch::Device device = setup_runtime(flags);
+  torch::Device device = setup_runtime(flags);
   if (what == "data") {
 #ifdef L2W_WITH_IMAGES
     return bench_data(flags);
@@ -138,19 +138,31 @@ int bench_command(const Flags& flags, const std::string& what) {
   const auto options = network_options(flags, geometry);
   auto net = build_network(flags, options);
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
+  // Under l2w launch, every rank steps on its share of the batch and rank 0 reports the job's rate.
+  const auto comm = join_job(flags, device);
+  const int64_t world = comm ? comm->world_size() : 1;
+  if (flags.batch_size % world != 0)
+    throw FlagError("--batch-size " + std::to_string(flags.batch_size) + " does not divide among " +
+                    std::to_string(world) + " processes");
   net->to(device);
   net->train();
+  distributed::DataParallel parallel(net->parameters(), comm);
   train::Sgd sgd(net->parameters(), trainer_options(flags, device).sgd);
-  std::unique_ptr<train::TrainStep> step = step_factory(flags)(*net, sgd);
+  std::unique_ptr<train::TrainStep> step = step_factory(flags)(*net, sgd, &parallel);
   // Synthetic input: the benchmark measures compute, not data.
-  const auto images = torch::randn({flags.batch_size, geometry.channels, geometry.height, geometry.width}).to(device);
-  const auto labels = torch::randint(geometry.num_classes, {flags.batch_size}, torch::kLong).to(device);
-  std::cout << "bench " << what << ": " << models::describe(options) << "\n  method " << flags.method << ", batch "
-            << flags.batch_size << ", " << at::get_num_threads() << " threads, device " << device << std::endl;
-  const double images_per_s = training_rate(*step, images, labels, flags.bench_iterations, device);
+  const int64_t local_batch = flags.batch_size / world;
+  const auto images = torch::randn({local_batch, geometry.channels, geometry.height, geometry.width}).to(device);
+  const auto labels = torch::randint(geometry.num_classes, {local_batch}, torch::kLong).to(device);
+  if (parallel.is_main())
+    std::cout << "bench " << what << ": " << models::describe(options) << "\n  method " << flags.method << ", batch "
+            << flags.batch_size << ", " << at::get_num_threads() << " threads, device " << device
+            << (comm ? ", " + std::to_string(world) + " processes of batch " + std::to_string(local_batch) : std::string())
+            << std::endl;
+  const double images_per_s = double(world) * training_rate(*step, images, labels, flags.bench_iterations, device);
   const double rss = peak_rss_mb();
   // Training costs about three forward passes (forward, input gradients, weight gradients).
   const double gflops = 3.0 * double(costs.back().muladds) * 2.0 * images_per_s / 1e9;
+  if (!parallel.is_main()) return 0;
   const double peak = matmul_gflops();
   std::printf("images/s            %.1f\n", images_per_s);
   std::printf("achieved GFLOP/s    %.1f  (3 x forward MUL-ADDs x 2 FLOP, %.2f M MUL-ADDs per image)\n", gflops,
@@ -158,11 +170,11 @@ int bench_command(const Flags& flags, const std::string& what) {
   std::printf("matmul GFLOP/s      %.1f  (2048^2 float32 product, this run)\n", peak);
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
   std::printf("peak resident MB    %.0f\n", rss);
-  if (flags.method == "l2w" && flags.meta_grad == "fd") {
+  if (flags.method == "l2w" && flags.meta_grad == "fd" && world == 1) {
     // The baseline in the same process, after fd, so that the peak above is fd's own.
     Flags exact_flags = flags;
     exact_flags.meta_grad = "exact";
-    auto exact = step_factory(exact_flags)(*net, sgd);
+    auto exact = step_factory(exact_flags)(*net, sgd, nullptr);
     const double exact_rate = training_rate(*exact, images, labels, flags.bench_iterations, device);
     std::printf("exact images/s      %.1f  (--meta_grad exact, same run)\n", exact_rate);
     std::printf("speed-up fd/exact   %.2f\n", images_per_s / exact_rate);

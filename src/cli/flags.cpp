@@ -70,6 +70,19 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--device", f.device, "cpu | cuda[:i]");
   app.add_option("--gpu", f.device, "accepted for the reference's scripts; same as --device")->group("");
 
+  app.add_option("--dist_url", f.dist_url, "data-parallel job: rank 0's tcp://HOST:PORT (default: MASTER_ADDR/PORT)")
+      ->group("Distributed");
+  app.add_option("--world_size,--world-size", f.world_size, "processes in the job (default: WORLD_SIZE, else 1)")
+      ->check(kPositive)
+      ->group("Distributed");
+  app.add_option("--rank", f.rank, "this process's rank (default: RANK, else 0)")->check(kNonNegative)->group("Distributed");
+  app.add_option("--dist_backend,--dist-backend", f.dist_backend, "gloo | nccl (default: nccl on CUDA, else gloo)")
+      ->check(CLI::IsMember({"gloo", "nccl"}))
+      ->group("Distributed");
+  app.add_option("--dist_timeout", f.dist_timeout, "seconds to wait for peers and collectives before failing")
+      ->check(kPositive)
+      ->group("Distributed");
+
   app.add_option("--data", f.data, "cifar10 | cifar100 | ImageNet | fashion-mnist | mnist")
       ->check(CLI::IsMember({"cifar10", "cifar100", "ImageNet", "fashion-mnist", "mnist"}));
   app.add_option("--data_url,--data-root", f.data_url, "data folder (fashion-mnist: Debian's package folder)");
@@ -141,7 +154,11 @@ torch::Device setup_runtime(const Flags& f) {
   mallopt(M_TOP_PAD, 256 << 20);
 #endif
   // LibTorch starts with one thread on these machines (SPEC §8): set it explicitly.
-  const int threads = f.threads > 0 ? int(f.threads) : int(std::max(1u, std::thread::hardware_concurrency()));
+  // Several ranks on one machine (l2w launch, torchrun) share its cores.
+  const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
+  const int sharing = local_world != nullptr ? std::max(1, std::atoi(local_world)) : 1;
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = f.threads > 0 ? int(f.threads) : std::max(1, cores / sharing);
   at::set_num_threads(threads);
   std::string name = f.device;
   if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) name = "cuda:" + name;
@@ -274,14 +291,31 @@ meta::MetaOptions meta_options(const Flags& f, int64_t num_exits) {
   return o;
 }
 
+distributed::JobOptions job_options(const Flags& f) {
+  try {
+    auto job = distributed::job_from_environment({});
+    if (!f.dist_url.empty()) distributed::apply_dist_url(f.dist_url, job);
+    if (f.world_size > 0) job.world_size = f.world_size;
+    if (f.rank >= 0) job.rank = f.rank;
+    job.backend = f.dist_backend;
+    job.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.dist_timeout * 1000));
+    distributed::check_job(job);
+    return job;
+  } catch (const std::invalid_argument& e) {
+    throw FlagError(e.what());
+  }
+}
+
 train::StepFactory step_factory(const Flags& f) {
   if (f.method == "plain") {
-    return [smoothing = f.label_smoothing](models::MultiExitNetworkImpl& net, train::Sgd& sgd) {
-      return std::unique_ptr<train::TrainStep>(new train::PlainStep(net, sgd, smoothing));
+    return [smoothing = f.label_smoothing](models::MultiExitNetworkImpl& net, train::Sgd& sgd,
+                                           distributed::DataParallel* parallel) {
+      return std::unique_ptr<train::TrainStep>(new train::PlainStep(net, sgd, smoothing, parallel));
     };
   }
-  return [f](models::MultiExitNetworkImpl& net, train::Sgd& sgd) {
-    return std::unique_ptr<train::TrainStep>(new meta::L2WStep(net, sgd, meta_options(f, net.num_exits())));
+  return [f](models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {
+    return std::unique_ptr<train::TrainStep>(
+        new meta::L2WStep(net, sgd, meta_options(f, net.num_exits()), parallel));
   };
 }
 

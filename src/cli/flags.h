@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "l2w/dataset/data_sets.h"
+#include "l2w/distributed/job_options.h"
 #include "l2w/meta/l2w_step.h"
 #include "l2w/models/network_options.h"
 #include "l2w/train/trainer.h"
@@ -89,6 +90,19 @@ struct Flags {
   bool json = false;
   // bench.
   int64_t bench_iterations = 20;
+  // Data-parallel jobs (torchrun's environment, or these, which win).
+  std::string dist_url;
+  int64_t world_size = 0;  // 0: from WORLD_SIZE, else 1
+  int64_t rank = -1;       // -1: from RANK, else 0
+  std::string dist_backend;
+  double dist_timeout = 600;  // seconds
+  // launch.
+  int64_t nproc = 1;
+  int64_t nnodes = 1;
+  int64_t node_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int64_t master_port = 0;
+  std::vector<std::string> launch_command;
 };
 
 // Value checks whose message says what is wanted ("must be positive"), not a range to 1.8e308.
@@ -113,6 +127,10 @@ train::TrainerOptions trainer_options(const Flags& flags, const torch::Device& d
 meta::MetaOptions meta_options(const Flags& flags, int64_t num_exits);
 // The training method the flags choose (plain or L2W) for the trainer.
 train::StepFactory step_factory(const Flags& flags);
+
+// This process's place in a data-parallel job: torchrun's environment, overridden by --dist_url,
+// --world_size, --rank, --dist_backend and --dist_timeout.
+distributed::JobOptions job_options(const Flags& flags);
 
 // A bad flag value; the message names the flag.
 struct FlagError : std::invalid_argument {

@@ -35,6 +35,15 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"train", "infer", "data"}));
   bench->add_option("--iterations", flags.bench_iterations, "timed iterations")->check(kPositive);
+  auto* launch = app.add_subcommand("launch", "start a data-parallel job's local processes: l2w launch --nproc N -- train …");
+  launch->add_option("--nproc,--nproc_per_node,--nproc-per-node", flags.nproc, "processes on this machine")
+      ->check(kPositive);
+  launch->add_option("--nnodes", flags.nnodes, "machines in the job (each runs l2w launch)")->check(kPositive);
+  launch->add_option("--node_rank,--node-rank", flags.node_rank, "this machine's index")->check(kNonNegative);
+  launch->add_option("--master_addr,--master-addr", flags.master_addr, "address of the machine with rank 0");
+  launch->add_option("--master_port,--master-port", flags.master_port, "its port (default: a free one, one machine only)")
+      ->check(CLI::Range(0, 65535));
+  launch->add_option("command", flags.launch_command, "the l2w subcommand and its flags, after --")->required();
 
   try {
     app.parse(argc, argv);
@@ -53,20 +62,24 @@ int main(int argc, char** argv) {
     if (*infer) return infer_command(flags);
     if (*bench && bench_what == "infer") return bench_infer_command(flags);
     if (*bench) return bench_command(flags, bench_what);
+    if (*launch) return launch_command(flags);
   } catch (const FlagError& e) {
-    std::cerr << "l2w: error: " << e.what() << std::endl;
+    report_error("error", e.what());
     return 2;
   } catch (const l2w::dataset::DataError& e) {
-    std::cerr << "l2w: data error: " << e.what() << std::endl;
+    report_error("data error", e.what());
     return 1;
   } catch (const l2w::train::CheckpointError& e) {
-    std::cerr << "l2w: checkpoint error: " << e.what() << std::endl;
+    report_error("checkpoint error", e.what());
+    return 1;
+  } catch (const l2w::distributed::DistributedError& e) {
+    report_error("distributed error", e.what());
     return 1;
   } catch (const c10::Error& e) {
-    std::cerr << "l2w: error: " << e.what_without_backtrace() << std::endl;
+    report_error("error", e.what_without_backtrace());
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "l2w: error: " << e.what() << std::endl;
+    report_error("error", e.what());
     return 1;
   }
   return 0;

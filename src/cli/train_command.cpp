@@ -5,17 +5,23 @@
 namespace l2w::cli {
 
 int train_command(const Flags& flags) {
-  const torch::Device device = setup_runtime(flags);
+  torch::Device device = setup_runtime(flags);
+  const auto comm = join_job(flags, device);
+  const bool is_main = comm == nullptr || comm->rank() == 0;
   const auto data = dataset::load_data(data_options(flags));
   const auto geometry = data_geometry(flags, data);
   const auto options = network_options(flags, geometry);
   auto net = build_network(flags, options);
-  const auto trainer = trainer_options(flags, device);
+  auto trainer = trainer_options(flags, device);
+  trainer.communicator = comm;
 
-  std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data << ": "
+  if (is_main)
+    std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data << ": "
             << data.train->size() << " train / " << data.test->size() << " test, method " << flags.method
-            << ", " << at::get_num_threads() << " threads, device " << device << std::endl;
+            << ", " << at::get_num_threads() << " threads, device " << device
+            << (comm ? ", " + std::to_string(comm->world_size()) + " processes" : std::string()) << std::endl;
   const auto result = train::train(net, options, data, trainer, step_factory(flags));
+  if (!is_main) return 0;
   std::cout << "\nFinal test results (" << flags.train_url << "):\n"
             << eval::anytime_table(result.last_test, result.costs)
             << "\nBudgeted batch classification (dynamic.txt):\n"

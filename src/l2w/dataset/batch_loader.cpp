@@ -4,6 +4,7 @@
 #include <numeric>
 #include <random>
 
+#include "l2w/dataset/distributed_sampler.h"
 #include "l2w/dataset/transforms.h"
 
 #ifdef L2W_WITH_IMAGES
@@ -34,6 +35,14 @@ BatchLoader::BatchLoader(std::shared_ptr<const ImageDataset> data, std::vector<i
   if (options_.batch_size() < 1) throw std::invalid_argument("batch size must be positive");
   options_.workers(std::max<int64_t>(1, options_.workers()));
   options_.prefetch(std::max<int64_t>(1, options_.prefetch()));
+  if (options_.world_size() < 1 || options_.rank() < 0 || options_.rank() >= options_.world_size())
+    throw std::invalid_argument("loader rank " + std::to_string(options_.rank()) + " is not in a world of " +
+                                std::to_string(options_.world_size()));
+}
+
+int64_t BatchLoader::num_samples() const {
+  return shard_size(static_cast<int64_t>(subset_.size()), options_.world_size(), options_.rank(),
+                    options_.pad_shards());
 }
 
 BatchLoader::~BatchLoader() { stop_workers(); }
@@ -55,11 +64,14 @@ void BatchLoader::stop_workers() {
 void BatchLoader::start_epoch(int64_t epoch) {
   stop_workers();
   epoch_ = epoch;
-  order_ = subset_;
+  std::vector<int64_t> epoch_order = subset_;
   if (options_.shuffle()) {
     std::mt19937_64 rng(mix(options_.seed() ^ mix(static_cast<uint64_t>(epoch))));
-    std::shuffle(order_.begin(), order_.end(), rng);
+    std::shuffle(epoch_order.begin(), epoch_order.end(), rng);
   }
+  Shard shard = shard_of(epoch_order, options_.world_size(), options_.rank(), options_.pad_shards());
+  order_ = std::move(shard.samples);
+  positions_ = std::move(shard.positions);
   ready_.clear();
   failed_.clear();
   bad_images_ = 0;
@@ -135,7 +147,7 @@ Batch BatchLoader::make_batch(int64_t b) const {
     const int64_t index = order_[begin + i];
     const uint8_t* src = pixels + index * g.numel();
     if (options_.augment()) {
-      std::mt19937_64 rng(mix(options_.seed() ^ mix(static_cast<uint64_t>(epoch_) ^ mix(begin + i))));
+      std::mt19937_64 rng(mix(options_.seed() ^ mix(static_cast<uint64_t>(epoch_) ^ mix(positions_[begin + i]))));
       random_crop_flip(src, scratch.data(), g, 4, true, rng);
       src = scratch.data();
     }
@@ -166,7 +178,7 @@ Batch BatchLoader::make_file_batch(int64_t begin, int64_t end) const {
       continue;
     }
     if (options_.augment()) {
-      std::mt19937_64 rng(mix(options_.seed() ^ mix(static_cast<uint64_t>(epoch_) ^ mix(i))));
+      std::mt19937_64 rng(mix(options_.seed() ^ mix(static_cast<uint64_t>(epoch_) ^ mix(positions_[i]))));
       const auto box = random_resized_crop_box(image.height, image.width, rng);
       resized_crop(image, box, size, std::bernoulli_distribution(0.5)(rng), crop.data());
     } else {

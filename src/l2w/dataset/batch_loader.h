@@ -1,6 +1,6 @@
 // Batches prepared ahead of the training step on worker threads. The order of an epoch and each
-// sample's augmentation depend only on (seed, epoch, position), never on thread timing, so a resumed
-// run sees the same data as an uninterrupted one.
+// sample's augmentation depend only on (seed, epoch, position in the epoch), never on thread timing or
+// on how many processes share the epoch, so a resumed run sees the same data as an uninterrupted one.
 #pragma once
 
 #include <atomic>
@@ -33,6 +33,12 @@ struct LoaderOptions {
   TORCH_ARG(int64_t, prefetch) = 4;  // batches made ahead of the consumer
   // Image files that cannot be decoded: skipped and counted (bad_images()) instead of stopping.
   TORCH_ARG(bool, skip_bad_images) = false;
+  // Data parallelism (distributed_sampler.h): this process is `rank` of `world_size` and loads its
+  // shard of every epoch; `pad_shards` gives every rank as many samples (training), without it the
+  // shards partition the data exactly (evaluation).
+  TORCH_ARG(int64_t, world_size) = 1;
+  TORCH_ARG(int64_t, rank) = 0;
+  TORCH_ARG(bool, pad_shards) = true;
 };
 
 class BatchLoader {
@@ -43,7 +49,8 @@ class BatchLoader {
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
-  int64_t num_samples() const { return static_cast<int64_t>(subset_.size()); }
+  // This rank's samples per epoch.
+  int64_t num_samples() const;
   int64_t num_batches() const;
   const ImageDataset& data() const { return *data_; }
 
@@ -64,7 +71,8 @@ class BatchLoader {
   std::vector<int64_t> subset_;
   LoaderOptions options_;
   int64_t epoch_ = 0;
-  std::vector<int64_t> order_;
+  std::vector<int64_t> order_;      // this rank's samples in epoch order
+  std::vector<int64_t> positions_;  // their positions in the whole epoch: the key of their augmentation
 
   std::mutex mutex_;
   std::condition_variable changed_;

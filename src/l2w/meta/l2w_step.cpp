@@ -9,9 +9,11 @@
 
 namespace l2w::meta {
 
-L2WStep::L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaOptions& options)
+L2WStep::L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaOptions& options,
+                 distributed::DataParallel* parallel)
     : net_(net),
       sgd_(sgd),
+      parallel_(parallel),
       options_(options),
       wpn_(options.wpn),
       adam_(wpn_->parameters(), train::AdamOptions().lr(options.meta_lr).weight_decay(options.meta_weight_decay)),
@@ -159,7 +161,7 @@ void L2WStep::real_step(const HalfForward& forward, train::StepReport& report) {
     weights = wpn_(forward.losses, forward.confidences);
   }
   sgd_.zero_grad();
-  criterion::weighted_loss(forward.losses, weights).backward();
+  train::backward(criterion::weighted_loss(forward.losses, weights), parallel_);
   sgd_.step();
   for (size_t k = 0; k < forward.logits.size(); ++k) {
     auto l = forward.logits[k].detach();
@@ -197,6 +199,7 @@ train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor&
       } else {
         g = meta_gradient(x[phase], y[phase], x[1 - phase], y[1 - phase]);
       }
+      if (parallel_ != nullptr) parallel_->average(g.grads);
       adam_.step(g.grads);
       meta_loss += g.meta_loss / 2;
     }

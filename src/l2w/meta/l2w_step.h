@@ -48,7 +48,10 @@ struct MetaGradient {
 
 class L2WStep : public train::TrainStep {
  public:
-  L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaOptions& options);
+  // With `parallel` (the backbone's data parallelism), the real step's gradient and the WPN's meta
+  // gradient are averaged over ranks; the pseudo step uses this rank's own gradient, as the reference.
+  L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaOptions& options,
+          distributed::DataParallel* parallel = nullptr);
 
   train::StepReport run(const torch::Tensor& images, const torch::Tensor& labels,
                         const train::StepPosition& position) override;
@@ -56,6 +59,7 @@ class L2WStep : public train::TrainStep {
   double meta_lr() const override { return meta_lr_; }
   void save(train::Checkpoint& checkpoint) const override;
   void load(const train::Checkpoint& checkpoint) override;
+  std::vector<torch::Tensor> shared_state() const override { return wpn_->parameters(); }
 
   // Steps 1a–1g up to the WPN gradient (by options.meta_grad) without changing anything: the
   // backbone's parameters, gradients and BatchNorm statistics are untouched, and the WPN is not stepped.
@@ -83,6 +87,7 @@ class L2WStep : public train::TrainStep {
 
   models::MultiExitNetworkImpl& net_;
   train::Sgd& sgd_;
+  distributed::DataParallel* parallel_;
   MetaOptions options_;
   WeightPredictionNetwork wpn_;
   train::Adam adam_;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "l2w/distributed/data_parallel.h"
 #include "l2w/models/multi_exit_network.h"
 #include "l2w/train/checkpoint.h"
 #include "l2w/train/sgd.h"
@@ -37,18 +38,26 @@ class TrainStep {
   // The method's own state in checkpoints.
   virtual void save(Checkpoint& checkpoint) const {}
   virtual void load(const Checkpoint& checkpoint) {}
+  // Tensors beyond the backbone that every rank must start with equal (the meta learner's parameters).
+  virtual std::vector<torch::Tensor> shared_state() const { return {}; }
 };
 
-// Plain multi-exit training (SPEC §2, last paragraph): Σ_k mean_i CE_ik, one SGD step.
+// loss.backward() into the parameters' .grad; with `parallel`, the gradients are averaged over ranks.
+void backward(const torch::Tensor& loss, distributed::DataParallel* parallel);
+
+// Plain multi-exit training (SPEC §2, last paragraph): Σ_k mean_i CE_ik, one SGD step. With `parallel`
+// (the backbone's data parallelism), the step's gradient is the average over ranks.
 class PlainStep : public TrainStep {
  public:
-  PlainStep(models::MultiExitNetworkImpl& net, Sgd& sgd, double label_smoothing);
+  PlainStep(models::MultiExitNetworkImpl& net, Sgd& sgd, double label_smoothing,
+            distributed::DataParallel* parallel = nullptr);
   StepReport run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition& position) override;
 
  private:
   models::MultiExitNetworkImpl& net_;
   Sgd& sgd_;
   double label_smoothing_;
+  distributed::DataParallel* parallel_;
 };
 
 }  // namespace l2w::train

@@ -10,6 +10,7 @@
 
 #include "l2w/criterion/multi_exit_loss.h"
 #include "l2w/eval/accuracy.h"
+#include "l2w/dataset/distributed_sampler.h"
 #include "l2w/dataset/validation_split.h"
 #include "l2w/models/exit_cost.h"
 
@@ -44,6 +45,24 @@ struct EpochMeter {
       ++meta_steps;
     }
     samples += n;
+  }
+  // The epoch's figures over every rank's samples.
+  void sum_over_ranks(distributed::Communicator* comm) {
+    if (comm == nullptr) return;
+    std::vector<double> packed(loss);
+    packed.insert(packed.end(), correct.begin(), correct.end());
+    packed.insert(packed.end(), {meta_loss, double(meta_steps), double(samples)});
+    auto t = torch::tensor(packed, torch::kFloat64);
+    comm->all_reduce_sum(t);
+    const auto* p = t.data_ptr<double>();
+    const size_t k = loss.size();
+    for (size_t i = 0; i < k; ++i) {
+      loss[i] = p[i];
+      correct[i] = static_cast<int64_t>(p[k + i]);
+    }
+    meta_loss = p[2 * k];
+    meta_steps = static_cast<int64_t>(p[2 * k + 1]);
+    samples = static_cast<int64_t>(p[2 * k + 2]);
   }
   double mean_loss(size_t k) const { return loss[k] / double(samples); }
   double top1(size_t k) const { return 100.0 * double(correct[k]) / double(samples); }
@@ -93,6 +112,13 @@ class PerSampleRecord {
     confidences_.push_back(criterion::per_exit_confidences(r.logits).cpu());
     if (r.weights.defined()) weights_.push_back(r.weights.cpu());
   }
+  // Every rank's rows (padding makes a few samples appear twice).
+  void gather(distributed::Communicator* comm) {
+    if (comm == nullptr) return;
+    for (auto* part : {&indices_, &losses_, &confidences_, &weights_}) {
+      if (!part->empty()) *part = {distributed::all_gather_rows(*comm, torch::cat(*part))};
+    }
+  }
   void write(const RunFolder& folder, int64_t epoch) const {
     std::filesystem::create_directories(folder.file("per_sample"));
     char stem[64];
@@ -123,6 +149,20 @@ class PerSampleRecord {
   std::vector<torch::Tensor> indices_, losses_, confidences_, weights_;
 };
 
+// The test (or validation) outputs of rank 0's model, every rank evaluating its shard: equal to one
+// process's collect_outputs over the whole loader.
+eval::ExitOutputs evaluate(models::MultiExitNetworkImpl& net, dataset::BatchLoader& loader, const torch::Device& device,
+                           const distributed::DataParallel& parallel) {
+  parallel.broadcast_from_main(net.buffers());  // BatchNorm statistics differ between ranks
+  auto outputs = eval::collect_outputs(net, loader, device);
+  if (auto* comm = parallel.communicator()) {
+    for (auto& logits : outputs.logits)
+      logits = dataset::unshard_rows(distributed::all_gather_rows(*comm, logits), comm->world_size());
+    outputs.labels = dataset::unshard_rows(distributed::all_gather_rows(*comm, outputs.labels), comm->world_size());
+  }
+  return outputs;
+}
+
 }  // namespace
 
 void check_architecture(const Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch) {
@@ -138,35 +178,53 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
   net->to(options.device);
   net->train();
   const int64_t exits = net->num_exits();
+  distributed::DataParallel parallel(net->parameters(), options.communicator);
+  const int64_t world = parallel.world_size();
+  const bool is_main = parallel.is_main();
+  if (!is_main) options.quiet = true;
+  if (options.batch_size % world != 0)
+    throw std::invalid_argument("the batch size " + std::to_string(options.batch_size) + " does not divide among " +
+                                std::to_string(world) + " processes");
 
   // SPEC §3: with use_valid, a saved held-out subset for the thresholds; otherwise the whole training set.
   dataset::TrainValidSplit split;
-  if (options.use_valid)
-    split = dataset::load_or_make_split(folder.file("valid_index.txt"), data.train->size(), options.num_sample_valid,
-                                        options.seed);
+  if (options.use_valid) {
+    const std::string path = folder.file("valid_index.txt");
+    if (is_main) split = dataset::load_or_make_split(path, data.train->size(), options.num_sample_valid, options.seed);
+    if (auto* comm = parallel.communicator()) comm->barrier();
+    if (!is_main) split = dataset::load_split(path, data.train->size());
+  }
+  const auto evaluation_loader = [&](const std::vector<int64_t>& subset, std::shared_ptr<const dataset::ImageDataset> set) {
+    return std::make_unique<dataset::BatchLoader>(set, subset,
+                                                  dataset::LoaderOptions()
+                                                      .batch_size(std::max<int64_t>(options.batch_size / world, 256))
+                                                      .workers(options.workers)
+                                                      .skip_bad_images(options.skip_bad_images)
+                                                      .world_size(world)
+                                                      .rank(parallel.rank())
+                                                      .pad_shards(false));
+  };
   dataset::BatchLoader train_loader(
       data.train, split.train,
       dataset::LoaderOptions()
-          .batch_size(options.batch_size)
+          .batch_size(options.batch_size / world)
+          .world_size(world)
+          .rank(parallel.rank())
           .shuffle(true)
           .augment(true)
           .seed(options.seed)
           .workers(options.workers)
           .skip_bad_images(options.skip_bad_images));
-  dataset::BatchLoader test_loader(data.test, {},
-                                   dataset::LoaderOptions()
-                                       .batch_size(std::max<int64_t>(options.batch_size, 256))
-                                       .workers(options.workers)
-                                       .skip_bad_images(options.skip_bad_images));
+  auto test_loader = evaluation_loader({}, data.test);
   options.schedule.epochs = options.epochs;
   options.schedule.iterations_per_epoch = train_loader.num_batches();
 
   Sgd sgd(net->parameters(), options.sgd);
-  std::unique_ptr<TrainStep> step = make_step(*net, sgd);
+  std::unique_ptr<TrainStep> step = make_step(*net, sgd, &parallel);
 
   TrainResult result;
   result.costs = models::exit_costs(*net, data.train->image_shape());
-  write_flops(folder.flops(), result.costs);
+  if (is_main) write_flops(folder.flops(), result.costs);
 
   // Resume: an explicit --resume, else the run folder's latest checkpoint.
   int64_t start_epoch = 0;
@@ -189,7 +247,21 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     load_state_dict(*net, c.state_dict, options.finetune_from);
     if (!options.quiet) std::cout << "starting from the weights of " << options.finetune_from << std::endl;
   }
-  trim_scores(folder.scores(), start_epoch, header);
+  if (auto* comm = parallel.communicator()) {
+    const auto starts = comm->all_gather(torch::tensor({start_epoch}, torch::kInt64));
+    for (int64_t r = 0; r < world; ++r) {
+      const int64_t start = starts[r].item<int64_t>();
+      if (start != starts[0].item<int64_t>())
+        throw std::runtime_error("rank " + std::to_string(r) + " resumes after epoch " + std::to_string(start) +
+                                 " but rank 0 after epoch " + std::to_string(starts[0].item<int64_t>()) +
+                                 ": every rank must see the same run folder " + options.run_dir);
+    }
+  }
+  // Every rank starts from rank 0's parameters (a fresh start on another machine may draw others).
+  std::vector<torch::Tensor> shared = net->parameters();
+  for (const auto& t : step->shared_state()) shared.push_back(t);
+  parallel.broadcast_from_main(shared);
+  if (is_main) trim_scores(folder.scores(), start_epoch, header);
 
   const int64_t iterations = train_loader.num_batches();
   const auto run_start = Clock::now();
@@ -208,7 +280,11 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     int64_t window_images = 0;
     double lr = 0;
     while (auto batch = train_loader.next()) {
-      if (batch->labels.size(0) == 0) continue;  // every image of the batch was undecodable and skipped
+      if (batch->labels.size(0) == 0) {  // every image of the batch was undecodable and skipped
+        // The other ranks are stepping: this one cannot sit the step out.
+        if (world > 1) throw dataset::DataError("every image of a training batch was undecodable");
+        continue;
+      }
       lr = options.schedule.at(epoch, it);
       sgd.options().lr(lr);
       const auto images = batch->images.to(options.device);
@@ -220,7 +296,8 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       images_seen += labels.size(0);
       ++it;
       if (!options.quiet && options.print_freq > 0 && (it % options.print_freq == 0 || it == iterations)) {
-        const double rate = double(window_images) / seconds_since(window_start);
+        // Every rank trains as many images as this one.
+        const double rate = double(world * window_images) / seconds_since(window_start);
         const double overall = double(images_seen) / seconds_since(run_start);
         const double remaining_images =
             double((options.epochs - epoch) * train_loader.num_samples()) - double(meter.samples);
@@ -253,13 +330,25 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     if (train_loader.bad_images() > 0 && !options.quiet)
       std::cout << "Epoch " << epoch + 1 << ": skipped " << train_loader.bad_images()
                 << " training images that could not be decoded" << std::endl;
-    if (record) per_sample.write(folder, epoch + 1);
-    const auto outputs = eval::collect_outputs(*net, test_loader, options.device);
+    meter.sum_over_ranks(parallel.communicator());
+    std::vector<torch::Tensor> trained = net->parameters();
+    for (const auto& t : step->shared_state()) trained.push_back(t);
+    parallel.check_replicas(trained, "parameters after epoch " + std::to_string(epoch + 1));
+    if (record) {
+      per_sample.gather(parallel.communicator());
+      if (is_main) per_sample.write(folder, epoch + 1);
+    }
+    const auto outputs = evaluate(*net, *test_loader, options.device, parallel);
     result.last_test = eval::anytime_metrics(outputs);
     if (!options.quiet) {
       std::cout << "Epoch " << epoch + 1 << " test:\n" << eval::anytime_table(result.last_test, result.costs);
     }
 
+    const double prec1 = result.last_test.back().top1;
+    const bool is_best = prec1 > result.best_prec1;
+    result.best_prec1 = std::max(result.best_prec1, prec1);
+    ++result.epochs_run;
+    if (!is_main) continue;
     std::ofstream scores(folder.scores(), std::ios::app);
     scores << epoch + 1 << '\t' << lr;
     if (step->has_meta()) scores << '\t' << step->meta_lr();
@@ -271,9 +360,6 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     scores << '\n';
     scores.close();
 
-    const double prec1 = result.last_test.back().top1;
-    const bool is_best = prec1 > result.best_prec1;
-    result.best_prec1 = std::max(result.best_prec1, prec1);
     Checkpoint c;
     c.epoch = epoch + 1;
     c.arch = net->arch();
@@ -286,25 +372,19 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     save_checkpoint(c, path);
     folder.set_latest(path);
     if (is_best) save_checkpoint(c, folder.best_checkpoint());
-    ++result.epochs_run;
   }
   if (result.last_test.empty()) {
     // Nothing left to train (a finished run resumed): report the current model.
-    result.last_test = eval::anytime_metrics(eval::collect_outputs(*net, test_loader, options.device));
+    result.last_test = eval::anytime_metrics(evaluate(*net, *test_loader, options.device, parallel));
   }
-  eval::write_anytime_csv(folder.file("anytime.csv"), result.last_test, result.costs);
+  if (is_main) eval::write_anytime_csv(folder.file("anytime.csv"), result.last_test, result.costs);
 
   // Budgeted evaluation of the final model, as the reference ends its training.
-  dataset::BatchLoader valid_loader(
-      data.train, split.valid,
-      dataset::LoaderOptions()
-          .batch_size(std::max<int64_t>(options.batch_size, 256))
-          .workers(options.workers)
-          .skip_bad_images(options.skip_bad_images));
-  const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, options.device));
-  const auto test = eval::exit_confidences(eval::collect_outputs(*net, test_loader, options.device));
+  auto valid_loader = evaluation_loader(split.valid, data.train);
+  const auto valid = eval::exit_confidences(evaluate(*net, *valid_loader, options.device, parallel));
+  const auto test = eval::exit_confidences(evaluate(*net, *test_loader, options.device, parallel));
   result.dynamic = eval::dynamic_sweep(valid, test, result.costs);
-  eval::write_dynamic(folder.file("dynamic.txt"), result.dynamic);
+  if (is_main) eval::write_dynamic(folder.file("dynamic.txt"), result.dynamic);
   return result;
 }
 

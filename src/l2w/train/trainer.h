@@ -1,5 +1,10 @@
 // The training loop: epochs of a TrainStep over shuffled, augmented batches, with per-epoch test
 // evaluation, scores.tsv, atomic checkpoints, the best checkpoint and automatic resume (SPEC §5).
+//
+// Data parallel with a communicator: every rank trains on its shard of each epoch with batches of
+// batch_size / world_size, the gradients averaged; rank 0's initial parameters are everyone's; rank 0
+// alone writes the run folder, which every rank must see (to resume); evaluation is split over the
+// ranks and gathered, and equals a single process's evaluation of rank 0's model.
 #pragma once
 
 #include <functional>
@@ -37,9 +42,13 @@ struct TrainerOptions {
   int64_t num_sample_valid = 5000;
   // Train at most this many epochs in this call, then return as if interrupted (0: no limit).
   int64_t stop_after = 0;
+  // The data-parallel job this process belongs to; null: a single process.
+  std::shared_ptr<distributed::Communicator> communicator;
 };
 
-using StepFactory = std::function<std::unique_ptr<TrainStep>(models::MultiExitNetworkImpl&, Sgd&)>;
+// Makes the method's step for the network, its optimizer and its data parallelism (never null).
+using StepFactory =
+    std::function<std::unique_ptr<TrainStep>(models::MultiExitNetworkImpl&, Sgd&, distributed::DataParallel*)>;
 
 struct TrainResult {
   std::vector<eval::ExitMetrics> last_test;  // the final epoch's test metrics
