@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(cmake g++ make libtorch-dev libopenblas0-pthread libcli11-dev zlib1g-dev libgtest-dev
-          libjpeg62-turbo-dev libpng-dev dataset-fashion-mnist gnuplot-nox python3-torch python3-pil)
+          libjpeg62-turbo-dev libpng-dev libgloo-dev dataset-fashion-mnist gnuplot-nox python3-torch python3-pil)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

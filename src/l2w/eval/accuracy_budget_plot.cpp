@@ -92,8 +92,11 @@ void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& 
       std::sort(dynamic.begin(), dynamic.end());
       data << "# " << run.label << ": dynamic (" << axis.label << ", top-1 %)\n";
       for (const auto& [x, a] : dynamic) data << x / axis.divisor << ' ' << a << '\n';
+      // gnuplot counts only blocks with a record: an empty series keeps its index with an undefined point.
+      if (dynamic.empty()) data << "NaN NaN\n";
       data << "\n\n# " << run.label << ": " << run.points_name << "\n";
       for (const auto& [x, a] : run.exits) data << x / axis.divisor << ' ' << a << '\n';
+      if (run.exits.empty()) data << "NaN NaN\n";
       data << "\n\n";
     }
   }
