@@ -1,10 +1,5 @@
 // Data parallelism over real c10d Gloo process groups, the ranks being threads of this test joined
 // through a TCPStore on loopback.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <functional>
 #include <thread>
@@ -13,6 +8,7 @@
 
 #include "l2w/dataset/data_sets.h"
 #include "l2w/distributed/data_parallel.h"
+#include "l2w/distributed/launcher.h"
 #include "l2w/distributed/process_group.h"
 #include "l2w/meta/l2w_step.h"
 #include "l2w/train/sgd.h"
@@ -22,22 +18,10 @@
 namespace l2w {
 namespace {
 
-int64_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // Runs body(rank, communicator) on `world` threads that form one job.
 void run_ranks(int64_t world, const std::function<void(int64_t, std::shared_ptr<distributed::Communicator>)>& body) {
   distributed::JobOptions job;
-  job.master_port = free_port();
+  job.master_port = distributed::free_local_port();
   job.world_size = world;
   job.timeout = std::chrono::seconds(60);
   std::vector<std::thread> threads;
@@ -92,8 +76,11 @@ TEST_F(DataParallelTest, TwoRanksOfBatchBEqualOneProcessOfBatch2B) {
   }
 
   std::vector<std::vector<torch::Tensor>> trained(2);
+  // Made before the threads, which would share the global generator; rank 1 starts elsewhere: rank 0's
+  // parameters are broadcast.
+  const torch::nn::Sequential nets[2] = {mlp(3), mlp(99)};
   run_ranks(2, [&](int64_t rank, std::shared_ptr<distributed::Communicator> comm) {
-    auto net = mlp(rank == 0 ? 3 : 99);  // rank 1 starts elsewhere: rank 0's parameters are broadcast
+    auto net = nets[rank];
     // Buckets of 64 bytes: several all-reduces per backward, launched while backward runs.
     distributed::DataParallel parallel(net->parameters(), comm, distributed::DataParallelOptions().bucket_bytes(64));
     parallel.broadcast_from_main(net->parameters());

@@ -2,8 +2,8 @@
 # Data-parallel training end to end on loopback Gloo: `l2w launch --nproc 2 -- train` trains and
 # evaluates an L2W run (the trainer checks every epoch that both ranks' parameters are bit-identical);
 # its final metrics equal one process's evaluation of the checkpoint; the run resumes with 1 process and
-# again with 2; a killed rank makes its peer and the launcher exit with errors naming it; a peer that
-# never arrives is named after --dist_timeout.
+# again with 2; a killed rank makes its peer and the launcher exit with errors naming it; a hung rank
+# is named by its peer after --dist_timeout, and so are peers that never arrive.
 # Usage: distributed_check.sh L2W_BINARY WORK_DIR
 set -euo pipefail
 l2w=$1 work=$2/distributed
@@ -57,8 +57,26 @@ timeout 60 tail --pid="$launcher" -f /dev/null || fail "the job did not end with
 wait "$launcher" || status=$?
 [ "$status" -ne 0 ] || fail "the launcher exited 0 after a rank was killed"
 grep -q "^l2w launch: rank 1 was killed by signal 9" killed.log || fail "the launcher did not name rank 1"
-grep -q "^l2w: distributed error (rank 0): rank 1 stopped without a word" killed.log ||
+grep -q "^l2w: distributed error (rank 0): rank 1 stopped responding without a word" killed.log ||
   fail "rank 0 did not name rank 1"
+
+# A rank that hangs (stopped, heartbeat included): its peer's next collective times out and names it.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+hang=(train "${data[@]}" --train-limit 20000 --epochs 5 --print-freq 0 --train_url hung --threads 1
+      --dist_url "tcp://127.0.0.1:$port" --world_size 2 --dist_timeout 5)
+"$l2w" "${hang[@]}" --rank 0 >hung0.log 2>&1 &
+rank0=$!
+"$l2w" "${hang[@]}" --rank 1 >hung1.log 2>&1 &
+rank1=$!
+sleep 6
+kill -STOP "$rank1"
+status=0
+timeout 60 tail --pid="$rank0" -f /dev/null || fail "rank 0 did not stop within 60 s of rank 1's hang"
+wait "$rank0" || status=$?
+kill -9 "$rank1"
+[ "$status" -eq 1 ] || fail "rank 0 exited with $status beside a hung rank 1"
+grep -q "^l2w: distributed error (rank 0): rank 1 stopped responding without a word (killed, crashed or hung)" \
+  hung0.log || fail "rank 0 did not name the hung rank 1"
 
 # A peer that never arrives.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

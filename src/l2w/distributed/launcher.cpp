@@ -25,7 +25,9 @@ volatile std::sig_atomic_t g_forward_signal = 0;
 
 void remember_signal(int signal) { g_forward_signal = signal; }
 
-int64_t free_port() {
+}  // namespace
+
+int64_t free_local_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error(std::string("l2w launch: no socket for a free port: ") + std::strerror(errno));
   sockaddr_in address{};
@@ -41,6 +43,8 @@ int64_t free_port() {
   ::close(fd);
   return ntohs(address.sin_port);
 }
+
+namespace {
 
 std::string describe_status(int status) {
   if (WIFSIGNALED(status)) {
@@ -78,7 +82,7 @@ int launch(const std::vector<std::string>& command, LaunchOptions options) {
                                 std::to_string(options.nnodes - 1));
   if (options.master_port == 0) {
     if (options.nnodes > 1) throw std::invalid_argument("a job of several machines needs --master_port");
-    options.master_port = free_port();
+    options.master_port = free_local_port();
   }
   struct sigaction action {};
   action.sa_handler = remember_signal;

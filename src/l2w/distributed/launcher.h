@@ -19,6 +19,9 @@ struct LaunchOptions {
   std::chrono::milliseconds grace{std::chrono::seconds(30)};
 };
 
+// A TCP port of this machine that is free now (the kernel's pick).
+int64_t free_local_port();
+
 // Runs `command` (program and arguments) once per local rank and returns 0 when every rank succeeded,
 // else the exit status of the first to fail (128 + signal for a killed one), after reporting it on
 // stderr. SIGINT and SIGTERM sent to the launcher are passed on to the ranks.

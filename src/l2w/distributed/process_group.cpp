@@ -212,7 +212,7 @@ class ProcessGroupCommunicator : public Communicator {
         }
       }
       if (!silent.empty())
-        return rank_list(silent) + " stopped without a word (killed or crashed) (" + seen + ")" + failed;
+        return rank_list(silent) + " stopped responding without a word (killed, crashed or hung) (" + seen + ")" + failed;
       if (!failed.empty()) return failed.substr(2) + " (" + seen + ")";
       return seen + " (every peer is still alive: a hang, or a timeout of " + seconds(job_.timeout) + ")";
     } catch (const DistributedError&) {

@@ -3,8 +3,9 @@
 //
 // A peer that never arrives, dies or hangs ends every process with a DistributedError naming it: each
 // rank records its arrival and, from its own store connection, a heartbeat twice a second; a rank that
-// fails records why. When a collective fails, the survivors look up which peers stopped beating
-// without a word (killed or crashed) or reported a failure, and say so.
+// fails records why. When a collective fails (a closed connection, or job.timeout passing), the
+// survivors look up which peers stopped beating without a word (killed, crashed or hung) or reported
+// a failure, and say so.
 #pragma once
 
 #include <memory>

@@ -194,15 +194,16 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     if (auto* comm = parallel.communicator()) comm->barrier();
     if (!is_main) split = dataset::load_split(path, data.train->size());
   }
-  const auto evaluation_loader = [&](const std::vector<int64_t>& subset, std::shared_ptr<const dataset::ImageDataset> set) {
-    return std::make_unique<dataset::BatchLoader>(set, subset,
-                                                  dataset::LoaderOptions()
-                                                      .batch_size(std::max<int64_t>(options.batch_size / world, 256))
-                                                      .workers(options.workers)
-                                                      .skip_bad_images(options.skip_bad_images)
-                                                      .world_size(world)
-                                                      .rank(parallel.rank())
-                                                      .pad_shards(false));
+  // Evaluation shards partition a data set exactly (no padding) and are gathered (evaluate()).
+  const auto evaluation_loader = [&](std::shared_ptr<const dataset::ImageDataset> set, std::vector<int64_t> subset) {
+    const auto loader_options = dataset::LoaderOptions()
+                                    .batch_size(std::max<int64_t>(options.batch_size / world, 256))
+                                    .workers(options.workers)
+                                    .skip_bad_images(options.skip_bad_images)
+                                    .world_size(world)
+                                    .rank(parallel.rank())
+                                    .pad_shards(false);
+    return std::make_unique<dataset::BatchLoader>(std::move(set), std::move(subset), loader_options);
   };
   dataset::BatchLoader train_loader(
       data.train, split.train,
@@ -215,7 +216,7 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
           .seed(options.seed)
           .workers(options.workers)
           .skip_bad_images(options.skip_bad_images));
-  auto test_loader = evaluation_loader({}, data.test);
+  auto test_loader = evaluation_loader(data.test, {});
   options.schedule.epochs = options.epochs;
   options.schedule.iterations_per_epoch = train_loader.num_batches();
 
@@ -380,7 +381,7 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
   if (is_main) eval::write_anytime_csv(folder.file("anytime.csv"), result.last_test, result.costs);
 
   // Budgeted evaluation of the final model, as the reference ends its training.
-  auto valid_loader = evaluation_loader(split.valid, data.train);
+  auto valid_loader = evaluation_loader(data.train, split.valid);
   const auto valid = eval::exit_confidences(evaluate(*net, *valid_loader, options.device, parallel));
   const auto test = eval::exit_confidences(evaluate(*net, *test_loader, options.device, parallel));
   result.dynamic = eval::dynamic_sweep(valid, test, result.costs);
