@@ -78,7 +78,7 @@ TEST_F(DataParallelTest, TwoRanksOfBatchBEqualOneProcessOfBatch2B) {
   std::vector<std::vector<torch::Tensor>> trained(2);
   // Made before the threads, which would share the global generator; rank 1 starts elsewhere: rank 0's
   // parameters are broadcast.
-  const torch::nn::Sequential nets[2] = {mlp(3), mlp(99)};
+  torch::nn::Sequential nets[2] = {mlp(3), mlp(99)};
   run_ranks(2, [&](int64_t rank, std::shared_ptr<distributed::Communicator> comm) {
     auto net = nets[rank];
     // Buckets of 64 bytes: several all-reduces per backward, launched while backward runs.
@@ -94,6 +94,11 @@ TEST_F(DataParallelTest, TwoRanksOfBatchBEqualOneProcessOfBatch2B) {
     }
     trained[rank] = copies(net->parameters());
   });
+  // The DataParallel objects are gone and took their hooks along: the networks train on by themselves.
+  for (auto& net : nets) {
+    net->forward(x[0]).sum().backward();
+    EXPECT_TRUE(net->parameters()[0].grad().defined());
+  }
   const auto expected = single->parameters();
   for (int64_t r = 0; r < 2; ++r) {
     ASSERT_EQ(trained[r].size(), expected.size());

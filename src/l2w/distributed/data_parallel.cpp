@@ -32,10 +32,14 @@ DataParallel::DataParallel(std::vector<torch::Tensor> params, std::shared_ptr<Co
     b.flat = torch::zeros({numel}, first.options().requires_grad(false));
   }
   for (size_t n = 0; n < params_.size(); ++n) {
-    params_[n].register_hook([this, n](const torch::Tensor& grad) {
+    hooks_.push_back(params_[n].register_hook([this, n](const torch::Tensor& grad) {
       if (in_backward_) on_gradient(n, grad);
-    });
+    }));
   }
+}
+
+DataParallel::~DataParallel() {
+  for (size_t n = 0; n < hooks_.size(); ++n) params_[n].remove_hook(hooks_[n]);
 }
 
 void DataParallel::on_gradient(size_t param, const torch::Tensor& grad) {

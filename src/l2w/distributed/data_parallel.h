@@ -21,6 +21,7 @@ class DataParallel {
  public:
   DataParallel(std::vector<torch::Tensor> params, std::shared_ptr<Communicator> comm,
                DataParallelOptions options = {});
+  ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
 
@@ -57,6 +58,7 @@ class DataParallel {
   std::vector<size_t> bucket_of_;  // param -> bucket
   std::vector<size_t> slot_of_;    // param -> position in its bucket
   std::vector<bool> seen_;         // param's gradient arrived during the current backward
+  std::vector<unsigned> hooks_;    // removed with this object: the parameters may outlive it
   size_t next_launch_ = 0;         // buckets launch in order: every rank must issue the same sequence
   bool in_backward_ = false;       // hooks act only inside backward(): the meta step's grads stay local
 };
