@@ -139,11 +139,9 @@ int bench_command(const Flags& flags, const std::string& what) {
   auto net = build_network(flags, options);
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
   // Under l2w launch, every rank steps on its share of the batch and rank 0 reports the job's rate.
+  check_batch_divides(flags);
   const auto comm = join_job(flags, device);
   const int64_t world = comm ? comm->world_size() : 1;
-  if (flags.batch_size % world != 0)
-    throw FlagError("--batch-size " + std::to_string(flags.batch_size) + " does not divide among " +
-                    std::to_string(world) + " processes");
   net->to(device);
   net->train();
   distributed::DataParallel parallel(net->parameters(), comm);

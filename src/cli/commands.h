@@ -22,6 +22,8 @@ int launch_command(const Flags& flags);
 // process); a CUDA device without an index becomes the rank's local GPU. The job is remembered so that
 // a failure's message names this rank and reaches the peers (report_error).
 std::shared_ptr<distributed::Communicator> join_job(const Flags& flags, torch::Device& device);
+// FlagError unless --batch-size divides among the job's processes (each takes an equal share).
+void check_batch_divides(const Flags& flags);
 // "l2w: error: …" on stderr, with this process's rank when it is in a job, which hears of it too.
 void report_error(const std::string& kind, const std::string& message);
 

@@ -26,6 +26,13 @@ std::shared_ptr<distributed::Communicator> join_job(const Flags& flags, torch::D
   return joined();
 }
 
+void check_batch_divides(const Flags& flags) {
+  const int64_t world = job_options(flags).world_size;
+  if (flags.batch_size % world != 0)
+    throw FlagError("--batch-size " + std::to_string(flags.batch_size) + " does not divide among " +
+                    std::to_string(world) + " processes");
+}
+
 void report_error(const std::string& kind, const std::string& message) {
   std::string where;
   if (const auto& comm = joined()) {

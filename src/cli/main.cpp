@@ -45,6 +45,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   launch->add_option("command", flags.launch_command, "the l2w subcommand and its flags, after --")->required();
 
+  const auto is_command = [&](const char* name) {
+    try {
+      return app.get_subcommand(name) != nullptr;
+    } catch (const CLI::OptionNotFound&) {
+      return false;
+    }
+  };
+  if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
+    std::cerr << "l2w: error: unknown command '" << argv[1]
+              << "' (train, eval, infer, plot, flops, bench, launch; l2w --help)" << std::endl;
+    return 2;
+  }
   try {
     app.parse(argc, argv);
     for (auto* sub : {train, eval, infer, flops, bench})

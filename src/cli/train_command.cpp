@@ -6,6 +6,7 @@ namespace l2w::cli {
 
 int train_command(const Flags& flags) {
   torch::Device device = setup_runtime(flags);
+  check_batch_divides(flags);
   const auto comm = join_job(flags, device);
   const bool is_main = comm == nullptr || comm->rank() == 0;
   const auto data = dataset::load_data(data_options(flags));
