@@ -81,7 +81,7 @@ grep -q "^l2w: distributed error (rank 0): rank 1 stopped responding without a w
 # A peer that never arrives.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 status=0
-"$l2w" train "${data[@]}" --train_url lonely --dist_url "tcp://127.0.0.1:$port" --world_size 3 --rank 0 \
+"$l2w" train "${data[@]}" --batch-size 48 --train_url lonely --dist_url "tcp://127.0.0.1:$port" --world_size 3 --rank 0 \
   --dist_timeout 2 >lonely.log 2>&1 || status=$?
 [ "$status" -eq 1 ] || fail "a lonely rank 0 exited with $status"
 grep -q "^l2w: distributed error: ranks 1, 2 of 3 did not join the job at 127.0.0.1:$port within 2 s$" lonely.log ||
