@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "l2w/criterion/multi_exit_loss.h"
@@ -258,10 +259,11 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
                                  ": every rank must see the same run folder " + options.run_dir);
     }
   }
+  // What every rank must hold alike: the backbone's parameters and the method's own (the WPN's).
+  std::vector<torch::Tensor> replicated = net->parameters();
+  for (const auto& t : step->shared_state()) replicated.push_back(t);
   // Every rank starts from rank 0's parameters (a fresh start on another machine may draw others).
-  std::vector<torch::Tensor> shared = net->parameters();
-  for (const auto& t : step->shared_state()) shared.push_back(t);
-  parallel.broadcast_from_main(shared);
+  parallel.broadcast_from_main(replicated);
   if (is_main) trim_scores(folder.scores(), start_epoch, header);
 
   const int64_t iterations = train_loader.num_batches();
@@ -269,6 +271,7 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
   int64_t images_seen = 0;
   const int64_t end_epoch =
       options.stop_after > 0 ? std::min(options.epochs, start_epoch + options.stop_after) : options.epochs;
+  std::optional<eval::ExitOutputs> test_outputs;  // of the latest model
   for (int64_t epoch = start_epoch; epoch < end_epoch; ++epoch) {
     EpochMeter meter(exits);
     // Every 5 epochs and in the last 20, as the reference records them.
@@ -332,15 +335,13 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       std::cout << "Epoch " << epoch + 1 << ": skipped " << train_loader.bad_images()
                 << " training images that could not be decoded" << std::endl;
     meter.sum_over_ranks(parallel.communicator());
-    std::vector<torch::Tensor> trained = net->parameters();
-    for (const auto& t : step->shared_state()) trained.push_back(t);
-    parallel.check_replicas(trained, "parameters after epoch " + std::to_string(epoch + 1));
+    parallel.check_replicas(replicated, "parameters after epoch " + std::to_string(epoch + 1));
     if (record) {
       per_sample.gather(parallel.communicator());
       if (is_main) per_sample.write(folder, epoch + 1);
     }
-    const auto outputs = evaluate(*net, *test_loader, options.device, parallel);
-    result.last_test = eval::anytime_metrics(outputs);
+    test_outputs = evaluate(*net, *test_loader, options.device, parallel);
+    result.last_test = eval::anytime_metrics(*test_outputs);
     if (!options.quiet) {
       std::cout << "Epoch " << epoch + 1 << " test:\n" << eval::anytime_table(result.last_test, result.costs);
     }
@@ -374,16 +375,17 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     folder.set_latest(path);
     if (is_best) save_checkpoint(c, folder.best_checkpoint());
   }
-  if (result.last_test.empty()) {
+  if (!test_outputs) {
     // Nothing left to train (a finished run resumed): report the current model.
-    result.last_test = eval::anytime_metrics(evaluate(*net, *test_loader, options.device, parallel));
+    test_outputs = evaluate(*net, *test_loader, options.device, parallel);
+    result.last_test = eval::anytime_metrics(*test_outputs);
   }
   if (is_main) eval::write_anytime_csv(folder.file("anytime.csv"), result.last_test, result.costs);
 
   // Budgeted evaluation of the final model, as the reference ends its training.
   auto valid_loader = evaluation_loader(data.train, split.valid);
   const auto valid = eval::exit_confidences(evaluate(*net, *valid_loader, options.device, parallel));
-  const auto test = eval::exit_confidences(evaluate(*net, *test_loader, options.device, parallel));
+  const auto test = eval::exit_confidences(*test_outputs);  // the final model's, evaluated above
   result.dynamic = eval::dynamic_sweep(valid, test, result.costs);
   if (is_main) eval::write_dynamic(folder.file("dynamic.txt"), result.dynamic);
   return result;
