@@ -1,16 +1,46 @@
 #!/usr/bin/env bash
-# Installs what l2w needs from Debian's packages and builds it into build/ (run as root).
+# Installs what l2w needs and builds it into build/ (run as root on Debian 12):
+# - Debian's packages: compiler and CMake, CLI11, GoogleTest, zlib, libjpeg/libpng, Gloo's headers (for
+#   c10d), Fashion-MNIST, gnuplot;
+# - LibTorch: PyPI's torch wheel (pinned below; built with CUDA, it also runs without a GPU) in a virtual
+#   environment outside the clone, $L2W_VENV (default ~/.cache/l2w/venv), reused by every clone and by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(cmake g++ make libtorch-dev libopenblas0-pthread libcli11-dev zlib1g-dev libgtest-dev
-          libjpeg62-turbo-dev libpng-dev libgloo-dev dataset-fashion-mnist gnuplot-nox python3-torch python3-pil)
+torch_version=2.15.0
+venv=${L2W_VENV:-$HOME/.cache/l2w/venv}
+log=${L2W_SETUP_LOG:-build/setup.log}
+mkdir -p "$(dirname "$log")"
+: >"$log"
+step() { printf '%s\n' "$*"; }
+fail() {
+  echo "setup: $1 failed; the last lines of $log:" >&2
+  tail -n 25 "$log" >&2
+  exit 1
+}
+
+packages=(cmake g++ make python3 python3-venv libcli11-dev zlib1g-dev libgtest-dev libjpeg62-turbo-dev libpng-dev
+          libgloo-dev dataset-fashion-mnist gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  step "setup: installing Debian packages: ${missing[*]}"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+    >>"$log" 2>&1 || fail "apt-get install" 
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)"
+
+if ! "$venv/bin/python3" -c "import torch, numpy, PIL, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" \
+    >>"$log" 2>&1; then
+  step "setup: installing torch $torch_version (LibTorch, with its CUDA libraries: about 5 GB) into $venv"
+  python=$(command -v python3)
+  "$python" -m venv "$venv" >>"$log" 2>&1 || fail "creating the virtual environment $venv"
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check "torch==$torch_version" numpy pillow \
+    >>"$log" 2>&1 || fail "pip install torch==$torch_version"
+fi
+
+step "setup: configuring (LibTorch from $venv)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DL2W_PYTHON="$venv/bin/python3" >>"$log" 2>&1 || fail "cmake"
+step "setup: building (the first build takes about 10 minutes on 2 cores; log: $log)"
+cmake --build build -j "$(nproc)" >>"$log" 2>&1 || fail "the build"
+step "setup: built build/src/cli/l2w"

@@ -12,7 +12,7 @@ namespace {
 
 std::string shape_text(const torch::Tensor& t) {
   std::string s;
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "x" : "") + std::to_string(t.size(i));
+  for (int64_t i = 0; i < t.dim(); ++i) s.append(i ? "x" : "").append(std::to_string(t.size(i)));
   return s;
 }
 

@@ -1,4 +1,4 @@
-// Checkpoints across Python and C++: files written by Python's torch.save (Debian's python3-torch) load
+// Checkpoints across Python and C++: files written by Python's torch.save (the build's Python torch, L2W_PYTHON) load
 // into l2w, and l2w's load in Python's torch.load, bit for bit.
 #include <cstdlib>
 #include <filesystem>
@@ -21,7 +21,7 @@ const std::string kKeys = std::string(L2W_TEST_DATA) + "/msdnet_tiny_cifar10_sta
 
 // Runs the Python side; the test fails on a non-zero exit.
 void python(const std::string& args) {
-  const std::string command = "/usr/bin/python3 " + kScript + " " + args;
+  const std::string command = std::string(L2W_PYTHON) + " " + kScript + " " + args;
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 }
 

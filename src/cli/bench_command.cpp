@@ -1,5 +1,3 @@
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -14,6 +12,7 @@
 #include "commands.h"
 #include "l2w/dataset/transforms.h"
 #include "l2w/models/exit_cost.h"
+#include "l2w/runtime/device.h"
 
 #ifdef L2W_WITH_IMAGES
 #include "l2w/dataset/image_decoding.h"
@@ -25,31 +24,28 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// This machine's float32 matrix-product rate (GFLOP/s) for a 2048² product.
-double matmul_gflops() {
-  const auto a = torch::randn({2048, 2048});
-  const auto b = torch::randn({2048, 2048});
+// The device's float32 matrix-product rate (GFLOP/s) for a 2048² product (4096² on a GPU).
+double matmul_gflops(const torch::Device& device) {
+  const int64_t n = device.is_cuda() ? 4096 : 2048;
+  const auto a = torch::randn({n, n}, torch::TensorOptions().device(device));
+  const auto b = torch::randn({n, n}, torch::TensorOptions().device(device));
   torch::mm(a, b);
-  const int reps = 5;
-  const auto start = Clock::now();
+  const int reps = device.is_cuda() ? 20 : 5;
+  runtime::DeviceTimer timer(device);
+  timer.start();
   for (int i = 0; i < reps; ++i) torch::mm(a, b);
-  const double s = std::chrono::duration<double>(Clock::now() - start).count();
-  return 2.0 * 2048.0 * 2048.0 * 2048.0 * reps / s / 1e9;
-}
-
-double peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_maxrss) / 1024.0;
+  const double s = timer.seconds();
+  return 2.0 * double(n) * double(n) * double(n) * reps / s / 1e9;
 }
 
 // Images per second of `iterations` training steps after three warm-up steps.
 double training_rate(train::TrainStep& step, const torch::Tensor& images, const torch::Tensor& labels,
                      int64_t iterations, const torch::Device& device) {
   for (int i = 0; i < 3; ++i) step.run(images, labels, {0, i});
+  runtime::synchronize(device);
   const auto start = Clock::now();
   for (int64_t i = 0; i < iterations; ++i) step.run(images, labels, {0, 3 + i});
-  if (device.is_cuda()) torch::cuda::synchronize();
+  runtime::synchronize(device);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return double(images.size(0) * iterations) / seconds;
 }
@@ -152,31 +148,37 @@ int bench_command(const Flags& flags, const std::string& what) {
   const auto images = torch::randn({local_batch, geometry.channels, geometry.height, geometry.width}).to(device);
   const auto labels = torch::randint(geometry.num_classes, {local_batch}, torch::kLong).to(device);
   if (parallel.is_main())
-    std::cout << "bench " << what << ": " << models::describe(options) << "\n  method " << flags.method << ", batch "
-            << flags.batch_size << ", " << at::get_num_threads() << " threads, device " << device
-            << (comm ? ", " + std::to_string(world) + " processes of batch " + std::to_string(local_batch) : std::string())
-            << std::endl;
+    std::cout << "bench " << what << ": " << models::describe(options) << "\n  method " << flags.method
+              << (flags.method == "l2w" ? " (--meta_grad " + flags.meta_grad + ")" : std::string()) << ", batch "
+              << flags.batch_size << ", amp " << flags.amp << ", LibTorch " << TORCH_VERSION << ", "
+              << at::get_num_threads() << " intra-op threads, device " << device << " ("
+              << runtime::device_name(device) << ")"
+              << (comm ? ", " + std::to_string(world) + " processes of batch " + std::to_string(local_batch) : std::string())
+              << std::endl;
+  runtime::reset_peak_memory(device);
   const double images_per_s = double(world) * training_rate(*step, images, labels, flags.bench_iterations, device);
-  const double rss = peak_rss_mb();
+  const double peak_mb = runtime::peak_memory_mb(device);
   // Training costs about three forward passes (forward, input gradients, weight gradients).
   const double gflops = 3.0 * double(costs.back().muladds) * 2.0 * images_per_s / 1e9;
   if (!parallel.is_main()) return 0;
-  const double peak = matmul_gflops();
+  const double peak = matmul_gflops(device);
   std::printf("images/s            %.1f\n", images_per_s);
   std::printf("achieved GFLOP/s    %.1f  (3 x forward MUL-ADDs x 2 FLOP, %.2f M MUL-ADDs per image)\n", gflops,
               double(costs.back().muladds) / 1e6);
-  std::printf("matmul GFLOP/s      %.1f  (2048^2 float32 product, this run)\n", peak);
+  std::printf("matmul GFLOP/s      %.1f  (float32 product on %s, this run)\n", peak, device.str().c_str());
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
-  std::printf("peak resident MB    %.0f\n", rss);
+  std::printf("%s %.0f\n", device.is_cuda() ? "peak GPU memory MB " : "peak resident MB   ", peak_mb);
   if (flags.method == "l2w" && flags.meta_grad == "fd" && world == 1) {
     // The baseline in the same process, after fd, so that the peak above is fd's own.
     Flags exact_flags = flags;
     exact_flags.meta_grad = "exact";
     auto exact = step_factory(exact_flags)(*net, sgd, nullptr);
+    runtime::reset_peak_memory(device);
     const double exact_rate = training_rate(*exact, images, labels, flags.bench_iterations, device);
     std::printf("exact images/s      %.1f  (--meta_grad exact, same run)\n", exact_rate);
     std::printf("speed-up fd/exact   %.2f\n", images_per_s / exact_rate);
-    std::printf("exact peak MB       %.0f  (process peak after the exact steps)\n", peak_rss_mb());
+    std::printf("exact peak MB       %.0f  (%s)\n", runtime::peak_memory_mb(device),
+                device.is_cuda() ? "GPU peak of the exact steps" : "process peak after the exact steps");
   }
   return 0;
 }

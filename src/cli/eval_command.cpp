@@ -40,10 +40,12 @@ int eval_command(const Flags& flags) {
   const auto loader_options = dataset::LoaderOptions()
                                   .batch_size(std::max<int64_t>(flags.batch_size, 256))
                                   .workers(flags.workers)
-                                  .skip_bad_images(flags.skip_bad_images);
+                                  .skip_bad_images(flags.skip_bad_images)
+                                  .pin_memory(device.is_cuda());
   dataset::BatchLoader loader(data.test, {}, loader_options);
+  const auto amp = runtime::parse_amp(flags.amp);
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
-  const auto test = eval::collect_outputs(*net, loader, device);
+  const auto test = eval::collect_outputs(*net, loader, device, amp);
   train::RunFolder folder(flags.train_url);
   const auto metrics = eval::anytime_metrics(test);
   if (flags.evalmode != "dynamic") {
@@ -56,7 +58,7 @@ int eval_command(const Flags& flags) {
     const auto subset = flags.use_valid ? dataset::load_split(folder.file("valid_index.txt"), data.train->size()).valid
                                         : std::vector<int64_t>{};
     dataset::BatchLoader valid_loader(data.train, subset, loader_options);
-    const auto valid_outputs = eval::collect_outputs(*net, valid_loader, device);
+    const auto valid_outputs = eval::collect_outputs(*net, valid_loader, device, amp);
     const auto valid = eval::exit_confidences(valid_outputs);
     const auto test_confidences = eval::exit_confidences(test);
     const std::string valid_name = flags.use_valid ? "held-out" : "training";

@@ -6,6 +6,9 @@
 
 #include <thread>
 
+#include "l2w/runtime/device.h"
+#include "l2w/runtime/mixed_precision.h"
+
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -68,6 +71,8 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--method", f.method, "l2w | plain")->check(CLI::IsMember({"l2w", "plain"}));
   app.add_option("--threads", f.threads, "LibTorch threads (0: all cores)")->check(kNonNegative);
   app.add_option("--device", f.device, "cpu | cuda[:i]");
+  app.add_option("--amp", f.amp, "mixed precision of the real step and evaluation: off | bf16 | fp16 (loss-scaled)")
+      ->check(CLI::IsMember({"off", "bf16", "fp16"}));
   app.add_option("--gpu", f.device, "accepted for the reference's scripts; same as --device")->group("");
 
   app.add_option("--dist_url", f.dist_url, "data-parallel job: rank 0's tcp://HOST:PORT (default: MASTER_ADDR/PORT)")
@@ -160,15 +165,12 @@ torch::Device setup_runtime(const Flags& f) {
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = f.threads > 0 ? int(f.threads) : std::max(1, cores / sharing);
   at::set_num_threads(threads);
-  std::string name = f.device;
-  if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) name = "cuda:" + name;
   try {
-    torch::Device device(name);
-    if (device.is_cuda() && !torch::cuda::is_available())
-      throw FlagError("--device " + f.device + ": CUDA is not available in this build or machine");
+    const torch::Device device = runtime::parse_device(f.device);
+    runtime::prepare(device);
     return device;
-  } catch (const c10::Error&) {
-    throw FlagError("--device: '" + f.device + "' is not cpu or cuda[:i]");
+  } catch (const std::invalid_argument& e) {
+    throw FlagError(std::string("--device ") + e.what());
   }
 }
 
@@ -267,6 +269,7 @@ train::TrainerOptions trainer_options(const Flags& f, const torch::Device& devic
   o.use_valid = f.use_valid;
   o.num_sample_valid = f.num_sample_valid;
   o.device = device;
+  o.amp = runtime::parse_amp(f.amp);
   return o;
 }
 
@@ -286,6 +289,7 @@ meta::MetaOptions meta_options(const Flags& f, int64_t num_exits) {
   o.meta_weight_decay = f.meta_weight_decay;
   o.target_p_index = f.target_p_index;
   o.label_smoothing = f.label_smoothing;
+  o.amp = runtime::parse_amp(f.amp);
   o.meta_grad = f.meta_grad == "fd" ? meta::MetaGrad::kFiniteDifference : meta::MetaGrad::kExact;
   o.fd_epsilon = f.fd_epsilon;
   return o;
@@ -308,9 +312,9 @@ distributed::JobOptions job_options(const Flags& f) {
 
 train::StepFactory step_factory(const Flags& f) {
   if (f.method == "plain") {
-    return [smoothing = f.label_smoothing](models::MultiExitNetworkImpl& net, train::Sgd& sgd,
-                                           distributed::DataParallel* parallel) {
-      return std::unique_ptr<train::TrainStep>(new train::PlainStep(net, sgd, smoothing, parallel));
+    return [smoothing = f.label_smoothing, amp = runtime::parse_amp(f.amp)](
+               models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {
+      return std::unique_ptr<train::TrainStep>(new train::PlainStep(net, sgd, smoothing, parallel, amp));
     };
   }
   return [f](models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {

@@ -27,6 +27,7 @@ struct Flags {
   std::string method = "l2w";
   int64_t threads = 0;  // 0: all cores
   std::string device = "cpu";
+  std::string amp = "off";  // mixed precision: off | bf16 | fp16
   // Data.
   std::string data = "fashion-mnist";
   std::string data_url;

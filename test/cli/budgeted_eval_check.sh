@@ -18,7 +18,7 @@ for f in probs_valid.npy probs_test.npy labels_valid.npy labels_test.npy thresho
          accuracy_budget.png accuracy_budget.svg; do
   test -s "$run/$f" || { echo "missing $run/$f"; exit 1; }
 done
-/usr/bin/python3 "$src/test/python/spec_dynamic_check.py" "$run" 5e6
+"${L2W_PYTHON:-python3}" "$src/test/python/spec_dynamic_check.py" "$run" 5e6
 
 # Early-exit inference with the thresholds: the same accuracy and MUL-ADDs as dynamic evaluation's.
 expected=$(sed -n 's/.*test: \([0-9.]*\)% at \([0-9.]*\) M.*/\1 \2/p' "$run/eval.log")

@@ -6,7 +6,7 @@ set -euo pipefail
 l2w=$1 src=$2 work=$3/imagenet
 rm -rf "$work"
 mkdir -p "$work"
-/usr/bin/python3 "$src/test/python/make_image_folder.py" "$work/data"
+"${L2W_PYTHON:-python3}" "$src/test/python/make_image_folder.py" "$work/data"
 arch=(--data ImageNet --data_url "$work/data" --workers 2 --seed 0 --arch msdnet --nBlocks 2 --stepmode even
       --step 1 --base 1 --nChannels 4 --growthRate 4 --grFactor 1-2-4-4 --bnFactor 1-2-4-4 --threads 2)
 meta=(--meta_net_hidden_size 16 --meta_net_num_layers 1 --meta_interval 1 --meta_lr 1e-4 --epsilon 0.3

@@ -1,4 +1,4 @@
-"""The Python side of l2w's checkpoint interoperability test (Debian's python3-torch).
+"""The Python side of l2w's checkpoint interoperability test (the Python l2w was built against, L2W_PYTHON).
 
   write DIR KEYS_TSV   torch.save the reference's checkpoint dictionary for the keys and shapes of KEYS_TSV
                        (random values, a real OrderedDict state_dict and a real torch.optim.SGD state), the

@@ -1,4 +1,4 @@
-"""Writes a small ImageNet-style folder for l2w's end-to-end test (Debian's python3-pil):
+"""Writes a small ImageNet-style folder for l2w's end-to-end test (Pillow, in the Python l2w was built against):
 DIR/{train,val}/<class>/ with JPEG and PNG images of odd sizes, a grey one, and in train one corrupt JPEG.
 
 Usage: make_image_folder.py DIR

@@ -1,7 +1,7 @@
 """SPEC §3's budgeted evaluation, recomputed in Python from the probabilities `l2w eval --save-probs`
 wrote, compared with l2w's dynamic.txt (all 39 lines exactly) and thresholds.txt.
 
-Usage: spec_dynamic_check.py RUN_DIR [BUDGET]   (needs numpy and torch: Debian's python3-torch)
+Usage: spec_dynamic_check.py RUN_DIR [BUDGET]   (needs numpy and torch: the Python l2w was built against, L2W_PYTHON)
 """
 import math
 import sys

@@ -126,6 +126,10 @@ std::optional<Batch> BatchLoader::next() {
   return batch;
 }
 
+torch::TensorOptions BatchLoader::host_options(torch::ScalarType type) const {
+  return torch::TensorOptions().dtype(type).pinned_memory(options_.pin_memory());
+}
+
 Batch BatchLoader::make_batch(int64_t b) const {
   const int64_t begin = b * options_.batch_size();
   const int64_t end = std::min<int64_t>(begin + options_.batch_size(), num_samples());
@@ -134,8 +138,8 @@ Batch BatchLoader::make_batch(int64_t b) const {
   const auto shape = data_->image_shape();
   const ImageGeometry g{shape[0], shape[1], shape[2]};
   Batch batch;
-  batch.images = torch::empty({n, g.channels, g.height, g.width}, torch::kFloat32);
-  batch.labels = torch::empty({n}, torch::kInt64);
+  batch.images = torch::empty({n, g.channels, g.height, g.width}, host_options(torch::kFloat32));
+  batch.labels = torch::empty({n}, host_options(torch::kInt64));
   batch.indices = torch::empty({n}, torch::kInt64);
   const auto* pixels = data_->images.data_ptr<uint8_t>();
   const auto* labels = data_->labels.data_ptr<int64_t>();
@@ -163,7 +167,7 @@ Batch BatchLoader::make_file_batch(int64_t begin, int64_t end) const {
   const int64_t size = data_->crop;
   const ImageGeometry g{3, size, size};
   const auto* labels = data_->labels.data_ptr<int64_t>();
-  auto images = torch::empty({end - begin, 3, size, size}, torch::kFloat32);
+  auto images = torch::empty({end - begin, 3, size, size}, host_options(torch::kFloat32));
   float* out = images.data_ptr<float>();
   std::vector<int64_t> kept_labels, kept_indices;
   std::vector<uint8_t> crop(g.numel());
@@ -191,6 +195,7 @@ Batch BatchLoader::make_file_batch(int64_t begin, int64_t end) const {
   Batch batch;
   batch.images = images.slice(0, 0, static_cast<int64_t>(kept_labels.size()));  // skipped files leave no row
   batch.labels = torch::tensor(kept_labels, torch::kInt64);
+  if (options_.pin_memory()) batch.labels = batch.labels.pin_memory();
   batch.indices = torch::tensor(kept_indices, torch::kInt64);
   return batch;
 #else

@@ -39,6 +39,8 @@ struct LoaderOptions {
   TORCH_ARG(int64_t, world_size) = 1;
   TORCH_ARG(int64_t, rank) = 0;
   TORCH_ARG(bool, pad_shards) = true;
+  // Images and labels in page-locked memory, for asynchronous (non_blocking) copies to a GPU.
+  TORCH_ARG(bool, pin_memory) = false;
 };
 
 class BatchLoader {
@@ -62,6 +64,7 @@ class BatchLoader {
   int64_t bad_images() const { return bad_images_; }
 
  private:
+  torch::TensorOptions host_options(torch::ScalarType type) const;
   Batch make_batch(int64_t b) const;
   Batch make_file_batch(int64_t begin, int64_t end) const;  // positions [begin, end) of order_
   void work();

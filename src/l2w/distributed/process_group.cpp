@@ -41,10 +41,13 @@ class QuietC10dLog {
 #ifdef C10_USE_GLOG
   QuietC10dLog() : saved_(FLAGS_minloglevel) { FLAGS_minloglevel = std::max(saved_, google::GLOG_FATAL); }
   ~QuietC10dLog() { FLAGS_minloglevel = saved_; }
+#else
+  QuietC10dLog() : saved_(FLAGS_caffe2_log_level) { FLAGS_caffe2_log_level = std::max(saved_, 3); }  // 3: FATAL
+  ~QuietC10dLog() { FLAGS_caffe2_log_level = saved_; }
+#endif
 
  private:
   int saved_;
-#endif
 };
 
 Store connect_store(const JobOptions& job, bool server, std::chrono::milliseconds timeout) {

@@ -9,7 +9,7 @@
 namespace l2w::eval {
 
 ExitOutputs collect_outputs(models::MultiExitNetworkImpl& net, dataset::BatchLoader& loader,
-                            const torch::Device& device) {
+                            const torch::Device& device, runtime::Amp amp) {
   torch::NoGradGuard no_grad;
   const bool was_training = net.is_training();
   net.eval();
@@ -17,13 +17,15 @@ ExitOutputs collect_outputs(models::MultiExitNetworkImpl& net, dataset::BatchLoa
   std::vector<torch::Tensor> labels;
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
-    const auto logits = net.forward(batch->images.to(device));
-    for (size_t k = 0; k < logits.size(); ++k) per_exit[k].push_back(logits[k].to(torch::kCPU, torch::kFloat32));
+    runtime::AutocastGuard autocast(amp, device);
+    const auto logits = net.forward(batch->images.to(device, /*non_blocking=*/true));
+    // Kept on the device until the end: one copy to the host instead of a wait per batch.
+    for (size_t k = 0; k < logits.size(); ++k) per_exit[k].push_back(logits[k].to(torch::kFloat32));
     labels.push_back(batch->labels);
   }
   net.train(was_training);
   ExitOutputs out;
-  for (auto& chunks : per_exit) out.logits.push_back(torch::cat(chunks));
+  for (auto& chunks : per_exit) out.logits.push_back(torch::cat(chunks).cpu());
   out.labels = torch::cat(labels);
   return out;
 }

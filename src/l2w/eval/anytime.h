@@ -6,6 +6,7 @@
 
 #include "l2w/dataset/batch_loader.h"
 #include "l2w/models/multi_exit_network.h"
+#include "l2w/runtime/mixed_precision.h"
 #include "l2w/nn/cost_meter.h"
 
 namespace l2w::eval {
@@ -18,7 +19,7 @@ struct ExitOutputs {
 
 // Runs the network in eval mode over one pass of `loader`.
 ExitOutputs collect_outputs(models::MultiExitNetworkImpl& net, dataset::BatchLoader& loader,
-                            const torch::Device& device);
+                            const torch::Device& device, runtime::Amp amp = runtime::Amp::kOff);
 
 struct ExitMetrics {
   double loss = 0;

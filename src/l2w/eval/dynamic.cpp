@@ -137,7 +137,7 @@ ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::ve
 
 std::string exit_histogram(const std::vector<int64_t>& counts) {
   std::string out;
-  for (size_t k = 0; k < counts.size(); ++k) out += (k ? "/" : "") + std::to_string(counts[k]);
+  for (size_t k = 0; k < counts.size(); ++k) out.append(k ? "/" : "").append(std::to_string(counts[k]));
   return out;
 }
 

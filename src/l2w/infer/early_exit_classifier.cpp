@@ -3,6 +3,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "l2w/runtime/device.h"
+
 namespace l2w::infer {
 
 EarlyExitClassifier::EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds)
@@ -15,7 +17,7 @@ EarlyExitClassifier::EarlyExitClassifier(models::MultiExitNetwork net, std::vect
 
 void EarlyExitClassifier::mark(double& bucket) {
   if (!profiling_) return;
-  if (device_.is_cuda()) torch::cuda::synchronize();
+  runtime::synchronize(device_);
   const auto now = std::chrono::steady_clock::now();
   bucket += std::chrono::duration<double>(now - last_).count();
   last_ = now;

@@ -1,9 +1,10 @@
 #include "l2w/infer/speed_test.h"
 
 #include <algorithm>
-#include <chrono>
 #include <numeric>
 #include <stdexcept>
+
+#include "l2w/runtime/device.h"
 
 namespace l2w::infer {
 
@@ -15,11 +16,12 @@ InferenceRun run_inference(EarlyExitClassifier& engine, dataset::BatchLoader& lo
   InferenceRun run;
   run.exit_counts.assign(exits, 0);
   int64_t correct = 0;
+  runtime::DeviceTimer timer(device);
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
-    const auto images = batch->images.to(device);
-    if (device.is_cuda()) torch::cuda::synchronize();
-    const auto start = std::chrono::steady_clock::now();
+    const auto images = batch->images.to(device, /*non_blocking=*/true);
+    runtime::synchronize(device);  // the copy is not part of the timed classification
+    timer.start();
     torch::Tensor prediction, exit_index;
     if (full_network) {
       prediction = engine.classify_full(images).cpu();
@@ -29,7 +31,7 @@ InferenceRun run_inference(EarlyExitClassifier& engine, dataset::BatchLoader& lo
       prediction = decisions.prediction.cpu();
       exit_index = decisions.exit_index.cpu();
     }
-    run.batch_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    run.batch_seconds.push_back(timer.seconds());
     correct += prediction.eq(batch->labels).sum().item<int64_t>();
     const auto* e = exit_index.data_ptr<int64_t>();
     for (int64_t i = 0; i < exit_index.size(0); ++i) ++run.exit_counts.at(e[i]);

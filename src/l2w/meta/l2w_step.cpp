@@ -18,17 +18,19 @@ L2WStep::L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaO
       wpn_(options.wpn),
       adam_(wpn_->parameters(), train::AdamOptions().lr(options.meta_lr).weight_decay(options.meta_weight_decay)),
       target_(eval::target_proportions(options.target_p_index, net.num_exits())),
-      meta_lr_(options.meta_lr) {
+      meta_lr_(options.meta_lr),
+      scaler_(options.amp == runtime::Amp::kFp16) {
   const auto reference = net.parameters().front();
   wpn_->to(reference.device(), reference.scalar_type());
 }
 
 namespace {
 
-double squared_norm(const std::vector<torch::Tensor>& tensors) {
-  double sum = 0;
-  for (const auto& t : tensors) sum += t.pow(2).sum().item<double>();
-  return sum;
+// Σ‖t‖² as a float64 scalar on the tensors' device: no wait for the device.
+torch::Tensor squared_norm(const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> sums;
+  for (const auto& t : tensors) sums.push_back(t.pow(2).sum());
+  return torch::stack(sums).to(torch::kFloat64).sum();
 }
 
 std::vector<torch::Tensor> zeros_where_undefined(std::vector<torch::Tensor> grads,
@@ -41,9 +43,9 @@ std::vector<torch::Tensor> zeros_where_undefined(std::vector<torch::Tensor> grad
 
 }  // namespace
 
-L2WStep::HalfForward L2WStep::forward_half(const torch::Tensor& x, const torch::Tensor& y) {
+L2WStep::HalfForward L2WStep::forward_half(const torch::Tensor& x, const torch::Tensor& y, runtime::Amp amp) {
   HalfForward f;
-  f.logits = net_.forward(x);
+  f.logits = train::forward_logits(net_, x, amp);
   f.losses = criterion::per_exit_losses(f.logits, y, options_.label_smoothing);
   f.confidences = criterion::per_exit_confidences(f.logits);
   return f;
@@ -97,7 +99,7 @@ MetaGradient L2WStep::exact_gradient(const HalfForward& train, const torch::Tens
   const auto wpn_params = wpn_->parameters();
   const auto grads = torch::autograd::grad({meta_loss}, wpn_params, {}, /*retain_graph=*/false,
                                            /*create_graph=*/false, /*allow_unused=*/true);
-  return {meta_loss.item<double>(), zeros_where_undefined(grads, wpn_params)};
+  return {meta_loss.detach(), zeros_where_undefined(grads, wpn_params)};
 }
 
 MetaGradient L2WStep::finite_difference_gradient(const HalfForward& train, const torch::Tensor& train_x,
@@ -126,32 +128,33 @@ MetaGradient L2WStep::finite_difference_gradient(const HalfForward& train, const
   std::vector<torch::Tensor> direction(theta.size());
   for (size_t i = 0; i < theta.size(); ++i) direction[i] = h[i] * sgd_.direction_gain(i);
   const auto wpn_params = wpn_->parameters();
-  const double h_norm = std::sqrt(squared_norm(direction));
-  if (h_norm == 0) {
-    std::vector<torch::Tensor> zeros;
-    for (const auto& p : wpn_params) zeros.push_back(torch::zeros_like(p));
-    return {meta_loss.item<double>(), zeros};
-  }
+  // δ stays a device scalar, so that the step never waits for the device. A zero direction (h = 0)
+  // gives δ = 0 and a zero directional derivative.
+  const auto h_norm = squared_norm(direction).sqrt();
   double epsilon = options_.fd_epsilon;
   if (epsilon <= 0) epsilon = theta.front().scalar_type() == torch::kFloat64 ? 1e-9 : 1e-6;
-  const double delta = epsilon * (1.0 + std::sqrt(squared_norm(theta))) / h_norm;
+  const auto delta = torch::where(h_norm > 0, epsilon * (1.0 + squared_norm(theta).sqrt()) / h_norm,
+                                  torch::zeros_like(h_norm));
   torch::Tensor directional;  // ⟨c ⊙ h, ∇θ L_ik⟩ for every sample and exit
   {
     c10::InferenceMode no_autograd;  // no graph and no version counters: cheaper than NoGradGuard
-    const auto losses_at = [&](double step) {
+    const auto step = delta.to(theta.front().scalar_type());
+    const auto losses_at = [&](const torch::Tensor& along) {
       std::vector<torch::Tensor> moved(theta.size());
-      for (size_t i = 0; i < theta.size(); ++i) moved[i] = theta[i] + step * direction[i];
+      for (size_t i = 0; i < theta.size(); ++i) moved[i] = theta[i] + along * direction[i];
       nn::ParameterSwap shifted(net_, moved, /*private_buffers=*/true);
       return criterion::per_exit_losses(net_.forward(train_x), train_y, options_.label_smoothing);
     };
-    directional = (losses_at(delta) - losses_at(-delta)) / (2 * delta);
+    const auto difference = (losses_at(step) - losses_at(-step)).to(torch::kFloat64);
+    directional = torch::where(delta > 0, difference / (2 * delta), torch::zeros_like(difference))
+                      .to(train.losses.scalar_type());
   }
   directional = directional.clone();  // an ordinary tensor again, so that autograd may save it
   // meta_loss(φ) ≈ const − lr·Σ_ik W_ik(φ)·directional_ik/n: its gradient is the WPN's backward alone.
   const auto surrogate = -sgd_.options().lr() * criterion::weighted_loss(directional, weights);
   const auto grads = torch::autograd::grad({surrogate}, wpn_params, {}, /*retain_graph=*/false,
                                            /*create_graph=*/false, /*allow_unused=*/true);
-  return {meta_loss.item<double>(), zeros_where_undefined(grads, wpn_params)};
+  return {meta_loss.detach(), zeros_where_undefined(grads, wpn_params)};
 }
 
 void L2WStep::real_step(const HalfForward& forward, train::StepReport& report) {
@@ -160,9 +163,7 @@ void L2WStep::real_step(const HalfForward& forward, train::StepReport& report) {
     torch::NoGradGuard no_grad;
     weights = wpn_(forward.losses, forward.confidences);
   }
-  sgd_.zero_grad();
-  train::backward(criterion::weighted_loss(forward.losses, weights), parallel_);
-  sgd_.step();
+  train::descend(criterion::weighted_loss(forward.losses, weights), sgd_, parallel_, scaler_);
   for (size_t k = 0; k < forward.logits.size(); ++k) {
     auto l = forward.logits[k].detach();
     report.logits[k] = report.logits[k].defined() ? torch::cat({report.logits[k], l}) : l;
@@ -180,33 +181,35 @@ train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor&
   report.logits.resize(net_.num_exits());
   const int64_t n = images.size(0);
   if (n < 2) {  // nothing to split: a real step with the current weights
-    real_step(forward_half(images, labels), report);
+    real_step(forward_half(images, labels, options_.amp), report);
     return report;
   }
   const int64_t half = n / 2;
   const torch::Tensor x[2] = {images.slice(0, 0, half), images.slice(0, half)};
   const torch::Tensor y[2] = {labels.slice(0, 0, half), labels.slice(0, half)};
   const bool meta = position.iteration % options_.meta_interval == 0;
-  double meta_loss = 0;
+  torch::Tensor meta_loss;
   for (int phase = 0; phase < 2; ++phase) {
     std::optional<HalfForward> forward;
     if (meta) {
       MetaGradient g;
       if (options_.meta_grad == MetaGrad::kFiniteDifference) {
-        // The real step's forward (train-mode BatchNorm, same θ and batch) serves the meta step too.
-        forward = forward_half(x[phase], y[phase]);
-        g = finite_difference_gradient(*forward, x[phase], y[phase], x[1 - phase], y[1 - phase]);
+        // The real step's forward (train-mode BatchNorm, same θ and batch) serves the meta step too,
+        // unless the real step runs in another precision.
+        HalfForward meta_forward = forward_half(x[phase], y[phase]);
+        g = finite_difference_gradient(meta_forward, x[phase], y[phase], x[1 - phase], y[1 - phase]);
+        if (options_.amp == runtime::Amp::kOff) forward = std::move(meta_forward);
       } else {
         g = meta_gradient(x[phase], y[phase], x[1 - phase], y[1 - phase]);
       }
       if (parallel_ != nullptr) parallel_->average(g.grads);
       adam_.step(g.grads);
-      meta_loss += g.meta_loss / 2;
+      meta_loss = meta_loss.defined() ? meta_loss + g.meta_loss / 2 : g.meta_loss / 2;
     }
-    if (!forward) forward = forward_half(x[phase], y[phase]);
+    if (!forward) forward = forward_half(x[phase], y[phase], options_.amp);
     real_step(*forward, report);
   }
-  if (meta) report.meta_loss = meta_loss;
+  report.meta_loss = meta_loss;
   return report;
 }
 

@@ -39,10 +39,13 @@ struct MetaOptions {
   // L(θ + δh) − L(θ − δh) (growing as 1/δ). 0 picks 1e-6 in float32 and 1e-9 in float64, where on the
   // SPEC's tiny MSDNet the two balance (cosine to the exact gradient 0.99995 and 1 − 2e-7).
   double fd_epsilon = 0.0;
+  // Mixed precision of the real step (its forward under autocast, fp16 loss-scaled); the meta step
+  // always runs in the parameters' precision.
+  runtime::Amp amp = runtime::Amp::kOff;
 };
 
 struct MetaGradient {
-  double meta_loss = 0;
+  torch::Tensor meta_loss;            // 0-dim, on the device
   std::vector<torch::Tensor> grads;  // ∂meta_loss/∂φ for each WPN parameter
 };
 
@@ -68,12 +71,13 @@ class L2WStep : public train::TrainStep {
   WeightPredictionNetwork& wpn() { return wpn_; }
 
  private:
-  // The training half's forward at θ: logits, per-sample per-exit losses and confidences.
+  // The training half's forward at θ: logits, per-sample per-exit losses and confidences; under
+  // autocast for `amp` other than kOff.
   struct HalfForward {
     std::vector<torch::Tensor> logits;
     torch::Tensor losses, confidences;
   };
-  HalfForward forward_half(const torch::Tensor& x, const torch::Tensor& y);
+  HalfForward forward_half(const torch::Tensor& x, const torch::Tensor& y, runtime::Amp amp = runtime::Amp::kOff);
   // 1e–1f: the meta half through θ', each sample at its allocated exit.
   torch::Tensor meta_loss_at(const std::vector<torch::Tensor>& theta_prime, const torch::Tensor& meta_x,
                              const torch::Tensor& meta_y);
@@ -93,6 +97,7 @@ class L2WStep : public train::TrainStep {
   train::Adam adam_;
   std::vector<float> target_;
   double meta_lr_;
+  runtime::LossScaler scaler_;
 };
 
 }  // namespace l2w::meta

@@ -8,7 +8,7 @@ namespace {
 
 std::string join(const std::vector<int64_t>& v) {
   std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "-" : "") + std::to_string(v[i]);
+  for (size_t i = 0; i < v.size(); ++i) s.append(i ? "-" : "").append(std::to_string(v[i]));
   return s;
 }
 

@@ -12,16 +12,37 @@ void backward(const torch::Tensor& loss, distributed::DataParallel* parallel) {
   }
 }
 
+void descend(const torch::Tensor& loss, Sgd& sgd, distributed::DataParallel* parallel, runtime::LossScaler& scaler) {
+  sgd.zero_grad();
+  backward(scaler.scale(loss), parallel);
+  if (scaler.unscale_and_update(sgd.params())) sgd.step();
+}
+
+std::vector<torch::Tensor> forward_logits(models::MultiExitNetworkImpl& net, const torch::Tensor& images,
+                                          runtime::Amp amp) {
+  std::vector<torch::Tensor> logits;
+  {
+    runtime::AutocastGuard autocast(amp, images.device());
+    logits = net.forward(images);
+  }
+  if (amp != runtime::Amp::kOff)
+    for (auto& l : logits) l = l.to(torch::kFloat32);
+  return logits;
+}
+
 PlainStep::PlainStep(models::MultiExitNetworkImpl& net, Sgd& sgd, double label_smoothing,
-                     distributed::DataParallel* parallel)
-    : net_(net), sgd_(sgd), label_smoothing_(label_smoothing), parallel_(parallel) {}
+                     distributed::DataParallel* parallel, runtime::Amp amp)
+    : net_(net),
+      sgd_(sgd),
+      label_smoothing_(label_smoothing),
+      parallel_(parallel),
+      amp_(amp),
+      scaler_(amp == runtime::Amp::kFp16) {}
 
 StepReport PlainStep::run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition&) {
-  auto logits = net_.forward(images);
+  auto logits = forward_logits(net_, images, amp_);
   const torch::Tensor losses = criterion::per_exit_losses(logits, labels, label_smoothing_);
-  sgd_.zero_grad();
-  backward(criterion::weighted_loss(losses), parallel_);
-  sgd_.step();
+  descend(criterion::weighted_loss(losses), sgd_, parallel_, scaler_);
   StepReport report;
   for (auto& l : logits) report.logits.push_back(l.detach());
   report.losses = losses.detach();

@@ -2,12 +2,12 @@
 // schedule, the data and the run folder; a TrainStep owns what happens to one batch.
 #pragma once
 
-#include <limits>
 #include <memory>
 #include <vector>
 
 #include "l2w/distributed/data_parallel.h"
 #include "l2w/models/multi_exit_network.h"
+#include "l2w/runtime/mixed_precision.h"
 #include "l2w/train/checkpoint.h"
 #include "l2w/train/sgd.h"
 
@@ -17,7 +17,7 @@ struct StepReport {
   std::vector<torch::Tensor> logits;  // detached, per exit, of the real step
   torch::Tensor losses;               // [n, K] detached per-sample per-exit losses of the real step
   torch::Tensor weights;              // [n, K] detached loss weights; undefined for plain training
-  double meta_loss = std::numeric_limits<double>::quiet_NaN();
+  torch::Tensor meta_loss;             // 0-dim, on the device; undefined when no meta step was taken
 };
 
 // Where in the run an iteration is (0-based).
@@ -45,12 +45,21 @@ class TrainStep {
 // loss.backward() into the parameters' .grad; with `parallel`, the gradients are averaged over ranks.
 void backward(const torch::Tensor& loss, distributed::DataParallel* parallel);
 
+// The real step's update from its loss: zero the gradients, backward (loss-scaled for fp16), then the
+// SGD step unless fp16 gradients overflowed (the scaler then lowers its scale and the step is skipped).
+void descend(const torch::Tensor& loss, Sgd& sgd, distributed::DataParallel* parallel, runtime::LossScaler& scaler);
+
+// The forward of a real step: under autocast with mixed precision, the logits returned in float32 so
+// that losses, confidences and everything after them are computed as without it.
+std::vector<torch::Tensor> forward_logits(models::MultiExitNetworkImpl& net, const torch::Tensor& images,
+                                          runtime::Amp amp);
+
 // Plain multi-exit training (SPEC §2, last paragraph): Σ_k mean_i CE_ik, one SGD step. With `parallel`
 // (the backbone's data parallelism), the step's gradient is the average over ranks.
 class PlainStep : public TrainStep {
  public:
   PlainStep(models::MultiExitNetworkImpl& net, Sgd& sgd, double label_smoothing,
-            distributed::DataParallel* parallel = nullptr);
+            distributed::DataParallel* parallel = nullptr, runtime::Amp amp = runtime::Amp::kOff);
   StepReport run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition& position) override;
 
  private:
@@ -58,6 +67,8 @@ class PlainStep : public TrainStep {
   Sgd& sgd_;
   double label_smoothing_;
   distributed::DataParallel* parallel_;
+  runtime::Amp amp_;
+  runtime::LossScaler scaler_;
 };
 
 }  // namespace l2w::train

@@ -31,24 +31,39 @@ std::string format_duration(double s) {
   return buf;
 }
 
-// Running per-exit means over an epoch's training batches.
+// Running per-exit means over an epoch's training batches. The sums stay on the device and are read
+// only when a progress line or the epoch's figures need them: no wait for the device per iteration.
 struct EpochMeter {
   explicit EpochMeter(int64_t exits) : loss(exits, 0.0), correct(exits, 0) {}
   void add(const StepReport& r, const torch::Tensor& labels) {
     const int64_t n = labels.size(0);
-    const auto mean_losses = r.losses.mean(0);
-    for (size_t k = 0; k < loss.size(); ++k) {
-      loss[k] += mean_losses[k].item<double>() * double(n);
-      correct[k] += eval::topk_correct(r.logits[k], labels, 1);
-    }
-    if (!std::isnan(r.meta_loss)) {
-      meta_loss += r.meta_loss;
+    auto losses = r.losses.sum(0).to(torch::kFloat64);
+    std::vector<torch::Tensor> per_exit;
+    for (const auto& logits : r.logits) per_exit.push_back(eval::topk_hits(logits, labels, 1));
+    auto hits = torch::stack(per_exit);
+    loss_sum_ = loss_sum_.defined() ? loss_sum_ + losses : losses;
+    correct_sum_ = correct_sum_.defined() ? correct_sum_ + hits : hits;
+    if (r.meta_loss.defined()) {
+      const auto m = r.meta_loss.to(torch::kFloat64);
+      meta_sum_ = meta_sum_.defined() ? meta_sum_ + m : m;
       ++meta_steps;
     }
     samples += n;
   }
+  // Brings the device sums to the host figures below.
+  void read() {
+    if (!loss_sum_.defined()) return;
+    const auto l = loss_sum_.cpu();
+    const auto c = correct_sum_.cpu();
+    for (size_t k = 0; k < loss.size(); ++k) {
+      loss[k] = l[k].item<double>();
+      correct[k] = c[k].item<int64_t>();
+    }
+    meta_loss = meta_sum_.defined() ? meta_sum_.item<double>() : 0.0;
+  }
   // The epoch's figures over every rank's samples.
   void sum_over_ranks(distributed::Communicator* comm) {
+    read();
     if (comm == nullptr) return;
     std::vector<double> packed(loss);
     packed.insert(packed.end(), correct.begin(), correct.end());
@@ -74,6 +89,9 @@ struct EpochMeter {
   double meta_loss = 0;
   int64_t meta_steps = 0;
   int64_t samples = 0;
+
+ private:
+  torch::Tensor loss_sum_, correct_sum_, meta_sum_;  // [K] float64, [K] int64, 0-dim float64
 };
 
 std::string scores_header(int64_t exits, bool meta) {
@@ -153,9 +171,9 @@ class PerSampleRecord {
 // The test (or validation) outputs of rank 0's model, every rank evaluating its shard: equal to one
 // process's collect_outputs over the whole loader.
 eval::ExitOutputs evaluate(models::MultiExitNetworkImpl& net, dataset::BatchLoader& loader, const torch::Device& device,
-                           const distributed::DataParallel& parallel) {
+                           runtime::Amp amp, const distributed::DataParallel& parallel) {
   parallel.broadcast_from_main(net.buffers());  // BatchNorm statistics differ between ranks
-  auto outputs = eval::collect_outputs(net, loader, device);
+  auto outputs = eval::collect_outputs(net, loader, device, amp);
   if (auto* comm = parallel.communicator()) {
     for (auto& logits : outputs.logits)
       logits = dataset::unshard_rows(distributed::all_gather_rows(*comm, logits), comm->world_size());
@@ -203,7 +221,8 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
                                     .skip_bad_images(options.skip_bad_images)
                                     .world_size(world)
                                     .rank(parallel.rank())
-                                    .pad_shards(false);
+                                    .pad_shards(false)
+                                    .pin_memory(options.device.is_cuda());
     return std::make_unique<dataset::BatchLoader>(std::move(set), std::move(subset), loader_options);
   };
   dataset::BatchLoader train_loader(
@@ -216,7 +235,8 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
           .augment(true)
           .seed(options.seed)
           .workers(options.workers)
-          .skip_bad_images(options.skip_bad_images));
+          .skip_bad_images(options.skip_bad_images)
+          .pin_memory(options.device.is_cuda()));
   auto test_loader = evaluation_loader(data.test, {});
   options.schedule.epochs = options.epochs;
   options.schedule.iterations_per_epoch = train_loader.num_batches();
@@ -291,8 +311,8 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       }
       lr = options.schedule.at(epoch, it);
       sgd.options().lr(lr);
-      const auto images = batch->images.to(options.device);
-      const auto labels = batch->labels.to(options.device);
+      const auto images = batch->images.to(options.device, /*non_blocking=*/true);
+      const auto labels = batch->labels.to(options.device, /*non_blocking=*/true);
       const StepReport report = step->run(images, labels, {epoch, it, lr / options.schedule.base_lr});
       meter.add(report, labels);
       if (record) per_sample.add(batch->indices, report);
@@ -300,6 +320,7 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       images_seen += labels.size(0);
       ++it;
       if (!options.quiet && options.print_freq > 0 && (it % options.print_freq == 0 || it == iterations)) {
+        meter.read();
         // Every rank trains as many images as this one.
         const double rate = double(world * window_images) / seconds_since(window_start);
         const double overall = double(images_seen) / seconds_since(run_start);
@@ -340,7 +361,7 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       per_sample.gather(parallel.communicator());
       if (is_main) per_sample.write(folder, epoch + 1);
     }
-    test_outputs = evaluate(*net, *test_loader, options.device, parallel);
+    test_outputs = evaluate(*net, *test_loader, options.device, options.amp, parallel);
     result.last_test = eval::anytime_metrics(*test_outputs);
     if (!options.quiet) {
       std::cout << "Epoch " << epoch + 1 << " test:\n" << eval::anytime_table(result.last_test, result.costs);
@@ -377,14 +398,14 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
   }
   if (!test_outputs) {
     // Nothing left to train (a finished run resumed): report the current model.
-    test_outputs = evaluate(*net, *test_loader, options.device, parallel);
+    test_outputs = evaluate(*net, *test_loader, options.device, options.amp, parallel);
     result.last_test = eval::anytime_metrics(*test_outputs);
   }
   if (is_main) eval::write_anytime_csv(folder.file("anytime.csv"), result.last_test, result.costs);
 
   // Budgeted evaluation of the final model, as the reference ends its training.
   auto valid_loader = evaluation_loader(data.train, split.valid);
-  const auto valid = eval::exit_confidences(evaluate(*net, *valid_loader, options.device, parallel));
+  const auto valid = eval::exit_confidences(evaluate(*net, *valid_loader, options.device, options.amp, parallel));
   const auto test = eval::exit_confidences(*test_outputs);  // the final model's, evaluated above
   result.dynamic = eval::dynamic_sweep(valid, test, result.costs);
   if (is_main) eval::write_dynamic(folder.file("dynamic.txt"), result.dynamic);

@@ -35,6 +35,7 @@ struct TrainerOptions {
   std::string finetune_from;
   bool skip_bad_images = false;  // image files that cannot be decoded: skipped and counted, not fatal  // without a checkpoint to resume: initial weights from this one
   torch::Device device = torch::kCPU;
+  runtime::Amp amp = runtime::Amp::kOff;  // mixed precision of evaluation (the steps carry their own)
   bool quiet = false;
   // Hold out `num_sample_valid` training samples (saved as valid_index.txt) for dynamic evaluation;
   // otherwise the training set, without augmentation, is the validation set.
