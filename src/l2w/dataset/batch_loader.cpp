@@ -140,7 +140,7 @@ Batch BatchLoader::make_batch(int64_t b) const {
   Batch batch;
   batch.images = torch::empty({n, g.channels, g.height, g.width}, host_options(torch::kFloat32));
   batch.labels = torch::empty({n}, host_options(torch::kInt64));
-  batch.indices = torch::empty({n}, torch::kInt64);
+  batch.indices = torch::empty({n}, host_options(torch::kInt64));
   const auto* pixels = data_->images.data_ptr<uint8_t>();
   const auto* labels = data_->labels.data_ptr<int64_t>();
   float* out = batch.images.data_ptr<float>();
@@ -195,8 +195,11 @@ Batch BatchLoader::make_file_batch(int64_t begin, int64_t end) const {
   Batch batch;
   batch.images = images.slice(0, 0, static_cast<int64_t>(kept_labels.size()));  // skipped files leave no row
   batch.labels = torch::tensor(kept_labels, torch::kInt64);
-  if (options_.pin_memory()) batch.labels = batch.labels.pin_memory();
   batch.indices = torch::tensor(kept_indices, torch::kInt64);
+  if (options_.pin_memory()) {
+    batch.labels = batch.labels.pin_memory();
+    batch.indices = batch.indices.pin_memory();
+  }
   return batch;
 #else
   (void)begin, (void)end;

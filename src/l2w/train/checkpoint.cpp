@@ -10,6 +10,10 @@
 #include <fstream>
 #include <iterator>
 
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
+
 #include "l2w/train/torch_save_reader.h"
 
 namespace l2w::train {
@@ -30,6 +34,28 @@ StateDict from_dict(const c10::IValue& value, const std::string& path) {
       throw CheckpointError(path + ": state_dict entries must map names to tensors");
     out.insert(entry.key().toStringRef(), entry.value().toTensor());
   }
+  return out;
+}
+
+// torch.save's file format for `value`, as torch::pickle_save writes it but without TorchScript's type
+// tags (torch.jit._pickle.restore_type_tag): Python's torch.load refuses those unless weights_only=False,
+// its default since PyTorch 2.6. Dictionaries, lists, strings, numbers and tensors remain, all of which
+// torch.load accepts with weights_only=True.
+std::string torch_save_bytes(const c10::IValue& value) {
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* bytes, size_t n) { pickle.insert(pickle.end(), bytes, bytes + n); },
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::string out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* bytes, size_t n) {
+    out.append(static_cast<const char*>(bytes), n);
+    return n;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
   return out;
 }
 
@@ -69,8 +95,7 @@ void save_checkpoint(const Checkpoint& c, const std::string& path) {
     d.insert("meta_state_dict", to_dict(c.meta_state_dict));
     d.insert("meta_optimizer", c.meta_optimizer);
   }
-  const std::vector<char> bytes = torch::pickle_save(d);
-  write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
+  write_file_atomically(path, torch_save_bytes(d));
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

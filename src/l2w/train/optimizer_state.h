@@ -9,7 +9,7 @@ namespace l2w::train {
 // reference's optimizers have.
 inline c10::IValue optimizer_state_dict(const c10::impl::GenericDict& state, c10::impl::GenericDict group,
                                         size_t num_params) {
-  c10::List<int64_t> ids;
+  c10::impl::GenericList ids(c10::AnyType::get());  // a plain list: no TorchScript int-list in the pickle
   for (size_t i = 0; i < num_params; ++i) ids.push_back(static_cast<int64_t>(i));
   group.insert("params", ids);
   c10::impl::GenericList groups(c10::AnyType::get());

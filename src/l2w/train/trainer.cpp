@@ -125,11 +125,12 @@ void trim_scores(const std::string& path, int64_t epochs_done, const std::string
 // in the training set first), one column per exit.
 class PerSampleRecord {
  public:
+  // Kept where the step left them (on the GPU: no wait per iteration) until the epoch is written.
   void add(const torch::Tensor& indices, const StepReport& r) {
-    indices_.push_back(indices.cpu());
-    losses_.push_back(r.losses.cpu());
-    confidences_.push_back(criterion::per_exit_confidences(r.logits).cpu());
-    if (r.weights.defined()) weights_.push_back(r.weights.cpu());
+    indices_.push_back(indices.to(r.losses.device(), /*non_blocking=*/true));
+    losses_.push_back(r.losses);
+    confidences_.push_back(criterion::per_exit_confidences(r.logits));
+    if (r.weights.defined()) weights_.push_back(r.weights);
   }
   // Every rank's rows (padding makes a few samples appear twice).
   void gather(distributed::Communicator* comm) {
@@ -142,10 +143,11 @@ class PerSampleRecord {
     std::filesystem::create_directories(folder.file("per_sample"));
     char stem[64];
     std::snprintf(stem, sizeof stem, "per_sample/epoch_%03lld_", static_cast<long long>(epoch));
-    const auto index = torch::cat(indices_);
-    write_table(folder.file(std::string(stem) + "losses.tsv"), index, torch::cat(losses_));
-    write_table(folder.file(std::string(stem) + "confidences.tsv"), index, torch::cat(confidences_));
-    if (!weights_.empty()) write_table(folder.file(std::string(stem) + "weights.tsv"), index, torch::cat(weights_));
+    const auto index = torch::cat(indices_).cpu();
+    write_table(folder.file(std::string(stem) + "losses.tsv"), index, torch::cat(losses_).cpu());
+    write_table(folder.file(std::string(stem) + "confidences.tsv"), index, torch::cat(confidences_).cpu());
+    if (!weights_.empty())
+      write_table(folder.file(std::string(stem) + "weights.tsv"), index, torch::cat(weights_).cpu());
   }
 
  private:
