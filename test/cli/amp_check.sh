@@ -5,8 +5,8 @@ set -euo pipefail
 l2w=$1
 work=$2/amp_check
 rm -rf "$work"
-common=(train --method plain --data fashion-mnist --nBlocks 2 --nChannels 8 --growthRate 4 --grFactor 1-2
-        --bnFactor 1-2 --epochs 1 --batch-size 64 --lr 0.1 --seed 0 --train-limit 12000 --print-freq 0 --threads 2)
+common=(train --method plain --data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4 --grFactor 1-2-4
+        --bnFactor 1-2-4 --epochs 1 --batch-size 64 --lr 0.1 --seed 0 --train-limit 12000 --print-freq 0 --threads 2)
 "$l2w" "${common[@]}" --train_url "$work/fp32" >"$work.fp32.log" 2>&1 || { tail "$work.fp32.log"; exit 1; }
 "$l2w" "${common[@]}" --amp bf16 --train_url "$work/bf16" >"$work.bf16.log" 2>&1 || { tail "$work.bf16.log"; exit 1; }
 fp32=$(awk -F, 'END { print $2 }' "$work/fp32/anytime.csv")
