@@ -34,18 +34,7 @@ std::pair<models::MultiExitNetwork, models::MultiExitNetwork> twins(Make make, t
 
 models::MultiExitNetwork tiny_msdnet() { return std::make_shared<models::MSDNetImpl>(test::tiny_msdnet()); }
 
-models::MultiExitNetwork small_ranet() {
-  return std::make_shared<models::RANetImpl>(models::RANetOptions()
-                                                 .n_blocks(1)
-                                                 .block_step(1)
-                                                 .n_channels(4)
-                                                 .growth_rate(4)
-                                                 .step(2)
-                                                 .scale_list({1, 2, 3})
-                                                 .gr_factor({4, 2, 1})
-                                                 .bn_factor({4, 2, 1})
-                                                 .num_classes(10));
-}
+models::MultiExitNetwork small_ranet() { return std::make_shared<models::RANetImpl>(test::small_ranet()); }
 
 // max |a − b| ≤ atol + rtol·max |a|, with the gap in the message.
 ::testing::AssertionResult close(const torch::Tensor& a, const torch::Tensor& b, double rtol, double atol) {

@@ -27,21 +27,6 @@ models::RANetOptions spec_ranet() {
       .num_classes(10);
 }
 
-// A small RANet for quick checks: three flows, two layers per block.
-models::RANetOptions small_ranet(int64_t in_channels = 3, int64_t classes = 10) {
-  return models::RANetOptions()
-      .n_blocks(1)
-      .block_step(1)
-      .n_channels(4)
-      .growth_rate(4)
-      .step(2)
-      .scale_list({1, 2, 3})
-      .gr_factor({4, 2, 1})
-      .bn_factor({4, 2, 1})
-      .in_channels(in_channels)
-      .num_classes(classes);
-}
-
 TEST(RANet, SpecCifar10Vector) {
   models::RANet net(spec_ranet());
   const auto costs = models::exit_costs(*net, {3, 32, 32});
@@ -69,7 +54,7 @@ TEST(RANet, ReferenceModuleNames) {
 TEST(RANet, ExitShapesFor28And32AndImageNetInputs) {
   for (auto [channels, size, classes, imagenet] :
        {std::tuple{1, 28, 10, false}, std::tuple{3, 32, 100, false}, std::tuple{3, 224, 1000, true}}) {
-    auto o = small_ranet(channels, classes).imagenet(imagenet);
+    auto o = test::small_ranet(channels, classes).imagenet(imagenet);
     // ImageNet: four flows from 56x56 down to 7x7 so that the heads end at 1x1.
     if (imagenet) o.scale_list({1, 2, 3, 4}).gr_factor({4, 2, 2, 1}).bn_factor({4, 2, 2, 1});
     models::RANet net(o);
@@ -82,18 +67,18 @@ TEST(RANet, ExitShapesFor28And32AndImageNetInputs) {
 }
 
 TEST(RANet, GrowingStepsAndTheBackwardPass) {
-  models::RANet net(small_ranet().step_grows(true));
+  models::RANet net(test::small_ranet().step_grows(true));
   const auto logits = net->forward(torch::randn({1, 3, 32, 32}));
   torch::Tensor loss = torch::zeros({});
   for (const auto& l : logits) loss = loss + l.pow(2).mean();
   loss.backward();
   for (const auto& p : net->parameters()) ASSERT_TRUE(p.grad().defined());
-  EXPECT_THROW(models::RANet(small_ranet().scale_list({1, 2})), std::invalid_argument);
+  EXPECT_THROW(models::RANet(test::small_ranet().scale_list({1, 2})), std::invalid_argument);
 }
 
 TEST(RANet, EarlyExitInferenceCompactsEveryFeatureOfTheFlows) {
   torch::manual_seed(3);
-  auto net = std::make_shared<models::RANetImpl>(small_ranet());
+  auto net = std::make_shared<models::RANetImpl>(test::small_ranet());
   net->eval();
   const auto valid = torch::randn({64, 3, 32, 32}), test = torch::randn({48, 3, 32, 32});
   torch::NoGradGuard no_grad;

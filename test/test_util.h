@@ -7,6 +7,7 @@
 #include <string>
 
 #include "l2w/models/msdnet.h"
+#include "l2w/models/ranet.h"
 
 namespace l2w::test {
 
@@ -21,6 +22,21 @@ inline models::MSDNetOptions tiny_msdnet(int64_t in_channels = 3, int64_t classe
       .base(1)
       .gr_factor({1, 2, 4})
       .bn_factor({1, 2, 4})
+      .in_channels(in_channels)
+      .num_classes(classes);
+}
+
+// A small RANet for quick checks: three flows, two layers per block.
+inline models::RANetOptions small_ranet(int64_t in_channels = 3, int64_t classes = 10) {
+  return models::RANetOptions()
+      .n_blocks(1)
+      .block_step(1)
+      .n_channels(4)
+      .growth_rate(4)
+      .step(2)
+      .scale_list({1, 2, 3})
+      .gr_factor({4, 2, 1})
+      .bn_factor({4, 2, 1})
       .in_channels(in_channels)
       .num_classes(classes);
 }
