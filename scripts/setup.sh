@@ -41,6 +41,6 @@ fi
 
 step "setup: configuring (LibTorch from $venv)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DL2W_PYTHON="$venv/bin/python3" >>"$log" 2>&1 || fail "cmake"
-step "setup: building (the first build takes about 10 minutes on 2 cores; log: $log)"
+step "setup: building (the first build takes about 11 minutes on 2 cores; log: $log)"
 cmake --build build -j "$(nproc)" >>"$log" 2>&1 || fail "the build"
 step "setup: built build/src/cli/l2w"
