@@ -39,8 +39,6 @@ torch::Device parse_device(const std::string& text) {
 
 #ifdef L2W_WITH_CUDA
 
-bool cuda_compiled() { return true; }
-
 void prepare(const torch::Device& device) {
   if (!device.is_cuda()) return;
   if (device.has_index()) c10::cuda::set_device(device.index());
@@ -101,7 +99,6 @@ std::string device_name(const torch::Device& device) {
 
 #else  // a CPU-only LibTorch
 
-bool cuda_compiled() { return false; }
 void prepare(const torch::Device&) {}
 void synchronize(const torch::Device&) {}
 struct DeviceTimer::Events {};

@@ -13,9 +13,6 @@ namespace l2w::runtime {
 // naming the text when it is none of these or when the GPU is not there.
 torch::Device parse_device(const std::string& name);
 
-// Whether this l2w was compiled against a CUDA LibTorch (whether or not a GPU is present).
-bool cuda_compiled();
-
 // Per-run settings for `device`: on CUDA, convolution algorithms chosen by benchmarking (l2w's input
 // shapes are fixed within a run) and the current device set.
 void prepare(const torch::Device& device);
