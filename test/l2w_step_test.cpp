@@ -6,26 +6,11 @@
 #include "l2w/criterion/multi_exit_loss.h"
 #include "l2w/meta/l2w_step.h"
 #include "l2w/models/msdnet.h"
-#include "l2w/nn/parameter_swap.h"
 #include "l2w/train/state_dict.h"
 #include "test_util.h"
 
 namespace l2w {
 namespace {
-
-// A very small MSDNet for 3 classes on 16x16 images: quick enough for float64 finite differences.
-models::MSDNetOptions micro() {
-  return models::MSDNetOptions()
-      .n_blocks(2)
-      .n_channels(4)
-      .growth_rate(2)
-      .base(1)
-      .step(1)
-      .gr_factor({1, 2})
-      .bn_factor({1, 2})
-      .num_classes(3)
-      .in_channels(1);
-}
 
 meta::MetaOptions meta_options(double epsilon) {
   meta::MetaOptions o(2);
@@ -36,7 +21,7 @@ meta::MetaOptions meta_options(double epsilon) {
 
 TEST(L2WStep, SecondOrderWpnGradientMatchesFiniteDifferencesInFloat64) {
   torch::manual_seed(1);
-  models::MSDNet net(micro());
+  models::MSDNet net(test::micro_msdnet());
   net->to(torch::kFloat64);
   train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.5).momentum(0.9).weight_decay(1e-3));
   // Give the optimizer a momentum buffer so that the pseudo step uses it.
@@ -84,8 +69,8 @@ TEST(L2WStep, SecondOrderWpnGradientMatchesFiniteDifferencesInFloat64) {
 
 TEST(L2WStep, ZeroEpsilonEqualsPlainTrainingOnTheHalves) {
   torch::manual_seed(2);
-  models::MSDNet a(micro());
-  models::MSDNet b(micro());
+  models::MSDNet a(test::micro_msdnet());
+  models::MSDNet b(test::micro_msdnet());
   train::load_state_dict(*b, train::state_dict(*a), "copy");
   train::Sgd sgd_a(a->parameters(), train::SgdOptions().lr(0.1).nesterov(true));
   train::Sgd sgd_b(b->parameters(), train::SgdOptions().lr(0.1).nesterov(true));
@@ -106,7 +91,7 @@ TEST(L2WStep, ZeroEpsilonEqualsPlainTrainingOnTheHalves) {
 TEST(L2WStep, PseudoStepEqualsTheRealStep) {
   for (bool nesterov : {false, true}) {
     torch::manual_seed(3);
-    models::MSDNet net(micro());
+    models::MSDNet net(test::micro_msdnet());
     train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.2).momentum(0.9).nesterov(nesterov).weight_decay(1e-2));
     for (int s = 0; s < 2; ++s) {  // the second step has a momentum buffer
       const auto params = net->parameters();
@@ -128,7 +113,7 @@ TEST(L2WStep, PseudoStepEqualsTheRealStep) {
 TEST(L2WStep, MetaStepLeavesTheRealModelAlone) {
   for (auto mode : {meta::MetaGrad::kExact, meta::MetaGrad::kFiniteDifference}) {
     torch::manual_seed(4);
-    models::MSDNet net(micro());
+    models::MSDNet net(test::micro_msdnet());
     net->train();
     train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.1));
     for (auto& p : net->parameters()) p.mutable_grad() = torch::full_like(p, 0.25);
@@ -199,8 +184,8 @@ TEST(L2WStep, FiniteDifferenceMetaGradientAgreesWithExactInFloat64) {
 TEST(L2WStep, FiniteDifferenceStepWithZeroEpsilonEqualsPlainTraining) {
   // The shared forward must leave the real step exactly what plain training does.
   torch::manual_seed(7);
-  models::MSDNet a(micro());
-  models::MSDNet b(micro());
+  models::MSDNet a(test::micro_msdnet());
+  models::MSDNet b(test::micro_msdnet());
   train::load_state_dict(*b, train::state_dict(*a), "copy");
   train::Sgd sgd_a(a->parameters(), train::SgdOptions().lr(0.1));
   train::Sgd sgd_b(b->parameters(), train::SgdOptions().lr(0.1));
@@ -220,30 +205,6 @@ TEST(L2WStep, FiniteDifferenceStepWithZeroEpsilonEqualsPlainTraining) {
   const auto sa = train::state_dict(*a);
   const auto sb = train::state_dict(*b);
   for (const auto& item : sa) EXPECT_TRUE(torch::equal(item.value(), sb[item.key()])) << item.key();
-}
-
-TEST(ParameterSwap, RunsTheSameForwardWithOtherParameters) {
-  torch::manual_seed(5);
-  models::MSDNet net(micro());
-  net->eval();
-  const auto x = torch::randn({2, 1, 16, 16});
-  std::vector<torch::Tensor> doubled;
-  for (const auto& p : net->parameters()) doubled.push_back(p.detach() * 2);
-  models::MSDNet copy(micro());
-  copy->eval();
-  train::load_state_dict(*copy, train::state_dict(*net), "copy");
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : copy->parameters()) p.mul_(2);
-  }
-  torch::Tensor swapped;
-  {
-    nn::ParameterSwap swap(*net, doubled, true);
-    swapped = net->forward(x).back();
-  }
-  EXPECT_TRUE(torch::allclose(swapped, copy->forward(x).back(), 1e-5, 1e-6));
-  // Restored afterwards.
-  EXPECT_FALSE(torch::allclose(net->forward(x).back(), swapped, 1e-5, 1e-6));
 }
 
 }  // namespace

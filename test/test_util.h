@@ -26,6 +26,20 @@ inline models::MSDNetOptions tiny_msdnet(int64_t in_channels = 3, int64_t classe
       .num_classes(classes);
 }
 
+// A very small MSDNet for 3 classes on 16x16 images: quick enough for float64 finite differences.
+inline models::MSDNetOptions micro_msdnet() {
+  return models::MSDNetOptions()
+      .n_blocks(2)
+      .n_channels(4)
+      .growth_rate(2)
+      .base(1)
+      .step(1)
+      .gr_factor({1, 2})
+      .bn_factor({1, 2})
+      .num_classes(3)
+      .in_channels(1);
+}
+
 // A small RANet for quick checks: three flows, two layers per block.
 inline models::RANetOptions small_ranet(int64_t in_channels = 3, int64_t classes = 10) {
   return models::RANetOptions()

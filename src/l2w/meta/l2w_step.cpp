@@ -53,7 +53,8 @@ L2WStep::HalfForward L2WStep::forward_half(const torch::Tensor& x, const torch::
 
 torch::Tensor L2WStep::meta_loss_at(const std::vector<torch::Tensor>& theta_prime, const torch::Tensor& meta_x,
                                     const torch::Tensor& meta_y) {
-  nn::ParameterSwap pseudo(net_, theta_prime, /*private_buffers=*/true);
+  nn::PrivateBatchNormStatistics private_statistics(net_);
+  nn::ParameterSwap pseudo(net_, theta_prime);
   const auto logits = net_.forward(meta_x);
   const auto exits = eval::allocate_exits(criterion::per_exit_confidences(logits), target_);
   auto meta_loss = torch::zeros({}, logits.front().options());
@@ -75,7 +76,7 @@ MetaGradient L2WStep::meta_gradient(const torch::Tensor& train_x, const torch::T
   HalfForward train;
   {
     // 1a: the pseudo network is the real one with private BatchNorm statistics.
-    nn::ParameterSwap pseudo(net_, net_.parameters(), /*private_buffers=*/true);
+    nn::PrivateBatchNormStatistics private_statistics(net_);
     train = forward_half(train_x, train_y);
   }
   if (options_.meta_grad == MetaGrad::kExact) return exact_gradient(train, meta_x, meta_y);
@@ -142,7 +143,8 @@ MetaGradient L2WStep::finite_difference_gradient(const HalfForward& train, const
     const auto losses_at = [&](const torch::Tensor& along) {
       std::vector<torch::Tensor> moved(theta.size());
       for (size_t i = 0; i < theta.size(); ++i) moved[i] = theta[i] + along * direction[i];
-      nn::ParameterSwap shifted(net_, moved, /*private_buffers=*/true);
+      nn::PrivateBatchNormStatistics private_statistics(net_);
+      nn::ParameterSwap shifted(net_, moved);
       return criterion::per_exit_losses(net_.forward(train_x), train_y, options_.label_smoothing);
     };
     const auto difference = (losses_at(step) - losses_at(-step)).to(torch::kFloat64);

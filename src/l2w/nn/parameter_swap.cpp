@@ -4,9 +4,29 @@
 #include <unordered_map>
 
 namespace l2w::nn {
+namespace {
 
-ParameterSwap::ParameterSwap(torch::nn::Module& root, const std::vector<torch::Tensor>& replacements,
-                             bool private_buffers) {
+using Members = std::vector<torch::Tensor*>;
+
+// The parameter members of a supported layer, in registration order; throws for a layer of another
+// type that holds parameters of its own.
+Members parameter_members(torch::nn::Module& module) {
+  if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(&module)) return {&conv->weight, &conv->bias};
+  if (auto* linear = dynamic_cast<torch::nn::LinearImpl*>(&module)) return {&linear->weight, &linear->bias};
+  if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(&module)) return {&bn->weight, &bn->bias};
+  if (!module.parameters(/*recurse=*/false).empty())
+    throw std::logic_error("parameter swap: layer type " + module.name() + " is not supported");
+  return {};
+}
+
+// Puts the planned values in place: tensor assignments, which do not throw.
+void apply(std::vector<std::pair<torch::Tensor*, torch::Tensor>>& plan) noexcept {
+  for (auto& [member, value] : plan) std::swap(*member, value);
+}
+
+}  // namespace
+
+ParameterSwap::ParameterSwap(torch::nn::Module& root, const std::vector<torch::Tensor>& replacements) {
   const auto params = root.parameters();
   if (params.size() != replacements.size())
     throw std::logic_error("parameter swap: " + std::to_string(replacements.size()) + " tensors for " +
@@ -14,42 +34,35 @@ ParameterSwap::ParameterSwap(torch::nn::Module& root, const std::vector<torch::T
   std::unordered_map<const void*, size_t> index;
   for (size_t i = 0; i < params.size(); ++i) index[params[i].unsafeGetTensorImpl()] = i;
 
-  auto swap_param = [&](torch::Tensor& member) {
-    if (!member.defined()) return;
-    saved_.emplace_back(&member, member);
-    member = replacements.at(index.at(member.unsafeGetTensorImpl()));
-  };
-  auto swap_buffer = [&](torch::Tensor& member) {
-    if (!member.defined() || !private_buffers) return;
-    saved_.emplace_back(&member, member);
-    member = member.clone();
-  };
-  size_t swapped = 0;
+  // Plan every replacement first; only then touch the module.
+  std::vector<std::pair<torch::Tensor*, torch::Tensor>> plan;
   for (const auto& module : root.modules(/*include_self=*/true)) {
-    if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(module.get())) {
-      swap_param(conv->weight);
-      swap_param(conv->bias);
-    } else if (auto* linear = dynamic_cast<torch::nn::LinearImpl*>(module.get())) {
-      swap_param(linear->weight);
-      swap_param(linear->bias);
-    } else if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get())) {
-      swap_param(bn->weight);
-      swap_param(bn->bias);
-      swap_buffer(bn->running_mean);
-      swap_buffer(bn->running_var);
-      swap_buffer(bn->num_batches_tracked);
-    } else if (!module->parameters(/*recurse=*/false).empty()) {
-      throw std::logic_error("parameter swap: layer type " + module->name() + " is not supported");
-    } else {
-      continue;
+    for (torch::Tensor* member : parameter_members(*module)) {
+      if (!member->defined()) continue;
+      const auto found = index.find(member->unsafeGetTensorImpl());
+      if (found == index.end()) throw std::logic_error("parameter swap: a layer holds an unregistered parameter");
+      plan.emplace_back(member, replacements[found->second]);
     }
-    swapped += module->parameters(/*recurse=*/false).size();
   }
-  if (swapped != params.size()) throw std::logic_error("parameter swap: not every parameter was reached");
+  if (plan.size() != params.size()) throw std::logic_error("parameter swap: not every parameter was reached");
+  apply(plan);
+  saved_ = std::move(plan);  // now holds the originals
 }
 
-ParameterSwap::~ParameterSwap() {
-  for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) *it->first = it->second;
+ParameterSwap::~ParameterSwap() { apply(saved_); }
+
+PrivateBatchNormStatistics::PrivateBatchNormStatistics(torch::nn::Module& root) {
+  std::vector<std::pair<torch::Tensor*, torch::Tensor>> plan;
+  for (const auto& module : root.modules(/*include_self=*/true)) {
+    auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get());
+    if (bn == nullptr) continue;
+    for (torch::Tensor* member : {&bn->running_mean, &bn->running_var, &bn->num_batches_tracked})
+      if (member->defined()) plan.emplace_back(member, member->clone());
+  }
+  apply(plan);
+  saved_ = std::move(plan);
 }
+
+PrivateBatchNormStatistics::~PrivateBatchNormStatistics() { apply(saved_); }
 
 }  // namespace l2w::nn
