@@ -5,11 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "l2w/eval/dynamic.h"
-#include "l2w/eval/exit_allocation.h"
+#include "l2w/criterion/exit_allocation.h"
 #include "l2w/infer/early_exit_classifier.h"
 #include "l2w/meta/l2w_step.h"
 #include "l2w/models/ranet.h"
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -101,8 +101,8 @@ void l2w_iteration_agrees(meta::MetaGrad method, double gradient_rtol) {
   for (size_t i = 0; i < g_cpu.grads.size(); ++i)
     EXPECT_TRUE(close(g_cpu.grads[i], g_gpu.grads[i], gradient_rtol, 1e-12)) << "WPN gradient " << i;
 
-  const auto r_cpu = step_cpu.run(x, y, {0, 0, 1.0});
-  const auto r_gpu = step_gpu.run(x.to(kGpu), y.to(kGpu), {0, 0, 1.0});
+  const auto r_cpu = step_cpu.run(x, y, {0, 1.0});
+  const auto r_gpu = step_gpu.run(x.to(kGpu), y.to(kGpu), {0, 1.0});
   EXPECT_TRUE(close(r_cpu.weights, r_gpu.weights, gradient_rtol, 1e-12)) << "weights of the real step";
   EXPECT_TRUE(close(r_cpu.losses, r_gpu.losses, gradient_rtol, 1e-12)) << "losses of the real step";
   const auto pc = cpu->named_parameters(), pg = gpu->named_parameters();
@@ -174,7 +174,7 @@ TEST(Cuda, EarlyExitEngineEqualsTheCpu) {
   }
   const auto valid = torch::randn({128, 3, 32, 32}), test = torch::randn({96, 3, 32, 32});
   const auto confidences = eval::exit_confidences(outputs_of(*cpu, valid, torch::zeros({128}, torch::kLong)));
-  const auto thresholds = eval::find_thresholds(confidences.confidence, eval::target_proportions(15, 3));
+  const auto thresholds = eval::find_thresholds(confidences.confidence, criterion::target_proportions(15, 3));
   infer::EarlyExitClassifier engine_cpu(cpu, thresholds), engine_gpu(gpu, thresholds);
   const auto a = engine_cpu.classify(test);
   const auto b = engine_gpu.classify(test.to(kGpu));

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "l2w/eval/dynamic.h"
-#include "l2w/eval/exit_allocation.h"
+#include "l2w/criterion/exit_allocation.h"
 
 namespace l2w {
 namespace {
@@ -94,7 +94,7 @@ TEST(DynamicEvaluation, BudgetPicksTheMostExpensiveSweepPointThatFits) {
   const auto chosen = eval::thresholds_for_budget(valid, kCosts, 250.0);
   EXPECT_EQ(chosen.p_index, best_p);
   EXPECT_DOUBLE_EQ(chosen.valid_expected_muladds, best_cost);
-  EXPECT_EQ(chosen.thresholds, eval::find_thresholds(valid.confidence, eval::target_proportions(best_p, 3)));
+  EXPECT_EQ(chosen.thresholds, eval::find_thresholds(valid.confidence, criterion::target_proportions(best_p, 3)));
   EXPECT_EQ(chosen.exit_muladds, (std::vector<int64_t>{100, 250, 400}));
   // The whole network fits a budget of its own cost; nothing fits below exit 1's.
   EXPECT_LE(eval::thresholds_for_budget(valid, kCosts, 400.0).valid_expected_muladds, 400.0);

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "l2w/eval/dynamic.h"
-#include "l2w/eval/exit_allocation.h"
+#include "l2w/criterion/exit_allocation.h"
 #include "l2w/infer/early_exit_classifier.h"
 #include "test_util.h"
 
@@ -35,7 +35,7 @@ TEST(EarlyExitClassifier, DecisionsEqualDynamicEvaluationWithTheSameThresholds) 
   eval::ExitOutputs outputs;
   const auto test_conf = confidences_of(*net, test, &outputs);
   for (int64_t p : {1, 15, 39}) {
-    const auto thresholds = eval::find_thresholds(confidences_of(*net, valid).confidence, eval::target_proportions(p, 3));
+    const auto thresholds = eval::find_thresholds(confidences_of(*net, valid).confidence, criterion::target_proportions(p, 3));
     const auto expected = eval::exit_of_each_sample(test_conf, thresholds);
     infer::EarlyExitClassifier engine(net, thresholds);
     const auto decisions = engine.classify(test);
@@ -60,7 +60,7 @@ TEST(EarlyExitClassifier, OneImageAtATimeAgreesWithTheBatch) {
   // Thresholds from other images, as deployment has them: a sample exactly at a threshold would be
   // decided by the last bit of its confidence, which batch size may change.
   const auto conf = confidences_of(*net, torch::randn({64, 3, 32, 32}));
-  const auto thresholds = eval::find_thresholds(conf.confidence, eval::target_proportions(20, 3));
+  const auto thresholds = eval::find_thresholds(conf.confidence, criterion::target_proportions(20, 3));
   infer::EarlyExitClassifier engine(net, thresholds);
   const auto batch = engine.classify(images);
   for (int64_t i = 0; i < 12; ++i) {

@@ -6,7 +6,7 @@
 #include "l2w/criterion/multi_exit_loss.h"
 #include "l2w/meta/l2w_step.h"
 #include "l2w/models/msdnet.h"
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -71,7 +71,7 @@ TEST(L2WStep, ZeroEpsilonEqualsPlainTrainingOnTheHalves) {
   torch::manual_seed(2);
   models::MSDNet a(test::micro_msdnet());
   models::MSDNet b(test::micro_msdnet());
-  train::load_state_dict(*b, train::state_dict(*a), "copy");
+  io::load_state_dict(*b, io::state_dict(*a), "copy");
   train::Sgd sgd_a(a->parameters(), train::SgdOptions().lr(0.1).nesterov(true));
   train::Sgd sgd_b(b->parameters(), train::SgdOptions().lr(0.1).nesterov(true));
   meta::L2WStep l2w(*a, sgd_a, meta_options(0.0));
@@ -79,12 +79,12 @@ TEST(L2WStep, ZeroEpsilonEqualsPlainTrainingOnTheHalves) {
   for (int it = 0; it < 3; ++it) {
     const auto x = torch::randn({8, 1, 16, 16});
     const auto y = torch::randint(3, {8}, torch::kLong);
-    l2w.run(x, y, {0, it, 1.0});
-    plain.run(x.slice(0, 0, 4), y.slice(0, 0, 4), {0, it, 1.0});
-    plain.run(x.slice(0, 4), y.slice(0, 4), {0, it, 1.0});
+    l2w.run(x, y, {it, 1.0});
+    plain.run(x.slice(0, 0, 4), y.slice(0, 0, 4), {it, 1.0});
+    plain.run(x.slice(0, 4), y.slice(0, 4), {it, 1.0});
   }
-  const auto sa = train::state_dict(*a);
-  const auto sb = train::state_dict(*b);
+  const auto sa = io::state_dict(*a);
+  const auto sb = io::state_dict(*b);
   for (const auto& item : sa) EXPECT_TRUE(torch::equal(item.value(), sb[item.key()])) << item.key();
 }
 
@@ -120,13 +120,13 @@ TEST(L2WStep, MetaStepLeavesTheRealModelAlone) {
     auto options = meta_options(0.8);
     options.meta_grad = mode;
     meta::L2WStep step(*net, sgd, options);
-    const auto before = train::state_dict(*net);
+    const auto before = io::state_dict(*net);
     std::vector<torch::Tensor> saved;
     for (const auto& item : before) saved.push_back(item.value().clone());
     step.meta_gradient(torch::randn({4, 1, 16, 16}), torch::randint(3, {4}, torch::kLong),
                        torch::randn({4, 1, 16, 16}), torch::randint(3, {4}, torch::kLong));
     size_t i = 0;
-    for (const auto& item : train::state_dict(*net)) EXPECT_TRUE(torch::equal(item.value(), saved[i++])) << item.key();
+    for (const auto& item : io::state_dict(*net)) EXPECT_TRUE(torch::equal(item.value(), saved[i++])) << item.key();
     for (const auto& p : net->parameters()) EXPECT_TRUE(torch::equal(p.grad(), torch::full_like(p, 0.25)));
   }
 }
@@ -148,7 +148,7 @@ std::pair<double, double> fd_against_exact(torch::ScalarType dtype) {
   meta::L2WStep exact(*net, sgd, options);
   options.meta_grad = meta::MetaGrad::kFiniteDifference;
   meta::L2WStep fd(*net, sgd, options);
-  train::load_state_dict(*fd.wpn(), train::state_dict(*exact.wpn()), "copy");
+  io::load_state_dict(*fd.wpn(), io::state_dict(*exact.wpn()), "copy");
   const auto opts = torch::TensorOptions().dtype(dtype);
   const auto xt = torch::randn({16, 3, 32, 32}, opts), xm = torch::randn({16, 3, 32, 32}, opts);
   const auto yt = torch::randint(10, {16}, torch::kLong), ym = torch::randint(10, {16}, torch::kLong);
@@ -186,7 +186,7 @@ TEST(L2WStep, FiniteDifferenceStepWithZeroEpsilonEqualsPlainTraining) {
   torch::manual_seed(7);
   models::MSDNet a(test::micro_msdnet());
   models::MSDNet b(test::micro_msdnet());
-  train::load_state_dict(*b, train::state_dict(*a), "copy");
+  io::load_state_dict(*b, io::state_dict(*a), "copy");
   train::Sgd sgd_a(a->parameters(), train::SgdOptions().lr(0.1));
   train::Sgd sgd_b(b->parameters(), train::SgdOptions().lr(0.1));
   auto options = meta_options(0.0);
@@ -196,14 +196,14 @@ TEST(L2WStep, FiniteDifferenceStepWithZeroEpsilonEqualsPlainTraining) {
   for (int it = 0; it < 3; ++it) {
     const auto x = torch::randn({8, 1, 16, 16});
     const auto y = torch::randint(3, {8}, torch::kLong);
-    const auto meta_loss = l2w.run(x, y, {0, it, 1.0}).meta_loss;
+    const auto meta_loss = l2w.run(x, y, {it, 1.0}).meta_loss;
     ASSERT_TRUE(meta_loss.defined());
     EXPECT_TRUE(std::isfinite(meta_loss.item<double>()));
-    plain.run(x.slice(0, 0, 4), y.slice(0, 0, 4), {0, it, 1.0});
-    plain.run(x.slice(0, 4), y.slice(0, 4), {0, it, 1.0});
+    plain.run(x.slice(0, 0, 4), y.slice(0, 0, 4), {it, 1.0});
+    plain.run(x.slice(0, 4), y.slice(0, 4), {it, 1.0});
   }
-  const auto sa = train::state_dict(*a);
-  const auto sb = train::state_dict(*b);
+  const auto sa = io::state_dict(*a);
+  const auto sb = io::state_dict(*b);
   for (const auto& item : sa) EXPECT_TRUE(torch::equal(item.value(), sb[item.key()])) << item.key();
 }
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "l2w/models/msdnet.h"
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -18,7 +18,7 @@ std::string shape_text(const torch::Tensor& t) {
 
 TEST(MSDNet, StateDictKeysAndShapesMatchTheReference) {
   models::MSDNet net(test::tiny_msdnet());
-  const auto state = train::state_dict(*net);
+  const auto state = io::state_dict(*net);
   std::ifstream in(std::string(L2W_TEST_DATA) + "/msdnet_tiny_cifar10_state_dict_keys.tsv");
   ASSERT_TRUE(in) << "missing test vector file";
   std::string line;
@@ -84,7 +84,7 @@ TEST(MSDNet, PruneMinAndEvenStepsBuildAndRun) {
   const auto logits = net->forward(torch::randn({2, 3, 32, 32}));
   EXPECT_EQ(logits.size(), 4u);
   // prune min keeps every scale until the end, with transitions at 1/3 and 2/3 of the layers.
-  const auto state = train::state_dict(*net);
+  const auto state = io::state_dict(*net);
   EXPECT_NE(state.find("blocks.1.1.m.0.net.0.weight"), nullptr);
 }
 

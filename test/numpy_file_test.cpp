@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "l2w/eval/numpy_file.h"
+#include "l2w/io/numpy_file.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -11,7 +11,7 @@ namespace {
 TEST(NumpyFile, HeaderIsNumpysAndDataRoundTrips) {
   const auto dir = test::temp_dir("npy");
   const auto probs = torch::rand({3, 5, 10});
-  eval::write_npy(dir + "/p.npy", probs);
+  io::write_npy(dir + "/p.npy", probs);
   std::ifstream in(dir + "/p.npy", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_GE(bytes.size(), 128u);
@@ -22,11 +22,11 @@ TEST(NumpyFile, HeaderIsNumpysAndDataRoundTrips) {
   EXPECT_EQ(bytes.substr(10, dict.size()), dict);
   EXPECT_EQ(bytes[10 + header - 1], '\n');
   EXPECT_EQ(bytes.size(), 10 + header + 3 * 5 * 10 * 4);
-  EXPECT_TRUE(torch::equal(eval::read_npy(dir + "/p.npy"), probs));
+  EXPECT_TRUE(torch::equal(io::read_npy(dir + "/p.npy"), probs));
 
   const auto labels = torch::arange(7, torch::kLong);
-  eval::write_npy(dir + "/l.npy", labels);
-  const auto back = eval::read_npy(dir + "/l.npy");
+  io::write_npy(dir + "/l.npy", labels);
+  const auto back = io::read_npy(dir + "/l.npy");
   EXPECT_EQ(back.scalar_type(), torch::kLong);
   EXPECT_EQ(back.sizes(), torch::IntArrayRef({7}));
   EXPECT_TRUE(torch::equal(back, labels));
@@ -34,11 +34,11 @@ TEST(NumpyFile, HeaderIsNumpysAndDataRoundTrips) {
 
 TEST(NumpyFile, TruncatedAndForeignFilesAreRefused) {
   const auto dir = test::temp_dir("npy_bad");
-  eval::write_npy(dir + "/p.npy", torch::rand({4, 4}));
+  io::write_npy(dir + "/p.npy", torch::rand({4, 4}));
   std::filesystem::resize_file(dir + "/p.npy", std::filesystem::file_size(dir + "/p.npy") - 4);
-  EXPECT_THROW(eval::read_npy(dir + "/p.npy"), std::runtime_error);
+  EXPECT_THROW(io::read_npy(dir + "/p.npy"), std::runtime_error);
   std::ofstream(dir + "/x.npy") << "not numpy";
-  EXPECT_THROW(eval::read_npy(dir + "/x.npy"), std::runtime_error);
+  EXPECT_THROW(io::read_npy(dir + "/x.npy"), std::runtime_error);
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 
 #include "l2w/models/msdnet.h"
 #include "l2w/nn/parameter_swap.h"
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -25,7 +25,7 @@ TEST(ParameterSwap, RunsTheSameForwardWithOtherParameters) {
   for (const auto& p : net->parameters()) doubled.push_back(p.detach() * 2);
   models::MSDNet copy(test::micro_msdnet());
   copy->eval();
-  train::load_state_dict(*copy, train::state_dict(*net), "copy");
+  io::load_state_dict(*copy, io::state_dict(*net), "copy");
   {
     torch::NoGradGuard no_grad;
     for (auto& p : copy->parameters()) p.mul_(2);
@@ -59,17 +59,17 @@ TEST(PrivateBatchNormStatistics, DiscardsRunningStatisticsOfATrainModeForward) {
   models::MSDNet net(test::micro_msdnet());
   net->train();
   torch::OrderedDict<std::string, torch::Tensor> before;  // copies: the state dict aliases the live tensors
-  for (const auto& item : train::state_dict(*net)) before.insert(item.key(), item.value().clone());
+  for (const auto& item : io::state_dict(*net)) before.insert(item.key(), item.value().clone());
   {
     nn::PrivateBatchNormStatistics private_statistics(*net);
     net->forward(torch::randn({4, 1, 16, 16}));
   }
-  for (const auto& item : train::state_dict(*net))
+  for (const auto& item : io::state_dict(*net))
     EXPECT_TRUE(torch::equal(item.value(), before[item.key()])) << item.key();
   // Without the guard the same forward updates them (so the check above can fail).
   net->forward(torch::randn({4, 1, 16, 16}));
   bool changed = false;
-  for (const auto& item : train::state_dict(*net))
+  for (const auto& item : io::state_dict(*net))
     changed = changed || !torch::equal(item.value(), before[item.key()]);
   EXPECT_TRUE(changed);
 }

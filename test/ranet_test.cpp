@@ -1,11 +1,11 @@
 #include <gtest/gtest.h>
 
 #include "l2w/eval/dynamic.h"
-#include "l2w/eval/exit_allocation.h"
+#include "l2w/criterion/exit_allocation.h"
 #include "l2w/infer/early_exit_classifier.h"
 #include "l2w/models/exit_cost.h"
 #include "l2w/models/ranet.h"
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -41,7 +41,7 @@ TEST(RANet, SpecCifar10Vector) {
 
 TEST(RANet, ReferenceModuleNames) {
   models::RANet net(spec_ranet());
-  const auto keys = train::state_dict(*net);
+  const auto keys = io::state_dict(*net);
   for (const char* key : {"FirstLayer.layers.0.net.0.weight", "FirstLayer.layers.3.net.1.running_var",
                           "scale_flows.0.0.layers.0.conv_normal.net.0.weight", "scale_flows.1.1.trans.net.0.weight",
                           "scale_flows.1.0.layers.3.conv_up.net.3.weight", "scale_flows.1.1.conv_last.net.0.weight",
@@ -85,7 +85,7 @@ TEST(RANet, EarlyExitInferenceCompactsEveryFeatureOfTheFlows) {
   eval::ExitOutputs v{net->forward(valid), torch::zeros({64}, torch::kLong)};
   eval::ExitOutputs t{net->forward(test), torch::zeros({48}, torch::kLong)};
   const auto thresholds =
-      eval::find_thresholds(eval::exit_confidences(v).confidence, eval::target_proportions(20, net->num_exits()));
+      eval::find_thresholds(eval::exit_confidences(v).confidence, criterion::target_proportions(20, net->num_exits()));
   const auto expected = eval::exit_of_each_sample(eval::exit_confidences(t), thresholds);
   infer::EarlyExitClassifier engine(net, thresholds);
   const auto decisions = engine.classify(test);

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "l2w/eval/thresholds_file.h"
+#include "l2w/io/thresholds_file.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -11,7 +11,7 @@ namespace {
 
 TEST(ThresholdsFile, RoundTripsEveryFloat32Exactly) {
   const auto dir = test::temp_dir("thresholds");
-  eval::ExitThresholds t;
+  io::ExitThresholds t;
   const float inf = std::numeric_limits<float>::infinity();
   t.thresholds = {0.987654321f, 1.0f / 3.0f, std::nextafter(0.5f, 1.0f), inf, -inf};
   t.exit_muladds = {6859876, 14350024, 27536684, 41714576, 58480628};
@@ -19,8 +19,8 @@ TEST(ThresholdsFile, RoundTripsEveryFloat32Exactly) {
   t.p_index = 17;
   t.valid_accuracy = 71.25;
   t.valid_expected_muladds = 29876543.25;
-  eval::write_thresholds(dir + "/t.txt", t);
-  const auto back = eval::read_thresholds(dir + "/t.txt");
+  io::write_thresholds(dir + "/t.txt", t);
+  const auto back = io::read_thresholds(dir + "/t.txt");
   ASSERT_EQ(back.thresholds.size(), 5u);
   for (size_t k = 0; k < 5; ++k) EXPECT_EQ(back.thresholds[k], t.thresholds[k]) << "exit " << k + 1;
   EXPECT_EQ(back.exit_muladds, t.exit_muladds);
@@ -35,7 +35,7 @@ TEST(ThresholdsFile, MalformedFilesNameTheFileAndLine) {
   const auto expect_error = [&](const std::string& text, const std::string& fragment) {
     std::ofstream(dir + "/bad.txt") << text;
     try {
-      eval::read_thresholds(dir + "/bad.txt");
+      io::read_thresholds(dir + "/bad.txt");
       ADD_FAILURE() << "accepted: " << text;
     } catch (const std::runtime_error& e) {
       EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
@@ -45,7 +45,7 @@ TEST(ThresholdsFile, MalformedFilesNameTheFileAndLine) {
   expect_error("l2w-thresholds 1\nexits 2\nexit 1 threshold 0.5 muladds 5\n", "expected 2 exit lines, found 1");
   expect_error("l2w-thresholds 1\nexits 1\nexit 1 threshold maybe muladds 5\n", "bad.txt:3: bad threshold");
   expect_error("l2w-thresholds 1\ncolour blue\n", "bad.txt:2: unknown key");
-  EXPECT_THROW(eval::read_thresholds(dir + "/missing.txt"), std::runtime_error);
+  EXPECT_THROW(io::read_thresholds(dir + "/missing.txt"), std::runtime_error);
 }
 
 }  // namespace

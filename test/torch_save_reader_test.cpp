@@ -8,9 +8,9 @@
 
 #include "l2w/models/msdnet.h"
 #include "l2w/nn/conv_blocks.h"
-#include "l2w/train/checkpoint.h"
+#include "l2w/io/checkpoint.h"
 #include "l2w/train/sgd.h"
-#include "l2w/train/torch_save_reader.h"
+#include "l2w/io/torch_save_reader.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -38,14 +38,14 @@ std::string TorchSaveInterop::dir_;
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
-  } catch (const train::CheckpointError& e) {
+  } catch (const io::CheckpointError& e) {
     return e.what();
   }
   return "";
 }
 
 TEST_F(TorchSaveInterop, PythonCheckpointLoadsIntoTheReferenceKeysAndComputesTheSameFirstLayer) {
-  const auto checkpoint = train::load_checkpoint(dir_ + "/reference.pth.tar");
+  const auto checkpoint = io::load_checkpoint(dir_ + "/reference.pth.tar");
   EXPECT_EQ(checkpoint.epoch, 12);
   EXPECT_EQ(checkpoint.arch, "msdnet");
   EXPECT_DOUBLE_EQ(checkpoint.best_prec1, 61.25);
@@ -53,9 +53,9 @@ TEST_F(TorchSaveInterop, PythonCheckpointLoadsIntoTheReferenceKeysAndComputesThe
   EXPECT_EQ(checkpoint.state_dict["blocks.0.0.layers.0.net.1.num_batches_tracked"].item<int64_t>(), 7);
 
   models::MSDNet net(test::tiny_msdnet());
-  train::load_state_dict(*net, checkpoint.state_dict, "reference.pth.tar");
+  io::load_state_dict(*net, checkpoint.state_dict, "reference.pth.tar");
   net->eval();
-  const auto expected = train::read_torch_save(dir_ + "/first_layer.pt").toGenericDict();
+  const auto expected = io::read_torch_save(dir_ + "/first_layer.pt").toGenericDict();
   torch::Tensor h = expected.at("input").toTensor();
   const auto modules = net->named_modules();
   for (int s = 0; s < 3; ++s) {
@@ -78,34 +78,34 @@ TEST_F(TorchSaveInterop, PythonCheckpointLoadsIntoTheReferenceKeysAndComputesThe
 }
 
 TEST_F(TorchSaveInterop, BareAndDistributedStateDictsLoad) {
-  const auto reference = train::load_checkpoint(dir_ + "/reference.pth.tar").state_dict;
+  const auto reference = io::load_checkpoint(dir_ + "/reference.pth.tar").state_dict;
   for (const char* file : {"/bare.pth", "/ddp.pth.tar"}) {
-    const auto checkpoint = train::load_checkpoint(dir_ + file);
+    const auto checkpoint = io::load_checkpoint(dir_ + file);
     models::MSDNet net(test::tiny_msdnet());
-    train::load_state_dict(*net, checkpoint.state_dict, file);
-    const auto loaded = train::state_dict(*net);
+    io::load_state_dict(*net, checkpoint.state_dict, file);
+    const auto loaded = io::state_dict(*net);
     for (const auto& item : reference) EXPECT_TRUE(torch::equal(loaded[item.key()], item.value())) << file << item.key();
   }
 }
 
 TEST_F(TorchSaveInterop, RoundTripsBetweenCppAndPythonAreBitExact) {
-  auto checkpoint = train::load_checkpoint(dir_ + "/reference.pth.tar");
+  auto checkpoint = io::load_checkpoint(dir_ + "/reference.pth.tar");
   models::MSDNet net(test::tiny_msdnet());
-  train::load_state_dict(*net, checkpoint.state_dict, "reference");
+  io::load_state_dict(*net, checkpoint.state_dict, "reference");
   train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.05).momentum(0.9).weight_decay(1e-4));
   sgd.load_state_dict(checkpoint.optimizer);
-  train::Checkpoint written;
+  io::Checkpoint written;
   written.epoch = checkpoint.epoch;
   written.arch = "msdnet";
-  written.state_dict = train::state_dict(*net);
+  written.state_dict = io::state_dict(*net);
   written.optimizer = sgd.state_dict();
   written.best_prec1 = checkpoint.best_prec1;
-  train::save_checkpoint(written, dir_ + "/from_cpp.pth.tar");
+  io::save_checkpoint(written, dir_ + "/from_cpp.pth.tar");
   // C++ -> Python: torch.load sees the reference's dictionary, bit for bit.
   python("check " + dir_ + " " + dir_ + "/from_cpp.pth.tar");
   // C++ -> Python -> C++: unchanged.
   python("resave " + dir_ + "/from_cpp.pth.tar " + dir_ + "/through_python.pth.tar");
-  const auto back = train::load_checkpoint(dir_ + "/through_python.pth.tar");
+  const auto back = io::load_checkpoint(dir_ + "/through_python.pth.tar");
   ASSERT_EQ(back.state_dict.size(), written.state_dict.size());
   for (const auto& item : written.state_dict) {
     const auto& other = back.state_dict[item.key()];
@@ -122,20 +122,20 @@ TEST_F(TorchSaveInterop, BadFilesAreRefusedWithTheirNameAndTheProblem) {
   const auto truncated = dir_ + "/truncated.pth.tar";
   std::filesystem::copy_file(dir_ + "/reference.pth.tar", truncated, std::filesystem::copy_options::overwrite_existing);
   std::filesystem::resize_file(truncated, std::filesystem::file_size(truncated) / 2);
-  auto message = error_of([&] { train::load_checkpoint(truncated); });
+  auto message = error_of([&] { io::load_checkpoint(truncated); });
   EXPECT_NE(message.find(truncated), std::string::npos) << message;
 
   std::ofstream(dir_ + "/text.pth.tar") << "epoch 3\n";
-  message = error_of([&] { train::load_checkpoint(dir_ + "/text.pth.tar"); });
+  message = error_of([&] { io::load_checkpoint(dir_ + "/text.pth.tar"); });
   EXPECT_NE(message.find("not a torch.save zip archive"), std::string::npos) << message;
 
-  message = error_of([&] { train::load_checkpoint(dir_ + "/bad_opcode.pth.tar"); });
+  message = error_of([&] { io::load_checkpoint(dir_ + "/bad_opcode.pth.tar"); });
   EXPECT_NE(message.find("unsupported pickle opcode 0xff"), std::string::npos) << message;
 
   // Another configuration: the CIFAR-10 checkpoint into a CIFAR-100 network.
-  const auto checkpoint = train::load_checkpoint(dir_ + "/reference.pth.tar");
+  const auto checkpoint = io::load_checkpoint(dir_ + "/reference.pth.tar");
   models::MSDNet other(test::tiny_msdnet(3, 100));
-  message = error_of([&] { train::load_state_dict(*other, checkpoint.state_dict, "reference.pth.tar"); });
+  message = error_of([&] { io::load_state_dict(*other, checkpoint.state_dict, "reference.pth.tar"); });
   EXPECT_NE(message.find("classifier"), std::string::npos) << message;
 }
 

@@ -55,8 +55,8 @@ TEST(Trainer, ResumeAfterAnInterruptionEqualsAnUninterruptedRun) {
   const auto second = train_tiny(resumed_dir, 0, data);  // fresh network, resumes from latest.txt
   EXPECT_EQ(second.result.epochs_run, 1);
 
-  const auto a = train::state_dict(*straight.net);
-  const auto b = train::state_dict(*second.net);
+  const auto a = io::state_dict(*straight.net);
+  const auto b = io::state_dict(*second.net);
   for (const auto& item : a) EXPECT_TRUE(torch::equal(item.value(), b[item.key()])) << item.key();
 
   // The run folder: two score rows, checkpoints, best, flops, anytime results.
@@ -119,7 +119,7 @@ TEST(Trainer, ShortL2WRunLowersMetaAndTrainingLoss) {
   for (const char* f : {"losses", "confidences", "weights"})
     EXPECT_TRUE(std::filesystem::exists(o.run_dir + "/per_sample/epoch_002_" + std::string(f) + ".tsv")) << f;
   // Resuming restores the WPN and its optimizer.
-  const auto c = train::load_checkpoint(o.run_dir + "/save_models/checkpoint_002.pth.tar");
+  const auto c = io::load_checkpoint(o.run_dir + "/save_models/checkpoint_002.pth.tar");
   EXPECT_FALSE(c.meta_state_dict.is_empty());
   EXPECT_TRUE(c.meta_optimizer.isGenericDict());
 }

@@ -41,10 +41,10 @@ double matmul_gflops(const torch::Device& device) {
 // Images per second of `iterations` training steps after three warm-up steps.
 double training_rate(train::TrainStep& step, const torch::Tensor& images, const torch::Tensor& labels,
                      int64_t iterations, const torch::Device& device) {
-  for (int i = 0; i < 3; ++i) step.run(images, labels, {0, i});
+  for (int i = 0; i < 3; ++i) step.run(images, labels, {i});
   runtime::synchronize(device);
   const auto start = Clock::now();
-  for (int64_t i = 0; i < iterations; ++i) step.run(images, labels, {0, 3 + i});
+  for (int64_t i = 0; i < iterations; ++i) step.run(images, labels, {3 + i});
   runtime::synchronize(device);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return double(images.size(0) * iterations) / seconds;

@@ -5,7 +5,7 @@
 
 #include "flags.h"
 #include "l2w/distributed/communicator.h"
-#include "l2w/eval/accuracy_budget_plot.h"
+#include "l2w/report/accuracy_budget_plot.h"
 
 namespace l2w::cli {
 
@@ -34,6 +34,6 @@ models::MultiExitNetwork build_network(const Flags& flags, const models::Network
 models::MultiExitNetwork load_trained_network(const Flags& flags, const models::NetworkOptions& options);
 
 // Draws RUN_DIR/accuracy_budget.{png,svg} for one run's results; a missing gnuplot is a warning.
-void plot_run(const std::string& run_dir, const eval::RunCurve& curve);
+void plot_run(const std::string& run_dir, const report::RunCurve& curve);
 
 }  // namespace l2w::cli

@@ -4,7 +4,7 @@
 #include "commands.h"
 #include "l2w/dataset/validation_split.h"
 #include "l2w/eval/dynamic.h"
-#include "l2w/eval/numpy_file.h"
+#include "l2w/io/numpy_file.h"
 #include "l2w/models/exit_cost.h"
 
 namespace l2w::cli {
@@ -13,8 +13,8 @@ namespace {
 void save_probabilities(const train::RunFolder& folder, const std::string& set, const eval::ExitOutputs& outputs) {
   std::vector<torch::Tensor> probs;
   for (const auto& logits : outputs.logits) probs.push_back(torch::softmax(logits.to(torch::kFloat32), 1));
-  eval::write_npy(folder.file("probs_" + set + ".npy"), torch::stack(probs));
-  eval::write_npy(folder.file("labels_" + set + ".npy"), outputs.labels.to(torch::kInt64));
+  io::write_npy(folder.file("probs_" + set + ".npy"), torch::stack(probs));
+  io::write_npy(folder.file("labels_" + set + ".npy"), outputs.labels.to(torch::kInt64));
 }
 
 }  // namespace
@@ -22,9 +22,9 @@ void save_probabilities(const train::RunFolder& folder, const std::string& set, 
 models::MultiExitNetwork load_trained_network(const Flags& flags, const models::NetworkOptions& options) {
   if (flags.evaluate_from.empty()) throw FlagError("--evaluate_from: a checkpoint to evaluate is required");
   auto net = build_network(flags, options);
-  const auto checkpoint = train::load_checkpoint(flags.evaluate_from);
+  const auto checkpoint = io::load_checkpoint(flags.evaluate_from);
   train::check_architecture(checkpoint, flags.evaluate_from, options);
-  train::load_state_dict(*net, checkpoint.state_dict, flags.evaluate_from);
+  io::load_state_dict(*net, checkpoint.state_dict, flags.evaluate_from);
   return net;
 }
 
@@ -78,7 +78,7 @@ int eval_command(const Flags& flags) {
     if (flags.budget > 0) {
       const auto chosen = eval::thresholds_for_budget(valid, costs, flags.budget);
       const auto path = flags.thresholds.empty() ? folder.file("thresholds.txt") : flags.thresholds;
-      eval::write_thresholds(path, chosen);
+      io::write_thresholds(path, chosen);
       const auto on_test = eval::evaluate_with_thresholds(test_confidences, chosen.thresholds, costs);
       std::printf("Thresholds for a budget of %.3f M MUL-ADDs (p_idx %lld): %s\n  %s: %.2f%% at %.3f M; test: %.2f%% at %.3f M\n",
                   flags.budget / 1e6, static_cast<long long>(chosen.p_index), path.c_str(), valid_name.c_str(),
@@ -86,7 +86,7 @@ int eval_command(const Flags& flags) {
                   on_test.expected_muladds / 1e6);
     }
   }
-  plot_run(folder.dir(), eval::make_run_curve(eval::run_label(folder.dir()), metrics, costs, points));
+  plot_run(folder.dir(), report::make_run_curve(report::run_label(folder.dir()), metrics, costs, points));
   return 0;
 }
 

@@ -119,7 +119,7 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--scale-list,--scale_list", f.scale_list, "RANet: resolution level per flow, e.g. 1-2-3");
   app.add_option("--compress-factor,--compress_factor", f.compress_factor, "RANet: fused share from below")
       ->check(CLI::Range(0.0, 1.0));
-  app.add_flag("--bnAfter,!--no-bnAfter", f.bn_after, "RANet: accepted as in the reference (BatchNorm follows each conv)");
+  app.add_flag("--bnAfter,!--no-bnAfter", f.bn_after, "RANet: accepted as in the reference, no effect (BatchNorm always follows each conv)");
 
   app.add_option("--epochs", f.epochs)->check(kPositive);
   app.add_option("--batch-size,-b", f.batch_size)->check(kPositive);
@@ -204,7 +204,6 @@ models::NetworkOptions network_options(const Flags& f, const dataset::DataGeomet
         .compress_factor(f.compress_factor)
         .step(f.step)
         .step_grows(f.stepmode == "lg")
-        .bn_after(f.bn_after)
         .reduction(f.reduction)
         .num_classes(g.num_classes)
         .in_channels(g.channels)

@@ -6,8 +6,8 @@
 #include "commands.h"
 #include "l2w/dataset/validation_split.h"
 #include "l2w/eval/dynamic.h"
-#include "l2w/eval/exit_allocation.h"
-#include "l2w/eval/thresholds_file.h"
+#include "l2w/criterion/exit_allocation.h"
+#include "l2w/io/thresholds_file.h"
 #include "l2w/infer/speed_test.h"
 #include "l2w/models/exit_cost.h"
 #include "l2w/nn/cost_meter.h"
@@ -51,7 +51,7 @@ dataset::BatchLoader latency_loader(const Model& m, int64_t count, bool skip_bad
 
 int infer_command(const Flags& flags) {
   const torch::Device device = setup_runtime(flags);
-  const auto thresholds = eval::read_thresholds(flags.thresholds);
+  const auto thresholds = io::read_thresholds(flags.thresholds);
   auto m = load_model(flags, device);
   if (static_cast<int64_t>(thresholds.thresholds.size()) != m.net->num_exits())
     throw FlagError("--thresholds " + flags.thresholds + ": " + std::to_string(thresholds.thresholds.size()) +
@@ -135,8 +135,8 @@ int bench_infer_command(const Flags& flags) {
   table << "last\t" << last_run.accuracy << '\t' << m.last_exit_only_muladds << '\t' << last_ms << '\t'
         << 1e3 * infer::percentile(last_latency.batch_seconds, 50) << '\t'
         << 1e3 * infer::percentile(last_latency.batch_seconds, 99) << '\t' << last_run.images_per_second() << '\n';
-  eval::RunCurve latency_curve, throughput_curve;
-  latency_curve.label = throughput_curve.label = eval::run_label(folder.dir());
+  report::RunCurve latency_curve, throughput_curve;
+  latency_curve.label = throughput_curve.label = report::run_label(folder.dir());
   latency_curve.points_name = throughput_curve.points_name = "whole network, last exit only";
   latency_curve.exits.emplace_back(full_ms, full_run.accuracy);
   latency_curve.exits.emplace_back(last_ms, last_run.accuracy);
@@ -147,7 +147,7 @@ int bench_infer_command(const Flags& flags) {
   double half_gap = std::numeric_limits<double>::infinity(), half_speedup = 0, half_rate = 0;
   std::vector<float> half_thresholds;
   for (int64_t p = 1; p <= 39; ++p) {
-    const auto thresholds = eval::find_thresholds(valid.confidence, eval::target_proportions(p, exits));
+    const auto thresholds = eval::find_thresholds(valid.confidence, criterion::target_proportions(p, exits));
     infer::EarlyExitClassifier engine(m.net, thresholds);
     const auto run = infer::run_inference(engine, loader, device, m.costs);
     const auto latency = infer::run_inference(engine, single, device, m.costs);
@@ -185,9 +185,9 @@ int bench_infer_command(const Flags& flags) {
 
   const std::string title = "Early-exit inference: " + latency_curve.label;
   try {
-    eval::plot_accuracy_budget({latency_curve}, folder.file("accuracy_latency"), title,
+    report::plot_accuracy_budget({latency_curve}, folder.file("accuracy_latency"), title,
                                {"mean latency per image, batch 1 (ms)", 1.0});
-    eval::plot_accuracy_budget({throughput_curve}, folder.file("accuracy_throughput"), title,
+    report::plot_accuracy_budget({throughput_curve}, folder.file("accuracy_throughput"), title,
                                {"throughput, batch " + std::to_string(flags.batch_size) + " (images/s)", 1.0});
     std::cout << "Table: " << folder.file("infer_bench.tsv") << "; plots: " << folder.file("accuracy_latency")
               << ".{png,svg}, " << folder.file("accuracy_throughput") << ".{png,svg}" << std::endl;

@@ -3,7 +3,7 @@
 
 #include "commands.h"
 #include "l2w/dataset/image_dataset.h"
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 
 int main(int argc, char** argv) {
   using namespace l2w::cli;
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   } catch (const l2w::dataset::DataError& e) {
     report_error("data error", e.what());
     return 1;
-  } catch (const l2w::train::CheckpointError& e) {
+  } catch (const l2w::io::CheckpointError& e) {
     report_error("checkpoint error", e.what());
     return 1;
   } catch (const l2w::distributed::DistributedError& e) {

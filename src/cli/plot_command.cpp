@@ -5,10 +5,10 @@
 
 namespace l2w::cli {
 
-void plot_run(const std::string& run_dir, const eval::RunCurve& curve) {
+void plot_run(const std::string& run_dir, const report::RunCurve& curve) {
   const auto output = (std::filesystem::path(run_dir) / "accuracy_budget").string();
   try {
-    eval::plot_accuracy_budget({curve}, output, "Budgeted batch classification: " + curve.label);
+    report::plot_accuracy_budget({curve}, output, "Budgeted batch classification: " + curve.label);
     std::cout << "Plot: " << output << ".png, " << output << ".svg" << std::endl;
   } catch (const std::runtime_error& e) {
     std::cerr << "l2w: warning: " << e.what() << std::endl;
@@ -16,12 +16,12 @@ void plot_run(const std::string& run_dir, const eval::RunCurve& curve) {
 }
 
 int plot_command(const Flags& flags) {
-  std::vector<eval::RunCurve> runs;
-  for (const auto& dir : flags.plot_runs) runs.push_back(eval::read_run_curve(dir));
+  std::vector<report::RunCurve> runs;
+  for (const auto& dir : flags.plot_runs) runs.push_back(report::read_run_curve(dir));
   const auto output = flags.plot_output.empty()
                           ? (std::filesystem::path(flags.plot_runs.front()) / "accuracy_budget_all").string()
                           : flags.plot_output;
-  eval::plot_accuracy_budget(runs, output, flags.plot_title);
+  report::plot_accuracy_budget(runs, output, flags.plot_title);
   std::cout << "Plot of " << runs.size() << " run(s): " << output << ".png, " << output << ".svg" << std::endl;
   return 0;
 }

@@ -27,7 +27,7 @@ int train_command(const Flags& flags) {
             << eval::anytime_table(result.last_test, result.costs)
             << "\nBudgeted batch classification (dynamic.txt):\n"
             << eval::dynamic_table(result.dynamic);
-  plot_run(flags.train_url, eval::make_run_curve(eval::run_label(flags.train_url),
+  plot_run(flags.train_url, report::make_run_curve(report::run_label(flags.train_url),
                                                  result.last_test, result.costs, result.dynamic));
   return 0;
 }

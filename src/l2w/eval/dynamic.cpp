@@ -8,7 +8,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "l2w/eval/exit_allocation.h"
+#include "l2w/criterion/exit_allocation.h"
 
 namespace l2w::eval {
 
@@ -35,7 +35,7 @@ std::vector<float> find_thresholds(const torch::Tensor& confidence, const std::v
     const float* ck = c + k * n;
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return ck[a] > ck[b]; });
-    const int64_t wanted = quota(n, q[k]);
+    const int64_t wanted = criterion::quota(n, q[k]);
     int64_t count = 0;
     for (int64_t i : order) {
       if (assigned[i]) continue;
@@ -99,25 +99,25 @@ std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const Exit
   for (int64_t p = 1; p <= 39; ++p) {
     DynamicPoint point;
     point.p_index = p;
-    point.thresholds = find_thresholds(valid.confidence, target_proportions(p, exits));
+    point.thresholds = find_thresholds(valid.confidence, criterion::target_proportions(p, exits));
     point.test = evaluate_with_thresholds(test, point.thresholds, costs);
     points.push_back(point);
   }
   return points;
 }
 
-ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
+io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
                                      double budget_muladds) {
   const int64_t exits = valid.confidence.size(0);
-  std::optional<ExitThresholds> best;
+  std::optional<io::ExitThresholds> best;
   double cheapest = std::numeric_limits<double>::infinity();
   for (int64_t p = 1; p <= 39; ++p) {
-    const auto thresholds = find_thresholds(valid.confidence, target_proportions(p, exits));
+    const auto thresholds = find_thresholds(valid.confidence, criterion::target_proportions(p, exits));
     const auto result = evaluate_with_thresholds(valid, thresholds, costs);
     cheapest = std::min(cheapest, result.expected_muladds);
     if (result.expected_muladds > budget_muladds) continue;
     if (best && result.expected_muladds <= best->valid_expected_muladds) continue;
-    ExitThresholds t;
+    io::ExitThresholds t;
     t.thresholds = thresholds;
     for (const auto& cost : costs) t.exit_muladds.push_back(cost.muladds);
     t.budget_muladds = budget_muladds;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "l2w/eval/anytime.h"
-#include "l2w/eval/thresholds_file.h"
+#include "l2w/io/thresholds_file.h"
 
 namespace l2w::eval {
 
@@ -46,7 +46,7 @@ std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const Exit
 // Deployment's choice: of the 39 target distributions, the thresholds (found on `valid`) whose expected
 // MUL-ADDs on `valid` are the largest not above `budget_muladds`. Throws std::invalid_argument naming the
 // cheapest reachable cost when even that exceeds the budget.
-ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
+io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
                                      double budget_muladds);
 
 // "n1/n2/…/nK": how many samples left at each exit.

@@ -36,8 +36,6 @@ class EarlyExitClassifier {
 
   void set_profiling(bool on) { profiling_ = on; }
   const EngineProfile& profile() const { return profile_; }
-  void reset_profile() { profile_ = {}; }
-  const std::vector<float>& thresholds() const { return thresholds_; }
 
  private:
   void mark(double& bucket);

@@ -3,9 +3,9 @@
 #include <optional>
 
 #include "l2w/criterion/multi_exit_loss.h"
-#include "l2w/eval/exit_allocation.h"
+#include "l2w/criterion/exit_allocation.h"
 #include "l2w/nn/parameter_swap.h"
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 
 namespace l2w::meta {
 
@@ -17,7 +17,7 @@ L2WStep::L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaO
       options_(options),
       wpn_(options.wpn),
       adam_(wpn_->parameters(), train::AdamOptions().lr(options.meta_lr).weight_decay(options.meta_weight_decay)),
-      target_(eval::target_proportions(options.target_p_index, net.num_exits())),
+      target_(criterion::target_proportions(options.target_p_index, net.num_exits())),
       meta_lr_(options.meta_lr),
       scaler_(options.amp == runtime::Amp::kFp16) {
   const auto reference = net.parameters().front();
@@ -56,7 +56,7 @@ torch::Tensor L2WStep::meta_loss_at(const std::vector<torch::Tensor>& theta_prim
   nn::PrivateBatchNormStatistics private_statistics(net_);
   nn::ParameterSwap pseudo(net_, theta_prime);
   const auto logits = net_.forward(meta_x);
-  const auto exits = eval::allocate_exits(criterion::per_exit_confidences(logits), target_);
+  const auto exits = criterion::allocate_exits(criterion::per_exit_confidences(logits), target_);
   auto meta_loss = torch::zeros({}, logits.front().options());
   for (int64_t k = 0; k < net_.num_exits(); ++k) {
     std::vector<int64_t> selected;
@@ -215,15 +215,15 @@ train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor&
   return report;
 }
 
-void L2WStep::save(train::Checkpoint& checkpoint) const {
-  checkpoint.meta_state_dict = train::state_dict(*wpn_);
+void L2WStep::save(io::Checkpoint& checkpoint) const {
+  checkpoint.meta_state_dict = io::state_dict(*wpn_);
   checkpoint.meta_optimizer = adam_.state_dict();
 }
 
-void L2WStep::load(const train::Checkpoint& checkpoint) {
+void L2WStep::load(const io::Checkpoint& checkpoint) {
   if (checkpoint.meta_state_dict.is_empty())
-    throw train::CheckpointError("checkpoint has no weight prediction network (written by --method plain?)");
-  train::load_state_dict(*wpn_, checkpoint.meta_state_dict, "the checkpoint's meta_state_dict");
+    throw io::CheckpointError("checkpoint has no weight prediction network (written by --method plain?)");
+  io::load_state_dict(*wpn_, checkpoint.meta_state_dict, "the checkpoint's meta_state_dict");
   if (!checkpoint.meta_optimizer.isNone()) adam_.load_state_dict(checkpoint.meta_optimizer);
 }
 

@@ -60,8 +60,8 @@ class L2WStep : public train::TrainStep {
                         const train::StepPosition& position) override;
   bool has_meta() const override { return true; }
   double meta_lr() const override { return meta_lr_; }
-  void save(train::Checkpoint& checkpoint) const override;
-  void load(const train::Checkpoint& checkpoint) override;
+  void save(io::Checkpoint& checkpoint) const override;
+  void load(const io::Checkpoint& checkpoint) override;
   std::vector<torch::Tensor> shared_state() const override { return wpn_->parameters(); }
 
   // Steps 1a–1g up to the WPN gradient (by options.meta_grad) without changing anything: the

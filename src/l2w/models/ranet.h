@@ -22,8 +22,6 @@ struct RANetOptions {
   TORCH_ARG(double, compress_factor) = 0.25;  // share of a fused layer's channels from the flow below
   TORCH_ARG(int64_t, step) = 4;               // layers per block
   TORCH_ARG(bool, step_grows) = false;        // stepmode lg: block j has step·(j+1) layers; even: step
-  // Accepted for the reference's scripts; its layers always put BatchNorm after each convolution.
-  TORCH_ARG(bool, bn_after) = true;
   TORCH_ARG(double, reduction) = 0.5;
   TORCH_ARG(int64_t, num_classes) = 10;
   TORCH_ARG(int64_t, in_channels) = 3;

@@ -5,7 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "l2w/train/checkpoint.h"
+#include "l2w/io/atomic_file.h"
+#include "l2w/io/checkpoint.h"
 
 namespace l2w::train {
 namespace fs = std::filesystem;
@@ -36,14 +37,14 @@ std::optional<std::string> RunFolder::latest_checkpoint() const {
 }
 
 void RunFolder::set_latest(const std::string& path) const {
-  write_file_atomically((fs::path(dir_) / "save_models" / "latest.txt").string(), path + "\n");
+  io::write_file_atomically((fs::path(dir_) / "save_models" / "latest.txt").string(), path + "\n");
 }
 
 void write_flops(const std::string& path, const std::vector<nn::Cost>& costs) {
   std::ostringstream out;
   out << "exit\tmuladds\tparams\n";
   for (size_t k = 0; k < costs.size(); ++k) out << k + 1 << '\t' << costs[k].muladds << '\t' << costs[k].params << '\n';
-  write_file_atomically(path, out.str());
+  io::write_file_atomically(path, out.str());
 }
 
 std::vector<nn::Cost> read_flops(const std::string& path) {

@@ -8,7 +8,7 @@
 #include "l2w/distributed/data_parallel.h"
 #include "l2w/models/multi_exit_network.h"
 #include "l2w/runtime/mixed_precision.h"
-#include "l2w/train/checkpoint.h"
+#include "l2w/io/checkpoint.h"
 #include "l2w/train/sgd.h"
 
 namespace l2w::train {
@@ -20,10 +20,9 @@ struct StepReport {
   torch::Tensor meta_loss;             // 0-dim, on the device; undefined when no meta step was taken
 };
 
-// Where in the run an iteration is (0-based).
+// Where in its epoch an iteration is.
 struct StepPosition {
-  int64_t epoch = 0;
-  int64_t iteration = 0;
+  int64_t iteration = 0;  // 0-based, within the epoch
   double lr_factor = 1.0;  // the schedule's current lr / base lr; other rates follow the same schedule
 };
 
@@ -36,8 +35,8 @@ class TrainStep {
   virtual bool has_meta() const { return false; }
   virtual double meta_lr() const { return 0.0; }
   // The method's own state in checkpoints.
-  virtual void save(Checkpoint& checkpoint) const {}
-  virtual void load(const Checkpoint& checkpoint) {}
+  virtual void save(io::Checkpoint& checkpoint) const {}
+  virtual void load(const io::Checkpoint& checkpoint) {}
   // Tensors beyond the backbone that every rank must start with equal (the meta learner's parameters).
   virtual std::vector<torch::Tensor> shared_state() const { return {}; }
 };

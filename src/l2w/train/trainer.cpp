@@ -11,6 +11,7 @@
 
 #include "l2w/criterion/multi_exit_loss.h"
 #include "l2w/eval/accuracy.h"
+#include "l2w/io/atomic_file.h"
 #include "l2w/dataset/distributed_sampler.h"
 #include "l2w/dataset/validation_split.h"
 #include "l2w/models/exit_cost.h"
@@ -118,7 +119,7 @@ void trim_scores(const std::string& path, int64_t epochs_done, const std::string
       if (!line.empty() && std::stoll(line.substr(0, line.find('\t'))) <= epochs_done) kept << line << '\n';
     }
   }
-  write_file_atomically(path, kept.str());
+  io::write_file_atomically(path, kept.str());
 }
 
 // The per-sample losses, confidences and weights of one epoch (SPEC §5), one row per sample (its index
@@ -164,7 +165,7 @@ class PerSampleRecord {
       for (int64_t k = 0; k < v.size(1); ++k) out << '\t' << p[i * v.size(1) + k];
       out << '\n';
     }
-    write_file_atomically(path, out.str());
+    io::write_file_atomically(path, out.str());
   }
 
   std::vector<torch::Tensor> indices_, losses_, confidences_, weights_;
@@ -186,10 +187,10 @@ eval::ExitOutputs evaluate(models::MultiExitNetworkImpl& net, dataset::BatchLoad
 
 }  // namespace
 
-void check_architecture(const Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch) {
+void check_architecture(const io::Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch) {
   const std::string expected = models::describe(arch);
   if (!checkpoint.config.empty() && checkpoint.config != expected)
-    throw CheckpointError(path + ": checkpoint is of another architecture or class count: it holds [" +
+    throw io::CheckpointError(path + ": checkpoint is of another architecture or class count: it holds [" +
                           checkpoint.config + "], the flags ask for [" + expected + "]");
 }
 
@@ -256,9 +257,9 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       options.resume.empty() ? folder.latest_checkpoint() : std::optional<std::string>(options.resume);
   const std::string header = scores_header(exits, step->has_meta());
   if (resume_path) {
-    const Checkpoint c = load_checkpoint(*resume_path);
+    const io::Checkpoint c = io::load_checkpoint(*resume_path);
     check_architecture(c, *resume_path, arch);
-    load_state_dict(*net, c.state_dict, *resume_path);
+    io::load_state_dict(*net, c.state_dict, *resume_path);
     if (!c.optimizer.isNone()) sgd.load_state_dict(c.optimizer);
     step->load(c);
     start_epoch = c.epoch;
@@ -266,9 +267,9 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     if (!options.quiet) std::cout << "resuming from " << *resume_path << " after epoch " << start_epoch << std::endl;
   } else if (!options.finetune_from.empty()) {
     // Fine-tuning: the weights only; epochs, optimizer and WPN start afresh.
-    const Checkpoint c = load_checkpoint(options.finetune_from);
+    const io::Checkpoint c = io::load_checkpoint(options.finetune_from);
     check_architecture(c, options.finetune_from, arch);
-    load_state_dict(*net, c.state_dict, options.finetune_from);
+    io::load_state_dict(*net, c.state_dict, options.finetune_from);
     if (!options.quiet) std::cout << "starting from the weights of " << options.finetune_from << std::endl;
   }
   if (auto* comm = parallel.communicator()) {
@@ -315,7 +316,7 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
       sgd.options().lr(lr);
       const auto images = batch->images.to(options.device, /*non_blocking=*/true);
       const auto labels = batch->labels.to(options.device, /*non_blocking=*/true);
-      const StepReport report = step->run(images, labels, {epoch, it, lr / options.schedule.base_lr});
+      const StepReport report = step->run(images, labels, {it, lr / options.schedule.base_lr});
       meter.add(report, labels);
       if (record) per_sample.add(batch->indices, report);
       window_images += labels.size(0);
@@ -385,18 +386,18 @@ TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& ar
     scores << '\n';
     scores.close();
 
-    Checkpoint c;
+    io::Checkpoint c;
     c.epoch = epoch + 1;
     c.arch = net->arch();
     c.config = models::describe(arch);
-    c.state_dict = state_dict(*net);
+    c.state_dict = io::state_dict(*net);
     c.optimizer = sgd.state_dict();
     c.best_prec1 = result.best_prec1;
     step->save(c);
     const std::string path = folder.checkpoint(epoch + 1);
-    save_checkpoint(c, path);
+    io::save_checkpoint(c, path);
     folder.set_latest(path);
-    if (is_best) save_checkpoint(c, folder.best_checkpoint());
+    if (is_best) io::save_checkpoint(c, folder.best_checkpoint());
   }
   if (!test_outputs) {
     // Nothing left to train (a finished run resumed): report the current model.

@@ -61,7 +61,7 @@ struct TrainResult {
 
 // Refuses, with a CheckpointError naming both, a checkpoint written for another architecture or class
 // count than `arch` (load_state_dict then checks key by key, shape by shape).
-void check_architecture(const Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch);
+void check_architecture(const io::Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch);
 
 TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& arch,
                   const dataset::DataSplits& data, TrainerOptions options, const StepFactory& make_step);

@@ -1,4 +1,4 @@
-#include "l2w/eval/accuracy_budget_plot.h"
+#include "l2w/report/accuracy_budget_plot.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -9,7 +9,7 @@
 
 #include <sys/wait.h>
 
-namespace l2w::eval {
+namespace l2w::report {
 namespace {
 
 // gnuplot takes strings in single quotes, where a quote is written twice.
@@ -33,8 +33,8 @@ std::string run_label(const std::string& run_dir) {
   return path.filename().string();
 }
 
-RunCurve make_run_curve(const std::string& label, const std::vector<ExitMetrics>& exits,
-                        const std::vector<nn::Cost>& costs, const std::vector<DynamicPoint>& dynamic) {
+RunCurve make_run_curve(const std::string& label, const std::vector<eval::ExitMetrics>& exits,
+                        const std::vector<nn::Cost>& costs, const std::vector<eval::DynamicPoint>& dynamic) {
   RunCurve curve;
   curve.label = label;
   for (size_t k = 0; k < exits.size() && k < costs.size(); ++k)
@@ -142,4 +142,4 @@ void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& 
   }
 }
 
-}  // namespace l2w::eval
+}  // namespace l2w::report

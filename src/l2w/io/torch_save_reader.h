@@ -12,9 +12,9 @@
 
 #include <torch/torch.h>
 
-namespace l2w::train {
+namespace l2w::io {
 
 // The object torch.save stored in `path`. Throws CheckpointError naming the file and the problem.
 c10::IValue read_torch_save(const std::string& path);
 
-}  // namespace l2w::train
+}  // namespace l2w::io

@@ -6,7 +6,7 @@
 
 #include <torch/torch.h>
 
-namespace l2w::train {
+namespace l2w::io {
 
 using StateDict = torch::OrderedDict<std::string, torch::Tensor>;
 
@@ -23,4 +23,4 @@ StateDict state_dict(const torch::nn::Module& module);
 // `what` names the source in the message. A leading "module." (DistributedDataParallel) is accepted.
 void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& what);
 
-}  // namespace l2w::train
+}  // namespace l2w::io

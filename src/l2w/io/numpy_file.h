@@ -5,7 +5,7 @@
 
 #include <torch/torch.h>
 
-namespace l2w::eval {
+namespace l2w::io {
 
 // Writes a contiguous little-endian copy of `tensor` (float32/64, int32/64, uint8, bool), C order.
 void write_npy(const std::string& path, const torch::Tensor& tensor);
@@ -14,4 +14,4 @@ void write_npy(const std::string& path, const torch::Tensor& tensor);
 // Throws std::runtime_error naming the file on anything else or a truncated file.
 torch::Tensor read_npy(const std::string& path);
 
-}  // namespace l2w::eval
+}  // namespace l2w::io

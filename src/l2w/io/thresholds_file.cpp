@@ -1,4 +1,4 @@
-#include "l2w/eval/thresholds_file.h"
+#include "l2w/io/thresholds_file.h"
 
 #include <cmath>
 #include <cstdio>
@@ -7,7 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace l2w::eval {
+namespace l2w::io {
 namespace {
 
 std::string float_text(float v) {
@@ -96,4 +96,4 @@ ExitThresholds read_thresholds(const std::string& path) {
   return t;
 }
 
-}  // namespace l2w::eval
+}  // namespace l2w::io

@@ -5,7 +5,7 @@
 
 #include <torch/torch.h>
 
-namespace l2w::eval {
+namespace l2w::criterion {
 
 // q_k ∝ p^k (k = 1..K), p = p_index / 20, normalised; computed in float32 as the reference does, so that
 // floor(n·q_k) rounds the same way.
@@ -19,4 +19,4 @@ int64_t quota(int64_t n, float q);
 // takes the rest. `confidences` is [n, K]. Ties keep the lower sample index first (stable order).
 std::vector<int64_t> allocate_exits(const torch::Tensor& confidences, const std::vector<float>& q);
 
-}  // namespace l2w::eval
+}  // namespace l2w::criterion

@@ -8,7 +8,7 @@
 
 #include "l2w/eval/dynamic.h"
 
-namespace l2w::eval {
+namespace l2w::report {
 
 struct RunCurve {
   std::string label;                                 // legend entry
@@ -27,8 +27,8 @@ struct PlotAxis {
 std::string run_label(const std::string& run_dir);
 
 // The curve of results in memory: anytime metrics with their exit costs, and the dynamic sweep.
-RunCurve make_run_curve(const std::string& label, const std::vector<ExitMetrics>& exits,
-                        const std::vector<nn::Cost>& costs, const std::vector<DynamicPoint>& dynamic);
+RunCurve make_run_curve(const std::string& label, const std::vector<eval::ExitMetrics>& exits,
+                        const std::vector<nn::Cost>& costs, const std::vector<eval::DynamicPoint>& dynamic);
 
 // Reads RUN_DIR/dynamic.txt and RUN_DIR/anytime.csv (either may be missing, not both); the label is the
 // folder's name. Throws std::runtime_error naming the file when one is malformed.
@@ -39,4 +39,4 @@ RunCurve read_run_curve(const std::string& run_dir);
 void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title,
                           const PlotAxis& axis = {});
 
-}  // namespace l2w::eval
+}  // namespace l2w::report

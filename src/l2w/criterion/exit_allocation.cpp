@@ -1,10 +1,10 @@
-#include "l2w/eval/exit_allocation.h"
+#include "l2w/criterion/exit_allocation.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-namespace l2w::eval {
+namespace l2w::criterion {
 
 std::vector<float> target_proportions(int64_t p_index, int64_t num_exits) {
   const float p = float(p_index) / 20.0f;
@@ -43,4 +43,4 @@ std::vector<int64_t> allocate_exits(const torch::Tensor& confidences, const std:
   return exit_of;
 }
 
-}  // namespace l2w::eval
+}  // namespace l2w::criterion

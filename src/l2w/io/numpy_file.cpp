@@ -1,11 +1,11 @@
-#include "l2w/eval/numpy_file.h"
+#include "l2w/io/numpy_file.h"
 
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
 
-namespace l2w::eval {
+namespace l2w::io {
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
@@ -94,4 +94,4 @@ torch::Tensor read_npy(const std::string& path) {
   return tensor;
 }
 
-}  // namespace l2w::eval
+}  // namespace l2w::io

@@ -1,22 +1,13 @@
-#include "l2w/train/checkpoint.h"
-
-#include <fcntl.h>
-#include <unistd.h>
+#include "l2w/io/checkpoint.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
-#include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/export.h>
-#include <torch/csrc/jit/serialization/pickler.h>
+#include "l2w/io/atomic_file.h"
+#include "l2w/io/torch_save_reader.h"
+#include "l2w/io/torch_save_writer.h"
 
-#include "l2w/train/torch_save_reader.h"
-
-namespace l2w::train {
+namespace l2w::io {
 namespace {
 
 c10::impl::GenericDict to_dict(const StateDict& state) {
@@ -37,51 +28,7 @@ StateDict from_dict(const c10::IValue& value, const std::string& path) {
   return out;
 }
 
-// torch.save's file format for `value`, as torch::pickle_save writes it but without TorchScript's type
-// tags (torch.jit._pickle.restore_type_tag): Python's torch.load refuses those unless weights_only=False,
-// its default since PyTorch 2.6. Dictionaries, lists, strings, numbers and tensors remain, all of which
-// torch.load accepts with weights_only=True.
-std::string torch_save_bytes(const c10::IValue& value) {
-  std::vector<char> pickle;
-  torch::jit::Pickler pickler([&](const char* bytes, size_t n) { pickle.insert(pickle.end(), bytes, bytes + n); },
-                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
-                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
-  pickler.protocol();
-  pickler.pushIValue(value);
-  pickler.stop();
-  std::string out;
-  caffe2::serialize::PyTorchStreamWriter writer([&](const void* bytes, size_t n) {
-    out.append(static_cast<const char*>(bytes), n);
-    return n;
-  });
-  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
-  writer.writeEndOfFile();
-  return out;
-}
-
 }  // namespace
-
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error(tmp + ": cannot create (" + std::strerror(errno) + ")");
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0) {
-      ::close(fd);
-      std::remove(tmp.c_str());
-      throw std::runtime_error(tmp + ": write failed (" + std::strerror(errno) + ")");
-    }
-    written += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": cannot replace (" + std::strerror(errno) + ")");
-  }
-}
 
 void save_checkpoint(const Checkpoint& c, const std::string& path) {
   c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
@@ -127,4 +74,4 @@ Checkpoint load_checkpoint(const std::string& path) {
   return c;
 }
 
-}  // namespace l2w::train
+}  // namespace l2w::io

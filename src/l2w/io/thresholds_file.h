@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-namespace l2w::eval {
+namespace l2w::io {
 
 struct ExitThresholds {
   std::vector<float> thresholds;       // per exit
@@ -36,4 +36,4 @@ void write_thresholds(const std::string& path, const ExitThresholds& t);
 // Throws std::runtime_error naming the file (and line) for anything malformed or missing.
 ExitThresholds read_thresholds(const std::string& path);
 
-}  // namespace l2w::eval
+}  // namespace l2w::io

@@ -1,8 +1,8 @@
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 
 #include <sstream>
 
-namespace l2w::train {
+namespace l2w::io {
 namespace {
 
 void collect(const torch::nn::Module& module, const std::string& prefix, StateDict& out) {
@@ -67,4 +67,4 @@ void load_state_dict(torch::nn::Module& module, const StateDict& state, const st
   for (auto& item : own) item.value().copy_(given[item.key()]);
 }
 
-}  // namespace l2w::train
+}  // namespace l2w::io

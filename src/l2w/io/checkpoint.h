@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 
-namespace l2w::train {
+namespace l2w::io {
 
 struct Checkpoint {
   int64_t epoch = 0;  // epochs completed
@@ -27,7 +27,4 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path);
 // CheckpointError naming the file when it is missing, truncated or not a checkpoint.
 Checkpoint load_checkpoint(const std::string& path);
 
-// Writes bytes to `path` atomically (temporary file, fsync, rename).
-void write_file_atomically(const std::string& path, const std::string& bytes);
-
-}  // namespace l2w::train
+}  // namespace l2w::io

@@ -1,13 +1,13 @@
-#include "l2w/train/torch_save_reader.h"
+#include "l2w/io/torch_save_reader.h"
 
 #include <caffe2/serialize/inline_container.h>
 
 #include <cstring>
 #include <unordered_map>
 
-#include "l2w/train/state_dict.h"
+#include "l2w/io/state_dict.h"
 
-namespace l2w::train {
+namespace l2w::io {
 namespace {
 
 struct PickleError : std::runtime_error {
@@ -349,4 +349,4 @@ c10::IValue read_torch_save(const std::string& path) {
   }
 }
 
-}  // namespace l2w::train
+}  // namespace l2w::io
