@@ -6,13 +6,13 @@
 #include "l2w/nn/classifier_module.h"
 #include "l2w/nn/conv_blocks.h"
 #include "l2w/nn/cost_meter.h"
+#include "l2w/nn/stem_and_head.h"
 
 namespace l2w::models {
 namespace {
 
 using nn::ConvBasic;
 using nn::ConvBasicOptions;
-using nn::ClassifierModule;
 using nn::ClassifierModuleImpl;
 
 // Block 1's first stage: the stem at the finest scale, then a stride-2 ConvBasic per coarser scale.
@@ -21,42 +21,19 @@ class FirstLayerImpl : public ScaleStage {
   FirstLayerImpl(int64_t in_channels, int64_t n_channels, const MSDNetOptions& o) {
     layers = register_module("layers", torch::nn::ModuleList());
     const auto& gr = o.gr_factor();
-    int64_t c = n_channels * gr[0];
-    torch::nn::Sequential stem;
-    if (o.imagenet()) {
-      stem->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, c, 7).stride(2).padding(3)));
-      stem->push_back(torch::nn::BatchNorm2d(c));
-      stem->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
-      stem->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
-      layers->push_back(stem);
-    } else {
-      auto conv = ConvBasic(ConvBasicOptions(in_channels, c));
-      stem = conv->net;
-      layers->push_back(conv);
-    }
-    scale_layers_.push_back(stem);
-    for (size_t s = 1; s < gr.size(); ++s) {
-      auto conv = ConvBasic(ConvBasicOptions(c, n_channels * gr[s]).stride(2));
-      layers->push_back(conv);
-      scale_layers_.push_back(conv->net);
-      c = n_channels * gr[s];
-    }
+    layers->push_back(nn::stem(in_channels, n_channels * gr[0], o.imagenet()));
+    for (size_t s = 1; s < gr.size(); ++s)
+      layers->push_back(ConvBasic(ConvBasicOptions(n_channels * gr[s - 1], n_channels * gr[s]).stride(2)));
   }
 
   Features forward(const Features& x) override {
     Features out;
     torch::Tensor h = x.at(0);
-    for (const auto& seq : scale_layers_) {
-      h = nn::run(seq, h);
-      out.push_back(h);
-    }
+    for (const auto& layer : *layers) out.push_back(h = nn::run(nn::stem_sequence(layer), h));
     return out;
   }
 
   torch::nn::ModuleList layers{nullptr};
-
- private:
-  std::vector<torch::nn::Sequential> scale_layers_;
 };
 TORCH_MODULE(FirstLayer);
 
@@ -73,13 +50,10 @@ class MSDNLayerImpl : public ScaleStage {
     const int64_t offset = n_scales - out_scales;
     for (int64_t s = offset; s < n_scales; ++s) {
       if (s == offset && discard_ == 0) {
-        normal_ = nn::ConvNormal(n_in * gr[s], growth * gr[s], o.bottleneck(), bn[s]);
-        layers->push_back(normal_);
+        layers->push_back(nn::ConvNormal(n_in * gr[s], growth * gr[s], o.bottleneck(), bn[s]));
       } else {
-        auto down = nn::ConvDownNormal(n_in * gr[s - 1], n_in * gr[s], growth * gr[s], o.bottleneck(),
-                                       bn[s - 1], bn[s]);
-        down_.push_back(down);
-        layers->push_back(down);
+        layers->push_back(nn::ConvDownNormal(n_in * gr[s - 1], n_in * gr[s], growth * gr[s], o.bottleneck(),
+                                             bn[s - 1], bn[s]));
       }
     }
   }
@@ -88,8 +62,10 @@ class MSDNLayerImpl : public ScaleStage {
   // both when the finest input is discarded and when the first output is a ConvNormal of x[0].
   Features forward(const Features& x) override {
     Features out;
-    if (discard_ == 0) out.push_back(normal_(x[0]));
-    for (size_t d = 0; d < down_.size(); ++d) out.push_back(down_[d](x[d], x[d + 1]));
+    size_t i = 0;
+    if (discard_ == 0) out.push_back(layers->ptr<nn::ConvNormalImpl>(i++)->forward(x[0]));
+    for (size_t d = 0; i < layers->size(); ++d, ++i)
+      out.push_back(layers->ptr<nn::ConvDownNormalImpl>(i)->forward(x[d], x[d + 1]));
     return out;
   }
 
@@ -97,8 +73,6 @@ class MSDNLayerImpl : public ScaleStage {
 
  private:
   int64_t discard_;
-  nn::ConvNormal normal_{nullptr};
-  std::vector<nn::ConvDownNormal> down_;
 };
 TORCH_MODULE(MSDNLayer);
 
@@ -109,28 +83,19 @@ class TransitionImpl : public ScaleStage {
     m = register_module("m", torch::nn::ModuleList());
     const auto& gr = o.gr_factor();
     const int64_t offset = static_cast<int64_t>(gr.size()) - out_scales;
-    for (int64_t i = 0; i < out_scales; ++i) {
-      auto conv = ConvBasic(
-          ConvBasicOptions(n_in * gr[offset + i], n_out * gr[offset + i]).kernel(1).padding(0));
-      convs_.push_back(conv);
-      m->push_back(conv);
-    }
+    for (int64_t i = 0; i < out_scales; ++i)
+      m->push_back(ConvBasic(ConvBasicOptions(n_in * gr[offset + i], n_out * gr[offset + i]).kernel(1).padding(0)));
   }
 
   Features forward(const Features& x) override {
     Features out;
-    for (size_t i = 0; i < convs_.size(); ++i) out.push_back(convs_[i](x[i]));
+    for (size_t i = 0; i < m->size(); ++i) out.push_back(m->ptr<nn::ConvBasicImpl>(i)->forward(x[i]));
     return out;
   }
 
   torch::nn::ModuleList m{nullptr};
-
- private:
-  std::vector<ConvBasic> convs_;
 };
 TORCH_MODULE(Transition);
-
-int64_t floor_times(double factor, int64_t n) { return static_cast<int64_t>(std::floor(factor * n)); }
 
 void check(const MSDNetOptions& o) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("msdnet: " + what); };
@@ -163,12 +128,7 @@ MSDNetImpl::MSDNetImpl(const MSDNetOptions& o) : options(o) {
   const auto interval = static_cast<int64_t>(std::ceil(double(n_layers_all) / double(n_scales)));
   for (int64_t b = 0; b < o.n_blocks(); ++b) {
     auto block = torch::nn::ModuleList();
-    std::vector<std::shared_ptr<ScaleStage>> stages;
-    auto add = [&](std::shared_ptr<ScaleStage> stage) {
-      block->push_back(stage);
-      stages.push_back(std::move(stage));
-    };
-    if (b == 0) add(FirstLayer(o.in_channels(), n_in, o).ptr());
+    if (b == 0) block->push_back(FirstLayer(o.in_channels(), n_in, o));
     for (int64_t i = 0; i < block_lengths_[b]; ++i) {
       ++n_layer;
       int64_t in_scales, out_scales;
@@ -179,28 +139,26 @@ MSDNetImpl::MSDNetImpl(const MSDNetOptions& o) : options(o) {
         in_scales = std::min(n_scales, n_layers_all - n_layer + 2);
         out_scales = std::min(n_scales, n_layers_all - n_layer + 1);
       }
-      add(MSDNLayer(n_in, o.growth_rate(), in_scales, out_scales, o).ptr());
+      block->push_back(MSDNLayer(n_in, o.growth_rate(), in_scales, out_scales, o));
       n_in += o.growth_rate();
       const bool transition =
           o.reduction() > 0 &&
           (o.prune() == Prune::kMax ? in_scales > out_scales
                                     : (n_layer == n_layers_all / 3 || n_layer == 2 * n_layers_all / 3));
       if (transition) {
-        add(Transition(n_in, floor_times(o.reduction(), n_in), out_scales, o).ptr());
-        n_in = floor_times(o.reduction(), n_in);
+        block->push_back(Transition(n_in, nn::floor_times(o.reduction(), n_in), out_scales, o));
+        n_in = nn::floor_times(o.reduction(), n_in);
       }
     }
     blocks->push_back(block);
-    stages_.push_back(std::move(stages));
-    const int64_t coarsest = n_in * o.gr_factor().back();
-    classifier->push_back(o.imagenet() ? ClassifierModule(coarsest, coarsest, o.num_classes())
-                                       : ClassifierModule(coarsest, 128, o.num_classes()));
+    classifier->push_back(nn::exit_head(n_in * o.gr_factor().back(), o.num_classes(), o.imagenet()));
   }
 }
 
 Features MSDNetImpl::run_block(int64_t k, const Features& in) {
+  const auto block = blocks->ptr<torch::nn::ModuleListImpl>(k);
   Features x = in;
-  for (const auto& stage : stages_.at(k)) x = stage->forward(x);
+  for (size_t i = 0; i < block->size(); ++i) x = block->ptr<ScaleStage>(i)->forward(x);
   return x;
 }
 

@@ -1,4 +1,4 @@
-// MSDNet, the multi-scale dense network (SPEC §1.1), with the reference's module names.
+// MSDNet, the multi-scale dense network (docs/algorithm.md), with the reference's module names.
 #pragma once
 
 #include <string>
@@ -53,7 +53,6 @@ class MSDNetImpl : public MultiExitNetworkImpl {
 
  private:
   std::vector<int64_t> block_lengths_;
-  std::vector<std::vector<std::shared_ptr<ScaleStage>>> stages_;  // typed view of `blocks`
 };
 TORCH_MODULE(MSDNet);
 

@@ -6,6 +6,7 @@
 #include "l2w/nn/classifier_module.h"
 #include "l2w/nn/conv_blocks.h"
 #include "l2w/nn/cost_meter.h"
+#include "l2w/nn/stem_and_head.h"
 
 namespace l2w::models {
 
@@ -24,43 +25,27 @@ class RAFirstLayerImpl : public torch::nn::Module {
     // The reference walks the flows from the highest resolution: grFactor and scale-list reversed.
     auto channels = [&](int64_t i) { return o.n_channels() * o.gr_factor()[n_scales - 1 - i]; };
     auto scale = [&](int64_t i) { return o.scale_list()[n_scales - 1 - i]; };
-    if (o.imagenet()) {
-      torch::nn::Sequential stem(
-          torch::nn::Conv2d(torch::nn::Conv2dOptions(o.in_channels(), channels(0), 7).stride(2).padding(3)),
-          torch::nn::BatchNorm2d(channels(0)), torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)),
-          torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
-      layers->push_back(stem);
-      sequences_.push_back(stem);
-    } else {
-      auto conv = ConvBasic(ConvBasicOptions(o.in_channels(), channels(0)));
-      layers->push_back(conv);
-      sequences_.push_back(conv->net);
-    }
+    layers->push_back(nn::stem(o.in_channels(), channels(0), o.imagenet()));
     int64_t current_scale = scale(0);
     for (int64_t i = 1; i < n_scales; ++i) {
       const bool halve = scale(i) != current_scale;
       current_scale = scale(i);
-      auto conv = ConvBasic(ConvBasicOptions(channels(i - 1), channels(i)).stride(halve ? 2 : 1));
-      layers->push_back(conv);
-      sequences_.push_back(conv->net);
+      layers->push_back(ConvBasic(ConvBasicOptions(channels(i - 1), channels(i)).stride(halve ? 2 : 1)));
     }
   }
 
   std::vector<torch::Tensor> forward(torch::Tensor x) {
     std::vector<torch::Tensor> out;
-    for (const auto& seq : sequences_) out.insert(out.begin(), x = nn::run(seq, x));
+    for (const auto& layer : *layers) out.insert(out.begin(), x = nn::run(nn::stem_sequence(layer), x));
     return out;
   }
 
   torch::nn::ModuleList layers{nullptr};
-
- private:
-  std::vector<torch::nn::Sequential> sequences_;
 };
 
 namespace {
 
-int64_t floor_times(double factor, int64_t n) { return static_cast<int64_t>(std::floor(factor * double(n))); }
+using nn::floor_times;
 
 torch::Tensor resize_to(const torch::Tensor& x, const torch::Tensor& like) {
   const int64_t h = like.size(2), w = like.size(3);
@@ -98,27 +83,22 @@ class BlockNormalImpl : public RANetBlock {
  public:
   BlockNormalImpl(int64_t num_layers, int64_t in, int64_t growth, double reduction, bool transition, int64_t bn_width) {
     layers = register_module("layers", torch::nn::ModuleList());
-    for (int64_t i = 0; i < num_layers; ++i) {
-      auto layer = nn::ConvNormal(in + i * growth, growth, /*bottleneck=*/true, bn_width);
-      layers->push_back(layer);
-      layers_.push_back(layer);
-    }
+    for (int64_t i = 0; i < num_layers; ++i)
+      layers->push_back(nn::ConvNormal(in + i * growth, growth, /*bottleneck=*/true, bn_width));
     const int64_t out = in + num_layers * growth;
     if (transition) trans = register_module("trans", ConvBasic(ConvBasicOptions(out, floor_times(reduction, out)).kernel(1).padding(0)));
   }
 
   Output forward(const torch::Tensor& x, const std::vector<torch::Tensor>&) override {
     Output out{x, {x}};
-    for (auto& layer : layers_) out.layers.push_back(out.x = layer(out.x));
+    for (size_t i = 0; i < layers->size(); ++i)
+      out.layers.push_back(out.x = layers->ptr<nn::ConvNormalImpl>(i)->forward(out.x));
     if (trans) out.x = trans(out.x);
     return out;
   }
 
   torch::nn::ModuleList layers{nullptr};
   ConvBasic trans{nullptr};
-
- private:
-  std::vector<nn::ConvNormal> layers_;
 };
 TORCH_MODULE(BlockNormal);
 
@@ -130,12 +110,9 @@ class BlockUpNormalImpl : public RANetBlock {
                     double reduction, bool transition, bool down, double compress_factor, int64_t bn_width_same,
                     int64_t bn_width_below) {
     layers = register_module("layers", torch::nn::ModuleList());
-    for (int64_t i = 0; i < num_layers; ++i) {
-      auto layer = ConvUpNormal(in + i * growth, below_channels.at(i), growth, bn_width_same, bn_width_below,
-                                compress_factor, down && i + 1 == num_layers);
-      layers->push_back(layer);
-      layers_.push_back(layer);
-    }
+    for (int64_t i = 0; i < num_layers; ++i)
+      layers->push_back(ConvUpNormal(in + i * growth, below_channels.at(i), growth, bn_width_same, bn_width_below,
+                                     compress_factor, down && i + 1 == num_layers));
     int64_t out = in + num_layers * growth;
     conv_last = register_module(
         "conv_last", ConvBasic(ConvBasicOptions(below_channels.at(num_layers), floor_times(compress_factor, out)).kernel(1).padding(0)));
@@ -145,8 +122,9 @@ class BlockUpNormalImpl : public RANetBlock {
 
   Output forward(const torch::Tensor& x, const std::vector<torch::Tensor>& below) override {
     Output out{x, {x}};
-    for (size_t i = 0; i < layers_.size(); ++i) out.layers.push_back(out.x = layers_[i](below.at(i), out.x));
-    out.x = torch::cat({out.x, resize_to(conv_last(below.at(layers_.size())), out.x)}, 1);
+    for (size_t i = 0; i < layers->size(); ++i)
+      out.layers.push_back(out.x = layers->ptr<ConvUpNormalImpl>(i)->forward(below.at(i), out.x));
+    out.x = torch::cat({out.x, resize_to(conv_last(below.at(layers->size())), out.x)}, 1);
     if (trans) out.x = trans(out.x);
     return out;
   }
@@ -154,9 +132,6 @@ class BlockUpNormalImpl : public RANetBlock {
   torch::nn::ModuleList layers{nullptr};
   ConvBasic conv_last{nullptr};
   ConvBasic trans{nullptr};
-
- private:
-  std::vector<ConvUpNormal> layers_;
 };
 TORCH_MODULE(BlockUpNormal);
 
@@ -213,7 +188,6 @@ RANetImpl::RANetImpl(const RANetOptions& o) : options(o) {
     const std::vector<int64_t> down_after(ends.end() - keep, ends.end());
 
     auto flow = torch::nn::ModuleList();
-    std::vector<std::shared_ptr<RANetBlock>> typed;
     std::vector<std::vector<int64_t>> own_channels;
     int64_t in = o.n_channels() * o.gr_factor()[f];
     const int64_t growth = o.growth_rate() * o.gr_factor()[f];
@@ -228,28 +202,22 @@ RANetImpl::RANetImpl(const RANetOptions& o) : options(o) {
       int64_t out = in + layers * growth;
       if (j < fused_blocks_[f]) {
         const bool down = std::find(down_after.begin(), down_after.end(), n) != down_after.end();
-        auto block = BlockUpNormal(layers, in, below_channels.at(j), growth, o.reduction(), transition, down,
-                                   o.compress_factor(), o.bn_factor()[f], o.bn_factor()[f - 1]);
-        flow->push_back(block);
-        typed.push_back(block.ptr());
+        flow->push_back(BlockUpNormal(layers, in, below_channels.at(j), growth, o.reduction(), transition, down,
+                                      o.compress_factor(), o.bn_factor()[f], o.bn_factor()[f - 1]));
         out += floor_times(o.compress_factor(), out);
       } else {
-        auto block = BlockNormal(layers, in, growth, o.reduction(), transition, o.bn_factor()[f]);
-        flow->push_back(block);
-        typed.push_back(block.ptr());
+        flow->push_back(BlockNormal(layers, in, growth, o.reduction(), transition, o.bn_factor()[f]));
       }
       if (transition) out = floor_times(o.reduction(), out);
       in = out;
       if (j >= fused_blocks_[f]) {
-        classifier->push_back(o.imagenet() ? nn::ClassifierModule(in, in, o.num_classes())
-                                           : nn::ClassifierModule(in, 128, o.num_classes()));
+        classifier->push_back(nn::exit_head(in, o.num_classes(), o.imagenet()));
         exit_blocks_.push_back({f, j});
       }
       own_channels.push_back(widths);
     }
     below_channels = own_channels;
     scale_flows->push_back(flow);
-    flows_.push_back(std::move(typed));
   }
 }
 
@@ -310,7 +278,8 @@ Features RANetImpl::run_block(int64_t k, const Features& in) {
       s.x = s.waiting.front();
       s.waiting.erase(s.waiting.begin());
     }
-    auto out = flows_[flow][next]->forward(s.x, next < fused_blocks_[flow] ? s.below.at(next) : Features{});
+    const auto block = scale_flows->ptr<torch::nn::ModuleListImpl>(flow)->ptr<RANetBlock>(next);
+    auto out = block->forward(s.x, next < fused_blocks_[flow] ? s.below.at(next) : Features{});
     s.x = out.x;
     s.own.push_back(std::move(out.layers));
     if (flow == target.flow && next == target.block) break;

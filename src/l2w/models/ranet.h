@@ -1,4 +1,4 @@
-// RANet, the resolution adaptive network (SPEC §1.3): one sub-network ("scale flow") per input
+// RANet, the resolution adaptive network (docs/algorithm.md): one sub-network ("scale flow") per input
 // resolution, lowest first. Each flow is a stack of dense blocks; the blocks of a higher-resolution flow
 // also take, up-sampled, the features of the flow below ("fusion"), and an exit follows each of a flow's
 // own blocks. Module names follow yangle15/RANet-pytorch so that its checkpoints load.
@@ -66,8 +66,7 @@ class RANetImpl : public MultiExitNetworkImpl {
   std::vector<int64_t> fused_blocks_;   // of which the first ones fuse the flow below
   std::vector<int64_t> block_layers_;   // layers of block j (the same in every flow)
   std::vector<Position> exit_blocks_;   // the block each exit follows
-  std::shared_ptr<class RAFirstLayerImpl> first_layer_;        // registered as FirstLayer
-  std::vector<std::vector<std::shared_ptr<RANetBlock>>> flows_;  // typed view of scale_flows
+  std::shared_ptr<class RAFirstLayerImpl> first_layer_;  // registered as FirstLayer
 };
 TORCH_MODULE(RANet);
 
