@@ -72,9 +72,8 @@ pid_t start_rank(const std::vector<std::string>& command, const std::map<std::st
   ::_exit(127);
 }
 
-}  // namespace
-
-int launch(const std::vector<std::string>& command, LaunchOptions options) {
+// Checks the options and picks a free port for a single-machine job without one.
+void complete_options(const std::vector<std::string>& command, LaunchOptions& options) {
   if (command.empty()) throw std::invalid_argument("l2w launch: nothing to run (give it after --)");
   if (options.nproc < 1) throw std::invalid_argument("--nproc must be positive");
   if (options.nnodes < 1 || options.node_rank < 0 || options.node_rank >= options.nnodes)
@@ -84,15 +83,12 @@ int launch(const std::vector<std::string>& command, LaunchOptions options) {
     if (options.nnodes > 1) throw std::invalid_argument("a job of several machines needs --master_port");
     options.master_port = free_local_port();
   }
-  struct sigaction action {};
-  action.sa_handler = remember_signal;
-  sigemptyset(&action.sa_mask);
-  struct sigaction previous_int {}, previous_term {};
-  ::sigaction(SIGINT, &action, &previous_int);
-  ::sigaction(SIGTERM, &action, &previous_term);
+}
 
+// This machine's ranks, each with torchrun's environment; returns pid -> rank.
+std::map<pid_t, int64_t> start_ranks(const std::vector<std::string>& command, const LaunchOptions& options) {
   const int64_t world = options.nproc * options.nnodes;
-  std::map<pid_t, int64_t> running;  // pid -> rank
+  std::map<pid_t, int64_t> running;
   for (int64_t local = 0; local < options.nproc; ++local) {
     const int64_t rank = options.node_rank * options.nproc + local;
     const std::map<std::string, std::string> environment = {
@@ -102,7 +98,12 @@ int launch(const std::vector<std::string>& command, LaunchOptions options) {
         {"OMP_NUM_THREADS", std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "1"}};
     running[start_rank(command, environment)] = rank;
   }
+  return running;
+}
 
+// Waits for the ranks, forwarding SIGINT and SIGTERM. After the first failure the others get `grace` to
+// finish, then SIGTERM, then SIGKILL. Returns the first failure's exit code, or 0.
+int supervise(std::map<pid_t, int64_t> running, std::chrono::milliseconds grace) {
   int result = 0;
   std::chrono::steady_clock::time_point failed_at;
   bool terminated = false, killed = false;
@@ -126,16 +127,30 @@ int launch(const std::vector<std::string>& command, LaunchOptions options) {
     if (pid < 0 && errno != EINTR) break;
     if (result != 0) {
       const auto waited = std::chrono::steady_clock::now() - failed_at;
-      if (!terminated && waited > options.grace) {
+      if (!terminated && waited > grace) {
         for (const auto& entry : running) ::kill(entry.first, SIGTERM);
         terminated = true;
-      } else if (!killed && waited > options.grace + std::chrono::seconds(5)) {
+      } else if (!killed && waited > grace + std::chrono::seconds(5)) {
         for (const auto& entry : running) ::kill(entry.first, SIGKILL);
         killed = true;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  return result;
+}
+
+}  // namespace
+
+int launch(const std::vector<std::string>& command, LaunchOptions options) {
+  complete_options(command, options);
+  struct sigaction action {};
+  action.sa_handler = remember_signal;
+  sigemptyset(&action.sa_mask);
+  struct sigaction previous_int {}, previous_term {};
+  ::sigaction(SIGINT, &action, &previous_int);
+  ::sigaction(SIGTERM, &action, &previous_term);
+  const int result = supervise(start_ranks(command, options), options.grace);
   ::sigaction(SIGINT, &previous_int, nullptr);
   ::sigaction(SIGTERM, &previous_term, nullptr);
   return result;

@@ -9,6 +9,8 @@
 
 #include <sys/wait.h>
 
+#include "l2w/io/run_folder.h"
+
 namespace l2w::report {
 namespace {
 
@@ -47,8 +49,9 @@ RunCurve read_run_curve(const std::string& run_dir) {
   namespace fs = std::filesystem;
   RunCurve curve;
   curve.label = run_label(run_dir);
-  const auto dynamic_path = (fs::path(run_dir) / "dynamic.txt").string();
-  const auto anytime_path = (fs::path(run_dir) / "anytime.csv").string();
+  const io::RunFolder folder(run_dir);
+  const auto dynamic_path = folder.dynamic();
+  const auto anytime_path = folder.anytime();
   if (std::ifstream in{dynamic_path}) {
     std::string line;
     for (int line_no = 1; std::getline(in, line); ++line_no) {
@@ -77,56 +80,65 @@ RunCurve read_run_curve(const std::string& run_dir) {
   return curve;
 }
 
-void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title,
-                          const PlotAxis& axis) {
-  if (runs.empty()) throw std::invalid_argument("plot: no runs");
-  const std::string data_path = output + ".dat", script_path = output + ".gp";
-  {
-    // One gnuplot data block per series, separated by two blank lines: run r's curve is index 2r, its exits 2r+1.
-    std::ofstream data(data_path);
-    if (!data) throw std::runtime_error(data_path + ": cannot write");
-    data.precision(10);
-    for (const auto& run : runs) {
-      // A curve is drawn left to right: measured times need not follow the budgets' order.
-      auto dynamic = run.dynamic;
-      std::sort(dynamic.begin(), dynamic.end());
-      data << "# " << run.label << ": dynamic (" << axis.label << ", top-1 %)\n";
-      for (const auto& [x, a] : dynamic) data << x / axis.divisor << ' ' << a << '\n';
-      // gnuplot counts only blocks with a record: an empty series keeps its index with an undefined point.
-      if (dynamic.empty()) data << "NaN NaN\n";
-      data << "\n\n# " << run.label << ": " << run.points_name << "\n";
-      for (const auto& [x, a] : run.exits) data << x / axis.divisor << ' ' << a << '\n';
-      if (run.exits.empty()) data << "NaN NaN\n";
-      data << "\n\n";
-    }
+namespace {
+
+// One gnuplot data block per series, separated by two blank lines: run r's curve is index 2r, its exits 2r+1.
+void write_plot_data(const std::vector<RunCurve>& runs, const std::string& path, const PlotAxis& axis) {
+  std::ofstream data(path);
+  if (!data) throw std::runtime_error(path + ": cannot write");
+  data.precision(10);
+  for (const auto& run : runs) {
+    // A curve is drawn left to right: measured times need not follow the budgets' order.
+    auto dynamic = run.dynamic;
+    std::sort(dynamic.begin(), dynamic.end());
+    data << "# " << run.label << ": dynamic (" << axis.label << ", top-1 %)\n";
+    for (const auto& [x, a] : dynamic) data << x / axis.divisor << ' ' << a << '\n';
+    // gnuplot counts only blocks with a record: an empty series keeps its index with an undefined point.
+    if (dynamic.empty()) data << "NaN NaN\n";
+    data << "\n\n# " << run.label << ": " << run.points_name << "\n";
+    for (const auto& [x, a] : run.exits) data << x / axis.divisor << ' ' << a << '\n';
+    if (run.exits.empty()) data << "NaN NaN\n";
+    data << "\n\n";
   }
-  std::ofstream script(script_path);
-  if (!script) throw std::runtime_error(script_path + ": cannot write");
+}
+
+// The `plot` command: each run's curve as lines and its exits as squares, one colour per run.
+std::string plot_command(const std::vector<RunCurve>& runs) {
   std::string plot = "plot ";
   for (size_t r = 0; r < runs.size(); ++r) {
-    const int color = static_cast<int>(r) + 1;
+    const std::string color = std::to_string(r + 1);
     if (r) plot += ", \\\n     ";
     if (!runs[r].dynamic.empty())
-      plot += "data index " + std::to_string(2 * r) + " with linespoints lc " + std::to_string(color) +
-              " pt 7 ps 0.5 lw 2 title " + quoted(runs[r].label + " (dynamic)");
+      plot += "data index " + std::to_string(2 * r) + " with linespoints lc " + color + " pt 7 ps 0.5 lw 2 title " +
+              quoted(runs[r].label + " (dynamic)");
     if (!runs[r].dynamic.empty() && !runs[r].exits.empty()) plot += ", \\\n     ";
     if (!runs[r].exits.empty())
-      plot += "data index " + std::to_string(2 * r + 1) + " with points lc " + std::to_string(color) +
-              " pt 5 ps 1.3 title " + quoted(runs[r].label + " (" + runs[r].points_name + ")");
+      plot += "data index " + std::to_string(2 * r + 1) + " with points lc " + color + " pt 5 ps 1.3 title " +
+              quoted(runs[r].label + " (" + runs[r].points_name + ")");
   }
+  return plot;
+}
+
+void write_plot_script(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title,
+                       const PlotAxis& axis) {
+  const std::string script_path = output + ".gp";
+  std::ofstream script(script_path);
+  if (!script) throw std::runtime_error(script_path + ": cannot write");
   script << "# Accuracy against " << axis.label << "; regenerate with: gnuplot " << quoted(script_path) << "\n"
-         << "data = " << quoted(data_path) << "\n"
+         << "data = " << quoted(output + ".dat") << "\n"
          << "set title " << quoted(title) << "\n"
          << "set xlabel " << quoted(axis.label) << "\n"
          << "set ylabel 'top-1 accuracy (%)'\n"
          << "set grid\nset key bottom right\n"
          << "set terminal pngcairo size 900,600 noenhanced font 'sans,11'\n"
          << "set output " << quoted(output + ".png") << "\n"
-         << plot << "\n"
+         << plot_command(runs) << "\n"
          << "set terminal svg size 900,600 noenhanced font 'sans,11'\n"
          << "set output " << quoted(output + ".svg") << "\n"
          << "replot\nunset output\n";
-  script.close();
+}
+
+void run_gnuplot(const std::string& script_path) {
   const std::string command = "gnuplot " + shell_quoted(script_path) + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) throw std::runtime_error("plot: cannot start gnuplot");
@@ -134,12 +146,21 @@ void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& 
   char buffer[256];
   while (fgets(buffer, sizeof buffer, pipe)) messages += buffer;
   const int status = pclose(pipe);
-  if (status != 0) {
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-      throw std::runtime_error("plot: gnuplot is not installed (Debian: gnuplot-nox); data and script are in " +
-                               script_path);
-    throw std::runtime_error("plot: gnuplot failed on " + script_path + ": " + messages);
-  }
+  if (status == 0) return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    throw std::runtime_error("plot: gnuplot is not installed (Debian: gnuplot-nox); data and script are in " +
+                             script_path);
+  throw std::runtime_error("plot: gnuplot failed on " + script_path + ": " + messages);
+}
+
+}  // namespace
+
+void plot_accuracy_budget(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title,
+                          const PlotAxis& axis) {
+  if (runs.empty()) throw std::invalid_argument("plot: no runs");
+  write_plot_data(runs, output + ".dat", axis);
+  write_plot_script(runs, output, title, axis);
+  run_gnuplot(output + ".gp");
 }
 
 }  // namespace l2w::report
