@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Data-parallel throughput on this machine: training images/s of the SPEC §6 configuration (cifar100
+# Data-parallel throughput on this machine: training images/s of the reference's CIFAR-100 configuration (cifar100
 # MSDNet, global batch 64, synthetic input) for 1 process of 1 thread, 2 processes of 1 thread each
 # (l2w launch, Gloo on loopback) and, for reference, 1 process of 2 threads.
 # Usage: scripts/bench_distributed.sh [plain|l2w ...]   (default: plain l2w)

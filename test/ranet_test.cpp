@@ -11,7 +11,7 @@
 namespace l2w {
 namespace {
 
-// SPEC §1.2's RANet row.
+// The reference's per-exit MUL-ADDs and parameters for a RANet on CIFAR-10.
 models::RANetOptions spec_ranet() {
   return models::RANetOptions()
       .n_blocks(2)

@@ -3,7 +3,7 @@
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  // Fixed, so that results are the same on every machine (SPEC §8: LibTorch starts with one thread).
+  // Fixed, so that results are the same on every machine (LibTorch's default thread count differs between machines).
   at::set_num_threads(2);
   return RUN_ALL_TESTS();
 }

@@ -11,7 +11,7 @@
 
 namespace l2w::test {
 
-// The SPEC's tiny CIFAR-10 MSDNet (nBlocks 3, lin_grow, step 1, base 1, nChannels 8, growthRate 4).
+// The tiny CIFAR-10 MSDNet of the cost vectors (nBlocks 3, lin_grow, step 1, base 1, nChannels 8, growthRate 4).
 inline models::MSDNetOptions tiny_msdnet(int64_t in_channels = 3, int64_t classes = 10) {
   return models::MSDNetOptions()
       .n_blocks(3)

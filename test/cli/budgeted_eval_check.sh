@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end on Fashion-MNIST: train a tiny MSDNet briefly, `l2w eval --evalmode both --save-probs --budget`,
-# then SPEC §3 recomputed in Python from the saved probabilities must equal dynamic.txt and thresholds.txt,
+# then budgeted evaluation recomputed in Python from the saved probabilities must equal dynamic.txt and thresholds.txt,
 # `l2w infer` with the thresholds file must reproduce the test accuracy and cost that eval reported for them,
 # `l2w bench infer` must write its table and plots, and `l2w plot` must draw two runs on one chart.
 # Usage: budgeted_eval_check.sh L2W_BINARY SOURCE_DIR WORK_DIR

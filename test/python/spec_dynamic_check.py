@@ -1,4 +1,4 @@
-"""SPEC §3's budgeted evaluation, recomputed in Python from the probabilities `l2w eval --save-probs`
+"""Budgeted evaluation (docs/algorithm.md), recomputed in Python from the probabilities `l2w eval --save-probs`
 wrote, compared with l2w's dynamic.txt (all 39 lines exactly) and thresholds.txt.
 
 Usage: spec_dynamic_check.py RUN_DIR [BUDGET]   (needs numpy and torch: the Python l2w was built against, L2W_PYTHON)
@@ -76,7 +76,7 @@ def main():
         expected = evaluate(test_conf, test_correct, t, flops)
         assert ours[p_index - 1] == expected, (p_index, ours[p_index - 1], expected)
         valid_points.append((evaluate(valid_conf, valid_correct, t, flops), p_index, t))
-    print(f"dynamic.txt: all 39 (accuracy, MUL-ADDs) equal SPEC §3 recomputed from the saved probabilities")
+    print(f"dynamic.txt: all 39 (accuracy, MUL-ADDs) equal the definition recomputed from the saved probabilities")
 
     if len(sys.argv) > 2:
         budget = float(sys.argv[2])

@@ -1,4 +1,5 @@
-// Target exit proportions and the allocation of samples to exits by confidence (SPEC §2, §3).
+// Target exit proportions and the allocation of samples to exits by confidence (docs/algorithm.md,
+// "Target proportions" and step 5 of the meta step).
 #pragma once
 
 #include <vector>

@@ -1,4 +1,4 @@
-// Losses of a multi-exit network: per-sample, per-exit cross-entropies and their weighted sum (SPEC §2).
+// Losses of a multi-exit network: per-sample, per-exit cross-entropies and their weighted sum (docs/algorithm.md).
 #pragma once
 
 #include <vector>

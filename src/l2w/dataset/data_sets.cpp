@@ -18,7 +18,7 @@ std::string default_root(const std::string& name) {
 
 namespace {
 
-// DIR/train or DIR/val: files decoded as batches are made, ImageNet's statistics (SPEC §4).
+// DIR/train or DIR/val: files decoded as batches are made, ImageNet's statistics (docs/algorithm.md, "Data").
 ImageDataset load_image_folder(const std::string& root, bool train) {
 #ifdef L2W_WITH_IMAGES
   auto folder = std::make_shared<ImageFolder>(scan_image_folder((std::filesystem::path(root) / (train ? "train" : "val")).string()));

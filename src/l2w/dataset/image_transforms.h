@@ -1,4 +1,4 @@
-// ImageNet's augmentation (SPEC §4) on decoded images: torchvision's RandomResizedCrop and flip for
+// ImageNet's augmentation (docs/algorithm.md, "Data") on decoded images: torchvision's RandomResizedCrop and flip for
 // training, shorter side to 256 and a centre 224 crop for evaluation, with PIL's antialiased bilinear
 // resampling (a triangle filter widened by the reduction factor).
 #pragma once

@@ -1,4 +1,4 @@
-// Per-sample augmentation and normalisation (SPEC §4), on bytes, outside torch's thread pool so that
+// Per-sample augmentation and normalisation (docs/algorithm.md, "Data"), on bytes, outside torch's thread pool so that
 // loader threads never compete with the training step for it.
 #pragma once
 

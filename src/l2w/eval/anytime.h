@@ -1,4 +1,4 @@
-// Anytime evaluation (SPEC §3): every exit's loss, top-1 and top-5 on a data set.
+// Anytime evaluation (docs/algorithm.md, "Dynamic evaluation"): every exit's loss, top-1 and top-5 on a data set.
 #pragma once
 
 #include <string>

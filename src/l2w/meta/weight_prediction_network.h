@@ -1,4 +1,4 @@
-// The weight prediction network (WPN, SPEC §2): per-sample, per-exit loss weights from each sample's
+// The weight prediction network (WPN, docs/algorithm.md): per-sample, per-exit loss weights from each sample's
 // per-exit losses and/or confidences.
 #pragma once
 

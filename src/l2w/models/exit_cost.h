@@ -1,4 +1,4 @@
-// Per-exit cumulative cost of a network (SPEC §1.2).
+// Per-exit cumulative cost of a network (docs/algorithm.md, "Counting cost").
 #pragma once
 
 #include <vector>

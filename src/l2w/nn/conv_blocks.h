@@ -1,4 +1,4 @@
-// The convolutional building blocks of MSDNet (SPEC §1.1). Member names follow the reference's
+// The convolutional building blocks of MSDNet (docs/algorithm.md, "MSDNet"). Member names follow the reference's
 // state_dict keys (`net`, `conv_normal`, `conv_down`) so that its checkpoints load.
 #pragma once
 

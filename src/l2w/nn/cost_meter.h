@@ -1,4 +1,4 @@
-// Counting the cost of a forward pass (SPEC §1.2): MUL-ADDs and parameters, layer by layer.
+// Counting the cost of a forward pass (docs/algorithm.md, "Counting cost"): MUL-ADDs and parameters, layer by layer.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Learning-rate schedules (SPEC §2): cosine per iteration, or multistep per epoch.
+// Learning-rate schedules (docs/algorithm.md, "Training"): cosine per iteration, or multistep per epoch.
 #pragma once
 
 #include <string>

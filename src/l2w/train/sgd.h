@@ -1,5 +1,5 @@
 // SGD with momentum, dampening, weight decay and Nesterov, as PyTorch's torch.optim.SGD. Its update
-// rule is one function so that the L2W pseudo step (SPEC §2, step 1d) and the real step cannot diverge.
+// rule is one function so that the L2W pseudo step (docs/algorithm.md, step 4) and the real step cannot diverge.
 #pragma once
 
 #include <utility>

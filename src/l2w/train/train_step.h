@@ -53,7 +53,7 @@ void descend(const torch::Tensor& loss, Sgd& sgd, distributed::DataParallel* par
 std::vector<torch::Tensor> forward_logits(models::MultiExitNetworkImpl& net, const torch::Tensor& images,
                                           runtime::Amp amp);
 
-// Plain multi-exit training (SPEC §2, last paragraph): Σ_k mean_i CE_ik, one SGD step. With `parallel`
+// Plain multi-exit training (docs/algorithm.md): Σ_k mean_i CE_ik, one SGD step. With `parallel`
 // (the backbone's data parallelism), the step's gradient is the average over ranks.
 class PlainStep : public TrainStep {
  public:
