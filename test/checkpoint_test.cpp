@@ -27,7 +27,7 @@ io::Checkpoint make_checkpoint(models::MultiExitNetworkImpl& net, const models::
 
 TEST(Checkpoint, RoundTripsEveryTensorAndField) {
   models::NetworkOptions arch;
-  arch.msdnet = test::tiny_msdnet();
+  arch.msdnet(test::tiny_msdnet());
   auto net = models::make_network(arch);
   const auto c = make_checkpoint(*net, arch);
   const auto path = test::temp_dir("ckpt") + "/c.pth.tar";
@@ -49,7 +49,7 @@ TEST(Checkpoint, RoundTripsEveryTensorAndField) {
 
 TEST(Checkpoint, TruncatedAndForeignFilesAreRefusedWithTheirName) {
   models::NetworkOptions arch;
-  arch.msdnet = test::tiny_msdnet();
+  arch.msdnet(test::tiny_msdnet());
   auto net = models::make_network(arch);
   const auto dir = test::temp_dir("ckpt_bad");
   io::save_checkpoint(make_checkpoint(*net, arch), dir + "/good.pth.tar");
@@ -68,11 +68,11 @@ TEST(Checkpoint, TruncatedAndForeignFilesAreRefusedWithTheirName) {
 
 TEST(Checkpoint, AnotherArchitectureOrClassCountIsRefused) {
   models::NetworkOptions arch;
-  arch.msdnet = test::tiny_msdnet();
+  arch.msdnet(test::tiny_msdnet());
   auto net = models::make_network(arch);
   const auto c = make_checkpoint(*net, arch);
   models::NetworkOptions wider = arch;
-  wider.msdnet.num_classes(100);
+  wider.msdnet().num_classes(100);
   try {
     train::check_architecture(c, "c.pth.tar", wider);
     FAIL();
@@ -90,7 +90,7 @@ TEST(Checkpoint, AnotherArchitectureOrClassCountIsRefused) {
         << e.what();
   }
   models::NetworkOptions deeper = arch;
-  deeper.msdnet.n_blocks(4);
+  deeper.msdnet().n_blocks(4);
   auto bigger = models::make_network(deeper);
   try {
     io::load_state_dict(*bigger, c.state_dict, "c.pth.tar");
@@ -102,7 +102,7 @@ TEST(Checkpoint, AnotherArchitectureOrClassCountIsRefused) {
 
 TEST(Checkpoint, DistributedPrefixIsAccepted) {
   models::NetworkOptions arch;
-  arch.msdnet = test::tiny_msdnet();
+  arch.msdnet(test::tiny_msdnet());
   auto net = models::make_network(arch);
   io::StateDict prefixed;
   for (const auto& item : io::state_dict(*net)) prefixed.insert("module." + item.key(), item.value() + 0);

@@ -82,9 +82,9 @@ TEST(Cuda, RANetForwardAndBackwardEqualTheCpuInFloat64) {
 void l2w_iteration_agrees(meta::MetaGrad method, double gradient_rtol) {
   auto [cpu, gpu] = twins(tiny_msdnet, torch::kFloat64);
   meta::MetaOptions options(3);
-  options.wpn.hidden_size(16);
-  options.meta_grad = method;
-  options.meta_lr = 1e-2;
+  options.wpn().hidden_size(16);
+  options.meta_grad(method);
+  options.meta_lr(1e-2);
   train::Sgd sgd_cpu(cpu->parameters(), train::SgdOptions().lr(0.1).momentum(0.9).weight_decay(1e-4));
   train::Sgd sgd_gpu(gpu->parameters(), train::SgdOptions().lr(0.1).momentum(0.9).weight_decay(1e-4));
   torch::manual_seed(7);

@@ -159,7 +159,7 @@ TEST_F(DataParallelTest, L2WTrainingOnTwoRanksKeepsReplicasBitIdentical) {
   if (!std::filesystem::exists(L2W_FASHION_MNIST)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   const auto data = dataset::load_data({"fashion-mnist", "", 512, 300});
   models::NetworkOptions arch;
-  arch.msdnet = test::tiny_msdnet(1, 10);
+  arch.msdnet(test::tiny_msdnet(1, 10));
   const std::string dir = test::temp_dir("l2w_ddp");
   std::vector<models::MultiExitNetwork> nets;
   std::vector<std::vector<torch::Tensor>> wpns(2);
@@ -170,20 +170,20 @@ TEST_F(DataParallelTest, L2WTrainingOnTwoRanksKeepsReplicasBitIdentical) {
   std::vector<train::TrainResult> results(2);
   run_ranks(2, [&](int64_t rank, std::shared_ptr<distributed::Communicator> comm) {
     train::TrainerOptions o;
-    o.run_dir = dir;
-    o.epochs = 1;
-    o.batch_size = 64;
-    o.schedule.base_lr = 0.1;
-    o.quiet = true;
-    o.communicator = comm;
-    results[rank] = train::train(nets[rank], arch, data, o,
+    o.run_dir(dir);
+    o.epochs(1);
+    o.batch_size(64);
+    o.schedule().base_lr = 0.1;
+    o.quiet(true);
+    o.communicator(comm);
+    results[rank] = train::Trainer(nets[rank], arch, data, o,
                                  [&, rank](models::MultiExitNetworkImpl& n, train::Sgd& sgd, distributed::DataParallel* p) {
                                    meta::MetaOptions m(n.num_exits());
-                                   m.wpn.hidden_size(32);
+                                   m.wpn().hidden_size(32);
                                    auto step = std::make_unique<meta::L2WStep>(n, sgd, m, p);
                                    wpns[rank] = step->wpn()->parameters();
                                    return step;
-                                 });
+                                 }).run();
   });
   const auto a = nets[0]->parameters(), b = nets[1]->parameters();
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;

@@ -14,8 +14,8 @@ namespace {
 
 meta::MetaOptions meta_options(double epsilon) {
   meta::MetaOptions o(2);
-  o.wpn.hidden_size(8).epsilon(epsilon);
-  o.meta_lr = 1e-2;
+  o.wpn().hidden_size(8).epsilon(epsilon);
+  o.meta_lr(1e-2);
   return o;
 }
 
@@ -118,7 +118,7 @@ TEST(L2WStep, MetaStepLeavesTheRealModelAlone) {
     train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.1));
     for (auto& p : net->parameters()) p.mutable_grad() = torch::full_like(p, 0.25);
     auto options = meta_options(0.8);
-    options.meta_grad = mode;
+    options.meta_grad(mode);
     meta::L2WStep step(*net, sgd, options);
     const auto before = io::state_dict(*net);
     std::vector<torch::Tensor> saved;
@@ -132,7 +132,7 @@ TEST(L2WStep, MetaStepLeavesTheRealModelAlone) {
 }
 
 // Cosine similarity and relative error of the finite-difference WPN gradient against the exact one, on
-// the SPEC's tiny CIFAR-10 MSDNet with a momentum buffer (Nesterov, dampening) in the pseudo step.
+// the tiny CIFAR-10 MSDNet with a momentum buffer (Nesterov, dampening) in the pseudo step.
 std::pair<double, double> fd_against_exact(torch::ScalarType dtype) {
   torch::manual_seed(6);
   models::MSDNet net(test::tiny_msdnet());
@@ -144,9 +144,9 @@ std::pair<double, double> fd_against_exact(torch::ScalarType dtype) {
   sgd.step();
   sgd.zero_grad();
   auto options = meta_options(0.8);
-  options.wpn = meta::WpnOptions(3).hidden_size(16).epsilon(0.8);
+  options.wpn(meta::WpnOptions(3).hidden_size(16).epsilon(0.8));
   meta::L2WStep exact(*net, sgd, options);
-  options.meta_grad = meta::MetaGrad::kFiniteDifference;
+  options.meta_grad(meta::MetaGrad::kFiniteDifference);
   meta::L2WStep fd(*net, sgd, options);
   io::load_state_dict(*fd.wpn(), io::state_dict(*exact.wpn()), "copy");
   const auto opts = torch::TensorOptions().dtype(dtype);
@@ -190,7 +190,7 @@ TEST(L2WStep, FiniteDifferenceStepWithZeroEpsilonEqualsPlainTraining) {
   train::Sgd sgd_a(a->parameters(), train::SgdOptions().lr(0.1));
   train::Sgd sgd_b(b->parameters(), train::SgdOptions().lr(0.1));
   auto options = meta_options(0.0);
-  options.meta_grad = meta::MetaGrad::kFiniteDifference;
+  options.meta_grad(meta::MetaGrad::kFiniteDifference);
   meta::L2WStep l2w(*a, sgd_a, options);
   train::PlainStep plain(*b, sgd_b, 0.0);
   for (int it = 0; it < 3; ++it) {

@@ -22,21 +22,21 @@ dataset::DataSplits small_fashion_mnist() {
 
 Run train_tiny(const std::string& dir, int64_t stop_after, const dataset::DataSplits& data) {
   models::NetworkOptions arch;
-  arch.msdnet = test::tiny_msdnet(1, 10);
+  arch.msdnet(test::tiny_msdnet(1, 10));
   torch::manual_seed(5);
   auto net = models::make_network(arch);
   train::TrainerOptions o;
-  o.run_dir = dir;
-  o.epochs = 2;
-  o.batch_size = 64;
-  o.schedule.base_lr = 0.1;
-  o.seed = 11;
-  o.quiet = true;
-  o.stop_after = stop_after;
-  o.workers = 2;
-  auto result = train::train(net, arch, data, o, [](models::MultiExitNetworkImpl& n, train::Sgd& sgd, distributed::DataParallel*) {
+  o.run_dir(dir);
+  o.epochs(2);
+  o.batch_size(64);
+  o.schedule().base_lr = 0.1;
+  o.seed(11);
+  o.quiet(true);
+  o.stop_after(stop_after);
+  o.workers(2);
+  auto result = train::Trainer(net, arch, data, o, [](models::MultiExitNetworkImpl& n, train::Sgd& sgd, distributed::DataParallel*) {
     return std::make_unique<train::PlainStep>(n, sgd, 0.0);
-  });
+  }).run();
   return {net, result};
 }
 
@@ -68,7 +68,7 @@ TEST(Trainer, ResumeAfterAnInterruptionEqualsAnUninterruptedRun) {
   for (const char* f : {"/save_models/checkpoint_001.pth.tar", "/save_models/checkpoint_002.pth.tar",
                         "/save_models/model_best.pth.tar", "/flops.tsv", "/anytime.csv"})
     EXPECT_TRUE(std::filesystem::exists(resumed_dir + f)) << f;
-  EXPECT_EQ(train::read_flops(resumed_dir + "/flops.tsv").size(), 3u);
+  EXPECT_EQ(io::read_flops(resumed_dir + "/flops.tsv").size(), 3u);
   // It learns: better than chance at every exit after two short epochs.
   for (const auto& m : second.result.last_test) EXPECT_GT(m.top1, 45.0);
 }
@@ -83,22 +83,22 @@ TEST(Trainer, ShortL2WRunLowersMetaAndTrainingLoss) {
   if (!std::filesystem::exists(L2W_FASHION_MNIST)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   const auto data = dataset::load_data({"fashion-mnist", "", 768, 200});
   models::NetworkOptions arch;
-  arch.msdnet = test::tiny_msdnet(1, 10);
+  arch.msdnet(test::tiny_msdnet(1, 10));
   torch::manual_seed(5);
   auto net = models::make_network(arch);
   train::TrainerOptions o;
-  o.run_dir = test::temp_dir("l2w_run");
-  o.epochs = 2;
-  o.batch_size = 64;
-  o.schedule.base_lr = 0.1;
-  o.quiet = true;
-  train::train(net, arch, data, o, [](models::MultiExitNetworkImpl& n, train::Sgd& sgd, distributed::DataParallel*) {
+  o.run_dir(test::temp_dir("l2w_run"));
+  o.epochs(2);
+  o.batch_size(64);
+  o.schedule().base_lr = 0.1;
+  o.quiet(true);
+  train::Trainer(net, arch, data, o, [](models::MultiExitNetworkImpl& n, train::Sgd& sgd, distributed::DataParallel*) {
     meta::MetaOptions m(n.num_exits());
-    m.wpn.hidden_size(64);
-    m.meta_lr = 1e-3;
+    m.wpn().hidden_size(64);
+    m.meta_lr(1e-3);
     return std::unique_ptr<train::TrainStep>(new meta::L2WStep(n, sgd, m));
-  });
-  std::ifstream scores(o.run_dir + "/scores.tsv");
+  }).run();
+  std::ifstream scores(o.run_dir() + "/scores.tsv");
   std::string header, row1, row2;
   std::getline(scores, header);
   std::getline(scores, row1);
@@ -117,9 +117,9 @@ TEST(Trainer, ShortL2WRunLowersMetaAndTrainingLoss) {
   EXPECT_GT(column(row1, "meta_lr"), 0.0);
   // The epoch's per-sample records (the last 20 epochs are all recorded).
   for (const char* f : {"losses", "confidences", "weights"})
-    EXPECT_TRUE(std::filesystem::exists(o.run_dir + "/per_sample/epoch_002_" + std::string(f) + ".tsv")) << f;
+    EXPECT_TRUE(std::filesystem::exists(o.run_dir() + "/per_sample/epoch_002_" + std::string(f) + ".tsv")) << f;
   // Resuming restores the WPN and its optimizer.
-  const auto c = io::load_checkpoint(o.run_dir + "/save_models/checkpoint_002.pth.tar");
+  const auto c = io::load_checkpoint(o.run_dir() + "/save_models/checkpoint_002.pth.tar");
   EXPECT_FALSE(c.meta_state_dict.is_empty());
   EXPECT_TRUE(c.meta_optimizer.isGenericDict());
 }

@@ -119,17 +119,47 @@ int bench_data(const Flags& flags) {
 }
 #endif
 
+// The configuration line: what is measured, where, with which LibTorch.
+void print_bench_header(const Flags& flags, const models::NetworkOptions& options, const torch::Device& device,
+                        int64_t world) {
+  std::cout << "bench train: " << models::describe(options) << "\n  method " << flags.method
+            << (flags.method == "l2w" ? " (--meta_grad " + flags.meta_grad + ")" : std::string()) << ", batch "
+            << flags.batch_size << ", amp " << flags.amp << ", LibTorch " << TORCH_VERSION << ", "
+            << at::get_num_threads() << " intra-op threads, device " << device << " (" << runtime::device_name(device)
+            << ")"
+            << (world > 1 ? ", " + std::to_string(world) + " processes of batch " + std::to_string(flags.batch_size / world)
+                          : std::string())
+            << std::endl;
+}
+
+// The fd meta gradient's baseline in the same process, after fd, so that the peak printed before is fd's own.
+void compare_with_exact(const Flags& flags, models::MultiExitNetworkImpl& net, train::Sgd& sgd,
+                        const torch::Tensor& images, const torch::Tensor& labels, const torch::Device& device,
+                        double fd_rate) {
+  Flags exact_flags = flags;
+  exact_flags.meta_grad = "exact";
+  auto exact = step_factory(exact_flags)(net, sgd, nullptr);
+  runtime::reset_peak_memory(device);
+  const double exact_rate = training_rate(*exact, images, labels, flags.bench_iterations, device);
+  std::printf("exact images/s      %.1f  (--meta_grad exact, same run)\n", exact_rate);
+  std::printf("speed-up fd/exact   %.2f\n", fd_rate / exact_rate);
+  std::printf("exact peak MB       %.0f  (%s)\n", runtime::peak_memory_mb(device),
+              device.is_cuda() ? "GPU peak of the exact steps" : "process peak after the exact steps");
+}
+
 }  // namespace
 
-int bench_command(const Flags& flags, const std::string& what) {
-  torch::Device device = setup_runtime(flags);
-  if (what == "data") {
+int bench_data_command(const Flags& flags) {
+  setup_runtime(flags);
 #ifdef L2W_WITH_IMAGES
-    return bench_data(flags);
+  return bench_data(flags);
 #else
-    throw std::runtime_error("bench data: this l2w was built without JPEG/PNG support (L2W_WITH_IMAGES)");
+  throw std::runtime_error("bench data: this l2w was built without JPEG/PNG support (L2W_WITH_IMAGES)");
 #endif
-  }
+}
+
+int bench_train_command(const Flags& flags) {
+  torch::Device device = setup_runtime(flags);
   const auto geometry = dataset::geometry(flags.data);
   const auto options = network_options(flags, geometry);
   auto net = build_network(flags, options);
@@ -141,20 +171,13 @@ int bench_command(const Flags& flags, const std::string& what) {
   net->to(device);
   net->train();
   distributed::DataParallel parallel(net->parameters(), comm);
-  train::Sgd sgd(net->parameters(), trainer_options(flags, device).sgd);
+  train::Sgd sgd(net->parameters(), trainer_options(flags, device).sgd());
   std::unique_ptr<train::TrainStep> step = step_factory(flags)(*net, sgd, &parallel);
   // Synthetic input: the benchmark measures compute, not data.
   const int64_t local_batch = flags.batch_size / world;
   const auto images = torch::randn({local_batch, geometry.channels, geometry.height, geometry.width}).to(device);
   const auto labels = torch::randint(geometry.num_classes, {local_batch}, torch::kLong).to(device);
-  if (parallel.is_main())
-    std::cout << "bench " << what << ": " << models::describe(options) << "\n  method " << flags.method
-              << (flags.method == "l2w" ? " (--meta_grad " + flags.meta_grad + ")" : std::string()) << ", batch "
-              << flags.batch_size << ", amp " << flags.amp << ", LibTorch " << TORCH_VERSION << ", "
-              << at::get_num_threads() << " intra-op threads, device " << device << " ("
-              << runtime::device_name(device) << ")"
-              << (comm ? ", " + std::to_string(world) + " processes of batch " + std::to_string(local_batch) : std::string())
-              << std::endl;
+  if (parallel.is_main()) print_bench_header(flags, options, device, world);
   runtime::reset_peak_memory(device);
   const double images_per_s = double(world) * training_rate(*step, images, labels, flags.bench_iterations, device);
   const double peak_mb = runtime::peak_memory_mb(device);
@@ -168,18 +191,8 @@ int bench_command(const Flags& flags, const std::string& what) {
   std::printf("matmul GFLOP/s      %.1f  (float32 product on %s, this run)\n", peak, device.str().c_str());
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
   std::printf("%s %.0f\n", device.is_cuda() ? "peak GPU memory MB " : "peak resident MB   ", peak_mb);
-  if (flags.method == "l2w" && flags.meta_grad == "fd" && world == 1) {
-    // The baseline in the same process, after fd, so that the peak above is fd's own.
-    Flags exact_flags = flags;
-    exact_flags.meta_grad = "exact";
-    auto exact = step_factory(exact_flags)(*net, sgd, nullptr);
-    runtime::reset_peak_memory(device);
-    const double exact_rate = training_rate(*exact, images, labels, flags.bench_iterations, device);
-    std::printf("exact images/s      %.1f  (--meta_grad exact, same run)\n", exact_rate);
-    std::printf("speed-up fd/exact   %.2f\n", images_per_s / exact_rate);
-    std::printf("exact peak MB       %.0f  (%s)\n", runtime::peak_memory_mb(device),
-                device.is_cuda() ? "GPU peak of the exact steps" : "process peak after the exact steps");
-  }
+  if (flags.method == "l2w" && flags.meta_grad == "fd" && world == 1)
+    compare_with_exact(flags, *net, sgd, images, labels, device, images_per_s);
   return 0;
 }
 

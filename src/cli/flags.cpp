@@ -4,14 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include <thread>
-
-#include "l2w/runtime/device.h"
 #include "l2w/runtime/mixed_precision.h"
-
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 namespace l2w::cli {
 namespace {
@@ -40,10 +33,6 @@ bool parse_bool(const std::string& flag, const std::string& text) {
   throw FlagError(flag + ": '" + text + "' is not true or false");
 }
 
-}  // namespace
-
-namespace {
-
 CLI::Validator number_check(const std::string& name, bool (*accept)(double), const std::string& wanted) {
   return CLI::Validator(
       [accept, wanted](std::string& text) {
@@ -60,21 +49,30 @@ CLI::Validator number_check(const std::string& name, bool (*accept)(double), con
 const CLI::Validator kPositive = number_check("POSITIVE", [](double v) { return v > 0; }, "positive");
 const CLI::Validator kNonNegative = number_check("NON-NEGATIVE", [](double v) { return v >= 0; }, "zero or more");
 
-void add_flags(CLI::App& app, Flags& f) {
-  app.add_option("--train_url,--save", f.train_url, "run folder: scores, checkpoints, results");
-  app.add_option("--resume", f.resume, "checkpoint to resume from (default: the run folder's latest)");
-  app.add_option("--finetune_from", f.finetune_from, "initial weights from this checkpoint (l2w's or Python's)");
-  app.add_option("--evalmode", f.evalmode, "anytime | dynamic | both")->check(CLI::IsMember({"anytime", "dynamic", "both"}));
-  app.add_option("--evaluate_from", f.evaluate_from, "checkpoint to evaluate");
-  app.add_option("--print-freq,-p", f.print_freq, "progress line every N iterations")->check(kNonNegative);
+void add_runtime_flags(CLI::App& app, Flags& f) {
   app.add_option("--seed", f.seed, "seed of initialisation, data order and augmentation");
-  app.add_option("--method", f.method, "l2w | plain")->check(CLI::IsMember({"l2w", "plain"}));
   app.add_option("--threads", f.threads, "LibTorch threads (0: all cores)")->check(kNonNegative);
   app.add_option("--device", f.device, "cpu | cuda[:i]");
+  app.add_option("--gpu", f.device, "accepted for the reference's scripts; same as --device")->group("");
+}
+
+void add_run_flags(CLI::App& app, Flags& f) {
+  app.add_option("--train_url,--save", f.train_url, "run folder: scores, checkpoints, results");
+  app.add_option("--batch-size,-b", f.batch_size, "images per batch (training: over all processes)")->check(kPositive);
+  app.add_option("--print-freq,-p", f.print_freq, "progress line every N iterations")->check(kNonNegative);
+}
+
+void add_precision_flag(CLI::App& app, Flags& f) {
   app.add_option("--amp", f.amp, "mixed precision of the real step and evaluation: off | bf16 | fp16 (loss-scaled)")
       ->check(CLI::IsMember({"off", "bf16", "fp16"}));
-  app.add_option("--gpu", f.device, "accepted for the reference's scripts; same as --device")->group("");
+}
 
+void add_checkpoint_flags(CLI::App& app, Flags& f) {
+  app.add_option("--evaluate_from", f.evaluate_from, "checkpoint to evaluate");
+  app.add_option("--evalmode", f.evalmode, "anytime | dynamic | both")->check(CLI::IsMember({"anytime", "dynamic", "both"}));
+}
+
+void add_distributed_flags(CLI::App& app, Flags& f) {
   app.add_option("--dist_url", f.dist_url, "data-parallel job: rank 0's tcp://HOST:PORT (default: MASTER_ADDR/PORT)")
       ->group("Distributed");
   app.add_option("--world_size,--world-size", f.world_size, "processes in the job (default: WORLD_SIZE, else 1)")
@@ -87,7 +85,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--dist_timeout", f.dist_timeout, "seconds to wait for peers and collectives before failing")
       ->check(kPositive)
       ->group("Distributed");
+}
 
+void add_data_flags(CLI::App& app, Flags& f) {
   app.add_option("--data", f.data, "cifar10 | cifar100 | ImageNet | fashion-mnist | mnist")
       ->check(CLI::IsMember({"cifar10", "cifar100", "ImageNet", "fashion-mnist", "mnist"}));
   app.add_option("--data_url,--data-root", f.data_url, "data folder (fashion-mnist: Debian's package folder)");
@@ -99,7 +99,9 @@ void add_flags(CLI::App& app, Flags& f) {
 
   app.add_flag("--use_valid,--use-valid", f.use_valid, "hold out --num_sample_valid training samples for thresholds");
   app.add_option("--num_sample_valid", f.num_sample_valid)->check(kPositive);
+}
 
+void add_architecture_flags(CLI::App& app, Flags& f) {
   app.add_option("--arch,-a", f.arch, "msdnet | RANet")
       ->transform(CLI::IsMember({"msdnet", "RANet"}, CLI::ignore_case));
   app.add_option("--nBlocks", f.n_blocks, "exits")->check(kPositive);
@@ -120,9 +122,10 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--compress-factor,--compress_factor", f.compress_factor, "RANet: fused share from below")
       ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--bnAfter,!--no-bnAfter", f.bn_after, "RANet: accepted as in the reference, no effect (BatchNorm always follows each conv)");
+}
 
+void add_optimizer_flags(CLI::App& app, Flags& f) {
   app.add_option("--epochs", f.epochs)->check(kPositive);
-  app.add_option("--batch-size,-b", f.batch_size)->check(kPositive);
   app.add_option("--lr,--learning-rate", f.lr)->check(kPositive);
   app.add_option("--lr-type", f.lr_type, "cosine | multistep")->check(CLI::IsMember({"cosine", "multistep"}));
   app.add_option("--decay-rate", f.decay_rate, "multistep decay factor")->check(CLI::Range(0.0, 1.0));
@@ -130,7 +133,12 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--weight-decay,--wd", f.weight_decay)->check(kNonNegative);
   app.add_flag("--nesterov", f.nesterov);
   app.add_option("--label-smoothing,--labelsmooth", f.label_smoothing)->check(CLI::Range(0.0, 1.0));
+  app.add_option("--resume", f.resume, "checkpoint to resume from (default: the run folder's latest)");
+  app.add_option("--finetune_from", f.finetune_from, "initial weights from this checkpoint (l2w's or Python's)");
+}
 
+void add_meta_flags(CLI::App& app, Flags& f) {
+  app.add_option("--method", f.method, "l2w | plain")->check(CLI::IsMember({"l2w", "plain"}));
   app.add_option("--meta_net_hidden_size", f.meta_net_hidden_size)->check(kPositive);
   app.add_option("--meta_net_num_layers", f.meta_net_num_layers)->check(kPositive);
   app.add_option("--meta_interval", f.meta_interval)->check(kPositive);
@@ -149,37 +157,13 @@ void add_flags(CLI::App& app, Flags& f) {
       ->check(kNonNegative);
 }
 
-torch::Device setup_runtime(const Flags& f) {
-#ifdef __GLIBC__
-  // Training allocates and frees the same multi-megabyte activations every step. glibc would hand them
-  // back to the kernel (mmap above 128 KiB by default, heap trimming) and page-fault them in again:
-  // 13% of a plain CIFAR step on this machine. Keep them in the heap instead.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_TOP_PAD, 256 << 20);
-#endif
-  // LibTorch starts with one thread on these machines (SPEC §8): set it explicitly.
-  // Several ranks on one machine (l2w launch, torchrun) share its cores.
-  const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
-  const int sharing = local_world != nullptr ? std::max(1, std::atoi(local_world)) : 1;
-  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = f.threads > 0 ? int(f.threads) : std::max(1, cores / sharing);
-  at::set_num_threads(threads);
-  try {
-    const torch::Device device = runtime::parse_device(f.device);
-    runtime::prepare(device);
-    return device;
-  } catch (const std::invalid_argument& e) {
-    throw FlagError(std::string("--device ") + e.what());
-  }
-}
-
 void apply_reference_defaults(const CLI::App& app, Flags& f) {
+  // Only flags this subcommand has (bench data has no architecture).
   auto unless_given = [&](const char* flag, auto& value, auto fallback) {
-    if (app.count(flag) == 0) value = fallback;
+    if (app.get_option_no_throw(flag) != nullptr && app.count(flag) == 0) value = fallback;
   };
   if (f.data == "ImageNet") unless_given("--num_sample_valid", f.num_sample_valid, int64_t{50000});
-  if (f.arch != "RANet") return;
+  if (models::parse_arch(f.arch) != models::Arch::kRANet) return;
   unless_given("--nBlocks", f.n_blocks, int64_t{2});
   unless_given("--nChannels", f.n_channels, int64_t{16});
   unless_given("--growthRate", f.growth_rate, int64_t{6});
@@ -191,10 +175,10 @@ void apply_reference_defaults(const CLI::App& app, Flags& f) {
 
 models::NetworkOptions network_options(const Flags& f, const dataset::DataGeometry& g) {
   models::NetworkOptions o;
-  o.arch = f.arch;
-  if (f.arch == "RANet") {
+  o.arch(models::parse_arch(f.arch));
+  if (o.arch() == models::Arch::kRANet) {
     if (f.stepmode == "lin_grow") throw FlagError("--stepmode: RANet takes even or lg");
-    o.ranet.n_blocks(f.n_blocks)
+    o.ranet().n_blocks(f.n_blocks)
         .block_step(f.block_step)
         .n_channels(f.n_channels)
         .growth_rate(f.growth_rate)
@@ -208,13 +192,13 @@ models::NetworkOptions network_options(const Flags& f, const dataset::DataGeomet
         .num_classes(g.num_classes)
         .in_channels(g.channels)
         .imagenet(g.imagenet);
-    const auto n = o.ranet.scale_list().size();
-    if (o.ranet.gr_factor().size() != n || o.ranet.bn_factor().size() != n)
+    const auto n = o.ranet().scale_list().size();
+    if (o.ranet().gr_factor().size() != n || o.ranet().bn_factor().size() != n)
       throw FlagError("--grFactor, --bnFactor and --scale-list must list the same number of flows");
     return o;
   }
   if (f.stepmode == "lg") throw FlagError("--stepmode: MSDNet takes even or lin_grow");
-  o.msdnet.n_blocks(f.n_blocks)
+  o.msdnet().n_blocks(f.n_blocks)
       .n_channels(f.n_channels)
       .base(f.base)
       .step_mode(f.stepmode == "even" ? models::StepMode::kEven : models::StepMode::kLinGrow)
@@ -228,7 +212,7 @@ models::NetworkOptions network_options(const Flags& f, const dataset::DataGeomet
       .num_classes(g.num_classes)
       .in_channels(g.channels)
       .imagenet(g.imagenet);
-  if (o.msdnet.gr_factor().size() != o.msdnet.bn_factor().size())
+  if (o.msdnet().gr_factor().size() != o.msdnet().bn_factor().size())
     throw FlagError("--grFactor and --bnFactor must list the same number of scales");
   return o;
 }
@@ -249,49 +233,52 @@ dataset::DataOptions data_options(const Flags& f) {
 }
 
 train::TrainerOptions trainer_options(const Flags& f, const torch::Device& device) {
-  train::TrainerOptions o;
-  o.run_dir = f.train_url;
-  o.epochs = f.epochs;
-  o.batch_size = f.batch_size;
-  o.schedule.type = f.lr_type == "cosine" ? train::LrType::kCosine : train::LrType::kMultistep;
-  o.schedule.base_lr = f.lr;
-  o.schedule.decay_rate = f.decay_rate;
-  o.schedule.milestones = train::default_milestones(f.data, f.epochs);
-  o.sgd.lr(f.lr).momentum(f.momentum).weight_decay(f.weight_decay).nesterov(f.nesterov);
   if (f.nesterov && f.momentum == 0) throw FlagError("--nesterov needs a non-zero --momentum");
-  o.seed = f.seed;
-  o.print_freq = f.print_freq;
-  o.workers = f.workers;
-  o.skip_bad_images = f.skip_bad_images;
-  o.resume = f.resume;
-  o.finetune_from = f.finetune_from;
-  o.use_valid = f.use_valid;
-  o.num_sample_valid = f.num_sample_valid;
-  o.device = device;
-  o.amp = runtime::parse_amp(f.amp);
-  return o;
+  train::LrSchedule schedule;
+  schedule.type = f.lr_type == "cosine" ? train::LrType::kCosine : train::LrType::kMultistep;
+  schedule.base_lr = f.lr;
+  schedule.decay_rate = f.decay_rate;
+  schedule.milestones = train::default_milestones(f.data, f.epochs);
+  return train::TrainerOptions()
+      .run_dir(f.train_url)
+      .epochs(f.epochs)
+      .batch_size(f.batch_size)
+      .schedule(schedule)
+      .sgd(train::SgdOptions().lr(f.lr).momentum(f.momentum).weight_decay(f.weight_decay).nesterov(f.nesterov))
+      .seed(f.seed)
+      .print_freq(f.print_freq)
+      .workers(f.workers)
+      .skip_bad_images(f.skip_bad_images)
+      .resume(f.resume)
+      .finetune_from(f.finetune_from)
+      .use_valid(f.use_valid)
+      .num_sample_valid(f.num_sample_valid)
+      .device(device)
+      .amp(runtime::parse_amp(f.amp));
 }
 
 meta::MetaOptions meta_options(const Flags& f, int64_t num_exits) {
-  meta::MetaOptions o(num_exits);
-  o.wpn.hidden_size(f.meta_net_hidden_size)
-      .num_layers(f.meta_net_num_layers)
-      .epsilon(f.epsilon)
-      .input(f.meta_net_input_type == "loss"   ? meta::WpnInput::kLoss
-             : f.meta_net_input_type == "conf" ? meta::WpnInput::kConfidence
-                                               : meta::WpnInput::kBoth)
-      .constraint(f.constraint_dimension == "row"   ? meta::Constraint::kRow
-                  : f.constraint_dimension == "col" ? meta::Constraint::kCol
-                                                    : meta::Constraint::kMat);
-  o.meta_interval = f.meta_interval;
-  o.meta_lr = f.meta_lr;
-  o.meta_weight_decay = f.meta_weight_decay;
-  o.target_p_index = f.target_p_index;
-  o.label_smoothing = f.label_smoothing;
-  o.amp = runtime::parse_amp(f.amp);
-  o.meta_grad = f.meta_grad == "fd" ? meta::MetaGrad::kFiniteDifference : meta::MetaGrad::kExact;
-  o.fd_epsilon = f.fd_epsilon;
-  return o;
+  const auto input = f.meta_net_input_type == "loss"   ? meta::WpnInput::kLoss
+                     : f.meta_net_input_type == "conf" ? meta::WpnInput::kConfidence
+                                                       : meta::WpnInput::kBoth;
+  const auto constraint = f.constraint_dimension == "row"   ? meta::Constraint::kRow
+                          : f.constraint_dimension == "col" ? meta::Constraint::kCol
+                                                            : meta::Constraint::kMat;
+  return meta::MetaOptions(num_exits)
+      .wpn(meta::WpnOptions(num_exits)
+               .hidden_size(f.meta_net_hidden_size)
+               .num_layers(f.meta_net_num_layers)
+               .epsilon(f.epsilon)
+               .input(input)
+               .constraint(constraint))
+      .meta_interval(f.meta_interval)
+      .meta_lr(f.meta_lr)
+      .meta_weight_decay(f.meta_weight_decay)
+      .target_p_index(f.target_p_index)
+      .label_smoothing(f.label_smoothing)
+      .amp(runtime::parse_amp(f.amp))
+      .meta_grad(f.meta_grad == "fd" ? meta::MetaGrad::kFiniteDifference : meta::MetaGrad::kExact)
+      .fd_epsilon(f.fd_epsilon);
 }
 
 distributed::JobOptions job_options(const Flags& f) {

@@ -110,15 +110,21 @@ struct Flags {
 extern const CLI::Validator kPositive;
 extern const CLI::Validator kNonNegative;
 
-// Registers the flags shared by every subcommand on `app`.
-void add_flags(CLI::App& app, Flags& flags);
+// The flag groups; each subcommand takes the groups it uses (main.cpp), so that a flag another
+// subcommand would ignore is refused as unknown.
+void add_runtime_flags(CLI::App& app, Flags& flags);       // --seed, --threads, --device
+void add_run_flags(CLI::App& app, Flags& flags);           // --train_url, --batch-size, --print-freq
+void add_precision_flag(CLI::App& app, Flags& flags);      // --amp
+void add_checkpoint_flags(CLI::App& app, Flags& flags);    // --evaluate_from, --evalmode
+void add_distributed_flags(CLI::App& app, Flags& flags);   // --dist_url, --world_size, --rank, ...
+void add_data_flags(CLI::App& app, Flags& flags);          // --data, --data_url, --workers, --use_valid, ...
+void add_architecture_flags(CLI::App& app, Flags& flags);  // --arch, --nBlocks, --grFactor, ...
+void add_optimizer_flags(CLI::App& app, Flags& flags);     // --epochs, --lr, --momentum, --resume, ...
+void add_meta_flags(CLI::App& app, Flags& flags);          // --method and L2W's --meta_* flags
 // After parsing: flags a user left out take the references' defaults for the chosen backbone (RANet:
 // nBlocks 2, nChannels 16, growthRate 6, grFactor and bnFactor 4-2-1, step 4, stepmode even) and data
-// (ImageNet: 50000 held-out images for --use_valid, SPEC §3).
+// (ImageNet: 50000 held-out images for --use_valid).
 void apply_reference_defaults(const CLI::App& app, Flags& flags);
-
-// Sets LibTorch's thread count and returns the device; errors name the flag.
-torch::Device setup_runtime(const Flags& flags);
 
 models::NetworkOptions network_options(const Flags& flags, const dataset::DataGeometry& geometry);
 // The geometry of --data with the class count of the loaded data (an image folder has its own).

@@ -5,11 +5,6 @@
 
 namespace l2w::cli {
 
-models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options) {
-  torch::manual_seed(flags.seed);
-  return models::make_network(options);
-}
-
 int flops_command(const Flags& flags) {
   setup_runtime(flags);
   const auto geometry = dataset::geometry(flags.data);

@@ -1,12 +1,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
+#include <cmath>
 #include <numeric>
 
 #include "commands.h"
 #include "l2w/dataset/validation_split.h"
 #include "l2w/eval/dynamic.h"
-#include "l2w/criterion/exit_allocation.h"
 #include "l2w/io/thresholds_file.h"
 #include "l2w/infer/speed_test.h"
 #include "l2w/models/exit_cost.h"
@@ -17,7 +18,7 @@ namespace {
 
 struct Model {
   models::MultiExitNetwork net;
-  std::vector<nn::Cost> costs;  // per exit, earlier exits' heads included (SPEC §1.2)
+  std::vector<nn::Cost> costs;  // per exit, earlier exits' heads included (docs/algorithm.md, "Counting cost")
   int64_t last_exit_only_muladds = 0;  // every block and the last exit's head only
   dataset::DataSplits data;
 };
@@ -45,6 +46,127 @@ dataset::BatchLoader latency_loader(const Model& m, int64_t count, bool skip_bad
   std::vector<int64_t> first(std::min<int64_t>(count, m.data.test->size()));
   std::iota(first.begin(), first.end(), 0);
   return dataset::BatchLoader(m.data.test, first, dataset::LoaderOptions().batch_size(1).skip_bad_images(skip_bad_images));
+}
+
+// One row of bench infer's table: an engine's accuracy and speed on the test set.
+struct SpeedRow {
+  std::string name;  // the p_index, "all" or "last"
+  double accuracy = 0, muladds = 0;
+  double mean_ms = 0, p50_ms = 0, p99_ms = 0;  // latency at batch 1
+  double images_per_s = 0;                     // throughput at --batch-size
+  std::string exits_taken;
+};
+
+struct SpeedTable {
+  SpeedRow all, last;            // every exit computed; the network without early exits
+  std::vector<SpeedRow> budgets;  // p_index 1..39
+  size_t half = 0;               // the budget whose MUL-ADDs are nearest half the whole network's
+  double decisions_ms = 0;       // exit checks and compaction per image at batch 1, at that budget
+  int64_t images = 0, latency_images = 0;
+};
+
+// Loaders of the test set: batches of --batch-size for throughput, single images for latency.
+struct TestLoaders {
+  dataset::BatchLoader batches, single;
+};
+
+SpeedRow measure(infer::EarlyExitClassifier& engine, TestLoaders& test, const Model& m, const torch::Device& device,
+                 const std::string& name, bool last_exit_only = false) {
+  const auto run = infer::run_inference(engine, test.batches, device, m.costs, last_exit_only);
+  const auto latency = infer::run_inference(engine, test.single, device, m.costs, last_exit_only);
+  SpeedRow row;
+  row.name = name;
+  row.accuracy = run.accuracy;
+  row.muladds = last_exit_only ? double(m.last_exit_only_muladds) : run.mean_muladds;
+  row.mean_ms = 1e3 * latency.seconds() / double(latency.images);
+  row.p50_ms = 1e3 * infer::percentile(latency.batch_seconds, 50);
+  row.p99_ms = 1e3 * infer::percentile(latency.batch_seconds, 99);
+  row.images_per_s = run.images_per_second();
+  row.exits_taken = last_exit_only ? "last exit only" : eval::exit_histogram(run.exit_counts);
+  return row;
+}
+
+// The baselines, then the engine at each budget's thresholds (found on the validation set).
+SpeedTable measure_speed(const Model& m, TestLoaders& test, const std::vector<std::vector<float>>& thresholds,
+                         const torch::Device& device) {
+  SpeedTable t;
+  const int64_t exits = m.net->num_exits();
+  infer::EarlyExitClassifier full(m.net, std::vector<float>(exits, std::numeric_limits<float>::infinity()));
+  infer::run_inference(full, test.batches, device, m.costs);  // warms caches and kernels
+  t.all = measure(full, test, m, device, "all");
+  t.all.exits_taken = "all exits computed";
+  t.last = measure(full, test, m, device, "last", /*last_exit_only=*/true);
+  t.images = test.batches.num_samples();
+  t.latency_images = test.single.num_samples();
+  for (size_t i = 0; i < thresholds.size(); ++i) {
+    infer::EarlyExitClassifier engine(m.net, thresholds[i]);
+    t.budgets.push_back(measure(engine, test, m, device, std::to_string(i + 1)));
+    const double half = 0.5 * double(m.costs.back().muladds);
+    if (std::abs(t.budgets[i].muladds - half) < std::abs(t.budgets[t.half].muladds - half)) t.half = i;
+  }
+  infer::EarlyExitClassifier profiled(m.net, thresholds[t.half]);
+  profiled.set_profiling(true);
+  infer::run_inference(profiled, test.single, device, m.costs);
+  t.decisions_ms = 1e3 * profiled.profile().decisions_s / double(t.latency_images);
+  return t;
+}
+
+void print_row(const SpeedRow& r, double full_rate) {
+  std::printf("%5s   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   %s\n", r.name.c_str(), r.accuracy,
+              r.muladds / 1e6, r.mean_ms, r.p50_ms, r.p99_ms, r.images_per_s, r.images_per_s / full_rate,
+              r.exits_taken.c_str());
+}
+
+void print_speed_table(const SpeedTable& t, const Flags& flags, const torch::Device& device) {
+  std::printf("bench infer: %s on %lld test images, %s, %d threads; throughput at batch %lld, latency at batch 1 "
+              "over %lld images\n",
+              flags.evaluate_from.c_str(), static_cast<long long>(t.images), device.str().c_str(), at::get_num_threads(),
+              static_cast<long long>(flags.batch_size), static_cast<long long>(t.latency_images));
+  std::printf("p_idx   top-1 %%   MUL-ADDs (M)   latency ms (mean / p50 / p99)   images/s   speed-up   exits taken\n");
+  for (const auto* row : {&t.all, &t.last}) print_row(*row, t.all.images_per_s);
+  for (const auto& row : t.budgets) print_row(row, t.all.images_per_s);
+  const auto& half = t.budgets[t.half];
+  std::printf("\nAt p_idx %s (MUL-ADDs nearest half the whole network's): throughput %.2fx the whole network's,\n"
+              "%.2fx the last-exit-only network's; exit checks and compaction take %.3f ms per image at batch 1,\n"
+              "%.1f%% of the whole network's latency (%.3f ms).\n",
+              half.name.c_str(), half.images_per_s / t.all.images_per_s, half.images_per_s / t.last.images_per_s,
+              t.decisions_ms, 100.0 * t.decisions_ms / t.all.mean_ms, t.all.mean_ms);
+}
+
+void write_speed_table(const SpeedTable& t, const std::string& path) {
+  std::ofstream table(path);
+  table << "p_index\ttop1\tmuladds\tlatency_mean_ms\tlatency_p50_ms\tlatency_p99_ms\timages_per_s\n";
+  std::vector<const SpeedRow*> rows{&t.all, &t.last};
+  for (const auto& row : t.budgets) rows.push_back(&row);
+  for (const auto* r : rows)
+    table << r->name << '\t' << r->accuracy << '\t' << r->muladds << '\t' << r->mean_ms << '\t' << r->p50_ms << '\t'
+          << r->p99_ms << '\t' << r->images_per_s << '\n';
+}
+
+// Accuracy against latency and against throughput: the budgets as a curve, the baselines as points.
+void plot_speed(const SpeedTable& t, const io::RunFolder& folder, int64_t batch_size) {
+  report::RunCurve latency, throughput;
+  latency.label = throughput.label = report::run_label(folder.dir());
+  latency.points_name = throughput.points_name = "whole network, last exit only";
+  for (const auto* r : {&t.all, &t.last}) {
+    latency.exits.emplace_back(r->mean_ms, r->accuracy);
+    throughput.exits.emplace_back(r->images_per_s, r->accuracy);
+  }
+  for (const auto& r : t.budgets) {
+    latency.dynamic.emplace_back(r.mean_ms, r.accuracy);
+    throughput.dynamic.emplace_back(r.images_per_s, r.accuracy);
+  }
+  const std::string title = "Early-exit inference: " + latency.label;
+  try {
+    report::plot_accuracy_budget({latency}, folder.accuracy_latency_chart(), title,
+                                 {"mean latency per image, batch 1 (ms)", 1.0});
+    report::plot_accuracy_budget({throughput}, folder.accuracy_throughput_chart(), title,
+                                 {"throughput, batch " + std::to_string(batch_size) + " (images/s)", 1.0});
+    std::cout << "Table: " << folder.infer_bench() << "; plots: " << folder.accuracy_latency_chart() << ".{png,svg}, "
+              << folder.accuracy_throughput_chart() << ".{png,svg}" << std::endl;
+  } catch (const std::runtime_error& e) {
+    std::cerr << "l2w: warning: " << e.what() << std::endl;
+  }
 }
 
 }  // namespace
@@ -87,113 +209,18 @@ int infer_command(const Flags& flags) {
 int bench_infer_command(const Flags& flags) {
   const torch::Device device = setup_runtime(flags);
   auto m = load_model(flags, device);
-  train::RunFolder folder(flags.train_url);
-  const int64_t exits = m.net->num_exits();
-
+  const io::RunFolder folder = io::RunFolder(flags.train_url).create();
   // Thresholds for the 39 budgets from the validation set, as dynamic evaluation finds them.
-  const auto subset = flags.use_valid ? dataset::load_split(folder.file("valid_index.txt"), m.data.train->size()).valid
-                                      : std::vector<int64_t>{};
-  dataset::BatchLoader valid_loader(m.data.train, subset,
-                                    dataset::LoaderOptions().batch_size(256).workers(flags.workers).skip_bad_images(flags.skip_bad_images));
+  const auto loading = dataset::LoaderOptions().workers(flags.workers).skip_bad_images(flags.skip_bad_images);
+  dataset::BatchLoader valid_loader(m.data.train, validation_subset(flags, folder, m.data.train->size()),
+                                    dataset::LoaderOptions(loading).batch_size(256));
   const auto valid = eval::exit_confidences(eval::collect_outputs(*m.net, valid_loader, device));
-
-  dataset::BatchLoader loader(m.data.test, {},
-                              dataset::LoaderOptions().batch_size(flags.batch_size).workers(flags.workers).skip_bad_images(flags.skip_bad_images));
-  auto single = latency_loader(m, flags.latency_images, flags.skip_bad_images);
-  // The baselines: the whole network, every exit computed (what its MUL-ADDs count), and the network
-  // without early exits (every block, the last exit only). A first untimed pass warms caches and kernels.
-  const float inf = std::numeric_limits<float>::infinity();
-  infer::EarlyExitClassifier full(m.net, std::vector<float>(exits, inf));
-  infer::run_inference(full, loader, device, m.costs);
-  const auto full_run = infer::run_inference(full, loader, device, m.costs);
-  const auto full_latency = infer::run_inference(full, single, device, m.costs);
-  const double full_ms = 1e3 * full_latency.seconds() / double(full_latency.images);
-  const auto last_run = infer::run_inference(full, loader, device, m.costs, /*full_network=*/true);
-  const auto last_latency = infer::run_inference(full, single, device, m.costs, /*full_network=*/true);
-  const double last_ms = 1e3 * last_latency.seconds() / double(last_latency.images);
-
-  std::printf("bench infer: %s on %lld test images, %s, %d threads; throughput at batch %lld, latency at batch 1 "
-              "over %lld images\n",
-              flags.evaluate_from.c_str(), static_cast<long long>(full_run.images), device.str().c_str(),
-              at::get_num_threads(), static_cast<long long>(flags.batch_size),
-              static_cast<long long>(full_latency.images));
-  std::printf("p_idx   top-1 %%   MUL-ADDs (M)   latency ms (mean / p50 / p99)   images/s   speed-up   exits taken\n");
-  std::printf("  all   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   all exits computed\n",
-              full_run.accuracy, double(m.costs.back().muladds) / 1e6, full_ms,
-              1e3 * infer::percentile(full_latency.batch_seconds, 50),
-              1e3 * infer::percentile(full_latency.batch_seconds, 99), full_run.images_per_second(), 1.0);
-  std::printf(" last   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   last exit only\n", last_run.accuracy,
-              double(m.last_exit_only_muladds) / 1e6, last_ms, 1e3 * infer::percentile(last_latency.batch_seconds, 50),
-              1e3 * infer::percentile(last_latency.batch_seconds, 99), last_run.images_per_second(),
-              last_run.images_per_second() / full_run.images_per_second());
-
-  std::ofstream table(folder.file("infer_bench.tsv"));
-  table << "p_index\ttop1\tmuladds\tlatency_mean_ms\tlatency_p50_ms\tlatency_p99_ms\timages_per_s\n";
-  table << "all\t" << full_run.accuracy << '\t' << m.costs.back().muladds << '\t' << full_ms << '\t'
-        << 1e3 * infer::percentile(full_latency.batch_seconds, 50) << '\t'
-        << 1e3 * infer::percentile(full_latency.batch_seconds, 99) << '\t' << full_run.images_per_second() << '\n';
-  table << "last\t" << last_run.accuracy << '\t' << m.last_exit_only_muladds << '\t' << last_ms << '\t'
-        << 1e3 * infer::percentile(last_latency.batch_seconds, 50) << '\t'
-        << 1e3 * infer::percentile(last_latency.batch_seconds, 99) << '\t' << last_run.images_per_second() << '\n';
-  report::RunCurve latency_curve, throughput_curve;
-  latency_curve.label = throughput_curve.label = report::run_label(folder.dir());
-  latency_curve.points_name = throughput_curve.points_name = "whole network, last exit only";
-  latency_curve.exits.emplace_back(full_ms, full_run.accuracy);
-  latency_curve.exits.emplace_back(last_ms, last_run.accuracy);
-  throughput_curve.exits.emplace_back(full_run.images_per_second(), full_run.accuracy);
-  throughput_curve.exits.emplace_back(last_run.images_per_second(), last_run.accuracy);
-  // The budget nearest half the full network's MUL-ADDs: the reference point.
-  int64_t half_p = 0;
-  double half_gap = std::numeric_limits<double>::infinity(), half_speedup = 0, half_rate = 0;
-  std::vector<float> half_thresholds;
-  for (int64_t p = 1; p <= 39; ++p) {
-    const auto thresholds = eval::find_thresholds(valid.confidence, criterion::target_proportions(p, exits));
-    infer::EarlyExitClassifier engine(m.net, thresholds);
-    const auto run = infer::run_inference(engine, loader, device, m.costs);
-    const auto latency = infer::run_inference(engine, single, device, m.costs);
-    const double mean_ms = 1e3 * latency.seconds() / double(latency.images);
-    const double speedup = run.images_per_second() / full_run.images_per_second();
-    std::printf("%5lld   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   %s\n", static_cast<long long>(p),
-                run.accuracy, run.mean_muladds / 1e6, mean_ms, 1e3 * infer::percentile(latency.batch_seconds, 50),
-                1e3 * infer::percentile(latency.batch_seconds, 99), run.images_per_second(), speedup,
-                eval::exit_histogram(run.exit_counts).c_str());
-    table << p << '\t' << run.accuracy << '\t' << run.mean_muladds << '\t' << mean_ms << '\t'
-          << 1e3 * infer::percentile(latency.batch_seconds, 50) << '\t'
-          << 1e3 * infer::percentile(latency.batch_seconds, 99) << '\t' << run.images_per_second() << '\n';
-    latency_curve.dynamic.emplace_back(mean_ms, run.accuracy);
-    throughput_curve.dynamic.emplace_back(run.images_per_second(), run.accuracy);
-    const double gap = std::abs(run.mean_muladds - 0.5 * double(m.costs.back().muladds));
-    if (gap < half_gap) {
-      half_gap = gap;
-      half_p = p;
-      half_speedup = speedup;
-      half_rate = run.images_per_second();
-      half_thresholds = thresholds;
-    }
-  }
-
-  // What deciding and compacting cost, against the full network's latency, at the half-cost budget.
-  infer::EarlyExitClassifier profiled(m.net, half_thresholds);
-  profiled.set_profiling(true);
-  infer::run_inference(profiled, single, device, m.costs);
-  const double decisions_ms = 1e3 * profiled.profile().decisions_s / double(full_latency.images);
-  std::printf("\nAt p_idx %lld (MUL-ADDs nearest half the whole network's): throughput %.2fx the whole network's,\n"
-              "%.2fx the last-exit-only network's; exit checks and compaction take %.3f ms per image at batch 1,\n"
-              "%.1f%% of the whole network's latency (%.3f ms).\n",
-              static_cast<long long>(half_p), half_speedup, half_rate / last_run.images_per_second(), decisions_ms,
-              100.0 * decisions_ms / full_ms, full_ms);
-
-  const std::string title = "Early-exit inference: " + latency_curve.label;
-  try {
-    report::plot_accuracy_budget({latency_curve}, folder.file("accuracy_latency"), title,
-                               {"mean latency per image, batch 1 (ms)", 1.0});
-    report::plot_accuracy_budget({throughput_curve}, folder.file("accuracy_throughput"), title,
-                               {"throughput, batch " + std::to_string(flags.batch_size) + " (images/s)", 1.0});
-    std::cout << "Table: " << folder.file("infer_bench.tsv") << "; plots: " << folder.file("accuracy_latency")
-              << ".{png,svg}, " << folder.file("accuracy_throughput") << ".{png,svg}" << std::endl;
-  } catch (const std::runtime_error& e) {
-    std::cerr << "l2w: warning: " << e.what() << std::endl;
-  }
+  TestLoaders test{dataset::BatchLoader(m.data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.batch_size)),
+                   latency_loader(m, flags.latency_images, flags.skip_bad_images)};
+  const auto table = measure_speed(m, test, eval::budget_thresholds(valid.confidence), device);
+  print_speed_table(table, flags, device);
+  write_speed_table(table, folder.infer_bench());
+  plot_speed(table, folder, flags.batch_size);
   return 0;
 }
 

@@ -1,90 +1,150 @@
 // l2w: train, evaluate and measure multi-exit networks (see README.md).
+#include <algorithm>
+#include <cstdio>
 #include <iostream>
 
 #include "commands.h"
 #include "l2w/dataset/image_dataset.h"
 #include "l2w/io/state_dict.h"
 
-int main(int argc, char** argv) {
-  using namespace l2w::cli;
-  CLI::App app{"l2w: learning to weight samples for dynamic early-exiting networks"};
-  app.require_subcommand(1);
-  Flags flags;
-  auto* train = app.add_subcommand("train", "train a multi-exit network (--method l2w | plain)");
-  auto* eval = app.add_subcommand("eval", "evaluate a checkpoint (--evalmode anytime | dynamic | both)");
-  auto* flops = app.add_subcommand("flops", "per-exit cumulative MUL-ADDs and parameters");
-  auto* infer = app.add_subcommand("infer", "early-exit inference with a thresholds file: accuracy, exits, latency");
-  auto* plot = app.add_subcommand("plot", "draw runs' accuracy against MUL-ADDs on one chart (PNG and SVG)");
-  auto* bench = app.add_subcommand("bench", "benchmarks: bench train | bench infer | bench data");
-  std::string bench_what;
-  for (auto* sub : {train, eval, infer, flops, bench}) add_flags(*sub, flags);
-  eval->add_flag("--save-probs,--save_probs", flags.save_probs,
-                 "write each exit's probabilities and the labels (valid and test) as .npy in the run folder");
-  eval->add_option("--budget", flags.budget, "MUL-ADDs per image: write the thresholds that fit it")
-      ->check(kPositive);
-  eval->add_option("--thresholds", flags.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
-  infer->add_option("--thresholds", flags.thresholds, "thresholds file (from eval --budget)")->required();
-  for (auto* sub : {infer, bench})
-    sub->add_option("--latency-images", flags.latency_images, "images timed one at a time for latency")
-        ->check(kPositive);
-  plot->add_option("runs", flags.plot_runs, "run folders (with dynamic.txt and/or anytime.csv)")->required();
-  plot->add_option("--output,-o", flags.plot_output, "output path without extension (default: FIRST_RUN/accuracy_budget_all)");
-  plot->add_option("--title", flags.plot_title, "chart title");
-  flops->add_flag("--json", flags.json, "one JSON object {\"flops\": [...], \"params\": [...]}");
-  bench->add_option("what", bench_what, "train | infer | data")
-      ->required()
-      ->check(CLI::IsMember({"train", "infer", "data"}));
-  bench->add_option("--iterations", flags.bench_iterations, "timed iterations")->check(kPositive);
-  auto* launch = app.add_subcommand("launch", "start a data-parallel job's local processes: l2w launch --nproc N -- train …");
-  launch->add_option("--nproc,--nproc_per_node,--nproc-per-node", flags.nproc, "processes on this machine")
-      ->check(kPositive);
-  launch->add_option("--nnodes", flags.nnodes, "machines in the job (each runs l2w launch)")->check(kPositive);
-  launch->add_option("--node_rank,--node-rank", flags.node_rank, "this machine's index")->check(kNonNegative);
-  launch->add_option("--master_addr,--master-addr", flags.master_addr, "address of the machine with rank 0");
-  launch->add_option("--master_port,--master-port", flags.master_port, "its port (default: a free one, one machine only)")
-      ->check(CLI::Range(0, 65535));
-  launch->add_option("command", flags.launch_command, "the l2w subcommand and its flags, after --")->required();
+namespace l2w::cli {
+namespace {
 
-  const auto is_command = [&](const char* name) {
-    try {
-      return app.get_subcommand(name) != nullptr;
-    } catch (const CLI::OptionNotFound&) {
-      return false;
-    }
+using Run = int (*)(const Flags&);
+
+// A subcommand's flags beyond its groups (flags.h).
+void add_eval_flags(CLI::App& app, Flags& f) {
+  app.add_flag("--save-probs,--save_probs", f.save_probs,
+               "write each exit's probabilities and the labels (valid and test) as .npy in the run folder");
+  app.add_option("--budget", f.budget, "MUL-ADDs per image: write the thresholds that fit it")->check(kPositive);
+  app.add_option("--thresholds", f.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
+}
+
+void add_infer_flags(CLI::App& app, Flags& f) {
+  app.add_option("--thresholds", f.thresholds, "thresholds file (from eval --budget)")->required();
+  app.add_option("--latency-images", f.latency_images, "images timed one at a time for latency")->check(kPositive);
+}
+
+void add_plot_flags(CLI::App& app, Flags& f) {
+  app.add_option("runs", f.plot_runs, "run folders (with dynamic.txt and/or anytime.csv)")->required();
+  app.add_option("--output,-o", f.plot_output, "output path without extension (default: FIRST_RUN/accuracy_budget_all)");
+  app.add_option("--title", f.plot_title, "chart title");
+}
+
+void add_launch_flags(CLI::App& app, Flags& f) {
+  app.add_option("--nproc,--nproc_per_node,--nproc-per-node", f.nproc, "processes on this machine")->check(kPositive);
+  app.add_option("--nnodes", f.nnodes, "machines in the job (each runs l2w launch)")->check(kPositive);
+  app.add_option("--node_rank,--node-rank", f.node_rank, "this machine's index")->check(kNonNegative);
+  app.add_option("--master_addr,--master-addr", f.master_addr, "address of the machine with rank 0");
+  app.add_option("--master_port,--master-port", f.master_port, "its port (default: a free one, one machine only)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("command", f.launch_command, "the l2w subcommand and its flags, after --")->required();
+}
+
+// The model commands: the runtime, data and architecture flags, then their own.
+void add_model_flags(CLI::App& app, Flags& f) {
+  add_runtime_flags(app, f);
+  add_data_flags(app, f);
+  add_architecture_flags(app, f);
+}
+
+void add_training_flags(CLI::App& app, Flags& f) {
+  add_model_flags(app, f);
+  add_run_flags(app, f);
+  add_precision_flag(app, f);
+  add_optimizer_flags(app, f);
+  add_meta_flags(app, f);
+  add_distributed_flags(app, f);
+}
+
+// Every subcommand (`bench` holds three of its own), its one-line summary, its flags and what it runs.
+struct Command {
+  const char* name;
+  const char* summary;
+  void (*add_flags)(CLI::App&, Flags&);
+  Run run;
+  CLI::App* app = nullptr;
+};
+
+std::vector<Command> commands() {
+  return {
+      {"train", "train a multi-exit network (--method l2w | plain)", add_training_flags, train_command},
+      {"eval", "evaluate a checkpoint (--evalmode anytime | dynamic | both; --budget writes thresholds)",
+       [](CLI::App& a, Flags& f) {
+         add_model_flags(a, f);
+         add_run_flags(a, f);
+         add_precision_flag(a, f);
+         add_checkpoint_flags(a, f);
+         add_eval_flags(a, f);
+       },
+       eval_command},
+      {"infer", "early-exit inference with a thresholds file: accuracy, exits taken, latency",
+       [](CLI::App& a, Flags& f) {
+         add_model_flags(a, f);
+         add_run_flags(a, f);
+         add_checkpoint_flags(a, f);
+         add_infer_flags(a, f);
+       },
+       infer_command},
+      {"flops", "per-exit cumulative MUL-ADDs and parameters",
+       [](CLI::App& a, Flags& f) {
+         add_model_flags(a, f);
+         a.add_flag("--json", f.json, "one JSON object {\"flops\": [...], \"params\": [...]}");
+       },
+       flops_command},
+      {"plot", "draw runs' accuracy against MUL-ADDs on one chart (PNG and SVG)", add_plot_flags, plot_command},
+      {"launch", "start a data-parallel job's local processes: l2w launch --nproc N -- train ...", add_launch_flags,
+       launch_command},
   };
-  if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
-    std::cerr << "l2w: error: unknown command '" << argv[1]
-              << "' (train, eval, infer, plot, flops, bench, launch; l2w --help)" << std::endl;
-    return 2;
-  }
+}
+
+std::vector<Command> bench_commands() {
+  return {
+      {"train", "training images/s of the method on synthetic batches",
+       [](CLI::App& a, Flags& f) {
+         add_training_flags(a, f);
+         a.add_option("--iterations", f.bench_iterations, "timed iterations")->check(kPositive);
+       },
+       bench_train_command},
+      {"infer", "the speed test: accuracy, latency and throughput of early-exit inference at the 39 budgets",
+       [](CLI::App& a, Flags& f) {
+         add_model_flags(a, f);
+         add_run_flags(a, f);
+         add_checkpoint_flags(a, f);
+         a.add_option("--latency-images", f.latency_images, "images timed one at a time for latency")
+             ->check(kPositive);
+       },
+       bench_infer_command},
+      {"data", "JPEG decoding and ImageNet augmentation, images/s per thread",
+       [](CLI::App& a, Flags& f) {
+         add_runtime_flags(a, f);
+         a.add_option("--iterations", f.bench_iterations, "timed iterations")->check(kPositive);
+       },
+       bench_data_command},
+  };
+}
+
+void list_commands(const std::vector<Command>& top, const std::vector<Command>& bench) {
+  std::cout << "l2w: learning to weight samples for dynamic early-exiting networks\n\nusage: l2w COMMAND [flags]"
+               " (l2w COMMAND --help lists its flags)\n\n";
+  for (const auto& c : top) std::printf("  %-12s %s\n", c.name, c.summary);
+  for (const auto& c : bench) std::printf("  bench %-6s %s\n", c.name, c.summary);
+}
+
+// Runs the chosen command; every failure becomes one "l2w: KIND: ..." line and a non-zero exit.
+int run_reporting_errors(Run run, const Flags& flags) {
   try {
-    app.parse(argc, argv);
-    for (auto* sub : {train, eval, infer, flops, bench})
-      if (*sub) apply_reference_defaults(*sub, flags);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << "l2w: error: " << e.what() << std::endl;
-    return 2;
-  }
-  try {
-    if (*train) return train_command(flags);
-    if (*eval) return eval_command(flags);
-    if (*flops) return flops_command(flags);
-    if (*plot) return plot_command(flags);
-    if (*infer) return infer_command(flags);
-    if (*bench && bench_what == "infer") return bench_infer_command(flags);
-    if (*bench) return bench_command(flags, bench_what);
-    if (*launch) return launch_command(flags);
+    return run(flags);
   } catch (const FlagError& e) {
     report_error("error", e.what());
     return 2;
-  } catch (const l2w::dataset::DataError& e) {
+  } catch (const dataset::DataError& e) {
     report_error("data error", e.what());
     return 1;
-  } catch (const l2w::io::CheckpointError& e) {
+  } catch (const io::CheckpointError& e) {
     report_error("checkpoint error", e.what());
     return 1;
-  } catch (const l2w::distributed::DistributedError& e) {
+  } catch (const distributed::DistributedError& e) {
     report_error("distributed error", e.what());
     return 1;
   } catch (const c10::Error& e) {
@@ -94,5 +154,49 @@ int main(int argc, char** argv) {
     report_error("error", e.what());
     return 1;
   }
+}
+
+int run_main(int argc, char** argv) {
+  auto top = commands();
+  auto bench = bench_commands();
+  if (argc < 2) {
+    list_commands(top, bench);
+    return 0;
+  }
+  CLI::App app{"l2w: learning to weight samples for dynamic early-exiting networks"};
+  app.require_subcommand(1);
+  Flags flags;
+  for (auto& c : top) c.add_flags(*(c.app = app.add_subcommand(c.name, c.summary)), flags);
+  auto* bench_app = app.add_subcommand("bench", "benchmarks: bench train | bench infer | bench data");
+  bench_app->require_subcommand(1);
+  for (auto& c : bench) c.add_flags(*(c.app = bench_app->add_subcommand(c.name, c.summary)), flags);
+
+  const std::string first = argv[1];
+  const bool known = first == "bench" || first[0] == '-' ||
+                     std::any_of(top.begin(), top.end(), [&](const Command& c) { return first == c.name; });
+  if (!known) {
+    std::cerr << "l2w: error: unknown command '" << first << "' (train, eval, infer, plot, flops, bench, launch; l2w --help)"
+              << std::endl;
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "l2w: error: " << e.what() << std::endl;
+    return 2;
+  }
+  for (auto* list : {&top, &bench}) {
+    for (const auto& c : *list) {
+      if (!*c.app) continue;
+      apply_reference_defaults(*c.app, flags);
+      return run_reporting_errors(c.run, flags);
+    }
+  }
   return 0;
 }
+
+}  // namespace
+}  // namespace l2w::cli
+
+int main(int argc, char** argv) { return l2w::cli::run_main(argc, argv); }

@@ -5,16 +5,6 @@
 
 namespace l2w::cli {
 
-void plot_run(const std::string& run_dir, const report::RunCurve& curve) {
-  const auto output = (std::filesystem::path(run_dir) / "accuracy_budget").string();
-  try {
-    report::plot_accuracy_budget({curve}, output, "Budgeted batch classification: " + curve.label);
-    std::cout << "Plot: " << output << ".png, " << output << ".svg" << std::endl;
-  } catch (const std::runtime_error& e) {
-    std::cerr << "l2w: warning: " << e.what() << std::endl;
-  }
-}
-
 int plot_command(const Flags& flags) {
   std::vector<report::RunCurve> runs;
   for (const auto& dir : flags.plot_runs) runs.push_back(report::read_run_curve(dir));

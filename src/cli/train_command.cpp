@@ -13,15 +13,14 @@ int train_command(const Flags& flags) {
   const auto geometry = data_geometry(flags, data);
   const auto options = network_options(flags, geometry);
   auto net = build_network(flags, options);
-  auto trainer = trainer_options(flags, device);
-  trainer.communicator = comm;
+  const auto trainer_opts = trainer_options(flags, device).communicator(comm);
 
   if (is_main)
     std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data << ": "
             << data.train->size() << " train / " << data.test->size() << " test, method " << flags.method
             << ", " << at::get_num_threads() << " threads, device " << device
             << (comm ? ", " + std::to_string(comm->world_size()) + " processes" : std::string()) << std::endl;
-  const auto result = train::train(net, options, data, trainer, step_factory(flags));
+  const auto result = train::Trainer(net, options, data, trainer_opts, step_factory(flags)).run();
   if (!is_main) return 0;
   std::cout << "\nFinal test results (" << flags.train_url << "):\n"
             << eval::anytime_table(result.last_test, result.costs)

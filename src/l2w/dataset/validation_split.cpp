@@ -46,4 +46,10 @@ TrainValidSplit load_or_make_split(const std::string& path, int64_t n, int64_t n
   return load_split(path, n);
 }
 
+TrainValidSplit run_split(const std::string& index_path, int64_t n, const SplitOptions& options) {
+  if (!options.use_valid) return {};
+  if (options.may_draw) return load_or_make_split(index_path, n, options.num_valid, options.seed);
+  return load_split(index_path, n);
+}
+
 }  // namespace l2w::dataset

@@ -1,4 +1,4 @@
-// The held-out validation set (SPEC §3, `--use_valid`): a fixed random subset of the training set,
+// The held-out validation set (`--use_valid`): a fixed random subset of the training set,
 // saved in the run folder so that training never uses it and evaluation reads the same one.
 #pragma once
 
@@ -17,5 +17,16 @@ struct TrainValidSplit {
 TrainValidSplit load_or_make_split(const std::string& path, int64_t n, int64_t num_valid, uint64_t seed);
 // Reads an existing split; DataError when it is missing or does not fit `n` samples.
 TrainValidSplit load_split(const std::string& path, int64_t n);
+
+// How a run divides its `n` training samples between training and choosing exit thresholds.
+struct SplitOptions {
+  bool use_valid = false;      // false: every sample does both (both lists empty, meaning all)
+  int64_t num_valid = 5000;    // held out when the index file does not exist yet and `may_draw`
+  uint64_t seed = 0;
+  bool may_draw = false;       // false: the index file must exist (evaluation, other ranks)
+};
+// The run's split: the one place that decides what `--use_valid` means. `index_path` holds the
+// held-out indices (the run folder's valid_index.txt).
+TrainValidSplit run_split(const std::string& index_path, int64_t n, const SplitOptions& options);
 
 }  // namespace l2w::dataset

@@ -1,5 +1,7 @@
 #include "l2w/distributed/data_parallel.h"
 
+#include <stdexcept>
+
 namespace l2w::distributed {
 
 DataParallel::DataParallel(std::vector<torch::Tensor> params, std::shared_ptr<Communicator> comm,
@@ -128,6 +130,13 @@ void DataParallel::check_replicas(const std::vector<torch::Tensor>& tensors, con
 void DataParallel::broadcast_from_main(const std::vector<torch::Tensor>& tensors) const {
   if (!comm_ || comm_->world_size() == 1) return;
   broadcast(*comm_, tensors, 0);
+}
+
+int64_t share_of_batch(int64_t batch_size, int64_t world_size) {
+  if (world_size < 1 || batch_size % world_size != 0)
+    throw std::invalid_argument("the batch size " + std::to_string(batch_size) + " does not divide among " +
+                                std::to_string(world_size) + " processes");
+  return batch_size / world_size;
 }
 
 }  // namespace l2w::distributed

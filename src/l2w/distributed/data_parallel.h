@@ -11,6 +11,11 @@
 
 namespace l2w::distributed {
 
+// The images each of `world_size` processes takes of a batch of `batch_size`; std::invalid_argument
+// unless it divides evenly (every rank must take an equal share for the averaged gradient to be the
+// batch's).
+int64_t share_of_batch(int64_t batch_size, int64_t world_size);
+
 struct DataParallelOptions {
   // Gradients are summed in flat buckets of about this size, the last parameters' first: backward
   // produces them in roughly that order, so a full bucket's sum runs while backward goes on.

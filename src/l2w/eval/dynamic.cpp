@@ -92,27 +92,30 @@ DynamicResult evaluate_with_thresholds(const ExitConfidences& test, const std::v
   return result;
 }
 
+std::vector<std::vector<float>> budget_thresholds(const torch::Tensor& valid_confidence) {
+  const int64_t exits = valid_confidence.size(0);
+  std::vector<std::vector<float>> out;
+  for (int64_t p = 1; p <= kNumBudgets; ++p)
+    out.push_back(find_thresholds(valid_confidence, criterion::target_proportions(p, exits)));
+  return out;
+}
+
 std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,
                                         const std::vector<nn::Cost>& costs) {
   std::vector<DynamicPoint> points;
-  const int64_t exits = test.confidence.size(0);
-  for (int64_t p = 1; p <= 39; ++p) {
-    DynamicPoint point;
-    point.p_index = p;
-    point.thresholds = find_thresholds(valid.confidence, criterion::target_proportions(p, exits));
-    point.test = evaluate_with_thresholds(test, point.thresholds, costs);
-    points.push_back(point);
-  }
+  const auto thresholds = budget_thresholds(valid.confidence);
+  for (size_t i = 0; i < thresholds.size(); ++i)
+    points.push_back({int64_t(i) + 1, thresholds[i], evaluate_with_thresholds(test, thresholds[i], costs)});
   return points;
 }
 
 io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
                                      double budget_muladds) {
-  const int64_t exits = valid.confidence.size(0);
   std::optional<io::ExitThresholds> best;
   double cheapest = std::numeric_limits<double>::infinity();
-  for (int64_t p = 1; p <= 39; ++p) {
-    const auto thresholds = find_thresholds(valid.confidence, criterion::target_proportions(p, exits));
+  const auto candidates = budget_thresholds(valid.confidence);
+  for (int64_t p = 1; p <= kNumBudgets; ++p) {
+    const auto& thresholds = candidates[p - 1];
     const auto result = evaluate_with_thresholds(valid, thresholds, costs);
     cheapest = std::min(cheapest, result.expected_muladds);
     if (result.expected_muladds > budget_muladds) continue;

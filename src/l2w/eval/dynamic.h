@@ -1,4 +1,4 @@
-// Budgeted batch classification (SPEC §3): thresholds from a validation set for each of the 39 target
+// Budgeted batch classification (docs/algorithm.md, "Dynamic evaluation"): thresholds from a validation set for each of the 39 target
 // exit distributions, then test accuracy and expected MUL-ADDs when every sample leaves at the first
 // exit whose confidence reaches its threshold.
 #pragma once
@@ -39,6 +39,11 @@ struct DynamicPoint {
   std::vector<float> thresholds;
   DynamicResult test;
 };
+// Budgeted evaluation's budgets: p_index = 1..39, the target exit distributions q_k ∝ (p_index/20)^k.
+constexpr int64_t kNumBudgets = 39;
+// For each budget (element p_index − 1), the thresholds found on the validation confidences.
+std::vector<std::vector<float>> budget_thresholds(const torch::Tensor& valid_confidence);
+
 // The 39 points p_index = 1..39.
 std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,
                                         const std::vector<nn::Cost>& costs);

@@ -1,4 +1,4 @@
-#include "l2w/train/run_folder.h"
+#include "l2w/io/run_folder.h"
 
 #include <filesystem>
 #include <fstream>
@@ -6,18 +6,26 @@
 #include <stdexcept>
 
 #include "l2w/io/atomic_file.h"
-#include "l2w/io/checkpoint.h"
 
-namespace l2w::train {
+namespace l2w::io {
 namespace fs = std::filesystem;
 
-RunFolder::RunFolder(std::string dir) : dir_(std::move(dir)) {
+RunFolder::RunFolder(std::string dir) : dir_(std::move(dir)) {}
+
+const RunFolder& RunFolder::create() const {
   std::error_code ec;
   fs::create_directories(fs::path(dir_) / "save_models", ec);
   if (ec) throw std::runtime_error(dir_ + ": cannot create run folder (" + ec.message() + ")");
+  return *this;
 }
 
 std::string RunFolder::file(const std::string& name) const { return (fs::path(dir_) / name).string(); }
+
+std::string RunFolder::per_sample(int64_t epoch, const std::string& what) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "epoch_%03lld_", static_cast<long long>(epoch));
+  return (fs::path(dir_) / "per_sample" / (name + what + ".tsv")).string();
+}
 
 std::string RunFolder::checkpoint(int64_t epoch) const {
   char name[64];
@@ -37,14 +45,14 @@ std::optional<std::string> RunFolder::latest_checkpoint() const {
 }
 
 void RunFolder::set_latest(const std::string& path) const {
-  io::write_file_atomically((fs::path(dir_) / "save_models" / "latest.txt").string(), path + "\n");
+  write_file_atomically((fs::path(dir_) / "save_models" / "latest.txt").string(), path + "\n");
 }
 
 void write_flops(const std::string& path, const std::vector<nn::Cost>& costs) {
   std::ostringstream out;
   out << "exit\tmuladds\tparams\n";
   for (size_t k = 0; k < costs.size(); ++k) out << k + 1 << '\t' << costs[k].muladds << '\t' << costs[k].params << '\n';
-  io::write_file_atomically(path, out.str());
+  write_file_atomically(path, out.str());
 }
 
 std::vector<nn::Cost> read_flops(const std::string& path) {
@@ -59,4 +67,4 @@ std::vector<nn::Cost> read_flops(const std::string& path) {
   return costs;
 }
 
-}  // namespace l2w::train
+}  // namespace l2w::io

@@ -1,4 +1,5 @@
-// The run folder (`--train_url`, SPEC §5): where scores, checkpoints and results of a run live.
+// The run folder (`--train_url`): where the scores, checkpoints and results of a run live. Every file
+// of a run is named here, once.
 #pragma once
 
 #include <optional>
@@ -7,17 +8,32 @@
 
 #include "l2w/nn/cost_meter.h"
 
-namespace l2w::train {
+namespace l2w::io {
 
 class RunFolder {
  public:
-  // Creates the folder and its save_models/ when missing.
+  // Names the files of the run in `dir`; creates nothing (see create()).
   explicit RunFolder(std::string dir);
+  // Creates the folder and its save_models/ when missing.
+  const RunFolder& create() const;
 
   const std::string& dir() const { return dir_; }
-  std::string file(const std::string& name) const;  // dir/name
-  std::string scores() const { return file("scores.tsv"); }
-  std::string flops() const { return file("flops.tsv"); }
+  std::string scores() const { return file("scores.tsv"); }           // one row per epoch
+  std::string flops() const { return file("flops.tsv"); }             // per-exit MUL-ADDs and parameters
+  std::string anytime() const { return file("anytime.csv"); }         // per-exit test accuracy
+  std::string dynamic() const { return file("dynamic.txt"); }         // budgeted evaluation sweep
+  std::string valid_index() const { return file("valid_index.txt"); } // the held-out samples (--use_valid)
+  std::string thresholds() const { return file("thresholds.txt"); }   // eval --budget's default
+  std::string infer_bench() const { return file("infer_bench.tsv"); } // bench infer's table
+  // .npy files of `eval --save-probs`; `set` is valid or test.
+  std::string probabilities(const std::string& set) const { return file("probs_" + set + ".npy"); }
+  std::string labels(const std::string& set) const { return file("labels_" + set + ".npy"); }
+  // per_sample/epoch_NNN_WHAT.tsv; `what` is losses, confidences or weights.
+  std::string per_sample(int64_t epoch, const std::string& what) const;
+  // Charts, without extension (.png, .svg, .dat and .gp are written beside each other).
+  std::string accuracy_budget_chart() const { return file("accuracy_budget"); }
+  std::string accuracy_latency_chart() const { return file("accuracy_latency"); }
+  std::string accuracy_throughput_chart() const { return file("accuracy_throughput"); }
   std::string checkpoint(int64_t epoch) const;  // save_models/checkpoint_NNN.pth.tar
   std::string best_checkpoint() const;          // save_models/model_best.pth.tar
 
@@ -27,6 +43,7 @@ class RunFolder {
   void set_latest(const std::string& path) const;
 
  private:
+  std::string file(const std::string& name) const;  // dir/name
   std::string dir_;
 };
 
@@ -34,4 +51,4 @@ class RunFolder {
 void write_flops(const std::string& path, const std::vector<nn::Cost>& costs);
 std::vector<nn::Cost> read_flops(const std::string& path);
 
-}  // namespace l2w::train
+}  // namespace l2w::io

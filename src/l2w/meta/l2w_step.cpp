@@ -15,11 +15,11 @@ L2WStep::L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaO
       sgd_(sgd),
       parallel_(parallel),
       options_(options),
-      wpn_(options.wpn),
-      adam_(wpn_->parameters(), train::AdamOptions().lr(options.meta_lr).weight_decay(options.meta_weight_decay)),
-      target_(criterion::target_proportions(options.target_p_index, net.num_exits())),
-      meta_lr_(options.meta_lr),
-      scaler_(options.amp == runtime::Amp::kFp16) {
+      wpn_(options.wpn()),
+      adam_(wpn_->parameters(), train::AdamOptions().lr(options.meta_lr()).weight_decay(options.meta_weight_decay())),
+      target_(criterion::target_proportions(options.target_p_index(), net.num_exits())),
+      meta_lr_(options.meta_lr()),
+      scaler_(options.amp() == runtime::Amp::kFp16) {
   const auto reference = net.parameters().front();
   wpn_->to(reference.device(), reference.scalar_type());
 }
@@ -46,7 +46,7 @@ std::vector<torch::Tensor> zeros_where_undefined(std::vector<torch::Tensor> grad
 L2WStep::HalfForward L2WStep::forward_half(const torch::Tensor& x, const torch::Tensor& y, runtime::Amp amp) {
   HalfForward f;
   f.logits = train::forward_logits(net_, x, amp);
-  f.losses = criterion::per_exit_losses(f.logits, y, options_.label_smoothing);
+  f.losses = criterion::per_exit_losses(f.logits, y, options_.label_smoothing());
   f.confidences = criterion::per_exit_confidences(f.logits);
   return f;
 }
@@ -79,7 +79,7 @@ MetaGradient L2WStep::meta_gradient(const torch::Tensor& train_x, const torch::T
     nn::PrivateBatchNormStatistics private_statistics(net_);
     train = forward_half(train_x, train_y);
   }
-  if (options_.meta_grad == MetaGrad::kExact) return exact_gradient(train, meta_x, meta_y);
+  if (options_.meta_grad() == MetaGrad::kExact) return exact_gradient(train, meta_x, meta_y);
   return finite_difference_gradient(train, train_x, train_y, meta_x, meta_y);
 }
 
@@ -132,7 +132,7 @@ MetaGradient L2WStep::finite_difference_gradient(const HalfForward& train, const
   // δ stays a device scalar, so that the step never waits for the device. A zero direction (h = 0)
   // gives δ = 0 and a zero directional derivative.
   const auto h_norm = squared_norm(direction).sqrt();
-  double epsilon = options_.fd_epsilon;
+  double epsilon = options_.fd_epsilon();
   if (epsilon <= 0) epsilon = theta.front().scalar_type() == torch::kFloat64 ? 1e-9 : 1e-6;
   const auto delta = torch::where(h_norm > 0, epsilon * (1.0 + squared_norm(theta).sqrt()) / h_norm,
                                   torch::zeros_like(h_norm));
@@ -145,7 +145,7 @@ MetaGradient L2WStep::finite_difference_gradient(const HalfForward& train, const
       for (size_t i = 0; i < theta.size(); ++i) moved[i] = theta[i] + along * direction[i];
       nn::PrivateBatchNormStatistics private_statistics(net_);
       nn::ParameterSwap shifted(net_, moved);
-      return criterion::per_exit_losses(net_.forward(train_x), train_y, options_.label_smoothing);
+      return criterion::per_exit_losses(net_.forward(train_x), train_y, options_.label_smoothing());
     };
     const auto difference = (losses_at(step) - losses_at(-step)).to(torch::kFloat64);
     directional = torch::where(delta > 0, difference / (2 * delta), torch::zeros_like(difference))
@@ -177,30 +177,30 @@ void L2WStep::real_step(const HalfForward& forward, train::StepReport& report) {
 
 train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor& labels,
                                const train::StepPosition& position) {
-  meta_lr_ = options_.meta_lr * position.lr_factor;
+  meta_lr_ = options_.meta_lr() * position.lr_factor;
   adam_.options().lr(meta_lr_);
   train::StepReport report;
   report.logits.resize(net_.num_exits());
   const int64_t n = images.size(0);
   if (n < 2) {  // nothing to split: a real step with the current weights
-    real_step(forward_half(images, labels, options_.amp), report);
+    real_step(forward_half(images, labels, options_.amp()), report);
     return report;
   }
   const int64_t half = n / 2;
   const torch::Tensor x[2] = {images.slice(0, 0, half), images.slice(0, half)};
   const torch::Tensor y[2] = {labels.slice(0, 0, half), labels.slice(0, half)};
-  const bool meta = position.iteration % options_.meta_interval == 0;
+  const bool meta = position.iteration % options_.meta_interval() == 0;
   torch::Tensor meta_loss;
   for (int phase = 0; phase < 2; ++phase) {
     std::optional<HalfForward> forward;
     if (meta) {
       MetaGradient g;
-      if (options_.meta_grad == MetaGrad::kFiniteDifference) {
+      if (options_.meta_grad() == MetaGrad::kFiniteDifference) {
         // The real step's forward (train-mode BatchNorm, same θ and batch) serves the meta step too,
         // unless the real step runs in another precision.
         HalfForward meta_forward = forward_half(x[phase], y[phase]);
         g = finite_difference_gradient(meta_forward, x[phase], y[phase], x[1 - phase], y[1 - phase]);
-        if (options_.amp == runtime::Amp::kOff) forward = std::move(meta_forward);
+        if (options_.amp() == runtime::Amp::kOff) forward = std::move(meta_forward);
       } else {
         g = meta_gradient(x[phase], y[phase], x[1 - phase], y[1 - phase]);
       }
@@ -208,7 +208,7 @@ train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor&
       adam_.step(g.grads);
       meta_loss = meta_loss.defined() ? meta_loss + g.meta_loss / 2 : g.meta_loss / 2;
     }
-    if (!forward) forward = forward_half(x[phase], y[phase], options_.amp);
+    if (!forward) forward = forward_half(x[phase], y[phase], options_.amp());
     real_step(*forward, report);
   }
   report.meta_loss = meta_loss;

@@ -1,4 +1,4 @@
-// The L2W training iteration (SPEC §2): the batch is split in halves; each half in turn trains while
+// The L2W training iteration (docs/algorithm.md, "One training iteration"): the batch is split in halves; each half in turn trains while
 // the other is meta data. A meta step updates the weight prediction network (WPN) by differentiating,
 // through a pseudo SGD step of the backbone, the loss of the meta half at its target exits; then the
 // real step trains the backbone with the updated WPN's weights.
@@ -15,7 +15,7 @@ namespace l2w::meta {
 
 // How step 1g differentiates the meta loss with respect to the WPN.
 enum class MetaGrad {
-  // Second order: backward through the graph of the pseudo step (SPEC §2).
+  // Second order: backward through the graph of the pseudo step.
   kExact,
   // First order: with h = ∇θ' meta_loss and d affine in the inner gradient, ∂meta_loss/∂W_ik is
   // −lr·(∂d/∂g)·⟨h, ∇θ L_ik⟩/n, the directional derivative of the per-sample losses along h, taken by a
@@ -25,23 +25,29 @@ enum class MetaGrad {
 };
 
 struct MetaOptions {
-  explicit MetaOptions(int64_t num_exits) : wpn(num_exits) {}
-  WpnOptions wpn;
-  int64_t meta_interval = 1;
-  double meta_lr = 1e-4;
-  double meta_weight_decay = 1e-4;
-  int64_t target_p_index = 15;
-  double label_smoothing = 0.0;
-  MetaGrad meta_grad = MetaGrad::kExact;
+  explicit MetaOptions(int64_t num_exits) : wpn_(num_exits) {}
+  // The weight prediction network.
+  TORCH_ARG(WpnOptions, wpn);
+  // A meta step every this many iterations; the others are real steps with the current WPN.
+  TORCH_ARG(int64_t, meta_interval) = 1;
+  // The WPN's Adam learning rate (scaled by the backbone's schedule) and weight decay.
+  TORCH_ARG(double, meta_lr) = 1e-4;
+  TORCH_ARG(double, meta_weight_decay) = 1e-4;
+  // The target exit distribution of the meta loss: q_k ∝ p^k with p = target_p_index / 20.
+  TORCH_ARG(int64_t, target_p_index) = 15;
+  // Label smoothing of the per-sample training losses.
+  TORCH_ARG(double, label_smoothing) = 0.0;
+  // How the meta loss is differentiated with respect to the WPN.
+  TORCH_ARG(MetaGrad, meta_grad) = MetaGrad::kExact;
   // kFiniteDifference: the step is δ = fd_epsilon·(1 + ‖θ‖)/‖c ⊙ h‖, a move of the parameters by a
   // fixed fraction of their size whatever the scale of h. The error has two parts: ReLU and max-pool
   // kinks crossed inside ±δh (growing with δ; the losses are only piecewise smooth) and rounding in
-  // L(θ + δh) − L(θ − δh) (growing as 1/δ). 0 picks 1e-6 in float32 and 1e-9 in float64, where on the
-  // SPEC's tiny MSDNet the two balance (cosine to the exact gradient 0.99995 and 1 − 2e-7).
-  double fd_epsilon = 0.0;
+  // L(θ + δh) − L(θ − δh) (growing as 1/δ). 0 picks 1e-6 in float32 and 1e-9 in float64, where on a
+  // tiny MSDNet the two balance (cosine to the exact gradient 0.99995 and 1 − 2e-7).
+  TORCH_ARG(double, fd_epsilon) = 0.0;
   // Mixed precision of the real step (its forward under autocast, fp16 loss-scaled); the meta step
   // always runs in the parameters' precision.
-  runtime::Amp amp = runtime::Amp::kOff;
+  TORCH_ARG(runtime::Amp, amp) = runtime::Amp::kOff;
 };
 
 struct MetaGradient {

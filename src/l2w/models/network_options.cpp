@@ -1,5 +1,6 @@
 #include "l2w/models/network_options.h"
 
+#include <cctype>
 #include <sstream>
 #include <stdexcept>
 
@@ -14,17 +15,26 @@ std::string join(const std::vector<int64_t>& v) {
 
 }  // namespace
 
+std::string arch_name(Arch arch) { return arch == Arch::kMSDNet ? "msdnet" : "RANet"; }
+
+Arch parse_arch(const std::string& name) {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "msdnet") return Arch::kMSDNet;
+  if (lower == "ranet") return Arch::kRANet;
+  throw std::invalid_argument("unknown architecture '" + name + "' (expected msdnet or RANet)");
+}
+
 MultiExitNetwork make_network(const NetworkOptions& options) {
-  if (options.arch == "msdnet") return MSDNet(options.msdnet).ptr();
-  if (options.arch == "RANet") return RANet(options.ranet).ptr();
-  throw std::invalid_argument("unknown --arch '" + options.arch + "' (expected msdnet or RANet)");
+  if (options.arch() == Arch::kMSDNet) return MSDNet(options.msdnet()).ptr();
+  return RANet(options.ranet()).ptr();
 }
 
 std::string describe(const NetworkOptions& options) {
   std::ostringstream out;
-  out << options.arch;
-  if (options.arch == "msdnet") {
-    const auto& o = options.msdnet;
+  out << arch_name(options.arch());
+  if (options.arch() == Arch::kMSDNet) {
+    const auto& o = options.msdnet();
     out << " nBlocks=" << o.n_blocks() << " nChannels=" << o.n_channels() << " base=" << o.base()
         << " stepmode=" << (o.step_mode() == StepMode::kEven ? "even" : "lin_grow") << " step=" << o.step()
         << " growthRate=" << o.growth_rate() << " grFactor=" << join(o.gr_factor())
@@ -32,8 +42,8 @@ std::string describe(const NetworkOptions& options) {
         << " bottleneck=" << (o.bottleneck() ? "true" : "false") << " reduction=" << o.reduction()
         << " classes=" << o.num_classes() << " in_channels=" << o.in_channels()
         << " stem=" << (o.imagenet() ? "imagenet" : "small");
-  } else if (options.arch == "RANet") {
-    const auto& o = options.ranet;
+  } else {
+    const auto& o = options.ranet();
     out << " nBlocks=" << o.n_blocks() << " block-step=" << o.block_step() << " nChannels=" << o.n_channels()
         << " growthRate=" << o.growth_rate() << " grFactor=" << join(o.gr_factor()) << " bnFactor=" << join(o.bn_factor())
         << " scale-list=" << join(o.scale_list()) << " compress-factor=" << o.compress_factor() << " step=" << o.step()

@@ -9,10 +9,18 @@
 
 namespace l2w::models {
 
+enum class Arch { kMSDNet, kRANet };
+
+// The reference's names, as checkpoints store them and --arch takes them: "msdnet" and "RANet".
+std::string arch_name(Arch arch);
+// Accepts either name in any letter case; std::invalid_argument for anything else.
+Arch parse_arch(const std::string& name);
+
 struct NetworkOptions {
-  std::string arch = "msdnet";  // msdnet | RANet
-  MSDNetOptions msdnet;
-  RANetOptions ranet;
+  // Which backbone; only its options below are used.
+  TORCH_ARG(Arch, arch) = Arch::kMSDNet;
+  TORCH_ARG(MSDNetOptions, msdnet);
+  TORCH_ARG(RANetOptions, ranet);
 };
 
 MultiExitNetwork make_network(const NetworkOptions& options);

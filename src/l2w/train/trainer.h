@@ -1,5 +1,6 @@
 // The training loop: epochs of a TrainStep over shuffled, augmented batches, with per-epoch test
-// evaluation, scores.tsv, atomic checkpoints, the best checkpoint and automatic resume (SPEC §5).
+// evaluation, scores.tsv, atomic checkpoints, the best checkpoint and automatic resume
+// (docs/algorithm.md, "Training").
 //
 // Data parallel with a communicator: every rank trains on its shard of each epoch with batches of
 // batch_size / world_size, the gradients averaged; rank 0's initial parameters are everyone's; rank 0
@@ -9,42 +10,60 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "l2w/dataset/batch_loader.h"
 #include "l2w/dataset/data_sets.h"
+#include "l2w/dataset/validation_split.h"
+#include "l2w/distributed/data_parallel.h"
 #include "l2w/eval/anytime.h"
 #include "l2w/eval/dynamic.h"
+#include "l2w/io/run_folder.h"
 #include "l2w/models/network_options.h"
+#include "l2w/train/epoch_meter.h"
 #include "l2w/train/lr_schedule.h"
-#include "l2w/train/run_folder.h"
+#include "l2w/train/per_sample_record.h"
+#include "l2w/train/progress_printer.h"
 #include "l2w/train/train_step.h"
 
 namespace l2w::train {
 
 struct TrainerOptions {
-  std::string run_dir = "runs/default";
-  int64_t epochs = 300;
-  int64_t batch_size = 64;
-  LrSchedule schedule;  // iterations_per_epoch is filled in by the trainer
-  SgdOptions sgd;
-  uint64_t seed = 0;
-  int64_t print_freq = 10;
-  int64_t workers = 1;
-  std::string resume;  // a checkpoint to resume from; empty: save_models/latest.txt if present
-  std::string finetune_from;
-  bool skip_bad_images = false;  // image files that cannot be decoded: skipped and counted, not fatal  // without a checkpoint to resume: initial weights from this one
-  torch::Device device = torch::kCPU;
-  runtime::Amp amp = runtime::Amp::kOff;  // mixed precision of evaluation (the steps carry their own)
-  bool quiet = false;
+  // The run folder: scores, checkpoints and results.
+  TORCH_ARG(std::string, run_dir) = "runs/default";
+  TORCH_ARG(int64_t, epochs) = 300;
+  // Images per iteration over all processes of a data-parallel job.
+  TORCH_ARG(int64_t, batch_size) = 64;
+  // The learning-rate schedule; its epochs and iterations_per_epoch are filled in by the trainer.
+  TORCH_ARG(LrSchedule, schedule);
+  // The backbone's optimizer (its lr follows the schedule).
+  TORCH_ARG(SgdOptions, sgd);
+  // Seed of the data order, augmentation and held-out subset.
+  TORCH_ARG(uint64_t, seed) = 0;
+  // A progress line every this many iterations (0: none).
+  TORCH_ARG(int64_t, print_freq) = 10;
+  // Data loader threads.
+  TORCH_ARG(int64_t, workers) = 1;
+  // A checkpoint to resume from; empty: the run folder's latest, if any.
+  TORCH_ARG(std::string, resume);
+  // Without a checkpoint to resume: initial weights from this one.
+  TORCH_ARG(std::string, finetune_from);
+  // Image files that cannot be decoded are skipped and counted, not fatal.
+  TORCH_ARG(bool, skip_bad_images) = false;
+  TORCH_ARG(torch::Device, device) = torch::kCPU;
+  // Mixed precision of evaluation (the steps carry their own).
+  TORCH_ARG(runtime::Amp, amp) = runtime::Amp::kOff;
+  // No progress lines or tables (set for every rank but 0).
+  TORCH_ARG(bool, quiet) = false;
   // Hold out `num_sample_valid` training samples (saved as valid_index.txt) for dynamic evaluation;
   // otherwise the training set, without augmentation, is the validation set.
-  bool use_valid = false;
-  int64_t num_sample_valid = 5000;
+  TORCH_ARG(bool, use_valid) = false;
+  TORCH_ARG(int64_t, num_sample_valid) = 5000;
   // Train at most this many epochs in this call, then return as if interrupted (0: no limit).
-  int64_t stop_after = 0;
+  TORCH_ARG(int64_t, stop_after) = 0;
   // The data-parallel job this process belongs to; null: a single process.
-  std::shared_ptr<distributed::Communicator> communicator;
+  TORCH_ARG(std::shared_ptr<distributed::Communicator>, communicator);
 };
 
 // Makes the method's step for the network, its optimizer and its data parallelism (never null).
@@ -63,7 +82,43 @@ struct TrainResult {
 // count than `arch` (load_state_dict then checks key by key, shape by shape).
 void check_architecture(const io::Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch);
 
-TrainResult train(models::MultiExitNetwork net, const models::NetworkOptions& arch,
-                  const dataset::DataSplits& data, TrainerOptions options, const StepFactory& make_step);
+class Trainer {
+ public:
+  Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arch, const dataset::DataSplits& data,
+          TrainerOptions options, const StepFactory& make_step);
+
+  // Resumes, trains the remaining epochs (at most stop_after of them), then evaluates the final model.
+  TrainResult run();
+
+ private:
+  void resume();
+  EpochMeter run_epoch(int64_t epoch);
+  void evaluate_and_checkpoint(int64_t epoch, EpochMeter& meter);
+  void finish();
+
+  eval::ExitOutputs evaluate(dataset::BatchLoader& loader);
+  void append_scores(int64_t epoch, const EpochMeter& meter) const;
+  void save(int64_t epoch, bool is_best) const;
+  std::unique_ptr<dataset::BatchLoader> evaluation_loader(std::shared_ptr<const dataset::ImageDataset> set,
+                                                          std::vector<int64_t> subset) const;
+
+  models::MultiExitNetwork net_;
+  models::NetworkOptions arch_;
+  dataset::DataSplits data_;
+  TrainerOptions options_;
+  io::RunFolder folder_;
+  distributed::DataParallel parallel_;
+  dataset::TrainValidSplit split_;
+  std::unique_ptr<dataset::BatchLoader> train_loader_, test_loader_;
+  Sgd sgd_;
+  std::unique_ptr<TrainStep> step_;
+  std::vector<torch::Tensor> replicated_;  // what every rank holds alike: backbone and method parameters
+  std::optional<ProgressPrinter> progress_;
+  std::optional<PerSampleRecord> per_sample_;  // in epochs that record one
+  int64_t start_epoch_ = 0;
+  double lr_ = 0;  // the latest iteration's
+  std::optional<eval::ExitOutputs> test_outputs_;  // of the latest model
+  TrainResult result_;
+};
 
 }  // namespace l2w::train

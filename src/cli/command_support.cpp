@@ -1,0 +1,109 @@
+#include "command_support.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "l2w/distributed/process_group.h"
+#include "l2w/io/checkpoint.h"
+#include "l2w/runtime/device.h"
+
+namespace l2w::cli {
+namespace {
+
+std::shared_ptr<distributed::Communicator>& joined() {
+  static std::shared_ptr<distributed::Communicator> comm;
+  return comm;
+}
+
+}  // namespace
+
+std::shared_ptr<distributed::Communicator> join_job(const Flags& flags, torch::Device& device) {
+  const auto job = job_options(flags);
+  if (!job.distributed()) return nullptr;
+  if (!distributed::c10d_available())
+    throw FlagError("a job of " + std::to_string(job.world_size) +
+                    " processes needs c10d, and this l2w was built without it (Debian: libgloo-dev)");
+  if (device.is_cuda() && !device.has_index()) device = torch::Device(torch::kCUDA, job.local_rank);
+  joined() = distributed::join_job(job, device);
+  return joined();
+}
+
+void check_batch_divides(const Flags& flags) {
+  try {
+    distributed::share_of_batch(flags.batch_size, job_options(flags).world_size);
+  } catch (const std::invalid_argument& e) {
+    throw FlagError(std::string("--batch-size: ") + e.what());
+  }
+}
+
+void report_error(const std::string& kind, const std::string& message) {
+  std::string where;
+  if (const auto& comm = joined()) {
+    where = " (rank " + std::to_string(comm->rank()) + ")";
+    comm->report_failure(message);
+  }
+  std::cerr << "l2w: " << kind << where << ": " << message << std::endl;
+}
+
+torch::Device setup_runtime(const Flags& f) {
+#ifdef __GLIBC__
+  // Training allocates and frees the same multi-megabyte activations every step. glibc would hand them
+  // back to the kernel (mmap above 128 KiB by default, heap trimming) and page-fault them in again, a
+  // visible share of a CPU training step. Keep them in the heap instead.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 256 << 20);
+#endif
+  // LibTorch may start with fewer threads than cores: set the count explicitly.
+  // Several ranks on one machine (l2w launch, torchrun) share its cores.
+  const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
+  const int sharing = local_world != nullptr ? std::max(1, std::atoi(local_world)) : 1;
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = f.threads > 0 ? int(f.threads) : std::max(1, cores / sharing);
+  at::set_num_threads(threads);
+  try {
+    const torch::Device device = runtime::parse_device(f.device);
+    runtime::prepare(device);
+    return device;
+  } catch (const std::invalid_argument& e) {
+    throw FlagError(std::string("--device ") + e.what());
+  }
+}
+
+models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options) {
+  torch::manual_seed(flags.seed);
+  return models::make_network(options);
+}
+
+models::MultiExitNetwork load_trained_network(const Flags& flags, const models::NetworkOptions& options) {
+  if (flags.evaluate_from.empty()) throw FlagError("--evaluate_from: a checkpoint to evaluate is required");
+  auto net = build_network(flags, options);
+  const auto checkpoint = io::load_checkpoint(flags.evaluate_from);
+  train::check_architecture(checkpoint, flags.evaluate_from, options);
+  io::load_state_dict(*net, checkpoint.state_dict, flags.evaluate_from);
+  return net;
+}
+
+std::vector<int64_t> validation_subset(const Flags& flags, const io::RunFolder& folder, int64_t train_size) {
+  dataset::SplitOptions options;
+  options.use_valid = flags.use_valid;
+  return dataset::run_split(folder.valid_index(), train_size, options).valid;
+}
+
+void plot_run(const std::string& run_dir, const report::RunCurve& curve) {
+  const auto output = io::RunFolder(run_dir).accuracy_budget_chart();
+  try {
+    report::plot_accuracy_budget({curve}, output, "Budgeted batch classification: " + curve.label);
+    std::cout << "Plot: " << output << ".png, " << output << ".svg" << std::endl;
+  } catch (const std::runtime_error& e) {
+    std::cerr << "l2w: warning: " << e.what() << std::endl;
+  }
+}
+
+}  // namespace l2w::cli
