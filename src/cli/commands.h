@@ -9,6 +9,7 @@ int train_command(const Flags& flags);
 int eval_command(const Flags& flags);
 int flops_command(const Flags& flags);
 int plot_command(const Flags& flags);
+int compare_command(const Flags& flags);
 int infer_command(const Flags& flags);
 int bench_train_command(const Flags& flags);
 int bench_infer_command(const Flags& flags);

@@ -87,6 +87,12 @@ struct Flags {
   std::vector<std::string> plot_runs;
   std::string plot_output;
   std::string plot_title = "Budgeted batch classification";
+  // compare.
+  std::vector<std::string> compare_methods;  // each RUN[,RUN...]: one method's runs
+  std::string compare_budgets = "0.25,0.5,0.75,1";
+  std::string compare_labels;
+  std::string compare_markdown;
+  bool compare_exits = false;
   // flops.
   bool json = false;
   // bench.

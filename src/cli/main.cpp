@@ -31,6 +31,17 @@ void add_plot_flags(CLI::App& app, Flags& f) {
   app.add_option("--title", f.plot_title, "chart title");
 }
 
+void add_compare_flags(CLI::App& app, Flags& f) {
+  app.add_option("methods", f.compare_methods, "one argument per method: its run folder, or its runs (seeds) RUN,RUN,...")
+      ->required();
+  app.add_option("--budgets", f.compare_budgets, "budgets as shares of the full network's MUL-ADDs (default 0.25,0.5,0.75,1)");
+  app.add_option("--labels", f.compare_labels, "method names, comma-separated (default: run folder names)");
+  app.add_option("--markdown", f.compare_markdown, "also write the budget table to this Markdown file");
+  app.add_flag("--exits", f.compare_exits, "also each exit's cost and test top-1 (anytime)");
+  app.add_option("--output,-o", f.plot_output, "plot path without extension (default: FIRST_RUN/../comparison)");
+  app.add_option("--title", f.plot_title, "chart title");
+}
+
 void add_launch_flags(CLI::App& app, Flags& f) {
   app.add_option("--nproc,--nproc_per_node,--nproc-per-node", f.nproc, "processes on this machine")->check(kPositive);
   app.add_option("--nnodes", f.nnodes, "machines in the job (each runs l2w launch)")->check(kPositive);
@@ -93,6 +104,8 @@ std::vector<Command> commands() {
        },
        flops_command},
       {"plot", "draw runs' accuracy against MUL-ADDs on one chart (PNG and SVG)", add_plot_flags, plot_command},
+      {"compare", "methods side by side: accuracy at shares of the full cost, differences, one chart",
+       add_compare_flags, compare_command},
       {"launch", "start a data-parallel job's local processes: l2w launch --nproc N -- train ...", add_launch_flags,
        launch_command},
   };
@@ -175,7 +188,7 @@ int run_main(int argc, char** argv) {
   const bool known = first == "bench" || first[0] == '-' ||
                      std::any_of(top.begin(), top.end(), [&](const Command& c) { return first == c.name; });
   if (!known) {
-    std::cerr << "l2w: error: unknown command '" << first << "' (train, eval, infer, plot, flops, bench, launch; l2w --help)"
+    std::cerr << "l2w: error: unknown command '" << first << "' (train, eval, infer, plot, compare, flops, bench, launch; l2w alone lists them)"
               << std::endl;
     return 2;
   }

@@ -82,7 +82,8 @@ RunCurve read_run_curve(const std::string& run_dir) {
 
 namespace {
 
-// One gnuplot data block per series, separated by two blank lines: run r's curve is index 2r, its exits 2r+1.
+// One gnuplot data block per series, separated by two blank lines: run r's curve is index 3r, its exits
+// 3r+1, its band 3r+2.
 void write_plot_data(const std::vector<RunCurve>& runs, const std::string& path, const PlotAxis& axis) {
   std::ofstream data(path);
   if (!data) throw std::runtime_error(path + ": cannot write");
@@ -98,6 +99,9 @@ void write_plot_data(const std::vector<RunCurve>& runs, const std::string& path,
     data << "\n\n# " << run.label << ": " << run.points_name << "\n";
     for (const auto& [x, a] : run.exits) data << x / axis.divisor << ' ' << a << '\n';
     if (run.exits.empty()) data << "NaN NaN\n";
+    data << "\n\n# " << run.label << ": band (low, high)\n";
+    for (const auto& [x, low, high] : run.band) data << x / axis.divisor << ' ' << low << ' ' << high << '\n';
+    if (run.band.empty()) data << "NaN NaN NaN\n";
     data << "\n\n";
   }
 }
@@ -108,12 +112,15 @@ std::string plot_command(const std::vector<RunCurve>& runs) {
   for (size_t r = 0; r < runs.size(); ++r) {
     const std::string color = std::to_string(r + 1);
     if (r) plot += ", \\\n     ";
+    if (!runs[r].band.empty())
+      plot += "data index " + std::to_string(3 * r + 2) + " using 1:2:3 with filledcurves lc " + color +
+              " fs transparent solid 0.2 noborder notitle, \\\n     ";
     if (!runs[r].dynamic.empty())
-      plot += "data index " + std::to_string(2 * r) + " with linespoints lc " + color + " pt 7 ps 0.5 lw 2 title " +
+      plot += "data index " + std::to_string(3 * r) + " with linespoints lc " + color + " pt 7 ps 0.5 lw 2 title " +
               quoted(runs[r].label + " (dynamic)");
     if (!runs[r].dynamic.empty() && !runs[r].exits.empty()) plot += ", \\\n     ";
     if (!runs[r].exits.empty())
-      plot += "data index " + std::to_string(2 * r + 1) + " with points lc " + color + " pt 5 ps 1.3 title " +
+      plot += "data index " + std::to_string(3 * r + 1) + " with points lc " + color + " pt 5 ps 1.3 title " +
               quoted(runs[r].label + " (" + runs[r].points_name + ")");
   }
   return plot;

@@ -2,6 +2,7 @@
 // (anytime.csv), accuracy against MUL-ADDs per image, drawn by gnuplot as PNG and SVG.
 #pragma once
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@ struct RunCurve {
   std::vector<std::pair<double, double>> dynamic;    // (MUL-ADDs, top-1 %) per budget
   std::vector<std::pair<double, double>> exits;      // (MUL-ADDs, top-1 %) per exit
   std::string points_name = "exits";                 // legend entry of `exits`
+  std::vector<std::array<double, 3>> band;           // (MUL-ADDs, low, high): a shaded spread, if any
 };
 
 // What the x axis shows: its label and the divisor from the curves' units to the axis's.

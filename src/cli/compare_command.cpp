@@ -1,0 +1,74 @@
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+#include "commands.h"
+#include "l2w/report/run_comparison.h"
+
+namespace l2w::cli {
+namespace {
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, separator))
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+std::vector<double> parse_budgets(const std::string& text) {
+  std::vector<double> out;
+  for (const auto& part : split(text, ',')) {
+    char* end = nullptr;
+    const double v = std::strtod(part.c_str(), &end);
+    if (end == part.c_str() || *end != '\0' || !(v > 0))
+      throw FlagError("--budgets: '" + text + "' is not a comma-separated list of positive fractions (e.g. 0.25,0.5,1)");
+    out.push_back(v);
+  }
+  if (out.empty()) throw FlagError("--budgets: empty list");
+  return out;
+}
+
+// A method's name: --labels, else its first run folder's name without a trailing _seedN.
+std::string method_label(const std::vector<std::string>& labels, size_t i, const std::string& first_run) {
+  if (i < labels.size()) return labels[i];
+  return std::regex_replace(report::run_label(first_run), std::regex("_seed[0-9]+$"), "");
+}
+
+}  // namespace
+
+int compare_command(const Flags& flags) {
+  const auto labels = split(flags.compare_labels, ',');
+  std::vector<report::MethodRuns> methods;
+  for (size_t i = 0; i < flags.compare_methods.size(); ++i) {
+    const auto runs = split(flags.compare_methods[i], ',');
+    if (runs.empty()) throw FlagError("compare: an empty list of runs");
+    report::MethodRuns method{method_label(labels, i, runs.front()), {}};
+    for (const auto& run : runs) method.runs.push_back(report::read_run_curve(run));
+    methods.push_back(std::move(method));
+  }
+  const auto comparison = report::compare(methods, parse_budgets(flags.compare_budgets));
+  std::cout << report::comparison_table(comparison, flags.compare_exits);
+  if (!flags.compare_markdown.empty()) {
+    std::ofstream(flags.compare_markdown) << report::comparison_markdown(comparison);
+    std::cout << "Markdown: " << flags.compare_markdown << std::endl;
+  }
+  std::vector<report::RunCurve> curves;
+  for (const auto& m : methods) curves.push_back(report::mean_curve(m));
+  const auto first_run = split(flags.compare_methods.front(), ',').front();
+  const auto output = flags.plot_output.empty()
+                          ? (std::filesystem::path(first_run).parent_path() / "comparison").string()
+                          : flags.plot_output;
+  try {
+    report::plot_accuracy_budget(curves, output, flags.plot_title);
+    std::cout << "Plot: " << output << ".png, " << output << ".svg" << std::endl;
+  } catch (const std::runtime_error& e) {
+    std::cerr << "l2w: warning: " << e.what() << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace l2w::cli
