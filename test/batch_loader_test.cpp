@@ -1,9 +1,12 @@
+#include <fstream>
 #include <set>
 
 #include <gtest/gtest.h>
 
 #include "l2w/dataset/batch_loader.h"
+#include "l2w/dataset/cifar.h"
 #include "l2w/dataset/transforms.h"
+#include "test_util.h"
 
 namespace l2w {
 namespace {
@@ -38,6 +41,33 @@ TEST(BatchLoader, EveryoneOnceInOrderWithoutShuffle) {
   // Normalised: (x / 255 - 0.5) / 0.25.
   const auto first = ds->images[0].to(torch::kFloat32) / 255.0 * 4.0 - 2.0;
   EXPECT_TRUE(torch::allclose(batches[0].images[0], first, 1e-5, 1e-5));
+}
+
+// The reference normalises with torchvision: ToTensor (x / 255 in float32), then Normalize ((x - mean) / std with
+// float32 tensors). An evaluation batch of a CIFAR-10 file equals that arithmetic bit for bit.
+TEST(BatchLoader, CifarBatchIsBitwiseTorchvisionsToTensorThenNormalize) {
+  const auto dir = test::temp_dir("cifar_normalise");
+  torch::manual_seed(3);
+  const auto pixels = torch::randint(0, 256, {16, 3072}, torch::kLong).to(torch::kUInt8);
+  pixels[0].copy_(torch::arange(3072) % 256);  // every byte value, in every channel
+  {
+    std::ofstream file(dir + "/test_batch.bin", std::ios::binary);
+    for (int64_t i = 0; i < 16; ++i) {
+      file.put(static_cast<char>(i % 10));
+      file.write(reinterpret_cast<const char*>(pixels[i].data_ptr<uint8_t>()), 3072);
+    }
+  }
+  auto ds = std::make_shared<dataset::ImageDataset>(dataset::load_cifar(dir, 10, false));
+  dataset::BatchLoader loader(ds, {}, dataset::LoaderOptions().batch_size(16));
+  const auto batch = epoch(loader, 0).at(0);
+
+  const auto mean = torch::tensor(ds->mean, torch::kFloat32).view({3, 1, 1});
+  const auto std = torch::tensor(ds->std, torch::kFloat32).view({3, 1, 1});
+  const auto x = pixels.view({16, 3, 32, 32}).to(torch::kFloat32).div(255);
+  EXPECT_TRUE(torch::equal(batch.images, x.sub(mean).div(std)));
+  // The folded form x · (1 / (255 σ)) − μ / σ rounds differently: the check above can tell them apart.
+  const auto folded = pixels.view({16, 3, 32, 32}).to(torch::kFloat32) * (1.0f / (255.0f * std)) - mean / std;
+  EXPECT_FALSE(torch::equal(batch.images, folded));
 }
 
 TEST(BatchLoader, ShuffleAndAugmentationDependOnlyOnSeedAndEpoch) {

@@ -24,11 +24,12 @@ void random_crop_flip(const uint8_t* src, uint8_t* dst, const ImageGeometry& g, 
 
 void normalize(const uint8_t* src, float* dst, const ImageGeometry& g, const std::vector<float>& mean,
                const std::vector<float>& std) {
+  // torchvision's ToTensor then Normalize, operation for operation in float32, so that inputs are bit for bit
+  // the reference's (a folded scale and shift differs by rounding).
   const int64_t plane = g.height * g.width;
   for (int64_t c = 0; c < g.channels; ++c) {
-    const float scale = 1.0f / (255.0f * std[c]);
-    const float shift = mean[c] / std[c];
-    for (int64_t i = 0; i < plane; ++i) dst[c * plane + i] = float(src[c * plane + i]) * scale - shift;
+    const float m = mean[c], s = std[c];
+    for (int64_t i = 0; i < plane; ++i) dst[c * plane + i] = (float(src[c * plane + i]) / 255.0f - m) / s;
   }
 }
 

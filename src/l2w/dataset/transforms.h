@@ -20,7 +20,7 @@ struct ImageGeometry {
 void random_crop_flip(const uint8_t* src, uint8_t* dst, const ImageGeometry& g, int64_t pad, bool flip,
                       std::mt19937_64& rng);
 
-// dst = (src / 255 - mean[c]) / std[c].
+// dst = (src / 255 - mean[c]) / std[c], each operation rounded to float32 in that order, as torchvision computes it.
 void normalize(const uint8_t* src, float* dst, const ImageGeometry& g, const std::vector<float>& mean,
                const std::vector<float>& std);
 
