@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "l2w/meta/l2w_step.h"
 #include "l2w/models/msdnet.h"
 #include "l2w/nn/conv_blocks.h"
 #include "l2w/io/checkpoint.h"
@@ -116,6 +117,40 @@ TEST_F(TorchSaveInterop, RoundTripsBetweenCppAndPythonAreBitExact) {
   reloaded.load_state_dict(back.optimizer);
   for (size_t i = 0; i < sgd.momentum_buffers().size(); ++i)
     EXPECT_TRUE(torch::equal(reloaded.momentum_buffers()[i], sgd.momentum_buffers()[i]));
+}
+
+// The reference's L2W checkpoints: its MLP_tanh weights and torch.optim.Adam state resume in l2w (same outputs,
+// same Adam moments), and what l2w writes back loads into MLP_tanh and torch.optim.Adam. One and three layers.
+TEST_F(TorchSaveInterop, ReferenceL2wCheckpointsMoveBothWays) {
+  for (const auto& [layers, input] : {std::pair{1, meta::WpnInput::kLoss}, std::pair{3, meta::WpnInput::kBoth}}) {
+    const std::string n = std::to_string(layers), inputs = input == meta::WpnInput::kBoth ? "6" : "3";
+    python("write_l2w " + dir_ + " " + n + " " + inputs);
+    const auto checkpoint = io::load_checkpoint(dir_ + "/l2w_" + n + ".pth.tar");
+    models::MSDNet net(test::tiny_msdnet());
+    train::Sgd sgd(net->parameters(), train::SgdOptions());
+    meta::MetaOptions options(3);
+    options.wpn().hidden_size(16).num_layers(layers).input(input).epsilon(1.0).constraint(meta::Constraint::kMat);
+    meta::L2WStep step(*net, sgd, options);
+    step.load(checkpoint);
+
+    // W = 1 + (tanh − mean(tanh)) with epsilon 1 and the `mat` constraint: the reference's tanh outputs.
+    const auto expected = io::read_torch_save(dir_ + "/l2w_" + n + "_outputs.pt").toGenericDict();
+    const auto x = expected.at("input").toTensor();
+    const auto tanh = expected.at("output").toTensor();
+    torch::NoGradGuard no_grad;
+    const auto w = input == meta::WpnInput::kBoth ? step.wpn()->forward(x.slice(1, 0, 3), x.slice(1, 3, 6))
+                                                   : step.wpn()->forward(x, x);
+    EXPECT_TRUE(torch::allclose(w, 1 + tanh - tanh.mean(), 1e-6, 1e-6)) << layers << " layers";
+
+    io::Checkpoint written = checkpoint;
+    written.meta_state_dict = io::StateDict();
+    written.meta_optimizer = c10::IValue();
+    step.save(written);
+    const auto state = written.meta_optimizer.toGenericDict().at("state").toGenericDict();
+    EXPECT_EQ(state.size(), 2 * (layers + 1));
+    io::save_checkpoint(written, dir_ + "/l2w_" + n + "_from_cpp.pth.tar");
+    python("check_l2w " + dir_ + " " + n + " " + inputs + " " + dir_ + "/l2w_" + n + "_from_cpp.pth.tar");
+  }
 }
 
 TEST_F(TorchSaveInterop, BadFilesAreRefusedWithTheirNameAndTheProblem) {

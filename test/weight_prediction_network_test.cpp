@@ -27,9 +27,15 @@ TEST(WeightPredictionNetwork, CentringConstraints) {
 
 TEST(WeightPredictionNetwork, LayersAndInputs) {
   auto both = make(Constraint::kCol, meta::WpnInput::kBoth);
-  // Linear(6→16), ReLU, Linear(16→16), ReLU, Linear(16→3), Tanh.
-  EXPECT_EQ(both->net->size(), 6u);
-  EXPECT_EQ(both->named_parameters()["net.0.weight"].sizes(), (std::vector<int64_t>{16, 6}));
+  // Linear(6→16), ReLU, Linear(16→16), ReLU, Linear(16→3), Tanh, under the reference's names and in its order.
+  std::vector<std::string> names;
+  for (const auto& p : both->named_parameters()) names.push_back(p.key());
+  EXPECT_EQ(names, (std::vector<std::string>{"first_hidden_layer.fc.weight", "first_hidden_layer.fc.bias",
+                                             "rest_hidden_layers.0.fc.weight", "rest_hidden_layers.0.fc.bias",
+                                             "output_layer.weight", "output_layer.bias"}));
+  EXPECT_EQ(both->named_parameters()["first_hidden_layer.fc.weight"].sizes(), (std::vector<int64_t>{16, 6}));
+  EXPECT_EQ(both->named_parameters()["output_layer.weight"].sizes(), (std::vector<int64_t>{3, 16}));
+  EXPECT_TRUE(both->named_buffers().is_empty());
   const auto losses = torch::rand({4, 3}).requires_grad_();
   const auto w = both->forward(losses, torch::rand({4, 3}));
   EXPECT_EQ(w.sizes(), (std::vector<int64_t>{4, 3}));

@@ -7,6 +7,15 @@
   check DIR FILE       FILE (written by l2w) must torch.load into the same dictionary: keys in order, values
                        bit-equal to DIR/reference.pth.tar's, an optimizer state torch.optim.SGD accepts.
   resave IN OUT        torch.load IN and torch.save it to OUT unchanged.
+  write_l2w DIR LAYERS INPUTS
+                       DIR/reference.pth.tar plus an L2W weight prediction network as the reference defines it
+                       (MLP_tanh: LAYERS hidden layers of 16, INPUTS inputs, 3 exits) after one Adam step, as
+                       meta_state_dict and meta_optimizer, to DIR/l2w_LAYERS.pth.tar; its tanh outputs on a
+                       fixed input to DIR/l2w_LAYERS_outputs.pt.
+  check_l2w DIR LAYERS INPUTS FILE
+                       MLP_tanh.load_state_dict (strict) and torch.optim.Adam.load_state_dict accept FILE's
+                       meta entries (written by l2w), which equal DIR/l2w_LAYERS.pth.tar's bit for bit, and
+                       Adam takes a step from them.
 """
 import collections
 import shutil
@@ -95,9 +104,73 @@ def check(ref_dir, path):
     print(f"{path}: torch.load gives the reference's {len(ref['state_dict'])} tensors bit for bit and its SGD state")
 
 
+class HiddenLayer(torch.nn.Module):
+    """The reference's WPN hidden layer: `fc`, then ReLU."""
+
+    def __init__(self, input_size, output_size):
+        super().__init__()
+        self.fc = torch.nn.Linear(input_size, output_size)
+        self.relu = torch.nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.fc(x))
+
+
+class MLP_tanh(torch.nn.Module):
+    """The reference's weight prediction network, with its attribute names."""
+
+    def __init__(self, input_size, hidden_size, num_layers, output_size):
+        super().__init__()
+        self.first_hidden_layer = HiddenLayer(input_size, hidden_size)
+        self.rest_hidden_layers = torch.nn.Sequential(
+            *[HiddenLayer(hidden_size, hidden_size) for _ in range(num_layers - 1)])
+        self.output_layer = torch.nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        return torch.tanh(self.output_layer(self.rest_hidden_layers(self.first_hidden_layer(x))))
+
+
+def wpn_and_adam(layers, inputs):
+    mlp = MLP_tanh(int(inputs), 16, int(layers), 3)
+    adam = torch.optim.Adam(mlp.parameters(), lr=1e-3, weight_decay=1e-4)
+    return mlp, adam
+
+
+def write_l2w(out, layers, inputs):
+    torch.manual_seed(int(layers))
+    mlp, adam = wpn_and_adam(layers, inputs)
+    mlp(torch.rand(8, int(inputs))).sum().backward()
+    adam.step()
+    checkpoint = torch.load(f"{out}/reference.pth.tar")
+    checkpoint["meta_state_dict"] = mlp.state_dict()
+    checkpoint["meta_optimizer"] = adam.state_dict()
+    torch.save(checkpoint, f"{out}/l2w_{layers}.pth.tar")
+    x = torch.rand(5, int(inputs))
+    with torch.no_grad():
+        torch.save({"input": x, "output": mlp(x)}, f"{out}/l2w_{layers}_outputs.pt")
+
+
+def check_l2w(ref_dir, layers, inputs, path):
+    ref = torch.load(f"{ref_dir}/l2w_{layers}.pth.tar")
+    got = torch.load(path)
+    mlp, adam = wpn_and_adam(layers, inputs)
+    mlp.load_state_dict(got["meta_state_dict"], strict=True)
+    assert list(got["meta_state_dict"].keys()) == list(ref["meta_state_dict"].keys()), "names or order differ"
+    for k, v in ref["meta_state_dict"].items():
+        assert torch.equal(got["meta_state_dict"][k], v), k
+    adam.load_state_dict(got["meta_optimizer"])
+    for i, s in ref["meta_optimizer"]["state"].items():
+        for name in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(adam.state_dict()["state"][i][name], s[name]), (i, name)
+        assert float(adam.state_dict()["state"][i]["step"]) == float(s["step"]), i
+    mlp(torch.rand(4, int(inputs))).sum().backward()
+    adam.step()
+    print(f"{path}: MLP_tanh and torch.optim.Adam load l2w's meta_state_dict and meta_optimizer ({layers} layers)")
+
+
 def resave(src, dst):
     torch.save(torch.load(src), dst)
 
 
 if __name__ == "__main__":
-    {"write": write, "check": check, "resave": resave}[sys.argv[1]](*sys.argv[2:])
+    {"write": write, "check": check, "resave": resave, "write_l2w": write_l2w, "check_l2w": check_l2w}[sys.argv[1]](*sys.argv[2:])

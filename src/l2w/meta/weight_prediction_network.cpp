@@ -1,36 +1,41 @@
 #include "l2w/meta/weight_prediction_network.h"
 
+#include <stdexcept>
+
 namespace l2w::meta {
+
+HiddenLayerImpl::HiddenLayerImpl(int64_t in, int64_t out) : fc(register_module("fc", torch::nn::Linear(in, out))) {}
 
 WeightPredictionNetworkImpl::WeightPredictionNetworkImpl(const WpnOptions& o) : options(o) {
   const int64_t in = o.input() == WpnInput::kBoth ? 2 * o.num_exits() : o.num_exits();
-  net = torch::nn::Sequential();
-  net->push_back(torch::nn::Linear(in, o.hidden_size()));
-  net->push_back(torch::nn::ReLU());
-  for (int64_t i = 1; i < o.num_layers(); ++i) {
-    net->push_back(torch::nn::Linear(o.hidden_size(), o.hidden_size()));
-    net->push_back(torch::nn::ReLU());
-  }
-  net->push_back(torch::nn::Linear(o.hidden_size(), o.num_exits()));
-  net->push_back(torch::nn::Tanh());
-  register_module("net", net);
+  first_hidden_layer = register_module("first_hidden_layer", HiddenLayer(in, o.hidden_size()));
+  rest_hidden_layers = register_module("rest_hidden_layers", torch::nn::ModuleList());
+  for (int64_t i = 1; i < o.num_layers(); ++i) rest_hidden_layers->push_back(HiddenLayer(o.hidden_size(), o.hidden_size()));
+  output_layer = register_module("output_layer", torch::nn::Linear(o.hidden_size(), o.num_exits()));
 }
 
 torch::Tensor WeightPredictionNetworkImpl::forward(const torch::Tensor& losses, const torch::Tensor& confidences) {
-  torch::Tensor input;
+  torch::Tensor h = first_hidden_layer->forward(input_of(losses, confidences));
+  for (const auto& layer : *rest_hidden_layers) h = layer->as<HiddenLayerImpl>()->forward(h);
+  return 1.0 + options.epsilon() * centre(torch::tanh(output_layer->forward(h)));
+}
+
+torch::Tensor WeightPredictionNetworkImpl::input_of(const torch::Tensor& losses, const torch::Tensor& confidences) const {
   switch (options.input()) {
-    case WpnInput::kLoss: input = losses.detach(); break;
-    case WpnInput::kConfidence: input = confidences.detach(); break;
-    case WpnInput::kBoth: input = torch::cat({losses.detach(), confidences.detach()}, 1); break;
+    case WpnInput::kLoss: return losses.detach();
+    case WpnInput::kConfidence: return confidences.detach();
+    case WpnInput::kBoth: return torch::cat({losses.detach(), confidences.detach()}, 1);
   }
-  const torch::Tensor raw = net->forward(input);
-  torch::Tensor centred;
+  throw std::logic_error("unknown WPN input");
+}
+
+torch::Tensor WeightPredictionNetworkImpl::centre(const torch::Tensor& raw) const {
   switch (options.constraint()) {
-    case Constraint::kRow: centred = raw - raw.mean(0, /*keepdim=*/true); break;
-    case Constraint::kCol: centred = raw - raw.mean(1, /*keepdim=*/true); break;
-    case Constraint::kMat: centred = raw - raw.mean(); break;
+    case Constraint::kRow: return raw - raw.mean(0, /*keepdim=*/true);
+    case Constraint::kCol: return raw - raw.mean(1, /*keepdim=*/true);
+    case Constraint::kMat: return raw - raw.mean();
   }
-  return 1.0 + options.epsilon() * centred;
+  throw std::logic_error("unknown WPN constraint");
 }
 
 }  // namespace l2w::meta

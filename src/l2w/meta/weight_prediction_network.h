@@ -23,6 +23,19 @@ struct WpnOptions {
   TORCH_ARG(double, epsilon) = 0.8;
 };
 
+// Linear then ReLU; the Linear is registered as `fc`, the reference's name for it.
+class HiddenLayerImpl : public torch::nn::Module {
+ public:
+  HiddenLayerImpl(int64_t in, int64_t out);
+  torch::Tensor forward(const torch::Tensor& x) { return torch::relu(fc->forward(x)); }
+
+  torch::nn::Linear fc{nullptr};
+};
+TORCH_MODULE(HiddenLayer);
+
+// Registered under the reference's names (`first_hidden_layer.fc.*`, `rest_hidden_layers.J.fc.*`,
+// `output_layer.*`), in that order, so that meta_state_dict and the Adam state in meta_optimizer move between
+// l2w and the reference unchanged.
 class WeightPredictionNetworkImpl : public torch::nn::Module {
  public:
   explicit WeightPredictionNetworkImpl(const WpnOptions& options);
@@ -31,7 +44,13 @@ class WeightPredictionNetworkImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& losses, const torch::Tensor& confidences);
 
   WpnOptions options;
-  torch::nn::Sequential net{nullptr};
+  HiddenLayer first_hidden_layer{nullptr};
+  torch::nn::ModuleList rest_hidden_layers{nullptr};
+  torch::nn::Linear output_layer{nullptr};
+
+ private:
+  torch::Tensor input_of(const torch::Tensor& losses, const torch::Tensor& confidences) const;
+  torch::Tensor centre(const torch::Tensor& raw) const;
 };
 TORCH_MODULE(WeightPredictionNetwork);
 
