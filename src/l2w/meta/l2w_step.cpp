@@ -165,7 +165,8 @@ void L2WStep::real_step(const HalfForward& forward, train::StepReport& report) {
     torch::NoGradGuard no_grad;
     weights = wpn_(forward.losses, forward.confidences);
   }
-  train::descend(criterion::weighted_loss(forward.losses, weights), sgd_, parallel_, scaler_);
+  const auto norm = train::descend(criterion::weighted_loss(forward.losses, weights), sgd_, parallel_, scaler_);
+  report.grad_norm = report.grad_norm.defined() ? torch::maximum(report.grad_norm, norm) : norm;
   for (size_t k = 0; k < forward.logits.size(); ++k) {
     auto l = forward.logits[k].detach();
     report.logits[k] = report.logits[k].defined() ? torch::cat({report.logits[k], l}) : l;

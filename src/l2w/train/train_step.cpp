@@ -12,10 +12,17 @@ void backward(const torch::Tensor& loss, distributed::DataParallel* parallel) {
   }
 }
 
-void descend(const torch::Tensor& loss, Sgd& sgd, distributed::DataParallel* parallel, runtime::LossScaler& scaler) {
+torch::Tensor descend(const torch::Tensor& loss, Sgd& sgd, distributed::DataParallel* parallel,
+                      runtime::LossScaler& scaler) {
   sgd.zero_grad();
   backward(scaler.scale(loss), parallel);
-  if (scaler.unscale_and_update(sgd.params())) sgd.step();
+  if (!scaler.unscale_and_update(sgd.params())) return torch::zeros({}, loss.options());
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : sgd.params())
+    if (p.grad().defined()) grads.push_back(p.grad());
+  torch::Tensor norm = torch::stack(torch::_foreach_norm(grads)).norm();
+  sgd.step();
+  return norm;
 }
 
 std::vector<torch::Tensor> forward_logits(models::MultiExitNetworkImpl& net, const torch::Tensor& images,
@@ -42,8 +49,8 @@ PlainStep::PlainStep(models::MultiExitNetworkImpl& net, Sgd& sgd, double label_s
 StepReport PlainStep::run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition&) {
   auto logits = forward_logits(net_, images, amp_);
   const torch::Tensor losses = criterion::per_exit_losses(logits, labels, label_smoothing_);
-  descend(criterion::weighted_loss(losses), sgd_, parallel_, scaler_);
   StepReport report;
+  report.grad_norm = descend(criterion::weighted_loss(losses), sgd_, parallel_, scaler_);
   for (auto& l : logits) report.logits.push_back(l.detach());
   report.losses = losses.detach();
   return report;

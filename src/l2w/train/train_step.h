@@ -17,7 +17,8 @@ struct StepReport {
   std::vector<torch::Tensor> logits;  // detached, per exit, of the real step
   torch::Tensor losses;               // [n, K] detached per-sample per-exit losses of the real step
   torch::Tensor weights;              // [n, K] detached loss weights; undefined for plain training
-  torch::Tensor meta_loss;             // 0-dim, on the device; undefined when no meta step was taken
+  torch::Tensor meta_loss;            // 0-dim, on the device; undefined when no meta step was taken
+  torch::Tensor grad_norm;            // 0-dim: the backbone's largest gradient norm of the step's SGD updates
 };
 
 // Where in its epoch an iteration is.
@@ -46,7 +47,8 @@ void backward(const torch::Tensor& loss, distributed::DataParallel* parallel);
 
 // The real step's update from its loss: zero the gradients, backward (loss-scaled for fp16), then the
 // SGD step unless fp16 gradients overflowed (the scaler then lowers its scale and the step is skipped).
-void descend(const torch::Tensor& loss, Sgd& sgd, distributed::DataParallel* parallel, runtime::LossScaler& scaler);
+// Returns the gradient's norm (0-dim, on the device; 0 for a skipped fp16 step), which divergence checks read.
+torch::Tensor descend(const torch::Tensor& loss, Sgd& sgd, distributed::DataParallel* parallel, runtime::LossScaler& scaler);
 
 // The forward of a real step: under autocast with mixed precision, the logits returned in float32 so
 // that losses, confidences and everything after them are computed as without it.

@@ -8,6 +8,7 @@
 #include "l2w/io/atomic_file.h"
 #include "l2w/io/checkpoint.h"
 #include "l2w/models/exit_cost.h"
+#include "l2w/train/divergence.h"
 
 namespace l2w::train {
 namespace {
@@ -172,6 +173,7 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
     const auto images = batch->images.to(options_.device(), /*non_blocking=*/true);
     const auto labels = batch->labels.to(options_.device(), /*non_blocking=*/true);
     const StepReport report = step_->run(images, labels, {it, lr_ / options_.schedule().base_lr});
+    check_finite(report, epoch + 1, it + 1);
     meter.add(report, labels);
     if (per_sample_) per_sample_->add(batch->indices, report);
     progress_->iteration_done(it++, labels.size(0), lr_, meter);
@@ -250,6 +252,7 @@ void Trainer::save(int64_t epoch, bool is_best) const {
   c.optimizer = sgd_.state_dict();
   c.best_prec1 = result_.best_prec1;
   step_->save(c);
+  check_finite(c);
   const std::string path = folder_.checkpoint(epoch + 1);
   io::save_checkpoint(c, path);
   folder_.set_latest(path);
