@@ -1,5 +1,6 @@
 // l2w: train, evaluate and measure multi-exit networks (see README.md).
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -212,4 +213,9 @@ int run_main(int argc, char** argv) {
 }  // namespace
 }  // namespace l2w::cli
 
-int main(int argc, char** argv) { return l2w::cli::run_main(argc, argv); }
+int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG and is reported as an error, the
+  // previous checkpoint intact, instead of the signal killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
+  return l2w::cli::run_main(argc, argv);
+}

@@ -18,17 +18,19 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   while (written < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
     if (n < 0) {
+      const std::string why = std::strerror(errno);
       ::close(fd);
       std::remove(tmp.c_str());
-      throw std::runtime_error(tmp + ": write failed (" + std::strerror(errno) + ")");
+      throw std::runtime_error(path + ": cannot write (" + why + "); the previous file, if any, is unchanged");
     }
     written += static_cast<size_t>(n);
   }
   const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
+  const bool closed = ::close(fd) == 0;  // some file systems report a failed write only here
+  if (!synced || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": cannot replace (" + std::strerror(errno) + ")");
+    throw std::runtime_error(path + ": cannot write (" + why + "); the previous file, if any, is unchanged");
   }
 }
 

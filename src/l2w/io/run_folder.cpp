@@ -1,5 +1,6 @@
 #include "l2w/io/run_folder.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,6 +43,22 @@ std::optional<std::string> RunFolder::latest_checkpoint() const {
   std::string path;
   if (!in || !std::getline(in, path) || path.empty()) return std::nullopt;
   return path;
+}
+
+std::vector<std::string> RunFolder::resume_candidates() const {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(fs::path(dir_) / "save_models", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("checkpoint_", 0) == 0 && name.size() > 19 && name.substr(name.size() - 8) == ".pth.tar")
+      found.push_back(entry.path().string());
+  }
+  std::sort(found.rbegin(), found.rend());  // zero-padded epochs: newest first
+  std::vector<std::string> candidates;
+  if (auto latest = latest_checkpoint()) candidates.push_back(*latest);
+  for (auto& path : found)
+    if (candidates.empty() || fs::path(path) != fs::path(candidates[0])) candidates.push_back(std::move(path));
+  return candidates;
 }
 
 void RunFolder::set_latest(const std::string& path) const {

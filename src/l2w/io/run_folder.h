@@ -39,6 +39,9 @@ class RunFolder {
 
   // The checkpoint named by save_models/latest.txt, if any.
   std::optional<std::string> latest_checkpoint() const;
+  // Where a resume looks, in order: latest.txt's checkpoint (whether or not it exists), then every
+  // save_models/checkpoint_NNN.pth.tar, newest first.
+  std::vector<std::string> resume_candidates() const;
   // Records `path` as the checkpoint to resume from (atomically).
   void set_latest(const std::string& path) const;
 

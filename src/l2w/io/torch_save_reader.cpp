@@ -333,8 +333,9 @@ c10::IValue read_torch_save(const std::string& path) {
   try {
     archive = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& e) {
+    // The reader's first sentence says what is wrong; the rest is general advice.
     const std::string why = e.what_without_backtrace();
-    throw CheckpointError(path + ": not a torch.save zip archive (" + why.substr(0, why.find('\n')) + ")");
+    throw CheckpointError(path + ": not a torch.save zip archive (" + why.substr(0, why.find_first_of(".\n")) + ")");
   }
   try {
     if (!archive->hasRecord("data.pkl")) throw PickleError("the archive has no data.pkl");

@@ -40,10 +40,24 @@ void trim_scores(const std::string& path, int64_t epochs_done, const std::string
   io::write_file_atomically(path, kept.str());
 }
 
-// The checkpoint to resume from: an explicit one, else the run folder's latest.
-std::optional<std::string> resume_path(const TrainerOptions& options, const io::RunFolder& folder) {
-  if (!options.resume().empty()) return options.resume();
-  return folder.latest_checkpoint();
+// The checkpoint to resume from, with its path: an explicit --resume (which must read), else the run
+// folder's newest checkpoint that reads. A damaged or missing newest one is skipped with a warning, so that a
+// file cut short by a full disk or a kill costs an epoch, not the run.
+std::optional<std::pair<std::string, io::Checkpoint>> checkpoint_to_resume(const TrainerOptions& options,
+                                                                           const io::RunFolder& folder) {
+  if (!options.resume().empty()) return std::pair{options.resume(), io::load_checkpoint(options.resume())};
+  const auto candidates = folder.resume_candidates();
+  for (const auto& path : candidates) {
+    try {
+      return std::pair{path, io::load_checkpoint(path)};
+    } catch (const io::CheckpointError& e) {
+      if (!options.quiet()) std::cerr << "l2w: warning: " << e.what() << "; trying an older checkpoint" << std::endl;
+    }
+  }
+  if (!candidates.empty())
+    throw io::CheckpointError(folder.dir() + "/save_models: no checkpoint reads; pass --resume FILE, or move "
+                              "the run folder away to start afresh");
+  return std::nullopt;
 }
 
 // Every rank must resume after the same epoch: they must all see the same run folder.
@@ -128,15 +142,15 @@ void Trainer::resume() {
   net_->train();
   result_.costs = models::exit_costs(*net_, data_.train->image_shape());
   if (parallel_.is_main()) io::write_flops(folder_.flops(), result_.costs);
-  if (const auto path = resume_path(options_, folder_)) {
-    const io::Checkpoint c = io::load_checkpoint(*path);
-    check_architecture(c, *path, arch_);
-    io::load_state_dict(*net_, c.state_dict, *path);
+  if (const auto resumed = checkpoint_to_resume(options_, folder_)) {
+    const auto& [path, c] = *resumed;
+    check_architecture(c, path, arch_);
+    io::load_state_dict(*net_, c.state_dict, path);
     if (!c.optimizer.isNone()) sgd_.load_state_dict(c.optimizer);
     step_->load(c);
     start_epoch_ = c.epoch;
     result_.best_prec1 = c.best_prec1;
-    if (!options_.quiet()) std::cout << "resuming from " << *path << " after epoch " << start_epoch_ << std::endl;
+    if (!options_.quiet()) std::cout << "resuming from " << path << " after epoch " << start_epoch_ << std::endl;
   } else if (!options_.finetune_from().empty()) {
     // Fine-tuning: the weights only; epochs, optimizer and WPN start afresh.
     const io::Checkpoint c = io::load_checkpoint(options_.finetune_from());
