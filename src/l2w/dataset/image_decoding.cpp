@@ -6,6 +6,7 @@
 #include <memory>
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 
 #include "l2w/dataset/image_dataset.h"
@@ -26,12 +27,36 @@ void on_jpeg_error(j_common_ptr info) {
   std::longjmp(error->jump, 1);
 }
 
+// libjpeg decodes a truncated or corrupt file with a warning and grey or garbled pixels; PIL (and so the
+// reference) refuses a truncated one. Warnings that mean the pixels are not the file's are errors here.
+// Junk between the last scan and the end marker is not: the image is whole (PIL reads such files, and
+// ImageNet has some).
+void on_jpeg_message(j_common_ptr info, int level) {
+  if (level >= 0) return;  // trace messages
+  const jpeg_error_mgr& m = *info->err;
+  switch (m.msg_code) {
+    case JWRN_EXTRANEOUS_DATA:
+      if (m.msg_parm.i[1] == 0xD9) return;
+      break;
+    case JWRN_JPEG_EOF:
+    case JWRN_HIT_MARKER:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_MUST_RESYNC:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_BOGUS_PROGRESSION:
+      break;
+    default:
+      return;  // metadata: unknown JFIF revision, Adobe transform, ICC profile, thumbnails
+  }
+  on_jpeg_error(info);
+}
+
 RgbImage decode_jpeg(const std::string& path, const std::vector<uint8_t>& bytes) {
   jpeg_decompress_struct info{};
   JpegError error{};
   info.err = jpeg_std_error(&error.manager);
   error.manager.error_exit = on_jpeg_error;
-  error.manager.output_message = [](j_common_ptr) {};  // warnings: a file that decodes is fine
+  error.manager.emit_message = on_jpeg_message;
   RgbImage image;
   std::vector<uint8_t> row;
   if (setjmp(error.jump)) {
@@ -91,7 +116,14 @@ void on_png_error(png_structp png, png_const_charp message) {
   png_longjmp(png, 1);
 }
 
-void on_png_warning(png_structp, png_const_charp) {}
+// libpng reports image data that ends early or runs on as a warning and fills in or drops the rest: the
+// pixels are not the file's, so these are errors. Other warnings (colour profiles, ancillary chunks whose
+// checksum fails and which are dropped) leave the pixels whole.
+void on_png_warning(png_structp png, png_const_charp message) {
+  const std::string text = message;
+  if (text.find("image data") != std::string::npos || text.find("compressed data") != std::string::npos)
+    on_png_error(png, message);
+}
 
 RgbImage decode_png(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::string message;
@@ -109,12 +141,14 @@ RgbImage decode_png(const std::string& path, const std::vector<uint8_t>& bytes) 
   png_set_strip_16(reader.png);
   png_set_strip_alpha(reader.png);
   png_set_gray_to_rgb(reader.png);
+  png_set_interlace_handling(reader.png);
   png_read_update_info(reader.png, reader.info);
   image.height = png_get_image_height(reader.png, reader.info);
   image.width = png_get_image_width(reader.png, reader.info);
   image.pixels.resize(static_cast<size_t>(image.height * image.width * 3));
   for (int64_t y = 0; y < image.height; ++y) rows.push_back(image.pixels.data() + y * image.width * 3);
   png_read_image(reader.png, rows.data());
+  png_read_end(reader.png, nullptr);  // through IEND: a file cut short after its pixels is still cut short
   return image;
 }
 
