@@ -42,6 +42,10 @@ void check_batch_divides(const Flags& flags) {
   }
 }
 
+void report_preempted(const std::string& message) {
+  if (joined() == nullptr || joined()->rank() == 0) std::cerr << "l2w: " << message << std::endl;
+}
+
 void report_error(const std::string& kind, const std::string& message) {
   std::string where;
   if (const auto& comm = joined()) {

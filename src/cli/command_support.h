@@ -24,6 +24,8 @@ std::shared_ptr<distributed::Communicator> join_job(const Flags& flags, torch::D
 void check_batch_divides(const Flags& flags);
 // "l2w: KIND: …" on stderr, with this process's rank when it is in a job, which hears of it too.
 void report_error(const std::string& kind, const std::string& message);
+// A pre-empted job's one line, from rank 0 only: every rank stops at the same iteration.
+void report_preempted(const std::string& message);
 
 // The network the flags describe, seeded by --seed.
 models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options);

@@ -134,6 +134,9 @@ void add_optimizer_flags(CLI::App& app, Flags& f) {
   app.add_flag("--nesterov", f.nesterov);
   app.add_option("--label-smoothing,--labelsmooth", f.label_smoothing)->check(CLI::Range(0.0, 1.0));
   app.add_option("--resume", f.resume, "checkpoint to resume from (default: the run folder's latest)");
+  app.add_option("--save-every,--save_every", f.save_every,
+                 "also checkpoint every N iterations inside an epoch (SIGTERM, SIGINT or SIGUSR1 always write one)")
+      ->check(kNonNegative);
   app.add_option("--finetune_from", f.finetune_from, "initial weights from this checkpoint (l2w's or Python's)");
 }
 
@@ -250,6 +253,7 @@ train::TrainerOptions trainer_options(const Flags& f, const torch::Device& devic
       .workers(f.workers)
       .skip_bad_images(f.skip_bad_images)
       .resume(f.resume)
+      .save_every(f.save_every)
       .finetune_from(f.finetune_from)
       .use_valid(f.use_valid)
       .num_sample_valid(f.num_sample_valid)

@@ -19,6 +19,7 @@ struct Flags {
   // Experiment.
   std::string train_url = "runs/default";
   std::string resume;
+  int64_t save_every = 0;
   std::string finetune_from;
   std::string evalmode = "anytime";
   std::string evaluate_from;

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "l2w/dataset/image_dataset.h"
 #include "l2w/io/state_dict.h"
+#include "l2w/train/preemption.h"
 
 namespace l2w::cli {
 namespace {
@@ -164,6 +165,9 @@ int run_reporting_errors(Run run, const Flags& flags) {
   } catch (const c10::Error& e) {
     report_error("error", e.what_without_backtrace());
     return 1;
+  } catch (const train::Preempted& e) {
+    report_preempted(e.what());
+    return train::kPreemptedExitStatus;
   } catch (const std::exception& e) {
     report_error("error", e.what());
     return 1;

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "l2w/train/preemption.h"
 
 namespace l2w::cli {
 
@@ -20,6 +21,8 @@ int train_command(const Flags& flags) {
             << data.train->size() << " train / " << data.test->size() << " test, method " << flags.method
             << ", " << at::get_num_threads() << " threads, device " << device
             << (comm ? ", " + std::to_string(comm->world_size()) + " processes" : std::string()) << std::endl;
+  // A scheduler's pre-emption or Ctrl-C: a checkpoint at the end of the iteration, then exit status 75.
+  train::StopSignals stop_signals;
   const auto result = train::Trainer(net, options, data, trainer_opts, step_factory(flags)).run();
   if (!is_main) return 0;
   std::cout << "\nFinal test results (" << flags.train_url << "):\n"

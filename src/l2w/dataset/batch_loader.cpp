@@ -61,7 +61,7 @@ void BatchLoader::stop_workers() {
   workers_.clear();
 }
 
-void BatchLoader::start_epoch(int64_t epoch) {
+void BatchLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   stop_workers();
   epoch_ = epoch;
   std::vector<int64_t> epoch_order = subset_;
@@ -75,8 +75,8 @@ void BatchLoader::start_epoch(int64_t epoch) {
   ready_.clear();
   failed_.clear();
   bad_images_ = 0;
-  next_to_make_ = 0;
-  next_to_return_ = 0;
+  next_to_make_ = std::clamp<int64_t>(first_batch, 0, num_batches());
+  next_to_return_ = next_to_make_;
   stopping_ = false;
   for (int64_t i = 0; i < options_.workers(); ++i) workers_.emplace_back([this] { work(); });
 }

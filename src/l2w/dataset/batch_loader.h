@@ -56,8 +56,9 @@ class BatchLoader {
   int64_t num_batches() const;
   const ImageDataset& data() const { return *data_; }
 
-  // Begins `epoch`; batches then come from next() in order until it returns nothing.
-  void start_epoch(int64_t epoch);
+  // Begins `epoch` at its batch `first_batch` (a resumed epoch skips the ones already trained on);
+  // batches then come from next() in order until it returns nothing.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // Throws the DataError of an image file that could not be decoded (unless skip_bad_images).
   std::optional<Batch> next();
   // Images skipped since start_epoch.

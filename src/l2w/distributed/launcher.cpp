@@ -22,6 +22,8 @@ namespace l2w::distributed {
 namespace {
 
 volatile std::sig_atomic_t g_forward_signal = 0;
+// A training rank's status after a pre-emption checkpoint (train::kPreemptedExitStatus, EX_TEMPFAIL).
+constexpr int kPreempted = 75;
 
 void remember_signal(int signal) { g_forward_signal = signal; }
 
@@ -101,16 +103,16 @@ std::map<pid_t, int64_t> start_ranks(const std::vector<std::string>& command, co
   return running;
 }
 
-// Waits for the ranks, forwarding SIGINT and SIGTERM. After the first failure the others get `grace` to
-// finish, then SIGTERM, then SIGKILL. Returns the first failure's exit code, or 0.
+// Waits for the ranks, forwarding SIGINT, SIGTERM and SIGUSR1. After the first failure the others get
+// `grace` to finish, then SIGTERM, then SIGKILL. Returns the first failure's exit code, or 0. A rank that
+// stops pre-empted (exit status 75, after its checkpoint) is not a failure: the others stop the same way.
 int supervise(std::map<pid_t, int64_t> running, std::chrono::milliseconds grace) {
   int result = 0;
   std::chrono::steady_clock::time_point failed_at;
-  bool terminated = false, killed = false;
+  bool terminated = false, killed = false, preempted = false;
   while (!running.empty()) {
     if (g_forward_signal != 0) {
       for (const auto& entry : running) ::kill(entry.first, g_forward_signal);
-      if (result == 0) result = 128 + g_forward_signal;
       g_forward_signal = 0;
     }
     int status = 0;
@@ -119,6 +121,10 @@ int supervise(std::map<pid_t, int64_t> running, std::chrono::milliseconds grace)
       const int64_t rank = running.at(pid);
       running.erase(pid);
       if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) || result != 0) continue;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == kPreempted) {
+        preempted = true;
+        continue;
+      }
       std::cerr << "l2w launch: rank " << rank << " " << describe_status(status) << std::endl;
       result = exit_code(status);
       failed_at = std::chrono::steady_clock::now();
@@ -137,7 +143,7 @@ int supervise(std::map<pid_t, int64_t> running, std::chrono::milliseconds grace)
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return result;
+  return result != 0 ? result : preempted ? kPreempted : 0;
 }
 
 }  // namespace
@@ -147,12 +153,14 @@ int launch(const std::vector<std::string>& command, LaunchOptions options) {
   struct sigaction action {};
   action.sa_handler = remember_signal;
   sigemptyset(&action.sa_mask);
-  struct sigaction previous_int {}, previous_term {};
+  struct sigaction previous_int {}, previous_term {}, previous_usr1 {};
   ::sigaction(SIGINT, &action, &previous_int);
   ::sigaction(SIGTERM, &action, &previous_term);
+  ::sigaction(SIGUSR1, &action, &previous_usr1);
   const int result = supervise(start_ranks(command, options), options.grace);
   ::sigaction(SIGINT, &previous_int, nullptr);
   ::sigaction(SIGTERM, &previous_term, nullptr);
+  ::sigaction(SIGUSR1, &previous_usr1, nullptr);
   return result;
 }
 

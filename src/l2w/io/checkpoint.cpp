@@ -42,6 +42,10 @@ void save_checkpoint(const Checkpoint& c, const std::string& path) {
     d.insert("meta_state_dict", to_dict(c.meta_state_dict));
     d.insert("meta_optimizer", c.meta_optimizer);
   }
+  if (c.iteration > 0) {
+    d.insert("iteration", c.iteration);
+    d.insert("epoch_state", c.epoch_state);
+  }
   write_file_atomically(path, torch_save_bytes(d));
 }
 
@@ -71,6 +75,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.optimizer = get("optimizer");
   if (d.contains("meta_state_dict")) c.meta_state_dict = from_dict(get("meta_state_dict"), path);
   c.meta_optimizer = get("meta_optimizer");
+  if (get("iteration").isInt()) c.iteration = get("iteration").toInt();
+  c.epoch_state = get("epoch_state");
   return c;
 }
 

@@ -1,6 +1,6 @@
 // Checkpoints in the reference's layout, written with torch's pickle format so that Python's
 // torch.load opens them: {epoch, arch, config, state_dict, optimizer, best_prec1[, meta_state_dict,
-// meta_optimizer]}.
+// meta_optimizer][, iteration, epoch_state]}. The last two mark a checkpoint written inside an epoch.
 #pragma once
 
 #include <string>
@@ -18,6 +18,10 @@ struct Checkpoint {
   double best_prec1 = 0;
   StateDict meta_state_dict;  // L2W's weight prediction network; empty for plain training
   c10::IValue meta_optimizer;
+  // Written inside epoch `epoch + 1` (a pre-emption, --save-every): the iterations of it done, and the
+  // trainer's running figures of that epoch. 0 and None at an epoch's end.
+  int64_t iteration = 0;
+  c10::IValue epoch_state;
 };
 
 // Writes `path` atomically: to a temporary file, synced, then renamed over the old one, so a kill

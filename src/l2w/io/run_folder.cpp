@@ -34,6 +34,13 @@ std::string RunFolder::checkpoint(int64_t epoch) const {
   return (fs::path(dir_) / "save_models" / name).string();
 }
 
+std::string RunFolder::checkpoint_within_epoch(int64_t epochs_done, int64_t iteration) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "checkpoint_%03lld_%06lld.pth.tar", static_cast<long long>(epochs_done),
+                static_cast<long long>(iteration));
+  return (fs::path(dir_) / "save_models" / name).string();
+}
+
 std::string RunFolder::best_checkpoint() const {
   return (fs::path(dir_) / "save_models" / "model_best.pth.tar").string();
 }
@@ -53,7 +60,9 @@ std::vector<std::string> RunFolder::resume_candidates() const {
     if (name.rfind("checkpoint_", 0) == 0 && name.size() > 19 && name.substr(name.size() - 8) == ".pth.tar")
       found.push_back(entry.path().string());
   }
-  std::sort(found.rbegin(), found.rend());  // zero-padded epochs: newest first
+  // Zero-padded epochs, and '_' after '.': checkpoint_002_000120 (inside epoch 3) sorts between
+  // checkpoint_002 and checkpoint_003. Newest first.
+  std::sort(found.rbegin(), found.rend());
   std::vector<std::string> candidates;
   if (auto latest = latest_checkpoint()) candidates.push_back(*latest);
   for (auto& path : found)

@@ -35,6 +35,8 @@ class RunFolder {
   std::string accuracy_latency_chart() const { return file("accuracy_latency"); }
   std::string accuracy_throughput_chart() const { return file("accuracy_throughput"); }
   std::string checkpoint(int64_t epoch) const;  // save_models/checkpoint_NNN.pth.tar
+  // save_models/checkpoint_NNN_IIIIII.pth.tar: after NNN epochs and IIIIII iterations of the next one.
+  std::string checkpoint_within_epoch(int64_t epochs_done, int64_t iteration) const;
   std::string best_checkpoint() const;          // save_models/model_best.pth.tar
 
   // The checkpoint named by save_models/latest.txt, if any.

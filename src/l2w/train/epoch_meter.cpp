@@ -1,6 +1,7 @@
 #include "l2w/train/epoch_meter.h"
 
 #include <cmath>
+#include <stdexcept>
 
 #include "l2w/eval/accuracy.h"
 
@@ -53,6 +54,31 @@ void EpochMeter::sum_over_ranks(distributed::Communicator* comm) {
   meta_loss = p[2 * k];
   meta_steps = static_cast<int64_t>(p[2 * k + 1]);
   samples = static_cast<int64_t>(p[2 * k + 2]);
+}
+
+torch::Tensor EpochMeter::state() const {
+  const auto k = static_cast<int64_t>(loss.size());
+  auto row = torch::zeros({2 * k + 3}, torch::kFloat64);
+  if (loss_sum_.defined()) {
+    row.slice(0, 0, k).copy_(loss_sum_);
+    row.slice(0, k, 2 * k).copy_(correct_sum_);
+  }
+  if (meta_sum_.defined()) row[2 * k] = meta_sum_.item<double>();
+  row[2 * k + 1] = double(meta_steps);
+  row[2 * k + 2] = double(samples);
+  return row;
+}
+
+void EpochMeter::load_state(const torch::Tensor& row) {
+  const auto k = static_cast<int64_t>(loss.size());
+  if (row.dim() != 1 || row.size(0) != 2 * k + 3) throw std::runtime_error("the checkpoint's epoch figures do not fit");
+  const auto r = row.to(torch::kFloat64);  // on the device the sums are kept on
+  meta_steps = static_cast<int64_t>(r[2 * k + 1].item<double>());
+  samples = static_cast<int64_t>(r[2 * k + 2].item<double>());
+  if (samples == 0) return;
+  loss_sum_ = r.slice(0, 0, k).clone();
+  correct_sum_ = r.slice(0, k, 2 * k).to(torch::kInt64);
+  if (meta_steps > 0) meta_sum_ = r[2 * k].clone();
 }
 
 double EpochMeter::mean_meta_loss() const { return meta_steps ? meta_loss / double(meta_steps) : std::nan(""); }

@@ -23,6 +23,11 @@ class EpochMeter {
   double top1(size_t k) const { return 100.0 * double(correct[k]) / double(samples); }
   double mean_meta_loss() const;  // NaN when no meta step was taken
 
+  // The running sums as one float64 row on the CPU, and back (the row on the training device): an epoch
+  // continued after a pre-emption reports what it would have reported uninterrupted.
+  torch::Tensor state() const;
+  void load_state(const torch::Tensor& row);
+
   std::vector<double> loss;       // per exit, summed over samples
   std::vector<int64_t> correct;   // per exit
   double meta_loss = 0;           // summed over meta steps

@@ -1,5 +1,6 @@
 #include "l2w/train/per_sample_record.h"
 
+#include <array>
 #include <filesystem>
 #include <sstream>
 
@@ -39,6 +40,20 @@ void PerSampleRecord::gather(distributed::Communicator* comm) {
   for (auto* part : {&indices_, &losses_, &confidences_, &weights_}) {
     if (!part->empty()) *part = {distributed::all_gather_rows(*comm, torch::cat(*part))};
   }
+}
+
+std::vector<torch::Tensor> PerSampleRecord::state() const {
+  std::vector<torch::Tensor> tables;
+  if (indices_.empty()) return tables;
+  for (const auto* part : {&indices_, &losses_, &confidences_, &weights_})
+    if (!part->empty()) tables.push_back(torch::cat(*part).cpu());
+  return tables;
+}
+
+void PerSampleRecord::load_state(const std::vector<torch::Tensor>& tables) {
+  indices_.clear(), losses_.clear(), confidences_.clear(), weights_.clear();
+  const std::array parts{&indices_, &losses_, &confidences_, &weights_};
+  for (size_t i = 0; i < tables.size() && i < 4; ++i) parts[i]->push_back(tables[i]);
 }
 
 void PerSampleRecord::write(const io::RunFolder& folder, int64_t epoch) const {

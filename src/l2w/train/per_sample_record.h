@@ -19,6 +19,11 @@ class PerSampleRecord {
   void gather(distributed::Communicator* comm);
   void write(const io::RunFolder& folder, int64_t epoch) const;
 
+  // The rows so far, one tensor per table (indices, losses, confidences[, weights]) on the CPU, and back:
+  // an epoch continued after a pre-emption records every sample.
+  std::vector<torch::Tensor> state() const;
+  void load_state(const std::vector<torch::Tensor>& tables);
+
  private:
   std::vector<torch::Tensor> indices_, losses_, confidences_, weights_;
 };

@@ -1,5 +1,6 @@
 #include "l2w/train/trainer.h"
 
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "l2w/io/checkpoint.h"
 #include "l2w/models/exit_cost.h"
 #include "l2w/train/divergence.h"
+#include "l2w/train/preemption.h"
 
 namespace l2w::train {
 namespace {
@@ -72,6 +74,13 @@ void check_same_start(distributed::Communicator& comm, int64_t start_epoch, cons
   }
 }
 
+// The one line a pre-empted run ends with.
+std::string stopped_by(int signal, const std::string& where, const std::string& checkpoint) {
+  const char* name = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : signal == SIGUSR1 ? "SIGUSR1" : "a signal";
+  return std::string("stopped by ").append(name).append(" ").append(where).append(": ").append(checkpoint)
+      .append(" holds the run's place; the same command continues it");
+}
+
 // Puts the network on the device first, so that its parameters there are the ones kept in step.
 std::vector<torch::Tensor> parameters_on(models::MultiExitNetworkImpl& net, const torch::Device& device) {
   net.to(device);
@@ -133,6 +142,8 @@ TrainResult Trainer::run() {
   for (int64_t epoch = start_epoch_; epoch < end; ++epoch) {
     EpochMeter meter = run_epoch(epoch);
     evaluate_and_checkpoint(epoch, meter);
+    if (const int signal = stop_signal(); signal != 0 && epoch + 1 < end)
+      throw Preempted(stopped_by(signal, "after epoch " + std::to_string(epoch + 1), folder_.checkpoint(epoch + 1)));
   }
   finish();
   return result_;
@@ -149,8 +160,13 @@ void Trainer::resume() {
     if (!c.optimizer.isNone()) sgd_.load_state_dict(c.optimizer);
     step_->load(c);
     start_epoch_ = c.epoch;
+    start_iteration_ = c.iteration;
+    resumed_epoch_state_ = c.epoch_state;
+    if (c.iteration > 0) within_epoch_checkpoint_ = path;
     result_.best_prec1 = c.best_prec1;
-    if (!options_.quiet()) std::cout << "resuming from " << path << " after epoch " << start_epoch_ << std::endl;
+    if (!options_.quiet())
+      std::cout << "resuming from " << path << " after epoch " << start_epoch_
+                << (c.iteration > 0 ? ", iteration " + std::to_string(c.iteration) : std::string()) << std::endl;
   } else if (!options_.finetune_from().empty()) {
     // Fine-tuning: the weights only; epochs, optimizer and WPN start afresh.
     const io::Checkpoint c = io::load_checkpoint(options_.finetune_from());
@@ -172,10 +188,12 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
   const bool record = (epoch + 1) % 5 == 0 || epoch >= options_.epochs() - 20;
   per_sample_.reset();
   if (record) per_sample_.emplace();
+  const int64_t first = epoch == start_epoch_ ? start_iteration_ : 0;
+  if (first > 0) restore_epoch_state(meter);
   net_->train();
-  train_loader_->start_epoch(epoch);
+  train_loader_->start_epoch(epoch, first);
   progress_->start_epoch(epoch);
-  int64_t it = 0;
+  int64_t it = first;
   while (auto batch = train_loader_->next()) {
     if (batch->labels.size(0) == 0) {  // every image of the batch was undecodable and skipped
       // The other ranks are stepping: this one cannot sit the step out.
@@ -191,6 +209,7 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
     meter.add(report, labels);
     if (per_sample_) per_sample_->add(batch->indices, report);
     progress_->iteration_done(it++, labels.size(0), lr_, meter);
+    checkpoint_within_epoch(epoch, it, meter);
   }
   if (train_loader_->bad_images() > 0 && !options_.quiet())
     std::cout << "Epoch " << epoch + 1 << ": skipped " << train_loader_->bad_images()
@@ -257,9 +276,9 @@ void Trainer::append_scores(int64_t epoch, const EpochMeter& meter) const {
   scores << '\n';
 }
 
-void Trainer::save(int64_t epoch, bool is_best) const {
+io::Checkpoint Trainer::checkpoint(int64_t epochs_done) const {
   io::Checkpoint c;
-  c.epoch = epoch + 1;
+  c.epoch = epochs_done;
   c.arch = net_->arch();
   c.config = models::describe(arch_);
   c.state_dict = io::state_dict(*net_);
@@ -267,10 +286,85 @@ void Trainer::save(int64_t epoch, bool is_best) const {
   c.best_prec1 = result_.best_prec1;
   step_->save(c);
   check_finite(c);
+  return c;
+}
+
+void Trainer::save(int64_t epoch, bool is_best) {
+  const io::Checkpoint c = checkpoint(epoch + 1);
   const std::string path = folder_.checkpoint(epoch + 1);
   io::save_checkpoint(c, path);
-  folder_.set_latest(path);
+  record_latest(path);
   if (is_best) io::save_checkpoint(c, folder_.best_checkpoint());
+}
+
+// latest.txt names `path`; the previous checkpoint inside an epoch, now superseded, goes.
+void Trainer::record_latest(const std::string& path) {
+  folder_.set_latest(path);
+  if (!within_epoch_checkpoint_.empty() && within_epoch_checkpoint_ != path) std::remove(within_epoch_checkpoint_.c_str());
+  within_epoch_checkpoint_.clear();
+}
+
+void Trainer::checkpoint_within_epoch(int64_t epoch, int64_t done, const EpochMeter& meter) {
+  const int signal = stop_signal();
+  const int64_t every = options_.save_every();
+  const bool periodic = every > 0 && done % every == 0 && done < train_loader_->num_batches();
+  if (signal == 0 && !periodic) return;
+  const c10::IValue state = epoch_state(meter);  // every rank takes part
+  const std::string path = folder_.checkpoint_within_epoch(epoch, done);
+  if (parallel_.is_main()) {
+    io::Checkpoint c = checkpoint(epoch);
+    c.iteration = done;
+    c.epoch_state = state;
+    io::save_checkpoint(c, path);
+    record_latest(path);
+    within_epoch_checkpoint_ = path;
+  }
+  if (signal == 0) return;
+  if (auto* comm = parallel_.communicator()) comm->barrier();  // the checkpoint is written before anyone stops
+  throw Preempted(stopped_by(signal,
+                             "in epoch " + std::to_string(epoch + 1) + " after iteration " + std::to_string(done) +
+                                 " of " + std::to_string(train_loader_->num_batches()),
+                             path));
+}
+
+int Trainer::stop_signal() const {
+  int signal = StopSignals::received();
+  if (auto* comm = parallel_.communicator()) {
+    for (const auto& s : comm->all_gather(torch::tensor({int64_t{signal}}, torch::kInt64)))
+      signal = std::max(signal, static_cast<int>(s.item<int64_t>()));
+  }
+  return signal;
+}
+
+// The interrupted epoch's running figures of every rank (rows in rank order), so that its scores.tsv row
+// and per-sample records are those of an uninterrupted epoch.
+c10::IValue Trainer::epoch_state(const EpochMeter& meter) const {
+  auto* comm = parallel_.communicator();
+  auto gather = [&](const torch::Tensor& rows) { return comm ? distributed::all_gather_rows(*comm, rows) : rows; };
+  c10::impl::GenericDict state(c10::StringType::get(), c10::AnyType::get());
+  state.insert("meter", gather(meter.state().unsqueeze(0)));
+  c10::List<torch::Tensor> tables;
+  if (per_sample_)
+    for (const auto& t : per_sample_->state()) tables.push_back(gather(t));
+  state.insert("per_sample", tables);
+  return state;
+}
+
+void Trainer::restore_epoch_state(EpochMeter& meter) {
+  const auto state = resumed_epoch_state_.toGenericDict();
+  const auto meters = state.at("meter").toTensor();
+  const int64_t world = parallel_.world_size(), rank = parallel_.rank();
+  if (meters.size(0) != world)
+    throw io::CheckpointError("the checkpoint was written inside an epoch by a job of " +
+                              std::to_string(meters.size(0)) + " processes: resume it with as many");
+  auto mine = [&](const torch::Tensor& rows) {
+    const int64_t n = rows.size(0) / world;
+    return rows.slice(0, rank * n, (rank + 1) * n).to(options_.device());
+  };
+  meter.load_state(mine(meters)[0]);
+  std::vector<torch::Tensor> tables;
+  for (const auto& t : state.at("per_sample").toListRef()) tables.push_back(mine(t.toTensor()));
+  if (per_sample_) per_sample_->load_state(tables);
 }
 
 // Evaluation shards partition a data set exactly (no padding) and are gathered (evaluate()).

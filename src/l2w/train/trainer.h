@@ -62,6 +62,9 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, num_sample_valid) = 5000;
   // Train at most this many epochs in this call, then return as if interrupted (0: no limit).
   TORCH_ARG(int64_t, stop_after) = 0;
+  // A checkpoint inside the epoch every this many iterations (0: at epoch ends only). On a stop signal
+  // (preemption.h) the trainer writes one whatever this is, and throws Preempted.
+  TORCH_ARG(int64_t, save_every) = 0;
   // The data-parallel job this process belongs to; null: a single process.
   TORCH_ARG(std::shared_ptr<distributed::Communicator>, communicator);
 };
@@ -96,9 +99,17 @@ class Trainer {
   void evaluate_and_checkpoint(int64_t epoch, EpochMeter& meter);
   void finish();
 
+  // Inside an epoch, after `done` iterations: the --save-every checkpoint, or the pre-emption one.
+  void checkpoint_within_epoch(int64_t epoch, int64_t done, const EpochMeter& meter);
+  int stop_signal() const;  // agreed by every rank: the same iteration stops everywhere
+  c10::IValue epoch_state(const EpochMeter& meter) const;
+  void restore_epoch_state(EpochMeter& meter);
+
   eval::ExitOutputs evaluate(dataset::BatchLoader& loader);
   void append_scores(int64_t epoch, const EpochMeter& meter) const;
-  void save(int64_t epoch, bool is_best) const;
+  io::Checkpoint checkpoint(int64_t epochs_done) const;
+  void save(int64_t epoch, bool is_best);
+  void record_latest(const std::string& path);
   std::unique_ptr<dataset::BatchLoader> evaluation_loader(std::shared_ptr<const dataset::ImageDataset> set,
                                                           std::vector<int64_t> subset) const;
 
@@ -116,6 +127,9 @@ class Trainer {
   std::optional<ProgressPrinter> progress_;
   std::optional<PerSampleRecord> per_sample_;  // in epochs that record one
   int64_t start_epoch_ = 0;
+  int64_t start_iteration_ = 0;   // of epoch start_epoch_, after a mid-epoch checkpoint
+  c10::IValue resumed_epoch_state_;
+  std::string within_epoch_checkpoint_;  // the latest one, removed once a newer checkpoint is recorded
   double lr_ = 0;  // the latest iteration's
   std::optional<eval::ExitOutputs> test_outputs_;  // of the latest model
   TrainResult result_;
