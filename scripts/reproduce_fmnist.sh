@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The longer experiment: plain and L2W MSDNets on all 60000 Fashion-MNIST training images, three seeds
 # each, thresholds from a held-out validation set (--use_valid, 5000 images). The jobs run one after
-# another; stop it at any moment and run it again: finished runs are skipped and an interrupted one
-# resumes after its last completed epoch. Writes OUT/summary.md (per budget: mean and standard deviation
+# another; stop it at any moment (Ctrl-C, SIGTERM) and run it again: finished runs are skipped and the
+# interrupted one continues from the iteration it stopped at. Writes OUT/summary.md (per budget: mean and standard deviation
 # of each method and of their difference) and OUT/comparison.{png,svg} (a band of ±1 standard deviation
 # per method).
 #
@@ -46,8 +46,14 @@ for method in plain l2w; do
     echo "reproduce_fmnist: $dir: training (log: $dir.log)"
     start=$SECONDS
     # shellcheck disable=SC2086
+    status=0
     "$L2W" "${common[@]}" ${method_flags[$method]} --seed "$seed" --train_url "$dir" "${extra[@]}" >>"$dir.log" 2>&1 ||
-      { tail -n 20 "$dir.log"; exit 1; }
+      status=$?
+    if ((status == 75)); then  # stopped by a signal, its place checkpointed
+      tail -n 1 "$dir.log"
+      exit 75
+    fi
+    ((status == 0)) || { tail -n 20 "$dir.log"; exit 1; }
     echo "$epochs" >"$dir/finished_epochs"
     echo "reproduce_fmnist: $dir: finished in $((SECONDS - start)) s"
   done

@@ -22,7 +22,7 @@ wait $pid || true
 bash "$source_dir/scripts/reproduce_fmnist.sh" "${args[@]}" >"$out.second.log" 2>&1 || { cat "$out.second.log"; exit 1; }
 cat "$out.second.log"
 grep -q "plain_seed0: done" "$out.second.log" || { echo "a finished run was trained again"; exit 1; }
-grep -q "resuming from .*checkpoint_001.pth.tar after epoch 1" "$out/l2w_seed0.log" ||
+grep -qE "resuming from .*checkpoint_001(_[0-9]{6})?.pth.tar after epoch 1" "$out/l2w_seed0.log" ||
   { echo "the stopped run did not resume"; exit 1; }
 for run in plain_seed0 plain_seed1 l2w_seed0 l2w_seed1; do
   [[ $(cat "$out/$run/finished_epochs") == 2 ]] || { echo "$run did not finish"; exit 1; }
