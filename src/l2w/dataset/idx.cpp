@@ -54,14 +54,20 @@ std::vector<int64_t> parse_header(const std::string& path, const std::vector<uin
   if (bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || bytes[3] != dims)
     throw DataError(path + ": not an IDX file of unsigned bytes with " + std::to_string(dims) + " dimensions");
   std::vector<int64_t> sizes;
-  int64_t total = 1;
+  const uint64_t held = bytes.size() - header;
+  uint64_t total = 1;
   for (int d = 0; d < dims; ++d) {
     sizes.push_back(big_endian(bytes.data() + 4 + 4 * d));
-    total *= sizes.back();
+    // Four 32-bit sizes overflow 64 bits: stop as soon as the product passes what the file holds.
+    const uint64_t size = static_cast<uint64_t>(sizes.back());
+    if (size != 0 && total > held / size)
+      throw DataError(path + ": header promises more bytes of data than the file's " + std::to_string(held) +
+                      " (truncated, or not this format)");
+    total *= size;
   }
-  if (static_cast<int64_t>(bytes.size() - header) != total)
+  if (held != total)
     throw DataError(path + ": header promises " + std::to_string(total) + " bytes of data but the file holds " +
-                    std::to_string(bytes.size() - header) + " (truncated or padded)");
+                    std::to_string(held) + " (truncated or padded)");
   return sizes;
 }
 

@@ -3,6 +3,7 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include <cstring>
+#include <filesystem>
 #include <unordered_map>
 
 #include "l2w/io/state_dict.h"
@@ -28,8 +29,8 @@ const std::unordered_map<std::string, c10::ScalarType>& storage_types() {
 // may use for strings and globals).
 class Unpickler {
  public:
-  Unpickler(const std::string& bytes, caffe2::serialize::PyTorchStreamReader& archive)
-      : data_(bytes), archive_(archive) {}
+  Unpickler(const std::string& bytes, caffe2::serialize::PyTorchStreamReader& archive, size_t file_size)
+      : data_(bytes), archive_(archive), file_size_(file_size) {}
 
   c10::IValue run() {
     while (true) {
@@ -300,22 +301,36 @@ class Unpickler {
     if (e[1].isString() == false || storage_types().count(e[1].toStringRef()) == 0)
       throw PickleError("storage " + key + " of an unsupported type " + (e[1].isString() ? e[1].toStringRef() : "?"));
     const auto dtype = storage_types().at(e[1].toStringRef());
+    if (!e[4].isInt()) throw PickleError("storage " + key + " has no element count");
     const int64_t numel = e[4].toInt();
     if (auto cached = storages_.find(key); cached != storages_.end()) return cached->second;
     const std::string record = "data/" + key;
-    if (!archive_.hasRecord(record)) throw PickleError("the archive has no record " + record);
-    auto [data, bytes] = archive_.getRecord(record);
+    const size_t bytes = record_size(record);
+    // The pickle's count and the archive's size must agree before anything is allocated.
+    const size_t item = c10::elementSize(dtype);
+    if (numel < 0 || bytes % item != 0 || bytes / item != static_cast<uint64_t>(numel))
+      throw PickleError(record + " holds " + std::to_string(bytes) + " bytes, not " + std::to_string(numel) +
+                        " elements of " + std::to_string(item) + " bytes");
     auto tensor = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
-    if (bytes != tensor.nbytes())
-      throw PickleError(record + " holds " + std::to_string(bytes) + " bytes, " + std::to_string(tensor.nbytes()) +
-                        " expected");
-    std::memcpy(tensor.data_ptr(), data.get(), bytes);
+    if (bytes > 0) archive_.getRecord(record, tensor.data_ptr(), bytes);
     storages_[key] = tensor;
     return tensor;
   }
 
+  // A record's size, checked against the file: torch.save stores records uncompressed, so a larger size
+  // is a damaged or forged header, not something to allocate.
+  size_t record_size(const std::string& record) const {
+    if (!archive_.hasRecord(record)) throw PickleError("the archive has no record " + record);
+    const size_t bytes = archive_.getRecordSize(record);
+    if (bytes > file_size_)
+      throw PickleError(record + " claims " + std::to_string(bytes) + " bytes, more than the file's " +
+                        std::to_string(file_size_));
+    return bytes;
+  }
+
   const std::string& data_;
   caffe2::serialize::PyTorchStreamReader& archive_;
+  size_t file_size_;
   size_t pos_ = 0;
   std::vector<c10::IValue> stack_;
   std::vector<int64_t> is_global_;
@@ -338,10 +353,12 @@ c10::IValue read_torch_save(const std::string& path) {
     throw CheckpointError(path + ": not a torch.save zip archive (" + why.substr(0, why.find_first_of(".\n")) + ")");
   }
   try {
+    const size_t file_size = std::filesystem::file_size(path);
     if (!archive->hasRecord("data.pkl")) throw PickleError("the archive has no data.pkl");
+    if (archive->getRecordSize("data.pkl") > file_size) throw PickleError("data.pkl claims more bytes than the file has");
     auto [data, size] = archive->getRecord("data.pkl");
     const std::string bytes(static_cast<const char*>(data.get()), size);
-    return Unpickler(bytes, *archive).run();
+    return Unpickler(bytes, *archive, file_size).run();
   } catch (const PickleError& e) {
     throw CheckpointError(path + ": " + e.what());
   } catch (const c10::Error& e) {
