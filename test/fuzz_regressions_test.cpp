@@ -44,6 +44,9 @@ TEST(FuzzRegressions, TorchSaveInputsReadOrAreRefused) {
   // A well-formed file holding an empty tensor (torch.zeros(0)): memcpy from a null pointer (undefined
   // behaviour) before.
   EXPECT_EQ(outcome.at("crash-8bfd7f770c68234dfd1f7ccad87367b614af84d9"), "");
+  // A tensor with more sizes than strides: strides were read past their end.
+  EXPECT_NE(outcome.at("crash-f8ff157aac29122615c44f740d3ecc7bdc1fbefa").find("sizes but"), std::string::npos)
+      << outcome.at("crash-f8ff157aac29122615c44f740d3ecc7bdc1fbefa");
 }
 
 }  // namespace

@@ -252,6 +252,8 @@ class Unpickler {
       auto dict = empty_dict();
       if (!args.empty() && args[0].isList()) {
         for (const auto& pair : args[0].toListRef()) {
+          if (!pair.isTuple() || pair.toTupleRef().elements().size() != 2)
+            throw PickleError("an OrderedDict item that is not a (key, value) pair");
           const auto& kv = pair.toTupleRef().elements();
           std::vector<c10::IValue> items{kv[0], kv[1]};
           set_items(dict, items);
@@ -264,12 +266,7 @@ class Unpickler {
       const auto storage = args[0].toTensor();
       const auto size = int_list(args[2]), stride = int_list(args[3]);
       const int64_t offset = args[1].toInt();
-      int64_t extent = offset + 1;
-      for (size_t d = 0; d < size.size(); ++d) {
-        if (size[d] == 0) extent = 0;
-        else extent += (size[d] - 1) * stride[d];
-      }
-      if (extent > storage.numel()) throw PickleError("a tensor reaches past the end of its storage");
+      check_view(size, stride, offset, storage.numel());
       return storage.as_strided(size, stride, offset);
     }
     // LibTorch's own pickler (torch::pickle_save) tags typed containers and specialised lists.
@@ -282,6 +279,24 @@ class Unpickler {
       return args[0];
     }
     throw PickleError("unsupported Python object " + callable);
+  }
+
+  // A tensor view must lie inside its storage: sizes and strides of the same length, none negative, and the
+  // last element it reaches (computed without overflow) within the storage.
+  static void check_view(const std::vector<int64_t>& size, const std::vector<int64_t>& stride, int64_t offset,
+                         int64_t storage_numel) {
+    if (size.size() != stride.size()) throw PickleError("a tensor with " + std::to_string(size.size()) +
+                                                        " sizes but " + std::to_string(stride.size()) + " strides");
+    if (offset < 0) throw PickleError("a tensor with a negative storage offset");
+    int64_t last = offset;
+    for (size_t d = 0; d < size.size(); ++d) {
+      if (size[d] < 0 || stride[d] < 0) throw PickleError("a tensor with a negative size or stride");
+      if (size[d] == 0) return;  // empty: reaches nothing
+      int64_t step = 0;
+      if (__builtin_mul_overflow(size[d] - 1, stride[d], &step) || __builtin_add_overflow(last, step, &last))
+        throw PickleError("a tensor reaches past the end of its storage");
+    }
+    if (last >= storage_numel) throw PickleError("a tensor reaches past the end of its storage");
   }
 
   static std::vector<int64_t> int_list(const c10::IValue& v) {
