@@ -62,15 +62,17 @@ std::optional<std::pair<std::string, io::Checkpoint>> checkpoint_to_resume(const
   return std::nullopt;
 }
 
-// Every rank must resume after the same epoch: they must all see the same run folder.
-void check_same_start(distributed::Communicator& comm, int64_t start_epoch, const std::string& run_dir) {
-  const auto starts = comm.all_gather(torch::tensor({start_epoch}, torch::kInt64));
-  const int64_t main_start = starts[0].item<int64_t>();
-  for (int64_t r = 0; r < comm.world_size(); ++r) {
-    if (starts[r].item<int64_t>() != main_start)
-      throw std::runtime_error("rank " + std::to_string(r) + " resumes after epoch " +
-                               std::to_string(starts[r].item<int64_t>()) + " but rank 0 after epoch " +
-                               std::to_string(main_start) + ": every rank must see the same run folder " + run_dir);
+// Every rank must resume at the same place: they must all see the same run folder.
+void check_same_start(distributed::Communicator& comm, int64_t epoch, int64_t iteration, const std::string& run_dir) {
+  const auto starts = comm.all_gather(torch::tensor({epoch, iteration}, torch::kInt64));
+  auto place = [&](int64_t r) {
+    return "epoch " + std::to_string(starts[r][0].item<int64_t>()) + ", iteration " +
+           std::to_string(starts[r][1].item<int64_t>());
+  };
+  for (int64_t r = 1; r < comm.world_size(); ++r) {
+    if (!torch::equal(starts[r], starts[0]))
+      throw std::runtime_error("rank " + std::to_string(r) + " resumes after " + place(r) + " but rank 0 after " +
+                               place(0) + ": every rank must see the same run folder " + run_dir);
   }
 }
 
@@ -174,7 +176,7 @@ void Trainer::resume() {
     io::load_state_dict(*net_, c.state_dict, options_.finetune_from());
     if (!options_.quiet()) std::cout << "starting from the weights of " << options_.finetune_from() << std::endl;
   }
-  if (auto* comm = parallel_.communicator()) check_same_start(*comm, start_epoch_, options_.run_dir());
+  if (auto* comm = parallel_.communicator()) check_same_start(*comm, start_epoch_, start_iteration_, options_.run_dir());
   replicated_ = net_->parameters();
   for (const auto& t : step_->shared_state()) replicated_.push_back(t);
   // Every rank starts from rank 0's parameters (a fresh start on another machine may draw others).
@@ -198,6 +200,7 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
     if (batch->labels.size(0) == 0) {  // every image of the batch was undecodable and skipped
       // The other ranks are stepping: this one cannot sit the step out.
       if (parallel_.world_size() > 1) throw dataset::DataError("every image of a training batch was undecodable");
+      ++it;  // it counts the loader's batches: a resume inside the epoch starts from it
       continue;
     }
     lr_ = options_.schedule().at(epoch, it);
