@@ -15,6 +15,7 @@ mkdir -p "$corpus" "$findings"
 # LibTorch leak, not l2w's, so leak detection is off for that target only.
 leaks=1
 [[ $target == torch_save ]] && leaks=0
+export ASAN_OPTIONS=detect_leaks=$leaks  # also the check at exit, not only libFuzzer's per input
 # Inputs up to 64 KB; any single allocation over 64 MB is a length field trusted beyond the file.
 "$fuzzer" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=64 \
   -detect_leaks=$leaks -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "${kept[@]}"
