@@ -24,20 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The device's float32 matrix-product rate (GFLOP/s) for a 2048² product (4096² on a GPU).
-double matmul_gflops(const torch::Device& device) {
-  const int64_t n = device.is_cuda() ? 4096 : 2048;
-  const auto a = torch::randn({n, n}, torch::TensorOptions().device(device));
-  const auto b = torch::randn({n, n}, torch::TensorOptions().device(device));
-  torch::mm(a, b);
-  const int reps = device.is_cuda() ? 20 : 5;
-  runtime::DeviceTimer timer(device);
-  timer.start();
-  for (int i = 0; i < reps; ++i) torch::mm(a, b);
-  const double s = timer.seconds();
-  return 2.0 * double(n) * double(n) * double(n) * reps / s / 1e9;
-}
-
 // Images per second of `iterations` training steps after three warm-up steps.
 double training_rate(train::TrainStep& step, const torch::Tensor& images, const torch::Tensor& labels,
                      int64_t iterations, const torch::Device& device) {
@@ -184,10 +170,10 @@ int bench_train_command(const Flags& flags) {
   // Training costs about three forward passes (forward, input gradients, weight gradients).
   const double gflops = 3.0 * double(costs.back().muladds) * 2.0 * images_per_s / 1e9;
   if (!parallel.is_main()) return 0;
-  const double peak = matmul_gflops(device);
   std::printf("images/s            %.1f\n", images_per_s);
   std::printf("achieved GFLOP/s    %.1f  (3 x forward MUL-ADDs x 2 FLOP, %.2f M MUL-ADDs per image)\n", gflops,
               double(costs.back().muladds) / 1e6);
+  const double peak = runtime::matmul_gflops(device);
   std::printf("matmul GFLOP/s      %.1f  (float32 product on %s, this run)\n", peak, device.str().c_str());
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
   std::printf("%s %.0f\n", device.is_cuda() ? "peak GPU memory MB " : "peak resident MB   ", peak_mb);

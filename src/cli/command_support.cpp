@@ -1,6 +1,7 @@
 #include "command_support.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -40,6 +41,14 @@ void check_batch_divides(const Flags& flags) {
   } catch (const std::invalid_argument& e) {
     throw FlagError(std::string("--batch-size: ") + e.what());
   }
+}
+
+double print_machine(const torch::Device& device) {
+  const double gflops = runtime::matmul_gflops(device);
+  std::printf("machine             LibTorch %s, %d intra-op and %zu inter-op threads, %s\n", TORCH_VERSION,
+              at::get_num_threads(), at::get_num_interop_threads(), runtime::device_name(device).c_str());
+  std::printf("matmul GFLOP/s      %.1f  (float32 product on %s, this run)\n", gflops, device.str().c_str());
+  return gflops;
 }
 
 void report_preempted(const std::string& message) {

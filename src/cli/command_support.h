@@ -24,6 +24,10 @@ std::shared_ptr<distributed::Communicator> join_job(const Flags& flags, torch::D
 void check_batch_divides(const Flags& flags);
 // "l2w: KIND: …" on stderr, with this process's rank when it is in a job, which hears of it too.
 void report_error(const std::string& kind, const std::string& message);
+// Benchmarks' machine line: LibTorch's version, the thread counts and the device's matrix-product rate,
+// measured in the same run, so that figures from different machines compare as ratios. Returns the rate.
+double print_machine(const torch::Device& device);
+
 // A pre-empted job's one line, from rank 0 only: every rank stops at the same iteration.
 void report_preempted(const std::string& message);
 

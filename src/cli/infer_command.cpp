@@ -218,6 +218,7 @@ int bench_infer_command(const Flags& flags) {
   TestLoaders test{dataset::BatchLoader(m.data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.batch_size)),
                    latency_loader(m, flags.latency_images, flags.skip_bad_images)};
   const auto table = measure_speed(m, test, eval::budget_thresholds(valid.confidence), device);
+  print_machine(device);
   print_speed_table(table, flags, device);
   write_speed_table(table, folder.infer_bench());
   plot_speed(table, folder, flags.batch_size);

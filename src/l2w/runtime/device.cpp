@@ -118,4 +118,17 @@ std::string device_name(const torch::Device&) { return "cpu"; }
 
 #endif
 
+double matmul_gflops(const torch::Device& device) {
+  const int64_t n = device.is_cuda() ? 4096 : 2048;
+  const auto a = torch::randn({n, n}, torch::TensorOptions().device(device));
+  const auto b = torch::randn({n, n}, torch::TensorOptions().device(device));
+  torch::mm(a, b);
+  const int reps = device.is_cuda() ? 20 : 5;
+  DeviceTimer timer(device);
+  timer.start();
+  for (int i = 0; i < reps; ++i) torch::mm(a, b);
+  const double s = timer.seconds();
+  return 2.0 * double(n) * double(n) * double(n) * reps / s / 1e9;
+}
+
 }  // namespace l2w::runtime

@@ -48,4 +48,8 @@ void reset_peak_memory(const torch::Device& device);
 // "NVIDIA H100 80GB HBM3" for a GPU, "cpu" otherwise.
 std::string device_name(const torch::Device& device);
 
+// The device's float32 matrix-product rate in GFLOP/s (a 2048² product, 4096² on a GPU), measured now:
+// benchmark figures from different machines compare as ratios to it.
+double matmul_gflops(const torch::Device& device);
+
 }  // namespace l2w::runtime
