@@ -38,14 +38,20 @@ inline std::string write_input(const std::string& name, const uint8_t* data, siz
   return path;
 }
 
-// The whole input is a torch.save file.
-inline std::string torch_save(const uint8_t* data, size_t size) {
+// The reader's message if `read` refuses the input with `Error`, "" if it reads it.
+template <class Error, class Read>
+std::string refusal(Read&& read) {
   try {
-    io::read_torch_save(write_input("checkpoint.pth.tar", data, size));
-  } catch (const io::CheckpointError& e) {
+    read();
+  } catch (const Error& e) {
     return e.what();
   }
   return "";
+}
+
+// The whole input is a torch.save file.
+inline std::string torch_save(const uint8_t* data, size_t size) {
+  return refusal<io::CheckpointError>([&] { io::read_torch_save(write_input("checkpoint.pth.tar", data, size)); });
 }
 
 // The first two bytes (big endian) give the length of an IDX image file, plain or gzipped; its label file
@@ -55,12 +61,7 @@ inline std::string idx(const uint8_t* data, size_t size) {
   const size_t images = std::min<size_t>(size - 2, size_t(data[0]) << 8 | data[1]);
   write_input("t10k-images-idx3-ubyte", data + 2, images);
   write_input("t10k-labels-idx1-ubyte", data + 2 + images, size - 2 - images);
-  try {
-    dataset::load_idx(scratch_dir(), /*train=*/false, 0.5f, 0.25f);
-  } catch (const dataset::DataError& e) {
-    return e.what();
-  }
-  return "";
+  return refusal<dataset::DataError>([] { dataset::load_idx(scratch_dir(), /*train=*/false, 0.5f, 0.25f); });
 }
 
 // The first byte's lowest bit picks CIFAR-100 or CIFAR-10; the rest is its test file.
@@ -69,22 +70,12 @@ inline std::string cifar(const uint8_t* data, size_t size) {
   const bool hundred = data[0] & 1;
   write_input(hundred ? "test.bin" : "test_batch.bin", data + 1, size - 1);
   std::filesystem::remove(scratch_dir() + (hundred ? "/test_batch.bin" : "/test.bin"));
-  try {
-    dataset::load_cifar(scratch_dir(), hundred ? 100 : 10, /*train=*/false);
-  } catch (const dataset::DataError& e) {
-    return e.what();
-  }
-  return "";
+  return refusal<dataset::DataError>([&] { dataset::load_cifar(scratch_dir(), hundred ? 100 : 10, /*train=*/false); });
 }
 
 // The whole input is a thresholds file.
 inline std::string thresholds(const uint8_t* data, size_t size) {
-  try {
-    io::read_thresholds(write_input("thresholds.txt", data, size));
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
+  return refusal<std::runtime_error>([&] { io::read_thresholds(write_input("thresholds.txt", data, size)); });
 }
 
 }  // namespace l2w::fuzz

@@ -22,8 +22,6 @@ namespace l2w::distributed {
 namespace {
 
 volatile std::sig_atomic_t g_forward_signal = 0;
-// A training rank's status after a pre-emption checkpoint (train::kPreemptedExitStatus, EX_TEMPFAIL).
-constexpr int kPreempted = 75;
 
 void remember_signal(int signal) { g_forward_signal = signal; }
 
@@ -121,7 +119,7 @@ int supervise(std::map<pid_t, int64_t> running, std::chrono::milliseconds grace)
       const int64_t rank = running.at(pid);
       running.erase(pid);
       if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) || result != 0) continue;
-      if (WIFEXITED(status) && WEXITSTATUS(status) == kPreempted) {
+      if (WIFEXITED(status) && WEXITSTATUS(status) == kPreemptedExitStatus) {
         preempted = true;
         continue;
       }
@@ -143,7 +141,7 @@ int supervise(std::map<pid_t, int64_t> running, std::chrono::milliseconds grace)
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return result != 0 ? result : preempted ? kPreempted : 0;
+  return result != 0 ? result : preempted ? kPreemptedExitStatus : 0;
 }
 
 }  // namespace

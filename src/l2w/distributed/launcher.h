@@ -25,6 +25,11 @@ int64_t free_local_port();
 // Runs `command` (program and arguments) once per local rank and returns 0 when every rank succeeded,
 // else the exit status of the first to fail (128 + signal for a killed one), after reporting it on
 // stderr. SIGINT and SIGTERM sent to the launcher are passed on to the ranks.
+// The exit status of a training process that stopped on a signal after checkpointing its place:
+// EX_TEMPFAIL, "temporary failure, run me again", the status requeueing job scripts test for. The
+// launcher passes it on when its ranks stop so.
+constexpr int kPreemptedExitStatus = 75;
+
 int launch(const std::vector<std::string>& command, LaunchOptions options);
 
 }  // namespace l2w::distributed

@@ -7,10 +7,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "l2w/distributed/launcher.h"
+
 namespace l2w::train {
 
-// EX_TEMPFAIL: "temporary failure, run me again", the status requeueing job scripts test for.
-constexpr int kPreemptedExitStatus = 75;
+// EX_TEMPFAIL (75), which l2w launch passes on.
+constexpr int kPreemptedExitStatus = distributed::kPreemptedExitStatus;
 
 // While one lives, SIGTERM, SIGINT and SIGUSR1 are recorded instead of ending the process; a second
 // SIGINT or SIGTERM does end it (the handlers reset), for a user who means it. The previous handlers
