@@ -82,14 +82,19 @@ bench() {  # name, flags...: one line of bench.txt (with fd, bench train also ti
 cifar=(--data cifar100 --nBlocks 5 --stepmode lin_grow --step 1 --base 1 --nChannels 16 --iterations 10)
 imagenet=(--data ImageNet --nBlocks 5 --stepmode even --step 4 --base 4 --nChannels 32 --growthRate 16
           --grFactor 1-2-4-4 --bnFactor 1-2-4-4 --iterations 5)
-for batch in 64 1024; do
+# Batch 1024 and ImageNet (step 4) add figures in docs/gpu.md; L2W_GPU_CHECK_FULL=1 runs them too.
+batches=(64)
+[[ ${L2W_GPU_CHECK_FULL:-0} == 1 ]] && batches=(64 1024)
+for batch in "${batches[@]}"; do
   stage "bench train, CIFAR-100 MSDNet, batch $batch"
   bench "cifar100 b$batch plain" "${cifar[@]}" -b "$batch" --method plain
   bench "cifar100 b$batch l2w fd" "${cifar[@]}" -b "$batch" --method l2w --meta_grad fd
 done
-stage "bench train, ImageNet MSDNet (step 4), batch 64"
-bench "imagenet b64 plain" "${imagenet[@]}" -b 64 --method plain
-bench "imagenet b64 l2w fd" "${imagenet[@]}" -b 64 --method l2w --meta_grad fd
+if [[ ${L2W_GPU_CHECK_FULL:-0} == 1 ]]; then
+  stage "bench train, ImageNet MSDNet (step 4), batch 64"
+  bench "imagenet b64 plain" "${imagenet[@]}" -b 64 --method plain
+  bench "imagenet b64 l2w fd" "${imagenet[@]}" -b 64 --method l2w --meta_grad fd
+fi
 
 stage "early-exit inference at half the MUL-ADDs"
 full=$(awk -F, 'END { print $5 }' "$run/anytime.csv")
@@ -99,6 +104,18 @@ for batch in 1 256; do
   "$l2w" infer --device cuda "${arch_flags[@]}" --evaluate_from "$run/save_models/model_best.pth.tar" \
     --thresholds "$run/thresholds.txt" -b "$batch" --latency-images 300 >"$out/infer_b$batch.log" 2>&1 ||
     fail "infer -b $batch" "$out/infer_b$batch.log"
+done
+
+# The speed test in each network form: as trained, and the inference form in both layouts.
+forms=("inference form, channels_last:" "inference form, contiguous:--memory-format contiguous"
+       "as trained:--training-form")
+for form in "${forms[@]}"; do
+  stage "bench infer, ${form%%:*}"
+  log=$out/bench_infer_$(echo "${form%%:*}" | tr -c 'a-z_\n' '_').log
+  # shellcheck disable=SC2086  # the form's flags are words
+  "$l2w" bench infer --device cuda "${arch_flags[@]}" --evaluate_from "$run/save_models/model_best.pth.tar" \
+    --train_url "$out/bench_infer" --test-limit 2000 --latency-images 200 ${form#*:} >"$log" 2>&1 ||
+    fail "bench infer" "$log"
 done
 
 {
@@ -113,6 +130,11 @@ done
     echo "  batch $batch: $(grep -E 'throughput' "$out/infer_b$batch.log" | sed 's/^ *//'); $(grep -E 'top-1' "$out/infer_b$batch.log" | sed 's/^ *//')"
   done
   echo "  $(grep -E 'latency, batch 1' "$out/infer_b1.log" | sed 's/^ *//')"
+  echo "bench infer (2000 test images, latency over 200), whole network and half the MUL-ADDs:"
+  for log in "$out"/bench_infer_*.log; do
+    echo "  $(grep -E '^network' "$log" | sed 's/^network *//')"
+    grep -E '^ +all |^ +last |^At p_idx|^[0-9.]+x the|^Its|^The whole' "$log" | sed 's/^/    /'
+  done
   echo "total ${SECONDS}s"
 } | tee "$out/table.txt"
 rm -rf "$data"

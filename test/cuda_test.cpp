@@ -7,6 +7,7 @@
 #include "l2w/eval/dynamic.h"
 #include "l2w/criterion/exit_allocation.h"
 #include "l2w/infer/early_exit_classifier.h"
+#include "l2w/infer/inference_form.h"
 #include "l2w/meta/l2w_step.h"
 #include "l2w/models/ranet.h"
 #include "l2w/io/state_dict.h"
@@ -183,6 +184,26 @@ TEST(Cuda, EarlyExitEngineEqualsTheCpu) {
   EXPECT_TRUE(close(a.confidence, b.confidence, 0, 1e-5));
   EXPECT_GT(a.exit_index.eq(0).sum().item<int64_t>(), 0);
   EXPECT_GT(a.exit_index.eq(2).sum().item<int64_t>(), 0);
+  at::globalContext().setAllowTF32CuDNN(tf32);
+}
+
+// The inference form on the GPU, in both layouts, against the trained network on the CPU.
+TEST(Cuda, InferenceFormEqualsTheTrainedNetworkOnTheCpu) {
+  REQUIRE_CUDA();
+  const bool tf32 = at::globalContext().allowTF32CuDNN();
+  at::globalContext().setAllowTF32CuDNN(false);
+  for (bool channels_last : {false, true}) {
+    auto [cpu, gpu] = twins(tiny_msdnet, torch::kFloat32);
+    cpu->eval();
+    const auto form = infer::to_inference_form(*gpu, infer::InferenceFormOptions().channels_last(channels_last));
+    EXPECT_GT(form.folded_batch_norms, 0);
+    const auto images = torch::randn({16, 3, 32, 32});
+    c10::InferenceMode inference;
+    const auto expected = cpu->forward(images);
+    const auto actual = gpu->forward(images.to(kGpu).contiguous(form.input_format));
+    for (size_t k = 0; k < expected.size(); ++k)
+      EXPECT_TRUE(close(expected[k], actual[k], 1e-5, 1e-5)) << "exit " << k << ", channels_last " << channels_last;
+  }
   at::globalContext().setAllowTF32CuDNN(tf32);
 }
 

@@ -84,6 +84,8 @@ struct Flags {
   std::string thresholds;
   // infer.
   int64_t latency_images = 500;
+  std::string memory_format = "channels_last";  // of the inference form
+  bool training_form = false;                   // run the network as trained (BatchNorm unfolded)
   // plot.
   std::vector<std::string> plot_runs;
   std::string plot_output;

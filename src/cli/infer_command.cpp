@@ -9,7 +9,9 @@
 #include "l2w/dataset/validation_split.h"
 #include "l2w/eval/dynamic.h"
 #include "l2w/io/thresholds_file.h"
+#include "l2w/infer/inference_form.h"
 #include "l2w/infer/speed_test.h"
+#include "l2w/infer/thread_policy.h"
 #include "l2w/models/exit_cost.h"
 #include "l2w/nn/cost_meter.h"
 
@@ -21,6 +23,8 @@ struct Model {
   std::vector<nn::Cost> costs;  // per exit, earlier exits' heads included (docs/algorithm.md, "Counting cost")
   int64_t last_exit_only_muladds = 0;  // every block and the last exit's head only
   dataset::DataSplits data;
+  infer::InferenceForm form;
+  std::vector<int64_t> image_shape;  // a batch of one
 };
 
 Model load_model(const Flags& flags, const torch::Device& device) {
@@ -38,7 +42,48 @@ Model load_model(const Flags& flags, const torch::Device& device) {
   }
   m.net->to(device);
   m.net->eval();
+  if (!flags.training_form)
+    m.form = infer::to_inference_form(
+        *m.net, infer::InferenceFormOptions().channels_last(flags.memory_format == "channels_last"));
+  m.image_shape = {1, geometry.channels, geometry.height, geometry.width};
   return m;
+}
+
+std::string describe_form(const Flags& flags, const Model& m) {
+  if (flags.training_form) return "as trained (--training-form: BatchNorm not folded, contiguous)";
+  return "inference form: " + std::to_string(m.form.folded_batch_norms) + " BatchNorms folded into their convolutions, " +
+         flags.memory_format;
+}
+
+// Intra-op threads for throughput (what --threads or the cores gave) and for batch-1 latency (--threads if
+// given; else the count that measures fastest for this network, on the CPU).
+struct ThreadPlan {
+  int throughput = 1, latency = 1;
+  std::string description;
+};
+
+ThreadPlan plan_threads(const Flags& flags, const Model& m, const torch::Device& device) {
+  ThreadPlan plan;
+  plan.throughput = plan.latency = at::get_num_threads();
+  if (flags.threads > 0 || !device.is_cpu()) {
+    plan.description = std::to_string(plan.throughput) + (flags.threads > 0 ? " (--threads)" : "") +
+                       " for throughput and for latency";
+    return plan;
+  }
+  const auto exits = static_cast<size_t>(m.net->num_exits());
+  infer::EarlyExitClassifier full(m.net, std::vector<float>(exits, 0.0f), m.form.input_format);
+  const auto choice = infer::fastest_latency_threads(full, torch::randn(m.image_shape).to(device),
+                                                     infer::thread_counts_to_try(plan.throughput));
+  plan.latency = choice.threads;
+  plan.description = std::to_string(plan.throughput) + " for throughput (the cores), " + std::to_string(plan.latency) +
+                     " for batch-1 latency, the fastest measured (median whole-network time at batch 1:";
+  for (size_t i = 0; i < choice.tried.size(); ++i) {
+    char figure[64];
+    std::snprintf(figure, sizeof figure, "%s %d: %.3f ms", i ? "," : "", choice.tried[i], choice.median_ms[i]);
+    plan.description += figure;
+  }
+  plan.description += ")";
+  return plan;
 }
 
 // The first `count` test images, one per batch: the latency case.
@@ -55,6 +100,7 @@ struct SpeedRow {
   double mean_ms = 0, p50_ms = 0, p99_ms = 0;  // latency at batch 1
   double images_per_s = 0;                     // throughput at --batch-size
   std::string exits_taken;
+  std::vector<std::vector<double>> latency_ms_by_exit;  // batch 1, per exit taken
 };
 
 struct SpeedTable {
@@ -62,6 +108,7 @@ struct SpeedTable {
   std::vector<SpeedRow> budgets;  // p_index 1..39
   size_t half = 0;               // the budget whose MUL-ADDs are nearest half the whole network's
   double decisions_ms = 0;       // exit checks and compaction per image at batch 1, at that budget
+  infer::EngineProfile batch_profile;  // that budget at --batch-size: where the time goes
   int64_t images = 0, latency_images = 0;
 };
 
@@ -70,10 +117,22 @@ struct TestLoaders {
   dataset::BatchLoader batches, single;
 };
 
+infer::InferenceRun throughput_run(infer::EarlyExitClassifier& engine, dataset::BatchLoader& loader, const Model& m,
+                                   const torch::Device& device, const ThreadPlan& plan, bool last_exit_only = false) {
+  infer::IntraOpThreads threads(plan.throughput);
+  return infer::run_inference(engine, loader, device, m.costs, last_exit_only);
+}
+
+infer::InferenceRun latency_run(infer::EarlyExitClassifier& engine, dataset::BatchLoader& loader, const Model& m,
+                                const torch::Device& device, const ThreadPlan& plan, bool last_exit_only = false) {
+  infer::IntraOpThreads threads(plan.latency);
+  return infer::run_inference(engine, loader, device, m.costs, last_exit_only);
+}
+
 SpeedRow measure(infer::EarlyExitClassifier& engine, TestLoaders& test, const Model& m, const torch::Device& device,
-                 const std::string& name, bool last_exit_only = false) {
-  const auto run = infer::run_inference(engine, test.batches, device, m.costs, last_exit_only);
-  const auto latency = infer::run_inference(engine, test.single, device, m.costs, last_exit_only);
+                 const ThreadPlan& plan, const std::string& name, bool last_exit_only = false) {
+  const auto run = throughput_run(engine, test.batches, m, device, plan, last_exit_only);
+  const auto latency = latency_run(engine, test.single, m, device, plan, last_exit_only);
   SpeedRow row;
   row.name = name;
   row.accuracy = run.accuracy;
@@ -83,31 +142,38 @@ SpeedRow measure(infer::EarlyExitClassifier& engine, TestLoaders& test, const Mo
   row.p99_ms = 1e3 * infer::percentile(latency.batch_seconds, 99);
   row.images_per_s = run.images_per_second();
   row.exits_taken = last_exit_only ? "last exit only" : eval::exit_histogram(run.exit_counts);
+  row.latency_ms_by_exit = infer::latency_ms_by_exit(latency, m.net->num_exits());
   return row;
 }
 
 // The baselines, then the engine at each budget's thresholds (found on the validation set).
 SpeedTable measure_speed(const Model& m, TestLoaders& test, const std::vector<std::vector<float>>& thresholds,
-                         const torch::Device& device) {
+                         const torch::Device& device, const ThreadPlan& plan) {
   SpeedTable t;
   const int64_t exits = m.net->num_exits();
-  infer::EarlyExitClassifier full(m.net, std::vector<float>(exits, std::numeric_limits<float>::infinity()));
-  infer::run_inference(full, test.batches, device, m.costs);  // warms caches and kernels
-  t.all = measure(full, test, m, device, "all");
+  infer::EarlyExitClassifier full(m.net, std::vector<float>(exits, std::numeric_limits<float>::infinity()), m.form.input_format);
+  // Warm-ups at both batch sizes: caches, lazily created kernels and (CUDA) algorithm searches.
+  throughput_run(full, test.batches, m, device, plan);
+  latency_run(full, test.single, m, device, plan);
+  t.all = measure(full, test, m, device, plan, "all");
   t.all.exits_taken = "all exits computed";
-  t.last = measure(full, test, m, device, "last", /*last_exit_only=*/true);
+  t.last = measure(full, test, m, device, plan, "last", /*last_exit_only=*/true);
   t.images = test.batches.num_samples();
   t.latency_images = test.single.num_samples();
   for (size_t i = 0; i < thresholds.size(); ++i) {
-    infer::EarlyExitClassifier engine(m.net, thresholds[i]);
-    t.budgets.push_back(measure(engine, test, m, device, std::to_string(i + 1)));
+    infer::EarlyExitClassifier engine(m.net, thresholds[i], m.form.input_format);
+    t.budgets.push_back(measure(engine, test, m, device, plan, std::to_string(i + 1)));
     const double half = 0.5 * double(m.costs.back().muladds);
     if (std::abs(t.budgets[i].muladds - half) < std::abs(t.budgets[t.half].muladds - half)) t.half = i;
   }
-  infer::EarlyExitClassifier profiled(m.net, thresholds[t.half]);
+  infer::EarlyExitClassifier profiled(m.net, thresholds[t.half], m.form.input_format);
   profiled.set_profiling(true);
-  infer::run_inference(profiled, test.single, device, m.costs);
+  latency_run(profiled, test.single, m, device, plan);
   t.decisions_ms = 1e3 * profiled.profile().decisions_s / double(t.latency_images);
+  infer::EarlyExitClassifier batches(m.net, thresholds[t.half], m.form.input_format);
+  batches.set_profiling(true);
+  throughput_run(batches, test.batches, m, device, plan);
+  t.batch_profile = batches.profile();
   return t;
 }
 
@@ -117,10 +183,20 @@ void print_row(const SpeedRow& r, double full_rate) {
               r.exits_taken.c_str());
 }
 
+void print_latency_by_exit(const SpeedRow& r) {
+  for (size_t k = 0; k < r.latency_ms_by_exit.size(); ++k) {
+    const auto& ms = r.latency_ms_by_exit[k];
+    if (ms.empty()) continue;
+    std::printf("%s exit %zu %.3f / %.3f (%zu images)", k ? "," : "", k + 1, infer::percentile(ms, 50),
+                infer::percentile(ms, 99), ms.size());
+  }
+  std::printf("\n");
+}
+
 void print_speed_table(const SpeedTable& t, const Flags& flags, const torch::Device& device) {
-  std::printf("bench infer: %s on %lld test images, %s, %d threads; throughput at batch %lld, latency at batch 1 "
+  std::printf("bench infer: %s on %lld test images, %s; throughput at batch %lld, latency at batch 1 "
               "over %lld images\n",
-              flags.evaluate_from.c_str(), static_cast<long long>(t.images), device.str().c_str(), at::get_num_threads(),
+              flags.evaluate_from.c_str(), static_cast<long long>(t.images), device.str().c_str(),
               static_cast<long long>(flags.batch_size), static_cast<long long>(t.latency_images));
   std::printf("p_idx   top-1 %%   MUL-ADDs (M)   latency ms (mean / p50 / p99)   images/s   speed-up   exits taken\n");
   for (const auto* row : {&t.all, &t.last}) print_row(*row, t.all.images_per_s);
@@ -131,6 +207,14 @@ void print_speed_table(const SpeedTable& t, const Flags& flags, const torch::Dev
               "%.1f%% of the whole network's latency (%.3f ms).\n",
               half.name.c_str(), half.images_per_s / t.all.images_per_s, half.images_per_s / t.last.images_per_s,
               t.decisions_ms, 100.0 * t.decisions_ms / t.all.mean_ms, t.all.mean_ms);
+  std::printf("Its batch-1 latency by exit taken (p50 / p99 ms):");
+  print_latency_by_exit(half);
+  const auto& p = t.batch_profile;
+  std::printf("Its time at batch %lld (synchronised at each step): blocks %.1f%%, exit classifiers %.1f%%, exit checks "
+              "and compaction %.1f%%.\n",
+              static_cast<long long>(flags.batch_size), 100 * p.blocks_s / p.total(), 100 * p.exits_s / p.total(),
+              100 * p.decisions_s / p.total());
+  std::printf("The whole network's batch-1 latency: p99 / p50 = %.2f.\n", t.all.p99_ms / t.all.p50_ms);
 }
 
 void write_speed_table(const SpeedTable& t, const std::string& path) {
@@ -184,16 +268,19 @@ int infer_command(const Flags& flags) {
                       " costs " + std::to_string(thresholds.exit_muladds[k]) + " MUL-ADDs there, " +
                       std::to_string(m.costs[k].muladds) + " here)");
   }
-  infer::EarlyExitClassifier engine(m.net, thresholds.thresholds);
+  const auto plan = plan_threads(flags, m, device);
+  infer::EarlyExitClassifier engine(m.net, thresholds.thresholds, m.form.input_format);
   dataset::BatchLoader loader(m.data.test, {},
                               dataset::LoaderOptions().batch_size(flags.batch_size).workers(flags.workers).skip_bad_images(flags.skip_bad_images));
-  const auto run = infer::run_inference(engine, loader, device, m.costs);
+  const auto run = throughput_run(engine, loader, m, device, plan);
   auto single = latency_loader(m, flags.latency_images, flags.skip_bad_images);
-  const auto latency = infer::run_inference(engine, single, device, m.costs);
+  const auto latency = latency_run(engine, single, m, device, plan);
 
-  std::printf("Early-exit inference of %s with %s (p_idx %lld) on %lld test images, %s, %d threads\n",
+  std::printf("Early-exit inference of %s with %s (p_idx %lld) on %lld test images, %s\n",
               flags.evaluate_from.c_str(), flags.thresholds.c_str(), static_cast<long long>(thresholds.p_index),
-              static_cast<long long>(run.images), device.str().c_str(), at::get_num_threads());
+              static_cast<long long>(run.images), device.str().c_str());
+  std::printf("  network              %s\n", describe_form(flags, m).c_str());
+  std::printf("  threads              %s\n", plan.description.c_str());
   std::printf("  top-1 accuracy       %.2f %%\n", run.accuracy);
   std::printf("  exits taken          %s\n", eval::exit_histogram(run.exit_counts).c_str());
   std::printf("  mean MUL-ADDs        %.3f M per image (full network %.3f M)\n", run.mean_muladds / 1e6,
@@ -217,8 +304,11 @@ int bench_infer_command(const Flags& flags) {
   const auto valid = eval::exit_confidences(eval::collect_outputs(*m.net, valid_loader, device));
   TestLoaders test{dataset::BatchLoader(m.data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.batch_size)),
                    latency_loader(m, flags.latency_images, flags.skip_bad_images)};
-  const auto table = measure_speed(m, test, eval::budget_thresholds(valid.confidence), device);
+  const auto plan = plan_threads(flags, m, device);
+  const auto table = measure_speed(m, test, eval::budget_thresholds(valid.confidence), device, plan);
   print_machine(device);
+  std::printf("network             %s\n", describe_form(flags, m).c_str());
+  std::printf("threads             %s\n", plan.description.c_str());
   print_speed_table(table, flags, device);
   write_speed_table(table, folder.infer_bench());
   plot_speed(table, folder, flags.batch_size);

@@ -22,9 +22,18 @@ void add_eval_flags(CLI::App& app, Flags& f) {
   app.add_option("--thresholds", f.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
 }
 
+// How infer and bench infer run the network (docs/inference.md).
+void add_deployment_flags(CLI::App& app, Flags& f) {
+  app.add_option("--latency-images", f.latency_images, "images timed one at a time for latency")->check(kPositive);
+  app.add_option("--memory-format", f.memory_format, "layout of the inference form's weights and activations")
+      ->check(CLI::IsMember({"channels_last", "contiguous"}));
+  app.add_flag("--training-form", f.training_form,
+               "run the network as trained (BatchNorm not folded, contiguous): for comparison");
+}
+
 void add_infer_flags(CLI::App& app, Flags& f) {
   app.add_option("--thresholds", f.thresholds, "thresholds file (from eval --budget)")->required();
-  app.add_option("--latency-images", f.latency_images, "images timed one at a time for latency")->check(kPositive);
+  add_deployment_flags(app, f);
 }
 
 void add_plot_flags(CLI::App& app, Flags& f) {
@@ -126,8 +135,7 @@ std::vector<Command> bench_commands() {
          add_model_flags(a, f);
          add_run_flags(a, f);
          add_checkpoint_flags(a, f);
-         a.add_option("--latency-images", f.latency_images, "images timed one at a time for latency")
-             ->check(kPositive);
+         add_deployment_flags(a, f);
        },
        bench_infer_command},
       {"data", "JPEG decoding and ImageNet augmentation, images/s per thread",

@@ -27,8 +27,10 @@ struct EngineProfile {
 
 class EarlyExitClassifier {
  public:
-  // `thresholds` has one entry per exit; the last exit takes whoever is left, whatever its entry.
-  EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds);
+  // `thresholds` has one entry per exit; the last exit takes whoever is left, whatever its entry. Images are
+  // given to the network in `input_format` (channels_last for a network in that form, infer/inference_form.h).
+  EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds,
+                      torch::MemoryFormat input_format = torch::MemoryFormat::Contiguous);
 
   ExitDecisions classify(const torch::Tensor& images);
   // The network without early exits, as deployed without them: every block, the last exit only.
@@ -46,6 +48,7 @@ class EarlyExitClassifier {
   EngineProfile profile_;
   std::chrono::steady_clock::time_point last_;
   torch::Device device_;
+  torch::MemoryFormat input_format_;
 };
 
 }  // namespace l2w::infer

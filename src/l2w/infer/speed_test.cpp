@@ -32,6 +32,7 @@ InferenceRun run_inference(EarlyExitClassifier& engine, dataset::BatchLoader& lo
       exit_index = decisions.exit_index.cpu();
     }
     run.batch_seconds.push_back(timer.seconds());
+    run.batch_deepest_exit.push_back(exit_index.max().item<int64_t>());
     correct += prediction.eq(batch->labels).sum().item<int64_t>();
     const auto* e = exit_index.data_ptr<int64_t>();
     for (int64_t i = 0; i < exit_index.size(0); ++i) ++run.exit_counts.at(e[i]);
@@ -42,6 +43,12 @@ InferenceRun run_inference(EarlyExitClassifier& engine, dataset::BatchLoader& lo
   for (int64_t k = 0; k < exits; ++k)
     run.mean_muladds += double(run.exit_counts[k]) / double(run.images) * double(costs[k].muladds);
   return run;
+}
+
+std::vector<std::vector<double>> latency_ms_by_exit(const InferenceRun& run, int64_t exits) {
+  std::vector<std::vector<double>> ms(exits);
+  for (size_t i = 0; i < run.batch_seconds.size(); ++i) ms.at(run.batch_deepest_exit[i]).push_back(1e3 * run.batch_seconds[i]);
+  return ms;
 }
 
 double percentile(std::vector<double> values, double q) {

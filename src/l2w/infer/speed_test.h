@@ -16,6 +16,7 @@ struct InferenceRun {
   std::vector<int64_t> exit_counts;  // per exit
   double mean_muladds = 0;           // per image, from where each sample left
   std::vector<double> batch_seconds; // wall-clock time of each classify call
+  std::vector<int64_t> batch_deepest_exit;  // the last exit any sample of each batch reached
   double seconds() const;
   double images_per_second() const { return double(images) / seconds(); }
 };
@@ -24,6 +25,10 @@ struct InferenceRun {
 // exit only). Only the classify calls are timed; batches are prepared ahead by the loader's workers.
 InferenceRun run_inference(EarlyExitClassifier& engine, dataset::BatchLoader& loader, const torch::Device& device,
                            const std::vector<nn::Cost>& costs, bool full_network = false);
+
+// At batch 1, the latencies (ms) of the images that left at each exit: early exit makes latency
+// multi-modal by design, so a tail is judged within an exit, not across them.
+std::vector<std::vector<double>> latency_ms_by_exit(const InferenceRun& run, int64_t exits);
 
 // The q-th percentile (0..100) of `values`, linearly interpolated as numpy.percentile does.
 double percentile(std::vector<double> values, double q);

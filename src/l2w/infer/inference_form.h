@@ -1,0 +1,25 @@
+// The inference form of a trained network (docs/inference.md): BatchNorm folded into the convolution before
+// it, and, where it measures faster, weights and activations in channels_last. Same module tree and same
+// forward code as the trained network; it computes the trained network's eval-mode outputs.
+#pragma once
+
+#include "l2w/models/multi_exit_network.h"
+
+namespace l2w::infer {
+
+struct InferenceFormOptions {
+  // NHWC weights, and inputs converted to NHWC by the engine: faster for some convolution shapes.
+  TORCH_ARG(bool, channels_last) = false;
+};
+
+// What the conversion did, and how the engine must feed the result.
+struct InferenceForm {
+  int64_t folded_batch_norms = 0;
+  torch::MemoryFormat input_format = torch::MemoryFormat::Contiguous;
+};
+
+// Converts `net` in place (eval mode, no gradients). The result cannot be trained, nor saved as a
+// checkpoint of the trained network: its state_dict has conv biases and no BatchNorm entries.
+InferenceForm to_inference_form(models::MultiExitNetworkImpl& net, const InferenceFormOptions& options = {});
+
+}  // namespace l2w::infer
