@@ -107,7 +107,7 @@ for batch in 1 256; do
 done
 
 # The speed test in each network form: as trained, and the inference form in both layouts.
-forms=("inference form, channels_last:" "inference form, contiguous:--memory-format contiguous"
+forms=("inference form, channels_last:--memory-format channels_last" "inference form, contiguous:--memory-format contiguous"
        "as trained:--training-form")
 for form in "${forms[@]}"; do
   stage "bench infer, ${form%%:*}"

@@ -1,3 +1,5 @@
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "l2w/eval/dynamic.h"
@@ -84,6 +86,17 @@ TEST(EarlyExitClassifier, ExtremeThresholdsAndTheFullNetwork) {
   EXPECT_GT(nobody_early.profile().blocks_s, 0.0);
   EXPECT_GT(nobody_early.profile().exits_s, 0.0);
   EXPECT_THROW(infer::EarlyExitClassifier(net, {0.5f, 0.5f}), std::invalid_argument);
+}
+
+TEST(EarlyExitClassifier, CompactedBatchesArePaddedToFewSizes) {
+  std::set<int64_t> sizes;
+  for (int64_t n = 1; n <= 256; ++n) {
+    const int64_t padded = infer::padded_batch_size(n);
+    EXPECT_GE(padded, n);
+    EXPECT_LE(2 * padded, 3 * n) << n;  // at most half as much again
+    sizes.insert(padded);
+  }
+  EXPECT_EQ(sizes, (std::set<int64_t>{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256}));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "l2w/dataset/transforms.h"
 #include "l2w/models/exit_cost.h"
 #include "l2w/runtime/device.h"
+#include "l2w/runtime/operator_profile.h"
 
 #ifdef L2W_WITH_IMAGES
 #include "l2w/dataset/image_decoding.h"
@@ -133,6 +134,34 @@ void compare_with_exact(const Flags& flags, models::MultiExitNetworkImpl& net, t
               device.is_cuda() ? "GPU peak of the exact steps" : "process peak after the exact steps");
 }
 
+// Self time per operator over `steps` more steps (run after the timed ones, so that nothing is first-time).
+void print_operator_profile(train::TrainStep& step, const torch::Tensor& images, const torch::Tensor& labels,
+                            int64_t steps, const torch::Device& device) {
+  std::vector<runtime::OperatorTime> ops;
+  double wall_ms = 0;
+  {
+    runtime::OperatorProfile profile;
+    const auto start = Clock::now();
+    for (int64_t i = 0; i < steps; ++i) step.run(images, labels, {1000 + i});
+    runtime::synchronize(device);
+    wall_ms = 1e3 * std::chrono::duration<double>(Clock::now() - start).count();
+    ops = profile.stop();
+  }
+  double total = 0;
+  for (const auto& op : ops) total += op.self_ms;
+  std::printf("\noperator profile: %lld steps, %.1f ms per step under the profiler, %.1f ms of it in operators\n",
+              static_cast<long long>(steps), wall_ms / double(steps), total / double(steps));
+  std::printf("%-52s %10s %7s %8s\n", "operator (self time)", "ms/step", "share", "calls");
+  double shown = 0;
+  for (size_t i = 0; i < ops.size() && i < 25; ++i) {
+    std::printf("%-52s %10.2f %6.1f%% %8lld\n", ops[i].name.substr(0, 52).c_str(), ops[i].self_ms / double(steps),
+                100 * ops[i].self_ms / total, static_cast<long long>(ops[i].calls / steps));
+    shown += ops[i].self_ms;
+  }
+  std::printf("%-52s %10.2f %6.1f%%\n", "(the other operators)", (total - shown) / double(steps),
+              100 * (total - shown) / total);
+}
+
 }  // namespace
 
 int bench_data_command(const Flags& flags) {
@@ -177,6 +206,7 @@ int bench_train_command(const Flags& flags) {
   std::printf("matmul GFLOP/s      %.1f  (float32 product on %s, this run)\n", peak, device.str().c_str());
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
   std::printf("%s %.0f\n", device.is_cuda() ? "peak GPU memory MB " : "peak resident MB   ", peak_mb);
+  if (flags.bench_profile > 0) print_operator_profile(*step, images, labels, flags.bench_profile, device);
   if (flags.method == "l2w" && flags.meta_grad == "fd" && world == 1)
     compare_with_exact(flags, *net, sgd, images, labels, device, images_per_s);
   return 0;

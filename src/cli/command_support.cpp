@@ -73,6 +73,9 @@ torch::Device setup_runtime(const Flags& f) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 256 << 20);
 #endif
+  // oneDNN keeps 1024 prepared convolution kernels by default; early-exit inference meets each layer at
+  // several batch sizes (docs/inference.md), more than that on the larger networks. Read at first use.
+  setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8192", /*overwrite=*/0);
   // LibTorch may start with fewer threads than cores: set the count explicitly.
   // Several ranks on one machine (l2w launch, torchrun) share its cores.
   const char* local_world = std::getenv("LOCAL_WORLD_SIZE");

@@ -84,7 +84,7 @@ struct Flags {
   std::string thresholds;
   // infer.
   int64_t latency_images = 500;
-  std::string memory_format = "channels_last";  // of the inference form
+  std::string memory_format = "auto";  // of the inference form; auto: the faster measured
   bool training_form = false;                   // run the network as trained (BatchNorm unfolded)
   // plot.
   std::vector<std::string> plot_runs;
@@ -100,6 +100,7 @@ struct Flags {
   bool json = false;
   // bench.
   int64_t bench_iterations = 20;
+  int64_t bench_profile = 0;  // bench train: steps profiled per operator after the timed ones; 0: none
   // Data-parallel jobs (torchrun's environment, or these, which win).
   std::string dist_url;
   int64_t world_size = 0;  // 0: from WORLD_SIZE, else 1

@@ -25,8 +25,9 @@ void add_eval_flags(CLI::App& app, Flags& f) {
 // How infer and bench infer run the network (docs/inference.md).
 void add_deployment_flags(CLI::App& app, Flags& f) {
   app.add_option("--latency-images", f.latency_images, "images timed one at a time for latency")->check(kPositive);
-  app.add_option("--memory-format", f.memory_format, "layout of the inference form's weights and activations")
-      ->check(CLI::IsMember({"channels_last", "contiguous"}));
+  app.add_option("--memory-format", f.memory_format,
+                 "layout of the inference form's weights and activations (auto: the faster measured)")
+      ->check(CLI::IsMember({"auto", "channels_last", "contiguous"}));
   app.add_flag("--training-form", f.training_form,
                "run the network as trained (BatchNorm not folded, contiguous): for comparison");
 }
@@ -128,6 +129,9 @@ std::vector<Command> bench_commands() {
        [](CLI::App& a, Flags& f) {
          add_training_flags(a, f);
          a.add_option("--iterations", f.bench_iterations, "timed iterations")->check(kPositive);
+         a.add_option("--profile", f.bench_profile,
+                      "then profile this many steps with LibTorch's profiler: self time per operator")
+             ->check(kPositive);
        },
        bench_train_command},
       {"infer", "the speed test: accuracy, latency and throughput of early-exit inference at the 39 budgets",

@@ -27,6 +27,7 @@ expected=$(sed -n 's/.*test: \([0-9.]*\)% at \([0-9.]*\) M.*/\1 \2/p' "$run/eval
 got="$(sed -n 's/^  top-1 accuracy *\([0-9.]*\) %.*/\1/p' "$run/infer.log") $(sed -n 's/^  mean MUL-ADDs *\([0-9.]*\) M.*/\1/p' "$run/infer.log")"
 [ -n "$expected" ] && [ "$got" = "$expected" ] || { echo "infer gave '$got', eval '$expected'"; exit 1; }
 grep -q "latency, batch 1     p50 .* ms, p90 .* ms, p99 .* ms (50 images)" "$run/infer.log"
+grep -q "^  network  *inference form: [0-9]* BatchNorms folded into their convolutions" "$run/infer.log"
 # A thresholds file of another network is refused.
 sed 's/^exit 1 threshold \(.*\) muladds [0-9]*/exit 1 threshold \1 muladds 7/' "$run/thresholds.txt" >"$run/other.txt"
 if "$l2w" infer "${arch[@]}" --thresholds "$run/other.txt" --evaluate_from "$run/save_models/model_best.pth.tar" \

@@ -22,7 +22,20 @@ class NoCudnnBenchmark {
   bool previous_;
 };
 
+// `rows` followed by copies of its last entry, `size` entries in all.
+torch::Tensor padded(const torch::Tensor& rows, int64_t size) {
+  const int64_t extra = size - rows.size(0);
+  return extra == 0 ? rows : torch::cat({rows, rows.slice(0, -1).expand({extra})});
+}
+
 }  // namespace
+
+int64_t padded_batch_size(int64_t n) {
+  if (n <= 4) return n;
+  int64_t size = 4;  // 4, 6, 8, 12, 16, 24, ...: each a third or a half more than the one before
+  while (size < n) size = size % 3 == 0 ? size / 3 * 4 : size / 2 * 3;
+  return size;
+}
 
 EarlyExitClassifier::EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds,
                                          torch::MemoryFormat input_format)
@@ -55,11 +68,13 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
   if (profiling_) last_ = std::chrono::steady_clock::now();
   models::Features features{images.contiguous(input_format_)};
   torch::Tensor inside;  // original rows of the samples still inside; undefined while all are
+  int64_t real = n;      // the first `real` rows of `features` are samples; the rest pad the batch
   for (int64_t k = 0; k < exits; ++k) {
     features = net_->run_block(k, features);
     mark(profile_.blocks_s);
-    const auto logits = net_->run_exit(k, features);
+    auto logits = net_->run_exit(k, features);
     mark(profile_.exits_s);
+    if (logits.size(0) > real) logits = logits.slice(0, 0, real);
     const auto [confidence, prediction] = torch::softmax(logits.to(torch::kFloat32), 1).max(1);
     const bool last = k + 1 == exits;
     const auto leave = last ? torch::ones_like(confidence, torch::kBool) : confidence.ge(thresholds_[k]);
@@ -70,16 +85,18 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
       out.confidence.index_put_({rows}, confidence.index_select(0, leaving));
       out.exit_index.index_put_({rows}, torch::full({leaving.size(0)}, k, on.dtype(torch::kLong)));
     }
-    const int64_t left = confidence.size(0) - leaving.size(0);
+    const int64_t left = real - leaving.size(0);
     if (left == 0) {
       mark(profile_.decisions_s);
       break;
     }
     if (leaving.size(0) > 0) {
-      // Compact: only the samples still inside go on.
+      // Compact: only the samples still inside go on, padded to one of a few batch sizes.
       const auto staying = leave.logical_not().nonzero().squeeze(1);
-      for (auto& f : features) f = f.index_select(0, staying);
+      const auto rows = padded(staying, padded_batch_size(left));
+      for (auto& f : features) f = f.index_select(0, rows);
       inside = inside.defined() ? inside.index_select(0, staying) : staying;
+      real = left;
     }
     mark(profile_.decisions_s);
   }

@@ -10,6 +10,13 @@
 
 namespace l2w::infer {
 
+// The batch size a compacted batch of n samples is padded to (with copies of its last sample): n up to 4,
+// then the next of 6, 8, 12, 16, 24, 32, ... (at most half as much again). Convolution backends prepare
+// a kernel per input shape (oneDNN's primitives on the CPU, cuDNN's plans on a GPU), and preparing one
+// costs more than running it: if every compacted batch had its own size, the preparations would cost
+// more than the inference (docs/inference.md).
+int64_t padded_batch_size(int64_t n);
+
 // Per sample: the class chosen, its probability and the exit (0-based) that chose it.
 struct ExitDecisions {
   torch::Tensor prediction;  // int64 [N]

@@ -4,16 +4,20 @@
 
 namespace l2w::infer {
 
+void set_memory_format(models::MultiExitNetworkImpl& net, torch::MemoryFormat format) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : net.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(format));
+}
+
 InferenceForm to_inference_form(models::MultiExitNetworkImpl& net, const InferenceFormOptions& options) {
   net.eval();
   InferenceForm form;
   form.folded_batch_norms = nn::fold_batch_norms(net);
   torch::NoGradGuard no_grad;
-  for (auto& p : net.parameters()) {
-    p.set_requires_grad(false);
-    if (options.channels_last() && p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-  }
+  for (auto& p : net.parameters()) p.set_requires_grad(false);
   if (options.channels_last()) form.input_format = torch::MemoryFormat::ChannelsLast;
+  set_memory_format(net, form.input_format);
   return form;
 }
 

@@ -18,6 +18,10 @@ struct InferenceForm {
   torch::MemoryFormat input_format = torch::MemoryFormat::Contiguous;
 };
 
+// Lays out the network's 4-D weights in `format` (ChannelsLast or Contiguous); the engine must then be
+// given the same format for its inputs. Which is faster depends on the network, the batch and the machine.
+void set_memory_format(models::MultiExitNetworkImpl& net, torch::MemoryFormat format);
+
 // Converts `net` in place (eval mode, no gradients). The result cannot be trained, nor saved as a
 // checkpoint of the trained network: its state_dict has conv biases and no BatchNorm entries.
 InferenceForm to_inference_form(models::MultiExitNetworkImpl& net, const InferenceFormOptions& options = {});

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Early-exit inference on this machine (docs/inference.md), for the two networks of its targets:
+# - the demo's Fashion-MNIST network (runs/demo/l2w from scripts/demo.sh; trained here if missing);
+# - the seed's CIFAR-100 MSDNet (5 exits, nChannels 16). CIFAR-100 cannot be downloaded here, so it is
+#   trained for one short epoch on synthetic images written in CIFAR-100's binary format: its accuracy
+#   means nothing, its speed is the network's. Thresholds come from validation confidences as usual.
+# Each network is measured as trained (--training-form) and in the inference form. Usage:
+#   bash scripts/bench_infer.sh [OUT]   (default runs/bench_infer; about 5 minutes on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-runs/bench_infer}
+l2w=build/src/cli/l2w
+[[ -x $l2w ]] || bash scripts/setup.sh
+mkdir -p "$out"
+[[ -f runs/demo/l2w/save_models/model_best.pth.tar ]] || bash scripts/demo.sh
+
+cifar=$out/cifar100-data/cifar-100-binary
+if [[ ! -f $cifar/test.bin ]]; then
+  mkdir -p "$cifar"
+  # Records of 1 coarse label, 1 fine label and 3072 pixel bytes (R, G, B planes of 32x32).
+  python3 - "$cifar" <<'PY'
+import os, random, sys
+random.seed(0)
+for name, count in (("train.bin", 2000), ("test.bin", 2000)):
+    with open(os.path.join(sys.argv[1], name), "wb") as f:
+        for _ in range(count):
+            fine = random.randrange(100)
+            f.write(bytes([fine // 5, fine]) + os.urandom(3072))
+PY
+fi
+cifar_net=(--data cifar100 --data_url "$out/cifar100-data" --nBlocks 5 --stepmode lin_grow --step 1 --base 1
+           --nChannels 16)
+if [[ ! -f $out/cifar100/save_models/model_best.pth.tar ]]; then
+  "$l2w" train --method plain "${cifar_net[@]}" --epochs 1 --batch-size 64 --train-limit 1000 --test-limit 500 \
+    --train_url "$out/cifar100" >"$out/cifar100_train.log" 2>&1
+fi
+demo_net=(--data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4)
+
+bench() {  # name, network flags..., then -- and the form's flags
+  local name=$1
+  shift
+  "$l2w" bench infer "$@" -b 256 --latency-images 300 --train_url "$out/$name" >"$out/$name.log" 2>&1
+  echo "== $name"
+  grep -E "^(network|threads)|^ +(all|last) |^At p_idx|^[0-9.]+x the|^Its|^The whole" "$out/$name.log"
+}
+for form in training-form inference-form; do
+  flags=()
+  [[ $form == training-form ]] && flags=(--training-form)
+  bench "demo_$form" "${demo_net[@]}" --evaluate_from runs/demo/l2w/save_models/model_best.pth.tar \
+    --test-limit 2000 "${flags[@]}"
+  bench "cifar100_$form" "${cifar_net[@]}" --evaluate_from "$out/cifar100/save_models/model_best.pth.tar" \
+    "${flags[@]}"
+done
