@@ -68,24 +68,24 @@ double largest_relative_difference(models::MultiExitNetworkImpl& a, models::Mult
   return worst;
 }
 
-TEST(InferenceForm, MSDNetComputesTheTrainedNetworksOutputsWithin1e5) {
+// The inference form in each layout against the trained network, on the same images.
+template <typename Net, typename Options>
+void expect_outputs_within_1e5_in_both_layouts(const Options& options) {
   for (bool channels_last : {false, true}) {
-    auto [trained, deployed] = trained_and_inference_form<models::MSDNetImpl>(
-        test::tiny_msdnet(), infer::InferenceFormOptions().channels_last(channels_last));
+    auto [trained, deployed] =
+        trained_and_inference_form<Net>(options, infer::InferenceFormOptions().channels_last(channels_last));
     const auto format = channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
     EXPECT_LT(largest_relative_difference(*trained, *deployed, torch::randn({8, 3, 32, 32}), format), 1e-5)
         << "channels_last " << channels_last;
   }
 }
 
+TEST(InferenceForm, MSDNetComputesTheTrainedNetworksOutputsWithin1e5) {
+  expect_outputs_within_1e5_in_both_layouts<models::MSDNetImpl>(test::tiny_msdnet());
+}
+
 TEST(InferenceForm, RANetComputesTheTrainedNetworksOutputsWithin1e5) {
-  for (bool channels_last : {false, true}) {
-    auto [trained, deployed] = trained_and_inference_form<models::RANetImpl>(
-        test::small_ranet(), infer::InferenceFormOptions().channels_last(channels_last));
-    const auto format = channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
-    EXPECT_LT(largest_relative_difference(*trained, *deployed, torch::randn({8, 3, 32, 32}), format), 1e-5)
-        << "channels_last " << channels_last;
-  }
+  expect_outputs_within_1e5_in_both_layouts<models::RANetImpl>(test::small_ranet());
 }
 
 // In float64 the fold is the same function up to rounding: it leaves out nothing of the BatchNorm.

@@ -8,9 +8,10 @@
 namespace l2w::infer {
 namespace {
 
-// cuDNN's benchmark mode searches for the fastest algorithm at each new input shape. After compaction
-// every batch has its own size at every exit, so the searches would cost more than the inference: the
-// GPU check measured early exit at 0.04x the whole network's throughput with it on. Off while classifying.
+// cuDNN's benchmark mode searches for the fastest algorithm at each new input shape. Compaction makes
+// many shapes (16 batch sizes per layer even when padded), so the searches would cost more than the
+// inference: the GPU check measured early exit at 0.04x the whole network's throughput with it on, before
+// padding. Off while classifying.
 class NoCudnnBenchmark {
  public:
   NoCudnnBenchmark() : previous_(at::globalContext().benchmarkCuDNN()) { at::globalContext().setBenchmarkCuDNN(false); }
