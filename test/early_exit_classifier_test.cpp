@@ -94,9 +94,28 @@ TEST(EarlyExitClassifier, CompactedBatchesArePaddedToFewSizes) {
     const int64_t padded = infer::padded_batch_size(n);
     EXPECT_GE(padded, n);
     EXPECT_LE(2 * padded, 3 * n) << n;  // at most half as much again
+    if (n > 32) {
+      EXPECT_LT(padded - n, 16) << n;
+    }
     sizes.insert(padded);
   }
-  EXPECT_EQ(sizes, (std::set<int64_t>{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256}));
+  EXPECT_EQ(sizes, (std::set<int64_t>{1,   2,   3,   4,   6,   8,   12,  16,  24,  32,  48,  64,
+                                      80,  96,  112, 128, 144, 160, 176, 192, 208, 224, 240, 256}));
+  EXPECT_EQ(infer::padded_batch_size(257), 288);  // steps of 32 up to 512
+  EXPECT_EQ(infer::padded_batch_size(1000), 1024);
+}
+
+TEST(EarlyExitClassifier, CompactionKeepsTheMemoryLayout) {
+  torch::manual_seed(0);
+  const auto rows = torch::tensor({3, 0, 5, 5}, torch::kLong);
+  for (const auto format : {torch::MemoryFormat::Contiguous, torch::MemoryFormat::ChannelsLast}) {
+    const auto batch = torch::randn({6, 5, 4, 3}).contiguous(format);
+    const auto selected = infer::select_rows(batch, rows);
+    EXPECT_TRUE(torch::equal(selected, batch.index_select(0, rows)));
+    EXPECT_TRUE(selected.is_contiguous(format));
+  }
+  const auto vectors = torch::randn({6, 7});
+  EXPECT_TRUE(torch::equal(infer::select_rows(vectors, rows), vectors.index_select(0, rows)));
 }
 
 }  // namespace

@@ -11,11 +11,15 @@
 namespace l2w::infer {
 
 // The batch size a compacted batch of n samples is padded to (with copies of its last sample): n up to 4,
-// then the next of 6, 8, 12, 16, 24, 32, ... (at most half as much again). Convolution backends prepare
-// a kernel per input shape (oneDNN's primitives on the CPU, cuDNN's plans on a GPU), and preparing one
-// costs more than running it: if every compacted batch had its own size, the preparations would cost
-// more than the inference (docs/inference.md).
+// then the next of 6, 8, 12, 16, 24, 32, then of 48, 64, 80, ... (steps of 16 up to 256, of a sixteenth
+// of the next power of two above). Convolution backends prepare a kernel per input shape (oneDNN's
+// primitives on the CPU, cuDNN's plans on a GPU), and preparing one costs more than running it: if every
+// compacted batch had its own size, the preparations would cost more than the inference (docs/inference.md).
 int64_t padded_batch_size(int64_t n);
+
+// The given rows of a batch (dimension 0) in the batch's own memory layout. index_select alone returns
+// NCHW, so a channels_last network would reorder every compacted feature map at its next convolution.
+torch::Tensor select_rows(const torch::Tensor& batch, const torch::Tensor& rows);
 
 // Per sample: the class chosen, its probability and the exit (0-based) that chose it.
 struct ExitDecisions {
