@@ -43,11 +43,15 @@ Model load_model(const Flags& flags, const torch::Device& device) {
   }
   m.net->to(device);
   m.net->eval();
+  m.image_shape = {1, geometry.channels, geometry.height, geometry.width};
+  return m;
+}
+
+// The network in the form it is deployed in: the inference form unless --training-form (docs/inference.md).
+void to_deployed_form(Model& m, const Flags& flags) {
   if (!flags.training_form)
     m.form = infer::to_inference_form(
         *m.net, infer::InferenceFormOptions().channels_last(flags.memory_format == "channels_last"));
-  m.image_shape = {1, geometry.channels, geometry.height, geometry.width};
-  return m;
 }
 
 // How the network runs: its form and layout, and the intra-op threads for throughput (what --threads or
@@ -153,22 +157,18 @@ struct TestLoaders {
   dataset::BatchLoader batches, single;
 };
 
-infer::InferenceRun throughput_run(infer::EarlyExitClassifier& engine, dataset::BatchLoader& loader, const Model& m,
-                                   const torch::Device& device, const Deployment& plan, bool last_exit_only = false) {
-  infer::IntraOpThreads threads(plan.throughput_threads);
-  return infer::run_inference(engine, loader, device, m.costs, last_exit_only);
-}
-
-infer::InferenceRun latency_run(infer::EarlyExitClassifier& engine, dataset::BatchLoader& loader, const Model& m,
-                                const torch::Device& device, const Deployment& plan, bool last_exit_only = false) {
-  infer::IntraOpThreads threads(plan.latency_threads);
+// The engine over the loader's images with `threads` intra-op threads: the plan's count for throughput
+// or for latency.
+infer::InferenceRun timed_run(infer::EarlyExitClassifier& engine, dataset::BatchLoader& loader, const Model& m,
+                              const torch::Device& device, int threads, bool last_exit_only = false) {
+  infer::IntraOpThreads scoped(threads);
   return infer::run_inference(engine, loader, device, m.costs, last_exit_only);
 }
 
 SpeedRow measure(infer::EarlyExitClassifier& engine, TestLoaders& test, const Model& m, const torch::Device& device,
                  const Deployment& plan, const std::string& name, bool last_exit_only = false) {
-  const auto run = throughput_run(engine, test.batches, m, device, plan, last_exit_only);
-  const auto latency = latency_run(engine, test.single, m, device, plan, last_exit_only);
+  const auto run = timed_run(engine, test.batches, m, device, plan.throughput_threads, last_exit_only);
+  const auto latency = timed_run(engine, test.single, m, device, plan.latency_threads, last_exit_only);
   SpeedRow row;
   row.name = name;
   row.accuracy = run.accuracy;
@@ -189,8 +189,8 @@ SpeedTable measure_speed(const Model& m, TestLoaders& test, const std::vector<st
   const int64_t exits = m.net->num_exits();
   infer::EarlyExitClassifier full(m.net, std::vector<float>(exits, std::numeric_limits<float>::infinity()), m.form.input_format);
   // Warm-ups at both batch sizes: caches, lazily created kernels and (CUDA) algorithm searches.
-  throughput_run(full, test.batches, m, device, plan);
-  latency_run(full, test.single, m, device, plan);
+  timed_run(full, test.batches, m, device, plan.throughput_threads);
+  timed_run(full, test.single, m, device, plan.latency_threads);
   t.all = measure(full, test, m, device, plan, "all");
   t.all.exits_taken = "all exits computed";
   t.last = measure(full, test, m, device, plan, "last", /*last_exit_only=*/true);
@@ -204,11 +204,11 @@ SpeedTable measure_speed(const Model& m, TestLoaders& test, const std::vector<st
   }
   infer::EarlyExitClassifier profiled(m.net, thresholds[t.half], m.form.input_format);
   profiled.set_profiling(true);
-  latency_run(profiled, test.single, m, device, plan);
+  timed_run(profiled, test.single, m, device, plan.latency_threads);
   t.decisions_ms = 1e3 * profiled.profile().decisions_s / double(t.latency_images);
   infer::EarlyExitClassifier batches(m.net, thresholds[t.half], m.form.input_format);
   batches.set_profiling(true);
-  throughput_run(batches, test.batches, m, device, plan);
+  timed_run(batches, test.batches, m, device, plan.throughput_threads);
   t.batch_profile = batches.profile();
   return t;
 }
@@ -304,13 +304,14 @@ int infer_command(const Flags& flags) {
                       " costs " + std::to_string(thresholds.exit_muladds[k]) + " MUL-ADDs there, " +
                       std::to_string(m.costs[k].muladds) + " here)");
   }
+  to_deployed_form(m, flags);
   const auto plan = plan_deployment(flags, m, device);
   infer::EarlyExitClassifier engine(m.net, thresholds.thresholds, m.form.input_format);
   dataset::BatchLoader loader(m.data.test, {},
                               dataset::LoaderOptions().batch_size(flags.batch_size).workers(flags.workers).skip_bad_images(flags.skip_bad_images));
-  const auto run = throughput_run(engine, loader, m, device, plan);
+  const auto run = timed_run(engine, loader, m, device, plan.throughput_threads);
   auto single = latency_loader(m, flags.latency_images, flags.skip_bad_images);
-  const auto latency = latency_run(engine, single, m, device, plan);
+  const auto latency = timed_run(engine, single, m, device, plan.latency_threads);
 
   std::printf("Early-exit inference of %s with %s (p_idx %lld) on %lld test images, %s\n",
               flags.evaluate_from.c_str(), flags.thresholds.c_str(), static_cast<long long>(thresholds.p_index),
@@ -333,13 +334,15 @@ int bench_infer_command(const Flags& flags) {
   const torch::Device device = setup_runtime(flags);
   auto m = load_model(flags, device);
   const io::RunFolder folder = io::RunFolder(flags.train_url).create();
-  // Thresholds for the 39 budgets from the validation set, as dynamic evaluation finds them.
+  // Thresholds for the 39 budgets from the validation set, as dynamic evaluation finds them: on the network
+  // as trained, so that they are eval's to the last bit.
   const auto loading = dataset::LoaderOptions().workers(flags.workers).skip_bad_images(flags.skip_bad_images);
   dataset::BatchLoader valid_loader(m.data.train, validation_subset(flags, folder, m.data.train->size()),
                                     dataset::LoaderOptions(loading).batch_size(256));
   const auto valid = eval::exit_confidences(eval::collect_outputs(*m.net, valid_loader, device));
   TestLoaders test{dataset::BatchLoader(m.data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.batch_size)),
                    latency_loader(m, flags.latency_images, flags.skip_bad_images)};
+  to_deployed_form(m, flags);
   const auto plan = plan_deployment(flags, m, device);
   const auto table = measure_speed(m, test, eval::budget_thresholds(valid.confidence), device, plan);
   print_machine(device);
