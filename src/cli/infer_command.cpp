@@ -19,6 +19,8 @@
 namespace l2w::cli {
 namespace {
 
+constexpr float kNever = std::numeric_limits<float>::infinity();  // an exit threshold no image reaches
+
 struct Model {
   models::MultiExitNetwork net;
   std::vector<nn::Cost> costs;  // per exit, earlier exits' heads included (docs/algorithm.md, "Counting cost")
@@ -92,7 +94,8 @@ Deployment plan_deployment(const Flags& flags, Model& m, const torch::Device& de
   std::vector<double> best_ms;
   for (const auto format : formats) {
     if (!flags.training_form) infer::set_memory_format(*m.net, format);
-    infer::EarlyExitClassifier full(m.net, std::vector<float>(size_t(m.net->num_exits()), 0.0f), format);
+    // Every exit computed: the slowest path through the engine, and the whole network's latency.
+    infer::EarlyExitClassifier full(m.net, std::vector<float>(size_t(m.net->num_exits()), kNever), format);
     choices.push_back(infer::fastest_latency_threads(full, image, counts));
     names.push_back(format_name(format));
     best_ms.push_back(*std::min_element(choices.back().median_ms.begin(), choices.back().median_ms.end()));
@@ -187,7 +190,7 @@ SpeedTable measure_speed(const Model& m, TestLoaders& test, const std::vector<st
                          const torch::Device& device, const Deployment& plan) {
   SpeedTable t;
   const int64_t exits = m.net->num_exits();
-  infer::EarlyExitClassifier full(m.net, std::vector<float>(exits, std::numeric_limits<float>::infinity()), m.form.input_format);
+  infer::EarlyExitClassifier full(m.net, std::vector<float>(exits, kNever), m.form.input_format);
   // Warm-ups at both batch sizes: caches, lazily created kernels and (CUDA) algorithm searches.
   timed_run(full, test.batches, m, device, plan.throughput_threads);
   timed_run(full, test.single, m, device, plan.latency_threads);

@@ -27,7 +27,7 @@ LatencyThreads fastest_latency_threads(EarlyExitClassifier& engine, const torch:
     std::vector<double> ms;
     for (int i = 0; i < repeats + repeats / 4; ++i) {
       timer.start();
-      engine.classify_full(image);
+      engine.classify(image);
       if (i >= repeats / 4) ms.push_back(1e3 * timer.seconds());  // the first quarter warms up
       else timer.seconds();
     }

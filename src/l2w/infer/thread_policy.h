@@ -31,8 +31,9 @@ struct LatencyThreads {
   std::vector<double> median_ms;    // the median batch-1 time of each
 };
 
-// Times the whole network on `image` (a batch of one), `repeats` times with each count after a warm-up,
-// and picks the count with the lowest median; a tie within 3% goes to the fewer threads.
+// Times the engine on `image` (a batch of one), `repeats` times with each count after a warm-up, and picks
+// the count with the lowest median; a tie within 3% goes to the fewer threads. Give it thresholds of +inf
+// to time the whole network with every exit computed: the path of an image that reaches the last exit.
 LatencyThreads fastest_latency_threads(EarlyExitClassifier& engine, const torch::Tensor& image,
                                        const std::vector<int>& counts, int repeats = 40);
 
