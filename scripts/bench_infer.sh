@@ -5,7 +5,7 @@
 #   trained for one short epoch on synthetic images written in CIFAR-100's binary format: its accuracy
 #   means nothing, its speed is the network's. Thresholds come from validation confidences as usual.
 # Each network is measured as trained (--training-form) and in the inference form. Usage:
-#   bash scripts/bench_infer.sh [OUT]   (default runs/bench_infer; about 5 minutes on 2 cores)
+#   bash scripts/bench_infer.sh [OUT]   (default runs/bench_infer; 7 to 9 minutes on 2 cores per round)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/bench_infer}
@@ -41,13 +41,19 @@ bench() {  # name, network flags..., then -- and the form's flags
   shift
   "$l2w" bench infer "$@" -b 256 --latency-images 300 --train_url "$out/$name" >"$out/$name.log" 2>&1
   echo "== $name"
-  grep -E "^(network|threads)|^ +(all|last) |^At p_idx|^[0-9.]+x the|^Its|^The whole" "$out/$name.log"
+  grep -E "^(network|threads)|^ +(all|last) |^At p_idx|^[0-9.]+x the|^Throughputs|^Its|^The whole" "$out/$name.log"
 }
-for form in training-form inference-form; do
-  flags=()
-  [[ $form == training-form ]] && flags=(--training-form)
-  bench "demo_$form" "${demo_net[@]}" --evaluate_from runs/demo/l2w/save_models/model_best.pth.tar \
-    --test-limit 2000 "${flags[@]}"
-  bench "cifar100_$form" "${cifar_net[@]}" --evaluate_from "$out/cifar100/save_models/model_best.pth.tar" \
-    "${flags[@]}"
+# The forms alternate, L2W_BENCH_ROUNDS times (default 1): the machine's speed drifts between runs minutes
+# apart, and alternating shows how far.
+for round in $(seq "${L2W_BENCH_ROUNDS:-1}"); do
+  for form in training-form inference-form; do
+    flags=()
+    [[ $form == training-form ]] && flags=(--training-form)
+    suffix=$form
+    [[ ${L2W_BENCH_ROUNDS:-1} == 1 ]] || suffix=${form}_round$round
+    bench "demo_$suffix" "${demo_net[@]}" --evaluate_from runs/demo/l2w/save_models/model_best.pth.tar \
+      --test-limit 2000 "${flags[@]}"
+    bench "cifar100_$suffix" "${cifar_net[@]}" --evaluate_from "$out/cifar100/save_models/model_best.pth.tar" \
+      "${flags[@]}"
+  done
 done
