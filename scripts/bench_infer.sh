@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/bench_infer}
+rounds=${L2W_BENCH_ROUNDS:-1}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench_infer.sh: L2W_BENCH_ROUNDS must be a positive integer, got '$rounds'" >&2; exit 2; }
 l2w=build/src/cli/l2w
 [[ -x $l2w ]] || bash scripts/setup.sh
 mkdir -p "$out"
@@ -45,12 +47,12 @@ bench() {  # name, network flags..., then -- and the form's flags
 }
 # The forms alternate, L2W_BENCH_ROUNDS times (default 1): the machine's speed drifts between runs minutes
 # apart, and alternating shows how far.
-for round in $(seq "${L2W_BENCH_ROUNDS:-1}"); do
+for round in $(seq "$rounds"); do
   for form in training-form inference-form; do
     flags=()
     [[ $form == training-form ]] && flags=(--training-form)
     suffix=$form
-    [[ ${L2W_BENCH_ROUNDS:-1} == 1 ]] || suffix=${form}_round$round
+    [[ $rounds == 1 ]] || suffix=${form}_round$round
     bench "demo_$suffix" "${demo_net[@]}" --evaluate_from runs/demo/l2w/save_models/model_best.pth.tar \
       --test-limit 2000 "${flags[@]}"
     bench "cifar100_$suffix" "${cifar_net[@]}" --evaluate_from "$out/cifar100/save_models/model_best.pth.tar" \

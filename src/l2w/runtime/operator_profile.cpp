@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <torch/csrc/autograd/profiler_kineto.h>
 
