@@ -118,6 +118,41 @@ TEST(ImageTransforms, CropBoxesStayInsideAndConstantImagesStayConstant) {
   EXPECT_NEAR(out[112 * 224 + 112], 127, 2);  // red channel, centre pixel
 }
 
+// torchvision's arithmetic: Python's round() (halves to even) and int() truncation. The byte-for-byte
+// comparison with Pillow is test/python/imagenet_pixels_check.py.
+TEST(ImageTransforms, RoundingAndSizesAreTorchvisions) {
+  EXPECT_EQ(dataset::round_half_even(58.5), 58);
+  EXPECT_EQ(dataset::round_half_even(59.5), 60);
+  EXPECT_EQ(dataset::round_half_even(0.5), 0);
+  EXPECT_EQ(dataset::round_half_even(-1.5), -2);
+  EXPECT_EQ(dataset::round_half_even(26.66), 27);
+  EXPECT_EQ(dataset::round_half_even(2.4999), 2);
+  EXPECT_EQ(dataset::shorter_side_size(375, 500, 256), (std::pair<int64_t, int64_t>{256, 341}));
+  EXPECT_EQ(dataset::shorter_side_size(500, 375, 256), (std::pair<int64_t, int64_t>{341, 256}));
+  EXPECT_EQ(dataset::shorter_side_size(7, 12, 256), (std::pair<int64_t, int64_t>{256, 438}));
+  EXPECT_EQ(dataset::shorter_side_size(256, 256, 256), (std::pair<int64_t, int64_t>{256, 256}));
+}
+
+// A 4:3 image resized to 341 x 256 has its 224 crop 58.5 pixels in: torchvision takes column 58.
+TEST(ImageTransforms, CentreCropOffsetRoundsHalfToEven) {
+  RgbImage columns{256, 341, std::vector<uint8_t>(256 * 341 * 3)};
+  for (int64_t y = 0; y < 256; ++y)
+    for (int64_t x = 0; x < 341; ++x) columns.pixels[(y * 341 + x) * 3] = static_cast<uint8_t>(x);
+  std::vector<uint8_t> out(3 * 224 * 224);
+  dataset::resize_center_crop(columns, 256, 224, out.data());  // shorter side already 256: no resampling
+  EXPECT_EQ(out[0], 58);
+  EXPECT_EQ(out[150], 58 + 150);
+  EXPECT_EQ(out[16 * 224], 58);  // row 16 (the vertical offset is 16 exactly)
+  // A crop larger than the image: zero padding, the image's own pixels in the middle.
+  RgbImage flat{64, 64, std::vector<uint8_t>(64 * 64 * 3, 200)};
+  std::vector<uint8_t> padded(3 * 96 * 96);
+  dataset::resize_center_crop(flat, 64, 96, padded.data());
+  EXPECT_EQ(padded[15 * 96 + 15], 0);
+  EXPECT_EQ(padded[16 * 96 + 16], 200);
+  EXPECT_EQ(padded[79 * 96 + 79], 200);
+  EXPECT_EQ(padded[80 * 96 + 80], 0);
+}
+
 TEST_F(ImageFolderTest, LoaderShapesRangesAndSeededDeterminism) {
   dataset::DataOptions options;
   options.name = "ImageNet";
