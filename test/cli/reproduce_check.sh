@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# scripts/reproduce_fmnist.sh on a small subset (600 training images, 2 epochs, 2 seeds): stopped while
-# the first L2W run is in its second epoch, then run again, it must skip the finished runs, resume the
-# stopped one after its first epoch, finish the rest and write summary.md with mean ± standard deviation.
+# scripts/reproduce_fmnist.sh on a small subset (600 training images, 2 epochs, 2 seeds), two runs at a
+# time (--jobs 2): stopped while the first L2W run is in its second epoch, then run again, it must skip the
+# finished runs, resume the stopped one after its first epoch, finish the rest and write summary.md with
+# mean ± standard deviation.
 # Usage: reproduce_check.sh L2W SOURCE_DIR WORK_DIR
 set -euo pipefail
 export L2W=$1
 source_dir=$2
 out=$3/reproduce_check
 rm -rf "$out"
-args=(--epochs 2 --seeds "0 1" --out "$out" -- --train-limit 600 --test-limit 200 --num_sample_valid 100 --threads 2)
+args=(--epochs 2 --seeds "0 1" --jobs 2 --out "$out" -- --train-limit 600 --test-limit 200 --num_sample_valid 100
+      --threads 1)
 setsid bash "$source_dir/scripts/reproduce_fmnist.sh" "${args[@]}" >"$out.first.log" 2>&1 &
 pid=$!
 for _ in $(seq 600); do
