@@ -42,6 +42,24 @@ TEST(Divergence, FiniteStepsPassAndTheFirstNonFiniteQuantityIsNamed) {
   EXPECT_NE(error_of([&] { train::check_finite(r, 1, 2); }).find("the meta loss is inf"), std::string::npos);
 }
 
+// The watch keeps the first bad report on the device; check(), later, names that one.
+TEST(Divergence, TheWatchNamesTheFirstBadIterationWhenChecked) {
+  train::DivergenceWatch watch;
+  watch.add(finite_report(), 2, 1);
+  EXPECT_EQ(error_of([&] { watch.check(); }), "");
+  auto r = finite_report();
+  r.grad_norm = torch::tensor(std::nan(""));
+  r.losses[3][0] = std::numeric_limits<float>::infinity();  // the training loss comes first
+  watch.add(r, 2, 2);
+  r = finite_report();
+  r.meta_loss = torch::tensor(-std::numeric_limits<double>::infinity());
+  watch.add(r, 2, 3);
+  watch.add(finite_report(), 2, 4);
+  EXPECT_EQ(error_of([&] { watch.check(); }).rfind(
+                "training diverged in epoch 2, iteration 2: the training loss is inf", 0),
+            0u);
+}
+
 TEST(Divergence, NonFiniteCheckpointsAreRefusedByTensorName) {
   io::Checkpoint c;
   c.epoch = 4;

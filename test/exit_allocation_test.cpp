@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "l2w/criterion/exit_allocation.h"
@@ -32,6 +34,42 @@ TEST(ExitAllocation, TiesKeepSampleOrderAndZeroQuotasLeaveExitsEmpty) {
   EXPECT_EQ(criterion::allocate_exits(conf, {0.5f, 0.1f, 0.4f}), (std::vector<int64_t>{0, 0, 2, 2}));
   // All mass at the last exit.
   EXPECT_EQ(criterion::allocate_exits(conf, {0.0f, 0.0f, 1.0f}), (std::vector<int64_t>{2, 2, 2, 2}));
+}
+
+std::vector<int64_t> as_vector(const torch::Tensor& t) {
+  const auto c = t.to(torch::kCPU).contiguous();
+  return {c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel()};
+}
+
+// The device allocation (no host reads in the training step) against the host's, exactly: random
+// confidences, confidences drawn from a few values (ties everywhere), and float32 softmax maxima.
+TEST(ExitAllocation, OnTheDeviceEqualsTheHostOne) {
+  torch::manual_seed(3);
+  for (int64_t exits : {2, 3, 5}) {
+    for (int64_t p_index : {1, 10, 15, 20}) {
+      const auto q = criterion::target_proportions(p_index, exits);
+      for (int64_t n : {1, 2, 7, 32, 257}) {
+        const torch::Tensor cases[] = {torch::rand({n, exits}),
+                                       torch::randint(0, 3, {n, exits}).to(torch::kFloat32) / 2,
+                                       torch::full({n, exits}, 0.25f),
+                                       torch::softmax(torch::randn({n, exits, 4}), 2).amax(2)};
+        for (const auto& conf : cases) {
+          const auto device = criterion::allocate_exits_on_device(conf, q);
+          ASSERT_EQ(as_vector(device), criterion::allocate_exits(conf, q)) << n << " samples, " << exits << " exits";
+          // Grouped by exit, ascending, with the quotas' sizes.
+          const auto rows = criterion::rows_by_exit(device, q);
+          const auto counts = criterion::exit_counts(n, q);
+          ASSERT_EQ(rows.size(), static_cast<size_t>(exits));
+          for (int64_t k = 0; k < exits; ++k) {
+            ASSERT_EQ(rows[k].numel(), counts[k]);
+            const auto r = as_vector(rows[k]);
+            EXPECT_TRUE(std::is_sorted(r.begin(), r.end()));
+            for (int64_t i : r) EXPECT_EQ(as_vector(device)[i], k);
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -37,20 +37,39 @@ TEST(MixedPrecision, LossScalerUnscalesAndSkipsOverflowedSteps) {
   auto p = torch::ones({3}, torch::requires_grad());
   runtime::LossScaler scaler(true, 1024.0, /*growth_interval=*/2);
   scaler.scale((p * torch::tensor({1.0f, 2.0f, 3.0f})).sum()).backward();
-  EXPECT_TRUE(scaler.unscale_and_update({p}));
+  EXPECT_EQ(scaler.unscale_and_update({p}).item<float>(), 0.0f);  // the step may be taken
   EXPECT_TRUE(torch::equal(p.grad(), torch::tensor({1.0f, 2.0f, 3.0f})));
   EXPECT_EQ(scaler.scale(), 1024.0);
   p.mutable_grad() = torch::tensor({1.0f, std::numeric_limits<float>::infinity(), 0.0f});
-  EXPECT_FALSE(scaler.unscale_and_update({p}));
+  EXPECT_EQ(scaler.unscale_and_update({p}).item<float>(), 1.0f);  // overflow: skip it
   EXPECT_EQ(scaler.scale(), 512.0);
   for (int i = 0; i < 2; ++i) {
     p.mutable_grad() = torch::ones({3});
-    EXPECT_TRUE(scaler.unscale_and_update({p}));
+    EXPECT_EQ(scaler.unscale_and_update({p}).item<float>(), 0.0f);
   }
   EXPECT_EQ(scaler.scale(), 1024.0);  // two good steps in a row double it
   runtime::LossScaler off(false);
   const auto loss = torch::tensor(3.0f);
   EXPECT_TRUE(off.scale(loss).is_same(loss));
+  EXPECT_FALSE(off.unscale_and_update({p}).defined());
+}
+
+// An overflowed step is skipped on the device: parameters and momentum stay as they were, and a good
+// step after it moves them as an ordinary SGD step.
+TEST(MixedPrecision, SgdSkipsAnOverflowedStepOnTheDevice) {
+  auto p = torch::ones({3}, torch::requires_grad());
+  train::Sgd sgd({p}, train::SgdOptions().lr(0.5).momentum(0.9).weight_decay(0));
+  p.mutable_grad() = torch::ones({3});
+  sgd.step(torch::zeros({}));
+  const auto after_one = p.detach().clone();
+  const auto buffer = sgd.momentum_buffers()[0].clone();
+  p.mutable_grad() = torch::full({3}, std::numeric_limits<float>::infinity());
+  sgd.step(torch::ones({}));
+  EXPECT_TRUE(torch::equal(p, after_one));
+  EXPECT_TRUE(torch::equal(sgd.momentum_buffers()[0], buffer));
+  p.mutable_grad() = torch::ones({3});
+  sgd.step(torch::zeros({}));
+  EXPECT_TRUE(torch::allclose(p, after_one - 0.5 * (0.9 * buffer + 1)));
 }
 
 // A plain step under bf16 autocast: losses in float32, parameters stay float32 and move as in float32

@@ -13,6 +13,7 @@
 #include "l2w/dataset/transforms.h"
 #include "l2w/models/exit_cost.h"
 #include "l2w/runtime/device.h"
+#include "l2w/runtime/host_sync_counter.h"
 #include "l2w/runtime/operator_profile.h"
 
 #ifdef L2W_WITH_IMAGES
@@ -35,6 +36,28 @@ double training_rate(train::TrainStep& step, const torch::Tensor& images, const 
   runtime::synchronize(device);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return double(images.size(0) * iterations) / seconds;
+}
+
+// Operators that make the host wait for the device in one step, counted by an operator observer (so on
+// the CPU as on a GPU): a meta iteration and, when meta steps are not every iteration, a real-only one.
+void print_host_syncs(train::TrainStep& step, const torch::Tensor& images, const torch::Tensor& labels,
+                      int64_t meta_interval, const torch::Device& device) {
+  auto count = [&](int64_t iteration) {
+    runtime::HostSyncCounter counter;
+    step.run(images, labels, {iteration});
+    runtime::synchronize(device);
+    return std::make_pair(counter.count(), counter.summary());
+  };
+  const int64_t first = 1000 * meta_interval;  // a meta iteration
+  const auto meta = count(first);
+  const auto other = meta_interval > 1 ? count(first + 1) : meta;
+  std::printf("host synchronisations per iteration: %lld", static_cast<long long>(std::max(meta.first, other.first)));
+  if (step.has_meta() && meta_interval > 1)
+    std::printf("  (meta iteration %lld: %s; other iterations %lld: %s)", static_cast<long long>(meta.first),
+                meta.second.c_str(), static_cast<long long>(other.first), other.second.c_str());
+  else if (meta.first > 0)
+    std::printf("  (%s)", meta.second.c_str());
+  std::printf("\n");
 }
 
 #ifdef L2W_WITH_IMAGES
@@ -206,6 +229,7 @@ int bench_train_command(const Flags& flags) {
   std::printf("matmul GFLOP/s      %.1f  (float32 product on %s, this run)\n", peak, device.str().c_str());
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
   std::printf("%s %.0f\n", device.is_cuda() ? "peak GPU memory MB " : "peak resident MB   ", peak_mb);
+  print_host_syncs(*step, images, labels, flags.meta_interval, device);
   if (flags.bench_profile > 0) print_operator_profile(*step, images, labels, flags.bench_profile, device);
   if (flags.method == "l2w" && flags.meta_grad == "fd" && world == 1)
     compare_with_exact(flags, *net, sgd, images, labels, device, images_per_s);

@@ -20,4 +20,16 @@ int64_t quota(int64_t n, float q);
 // takes the rest. `confidences` is [n, K]. Ties keep the lower sample index first (stable order).
 std::vector<int64_t> allocate_exits(const torch::Tensor& confidences, const std::vector<float>& q);
 
+// How many of n samples each exit takes: floor(n·q_k) for all but the last, which takes the rest.
+std::vector<int64_t> exit_counts(int64_t n, const std::vector<float>& q);
+
+// The same allocation as allocate_exits, computed where the confidences are without waiting for them:
+// [n] int64 exits on their device. Each exit's pick is a stable descending sort by its confidence and a
+// running count of the samples still free in that order, so the training step never reads to the host.
+torch::Tensor allocate_exits_on_device(const torch::Tensor& confidences, const std::vector<float>& q);
+
+// The samples of each exit, ascending, as index tensors on the device of `exits` (allocate_exits_on_device's),
+// sized by exit_counts: no read of the allocation is needed to know them.
+std::vector<torch::Tensor> rows_by_exit(const torch::Tensor& exits, const std::vector<float>& q);
+
 }  // namespace l2w::criterion

@@ -56,17 +56,13 @@ torch::Tensor L2WStep::meta_loss_at(const std::vector<torch::Tensor>& theta_prim
   nn::PrivateBatchNormStatistics private_statistics(net_);
   nn::ParameterSwap pseudo(net_, theta_prime);
   const auto logits = net_.forward(meta_x);
-  const auto exits = criterion::allocate_exits(criterion::per_exit_confidences(logits), target_);
+  const auto exits = criterion::allocate_exits_on_device(criterion::per_exit_confidences(logits), target_);
+  const auto rows = criterion::rows_by_exit(exits, target_);
   auto meta_loss = torch::zeros({}, logits.front().options());
   for (int64_t k = 0; k < net_.num_exits(); ++k) {
-    std::vector<int64_t> selected;
-    for (size_t i = 0; i < exits.size(); ++i) {
-      if (exits[i] == k) selected.push_back(static_cast<int64_t>(i));
-    }
-    if (selected.empty()) continue;
-    const auto rows = torch::tensor(selected, torch::kLong).to(meta_x.device());
-    meta_loss = meta_loss + torch::nn::functional::cross_entropy(logits[k].index_select(0, rows),
-                                                                  meta_y.index_select(0, rows));
+    if (rows[k].numel() == 0) continue;
+    meta_loss = meta_loss + torch::nn::functional::cross_entropy(logits[k].index_select(0, rows[k]),
+                                                                  meta_y.index_select(0, rows[k]));
   }
   return meta_loss;
 }
@@ -94,7 +90,7 @@ MetaGradient L2WStep::exact_gradient(const HalfForward& train, const torch::Tens
       theta);
   std::vector<torch::Tensor> theta_prime(theta.size());
   for (size_t i = 0; i < theta.size(); ++i)
-    theta_prime[i] = theta[i] - sgd_.options().lr() * sgd_.update(i, g[i], theta[i]).first;
+    theta_prime[i] = theta[i] - sgd_.lr() * sgd_.update(i, g[i], theta[i]).first;
   const auto meta_loss = meta_loss_at(theta_prime, meta_x, meta_y);
   // 1g: the second-order gradient into the WPN only; the backbone's .grad stays as it was.
   const auto wpn_params = wpn_->parameters();
@@ -117,7 +113,7 @@ MetaGradient L2WStep::finite_difference_gradient(const HalfForward& train, const
   {
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < theta.size(); ++i)
-      theta_prime[i] = (theta[i] - sgd_.options().lr() * sgd_.update(i, g[i], theta[i]).first).requires_grad_(true);
+      theta_prime[i] = (theta[i] - sgd_.lr() * sgd_.update(i, g[i], theta[i]).first).requires_grad_(true);
   }
   const auto meta_loss = meta_loss_at(theta_prime, meta_x, meta_y);
   const auto h = zeros_where_undefined(
@@ -153,7 +149,7 @@ MetaGradient L2WStep::finite_difference_gradient(const HalfForward& train, const
   }
   directional = directional.clone();  // an ordinary tensor again, so that autograd may save it
   // meta_loss(φ) ≈ const − lr·Σ_ik W_ik(φ)·directional_ik/n: its gradient is the WPN's backward alone.
-  const auto surrogate = -sgd_.options().lr() * criterion::weighted_loss(directional, weights);
+  const auto surrogate = -sgd_.lr() * criterion::weighted_loss(directional, weights);
   const auto grads = torch::autograd::grad({surrogate}, wpn_params, {}, /*retain_graph=*/false,
                                            /*create_graph=*/false, /*allow_unused=*/true);
   return {meta_loss.detach(), zeros_where_undefined(grads, wpn_params)};
@@ -179,7 +175,7 @@ void L2WStep::real_step(const HalfForward& forward, train::StepReport& report) {
 train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor& labels,
                                const train::StepPosition& position) {
   meta_lr_ = options_.meta_lr() * position.lr_factor;
-  adam_.options().lr(meta_lr_);
+  adam_.set_lr(meta_lr_);
   train::StepReport report;
   report.logits.resize(net_.num_exits());
   const int64_t n = images.size(0);

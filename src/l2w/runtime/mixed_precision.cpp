@@ -44,29 +44,37 @@ AutocastGuard::~AutocastGuard() {
 }
 
 LossScaler::LossScaler(bool enabled, double initial_scale, int64_t growth_interval)
-    : enabled_(enabled), scale_(enabled ? initial_scale : 1.0), growth_interval_(growth_interval) {}
+    : enabled_(enabled), initial_scale_(initial_scale), growth_interval_(growth_interval) {}
 
-torch::Tensor LossScaler::scale(const torch::Tensor& loss) const { return enabled_ ? loss * scale_ : loss; }
+void LossScaler::place_on(const torch::Device& device) {
+  if (scale_.defined() && scale_.device() == device) return;
+  const auto options = torch::TensorOptions(torch::kFloat32).device(device);
+  scale_ = scale_.defined() ? scale_.to(device) : torch::full({}, initial_scale_, options);
+  growth_tracker_ = growth_tracker_.defined() ? growth_tracker_.to(device)
+                                              : torch::zeros({}, options.dtype(torch::kInt32));
+  found_inf_ = torch::zeros({}, options);
+}
 
-bool LossScaler::unscale_and_update(const std::vector<torch::Tensor>& params) {
-  if (!enabled_) return true;
+double LossScaler::scale() const { return scale_.defined() ? scale_.item<double>() : (enabled_ ? initial_scale_ : 1.0); }
+
+torch::Tensor LossScaler::scale(const torch::Tensor& loss) {
+  if (!enabled_) return loss;
+  place_on(loss.device());
+  return loss * scale_;
+}
+
+torch::Tensor LossScaler::unscale_and_update(const std::vector<torch::Tensor>& params) {
+  if (!enabled_) return {};
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> finite;
-  for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
-    p.mutable_grad().mul_(1.0 / scale_);
-    finite.push_back(p.grad().isfinite().all());
-  }
-  // The one host-device synchronisation of fp16 training, as GradScaler.step: whether to step.
-  const bool ok = finite.empty() || torch::stack(finite).all().item<bool>();
-  if (!ok) {
-    scale_ *= 0.5;
-    good_steps_ = 0;
-  } else if (++good_steps_ == growth_interval_) {
-    scale_ *= 2.0;
-    good_steps_ = 0;
-  }
-  return ok;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return {};
+  place_on(grads.front().device());
+  found_inf_.zero_();
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, scale_.reciprocal());
+  at::_amp_update_scale_(scale_, growth_tracker_, found_inf_, 2.0, 0.5, growth_interval_);
+  return found_inf_;
 }
 
 }  // namespace l2w::runtime

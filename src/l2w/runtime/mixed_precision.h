@@ -33,22 +33,30 @@ class AutocastGuard {
 
 // Dynamic loss scaling for fp16: the loss is multiplied by a scale so that small gradients survive in
 // half precision; a step whose gradients overflowed is skipped and the scale halved, and after
-// `growth_interval` good steps it doubles. Disabled (a pass-through) for other precisions.
+// `growth_interval` good steps it doubles. The scale, the count of good steps and the overflow flag live
+// on the device (LibTorch's _amp_* kernels, as torch.amp.GradScaler's), so that nothing waits for the
+// host: the optimizer skips an overflowed step on the device. Disabled (a pass-through) for other precisions.
 class LossScaler {
  public:
   explicit LossScaler(bool enabled, double initial_scale = 65536.0, int64_t growth_interval = 2000);
   bool enabled() const { return enabled_; }
-  double scale() const { return scale_; }
-  torch::Tensor scale(const torch::Tensor& loss) const;
-  // Divides the parameters' gradients by the scale. Returns whether every gradient is finite (the step
-  // may be taken), and adjusts the scale accordingly. With scaling off: true, nothing touched.
-  bool unscale_and_update(const std::vector<torch::Tensor>& params);
+  // The current scale, read from the device (for reports and tests).
+  double scale() const;
+  torch::Tensor scale(const torch::Tensor& loss);
+  // Divides the parameters' gradients by the scale and adjusts the scale. Returns a 0-dim float32
+  // device tensor: 1 where a gradient overflowed (the step must be skipped), 0 where it may be taken.
+  // With scaling off: undefined, nothing touched.
+  torch::Tensor unscale_and_update(const std::vector<torch::Tensor>& params);
 
  private:
+  void place_on(const torch::Device& device);
+
   bool enabled_;
-  double scale_;
+  double initial_scale_;
   int64_t growth_interval_;
-  int64_t good_steps_ = 0;
+  torch::Tensor scale_;           // float32 0-dim
+  torch::Tensor growth_tracker_;  // int32 0-dim: good steps since the scale last changed
+  torch::Tensor found_inf_;       // float32 0-dim
 };
 
 }  // namespace l2w::runtime

@@ -18,10 +18,13 @@ struct AdamOptions {
 class Adam {
  public:
   Adam(std::vector<torch::Tensor> params, AdamOptions options);
-  // One step with `grads[i]` for parameter i.
+  // One step with `grads[i]` for parameter i. The step count, its bias corrections and the learning
+  // rate are device scalars and the moments are updated in place, so that the step reads nothing from
+  // the host that changes between steps.
   void step(const std::vector<torch::Tensor>& grads);
 
-  AdamOptions& options() { return options_; }
+  const AdamOptions& options() const { return options_; }
+  void set_lr(double lr);
   // PyTorch's layout: {"state": {i: {"step", "exp_avg", "exp_avg_sq"}}, "param_groups": [...]}.
   c10::IValue state_dict() const;
   void load_state_dict(const c10::IValue& state);
@@ -29,7 +32,8 @@ class Adam {
  private:
   std::vector<torch::Tensor> params_;
   std::vector<torch::Tensor> exp_avg_, exp_avg_sq_;
-  int64_t steps_ = 0;
+  torch::Tensor steps_;  // float64 0-dim on the parameters' device
+  torch::Tensor lr_;     // float64 0-dim on the parameters' device
   AdamOptions options_;
 };
 

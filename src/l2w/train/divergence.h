@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "l2w/io/checkpoint.h"
 #include "l2w/train/train_step.h"
@@ -15,8 +17,26 @@ class DivergenceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Throws a DivergenceError naming the epoch (1-based), the iteration (1-based) and the first non-finite
-// quantity of the step's report. One device synchronisation.
+// Watches each iteration's report for non-finite values where they are computed, without waiting for
+// the device: the first bad iteration, its quantity and its value are kept in a small device tensor and
+// read back by check(), which the trainer calls at progress lines, before every checkpoint and at the
+// end of each epoch. A diverged run thus stops at the first of those, naming the iteration where it
+// diverged, and never writes the diverged parameters.
+class DivergenceWatch {
+ public:
+  // Epoch and iteration 1-based. Device operations only.
+  void add(const StepReport& report, int64_t epoch, int64_t iteration);
+  // Throws a DivergenceError naming the epoch, the iteration and the first non-finite quantity of the
+  // first bad report added. One device synchronisation.
+  void check() const;
+
+ private:
+  torch::Tensor first_;  // int64 {add index, quantity, value kind} of the first bad report; -1 while none
+  torch::Tensor adds_;   // int64 {reports added}, counted on the device
+  std::vector<std::pair<int64_t, int64_t>> positions_;  // (epoch, iteration) of each report added
+};
+
+// add() then check() for one report.
 void check_finite(const StepReport& report, int64_t epoch, int64_t iteration);
 
 // Throws a DivergenceError naming the first non-finite floating-point tensor of the checkpoint's state_dict

@@ -25,14 +25,38 @@ double Sgd::direction_gain(size_t i) const {
   return options_.nesterov() ? 1.0 + options_.momentum() * into_buffer : into_buffer;
 }
 
-void Sgd::step() {
+void Sgd::set_lr(double lr) {
+  options_.lr(lr);
+  if (lr_.defined()) lr_.fill_(lr);
+}
+
+const torch::Tensor& Sgd::lr() const {
+  const auto& like = params_.front();
+  if (!lr_.defined() || lr_.device() != like.device() || lr_.scalar_type() != like.scalar_type())
+    lr_ = torch::full({}, options_.lr(), like.options().requires_grad(false));
+  return lr_;
+}
+
+void Sgd::step(const torch::Tensor& skip) {
   torch::NoGradGuard no_grad;
+  const auto& lr = this->lr();
+  const torch::Tensor skipped = skip.defined() ? skip > 0 : torch::Tensor();
   for (size_t i = 0; i < params_.size(); ++i) {
     auto& p = params_[i];
     if (!p.grad().defined()) continue;
     auto [direction, next] = update(i, p.grad(), p);
-    if (next.defined()) buffers_[i] = next.is_same(p.grad()) ? next.clone() : next;
-    p.sub_(options_.lr() * direction);
+    if (next.defined()) {
+      if (buffers_[i].defined()) {
+        buffers_[i].copy_(skipped.defined() ? torch::where(skipped, buffers_[i], next) : next);
+      } else {
+        // A skipped first step leaves a zero buffer, which the next step treats as PyTorch treats none
+        // (with no dampening, momentum·0 + d = d).
+        buffers_[i] = skipped.defined() ? torch::where(skipped, torch::zeros_like(next), next)
+                                        : next.is_same(p.grad()) ? next.clone() : next;
+      }
+    }
+    const auto change = lr * direction;
+    p.sub_(skipped.defined() ? torch::where(skipped, torch::zeros_like(change), change) : change);
   }
 }
 
@@ -68,7 +92,7 @@ void Sgd::load_state_dict(const c10::IValue& value) {
   if (group.at("params").toList().size() != params_.size())
     throw std::runtime_error("optimizer state: " + std::to_string(group.at("params").toList().size()) +
                              " parameters, the model has " + std::to_string(params_.size()));
-  options_.lr(group.at("lr").toDouble());
+  set_lr(group.at("lr").toDouble());
   std::vector<torch::Tensor> buffers(params_.size());
   for (const auto& entry : dict.at("state").toGenericDict()) {
     const auto i = static_cast<size_t>(entry.key().toInt());

@@ -28,12 +28,17 @@ class Sgd {
   // ∂d/∂g for parameter i as things stand (d is affine in g): 1 without momentum or before the first
   // step, 1 − dampening with a momentum buffer, times the Nesterov look-ahead 1 + momentum·(…).
   double direction_gain(size_t i) const;
-  // θ ← θ − lr·d with the parameters' .grad(), advancing the momentum buffers.
-  void step();
+  // θ ← θ − lr·d with the parameters' .grad(), advancing the momentum buffers in place (once they
+  // exist), so that a captured step keeps updating the same memory. With `skip` (a 0-dim device flag,
+  // fp16 loss scaling's overflow), nothing moves where it is non-zero, decided on the device.
+  void step(const torch::Tensor& skip = {});
   void zero_grad();
 
-  SgdOptions& options() { return options_; }
   const SgdOptions& options() const { return options_; }
+  // The learning rate, on the host and in lr(): a device scalar updated in place, which the step and
+  // the meta step's pseudo update multiply by, so that neither depends on a value fixed at launch.
+  void set_lr(double lr);
+  const torch::Tensor& lr() const;
   const std::vector<torch::Tensor>& params() const { return params_; }
   // Undefined until parameter i's first step, as in PyTorch.
   std::vector<torch::Tensor>& momentum_buffers() { return buffers_; }
@@ -47,6 +52,7 @@ class Sgd {
   std::vector<torch::Tensor> params_;
   std::vector<torch::Tensor> buffers_;
   SgdOptions options_;
+  mutable torch::Tensor lr_;  // 0-dim, the parameters' dtype and device
 };
 
 }  // namespace l2w::train

@@ -16,13 +16,14 @@ torch::Tensor descend(const torch::Tensor& loss, Sgd& sgd, distributed::DataPara
                       runtime::LossScaler& scaler) {
   sgd.zero_grad();
   backward(scaler.scale(loss), parallel);
-  if (!scaler.unscale_and_update(sgd.params())) return torch::zeros({}, loss.options());
+  const torch::Tensor overflowed = scaler.unscale_and_update(sgd.params());
   std::vector<torch::Tensor> grads;
   for (const auto& p : sgd.params())
     if (p.grad().defined()) grads.push_back(p.grad());
   torch::Tensor norm = torch::stack(torch::_foreach_norm(grads)).norm();
-  sgd.step();
-  return norm;
+  sgd.step(overflowed);
+  // A skipped step reports no gradient.
+  return overflowed.defined() ? torch::where(overflowed > 0, torch::zeros_like(norm), norm) : norm;
 }
 
 std::vector<torch::Tensor> forward_logits(models::MultiExitNetworkImpl& net, const torch::Tensor& images,

@@ -204,16 +204,20 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
       continue;
     }
     lr_ = options_.schedule().at(epoch, it);
-    sgd_.options().lr(lr_);
+    sgd_.set_lr(lr_);
     const auto images = batch->images.to(options_.device(), /*non_blocking=*/true);
     const auto labels = batch->labels.to(options_.device(), /*non_blocking=*/true);
     const StepReport report = step_->run(images, labels, {it, lr_ / options_.schedule().base_lr});
-    check_finite(report, epoch + 1, it + 1);
+    divergence_.add(report, epoch + 1, it + 1);
     meter.add(report, labels);
     if (per_sample_) per_sample_->add(batch->indices, report);
+    // The host reads whether the run diverged where it reads anyway: at progress lines (every rank at
+    // the same iterations), before checkpoints and at the epoch's end.
+    if (options_.print_freq() > 0 && (it + 1) % options_.print_freq() == 0) divergence_.check();
     progress_->iteration_done(it++, labels.size(0), lr_, meter);
     checkpoint_within_epoch(epoch, it, meter);
   }
+  divergence_.check();
   if (train_loader_->bad_images() > 0 && !options_.quiet())
     std::cout << "Epoch " << epoch + 1 << ": skipped " << train_loader_->bad_images()
               << " training images that could not be decoded" << std::endl;
@@ -288,6 +292,7 @@ io::Checkpoint Trainer::checkpoint(int64_t epochs_done) const {
   c.optimizer = sgd_.state_dict();
   c.best_prec1 = result_.best_prec1;
   step_->save(c);
+  divergence_.check();
   check_finite(c);
   return c;
 }

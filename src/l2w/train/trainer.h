@@ -21,6 +21,7 @@
 #include "l2w/eval/dynamic.h"
 #include "l2w/io/run_folder.h"
 #include "l2w/models/network_options.h"
+#include "l2w/train/divergence.h"
 #include "l2w/train/epoch_meter.h"
 #include "l2w/train/lr_schedule.h"
 #include "l2w/train/per_sample_record.h"
@@ -123,6 +124,7 @@ class Trainer {
   std::unique_ptr<dataset::BatchLoader> train_loader_, test_loader_;
   Sgd sgd_;
   std::unique_ptr<TrainStep> step_;
+  DivergenceWatch divergence_;
   std::vector<torch::Tensor> replicated_;  // what every rank holds alike: backbone and method parameters
   std::optional<ProgressPrinter> progress_;
   std::optional<PerSampleRecord> per_sample_;  // in epochs that record one
