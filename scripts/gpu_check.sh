@@ -50,7 +50,7 @@ cp vendor/fashion-mnist/*.gz "$data"/ 2>/dev/null || cp /usr/share/datasets/fash
 gunzip -f "$data"/*.gz  # plain IDX files: no zlib needed on this machine
 
 stage "CUDA against CPU"
-"$build/test/l2w_tests" --gtest_filter='Cuda.*:MixedPrecision.*' --gtest_brief=1 >"$out/tests.log" 2>&1 ||
+"$build/test/l2w_tests" --gtest_filter='Cuda.*:CudaGraphs.*:MixedPrecision.*:HostSyncCounter.*' --gtest_brief=1 >"$out/tests.log" 2>&1 ||
   fail "the CUDA tests" "$out/tests.log"
 cuda_tests=$(grep -E "^\[  PASSED  \]" "$out/tests.log" | head -1)
 
@@ -95,6 +95,11 @@ bench() {  # name, flags...: one line of bench.txt (with fd, bench train also ti
   local log=$out/bench_$name.log
   printf '%-26s %9s img/s %7s MB' "$name" "$(awk '/^images\/s/ { print $2 }' "$log")" \
     "$(awk '/^peak GPU memory MB/ { print $5 }' "$log")" >>"$out/bench.txt"
+  if grep -q "^graphs images/s" "$log"; then
+    printf '   graphs %9s img/s (%s eager, capture %s s) %7s MB' "$(awk '/^graphs images\/s/ { print $3 }' "$log")" \
+      "$(grep -o '[0-9.]*x eager' "$log" | cut -dx -f1)x" "$(grep -o 'capture [0-9.]* s' "$log" | cut -d' ' -f2)" \
+      "$(grep -o 'peak GPU memory MB [0-9]*)' "$log" | tr -dc 0-9)" >>"$out/bench.txt"
+  fi
   if grep -q "^exact images/s" "$log"; then
     printf '   exact (same run) %9s img/s %7s MB' "$(awk '/^exact images\/s/ { print $3 }' "$log")" \
       "$(awk '/^exact peak MB/ { print $4 }' "$log")" >>"$out/bench.txt"
@@ -106,17 +111,30 @@ cifar=(--data cifar100 --nBlocks 5 --stepmode lin_grow --step 1 --base 1 --nChan
 imagenet=(--data ImageNet --nBlocks 5 --stepmode even --step 4 --base 4 --nChannels 32 --growthRate 16
           --grFactor 1-2-4-4 --bnFactor 1-2-4-4 --iterations 5)
 # Batch 1024 and ImageNet (step 4) add figures in docs/gpu.md; L2W_GPU_CHECK_FULL=1 runs them too.
-batches=(64)
-[[ ${L2W_GPU_CHECK_FULL:-0} == 1 ]] && batches=(64 1024)
-for batch in "${batches[@]}"; do
+demo=("${arch_flags[@]}" --iterations 20)
+# Eager against CUDA graphs (bench train times both in one run): the CIFAR-100 network at batch 64 and
+# 1024 for each method, the demo network's L2W fd at 64 and 256.
+for batch in 64 1024; do
   stage "bench train, CIFAR-100 MSDNet, batch $batch"
   bench "cifar100 b$batch plain" "${cifar[@]}" -b "$batch" --method plain
   bench "cifar100 b$batch l2w fd" "${cifar[@]}" -b "$batch" --method l2w --meta_grad fd
+  bench "cifar100 b$batch l2w exact" "${cifar[@]}" -b "$batch" --method l2w --meta_grad exact
+done
+for batch in 64 256; do
+  stage "bench train, demo MSDNet (Fashion-MNIST), batch $batch"
+  bench "demo b$batch l2w fd" "${demo[@]}" -b "$batch" --method l2w --meta_grad fd
 done
 if [[ ${L2W_GPU_CHECK_FULL:-0} == 1 ]]; then
   stage "bench train, ImageNet MSDNet (step 4), batch 64"
   bench "imagenet b64 plain" "${imagenet[@]}" -b 64 --method plain
   bench "imagenet b64 l2w fd" "${imagenet[@]}" -b 64 --method l2w --meta_grad fd
+fi
+
+if [[ ${L2W_GPU_CHECK_REPRODUCE:-0} == 1 ]]; then
+  stage "the Fashion-MNIST reproduction: 3 seeds x 2 methods x 30 epochs, 6 jobs on the GPU"
+  L2W=$l2w bash scripts/reproduce_fmnist.sh --device cuda --jobs 6 --out "$out/reproduce_fmnist" -- \
+    --data_url "$data" --workers 4 >"$out/reproduce.log" 2>&1 || fail "the reproduction" "$out/reproduce.log"
+  reproduce_line="the reproduction took $(grep -o 'finished in [0-9]* s' "$out/reproduce.log" | sort -k3 -n | tail -1)"
 fi
 
 {
@@ -136,6 +154,7 @@ fi
     echo "  $(grep -E '^network' "$log" | sed 's/^network *//')"
     grep -E '^ +all |^ +last |^At p_idx|^[0-9.]+x the|^Its|^The whole' "$log" | sed 's/^/    /'
   done
+  [[ -z ${reproduce_line:-} ]] || { echo "$reproduce_line (longest job); summary: $out/reproduce_fmnist/summary.md"; }
   echo "total ${SECONDS}s"
 } | tee "$out/table.txt"
 rm -rf "$data"

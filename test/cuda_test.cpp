@@ -2,6 +2,8 @@
 // and the early-exit engine. Skipped where CUDA is not available (scripts/gpu_check.sh runs them on a
 // GPU machine). Float64 wherever the operation allows it, so that the tolerances (stated per check) are
 // about the algorithms' summation order, not float32 rounding.
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "l2w/eval/dynamic.h"
@@ -11,6 +13,8 @@
 #include "l2w/meta/l2w_step.h"
 #include "l2w/models/ranet.h"
 #include "l2w/io/state_dict.h"
+#include "l2w/train/cuda_graph_step.h"
+#include "l2w/train/divergence.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -205,6 +209,104 @@ TEST(Cuda, InferenceFormEqualsTheTrainedNetworkOnTheCpu) {
       EXPECT_TRUE(close(expected[k], actual[k], 1e-5, 1e-5)) << "exit " << k << ", channels_last " << channels_last;
   }
   at::globalContext().setAllowTF32CuDNN(tf32);
+}
+
+// CUDA graphs (train/cuda_graph_step.h). One method's step, eager on one network and captured on its twin.
+struct GraphCase {
+  const char* name;
+  bool l2w;
+  meta::MetaGrad grad;
+};
+const GraphCase kGraphCases[] = {{"plain", false, meta::MetaGrad::kExact},
+                                 {"L2W exact", true, meta::MetaGrad::kExact},
+                                 {"L2W fd", true, meta::MetaGrad::kFiniteDifference}};
+
+struct Trained {
+  models::MSDNet net{test::micro_msdnet()};
+  std::unique_ptr<train::Sgd> sgd;
+  std::unique_ptr<train::TrainStep> step;
+};
+
+void make_trained(Trained& t, const GraphCase& c, bool graphed) {
+  torch::manual_seed(11);
+  t.net = models::MSDNet(test::micro_msdnet());
+  t.net->to(kGpu);
+  t.sgd = std::make_unique<train::Sgd>(t.net->parameters(),
+                                       train::SgdOptions().lr(0.1).momentum(0.9).weight_decay(1e-4));
+  meta::MetaOptions options(t.net->num_exits());
+  options.wpn().hidden_size(8);
+  options.meta_interval(2).meta_grad(c.grad);
+  if (c.l2w) {
+    t.step = std::make_unique<meta::L2WStep>(*t.net, *t.sgd, options);
+  } else {
+    t.step = std::make_unique<train::PlainStep>(*t.net, *t.sgd, 0.0);
+  }
+  if (graphed) t.step = std::make_unique<train::CudaGraphStep>(std::move(t.step), /*warmup=*/2);
+}
+
+void deterministic_cudnn() {
+  at::globalContext().setDeterministicCuDNN(true);
+  at::globalContext().setBenchmarkCuDNN(false);
+}
+
+// Iterations 0-13 of batches of 8, with a ragged batch of 5 at iteration 9 (run eagerly between
+// replays), meta and real-only iterations alternating, learning rates changing every iteration: the
+// captured network ends bit for bit where the eager one does, and every report is equal on the way.
+TEST(CudaGraphs, ReplayEqualsEagerBitForBit) {
+  REQUIRE_CUDA();
+  deterministic_cudnn();
+  for (const auto& c : kGraphCases) {
+    Trained eager, graphed;
+    make_trained(eager, c, false);
+    make_trained(graphed, c, true);
+    torch::manual_seed(12);
+    for (int64_t it = 0; it < 14; ++it) {
+      const int64_t n = it == 9 ? 5 : 8;
+      const auto x = torch::randn({n, 1, 16, 16}).to(kGpu);
+      const auto y = torch::randint(3, {n}, torch::kLong).to(kGpu);
+      const train::StepPosition position{it, 1.0 / double(1 + it)};
+      for (auto* t : {&eager, &graphed}) t->sgd->set_lr(0.1 * position.lr_factor);
+      const auto a = eager.step->run(x, y, position);
+      const auto b = graphed.step->run(x, y, position);
+      EXPECT_TRUE(torch::equal(a.losses, b.losses)) << c.name << ", iteration " << it;
+      EXPECT_TRUE(torch::equal(a.grad_norm, b.grad_norm)) << c.name << ", iteration " << it;
+      if (a.meta_loss.defined()) {
+        EXPECT_TRUE(torch::equal(a.meta_loss, b.meta_loss)) << c.name << ", iteration " << it;
+      }
+    }
+    const auto& cuda = dynamic_cast<train::CudaGraphStep&>(*graphed.step);
+    EXPECT_TRUE(cuda.refused().empty()) << cuda.refused();
+    EXPECT_GE(cuda.replays(), 6) << c.name;
+    const auto sa = io::state_dict(*eager.net), sb = io::state_dict(*graphed.net);
+    for (const auto& item : sa) EXPECT_TRUE(torch::equal(item.value(), sb[item.key()])) << c.name << " " << item.key();
+    for (size_t i = 0; i < eager.sgd->momentum_buffers().size(); ++i)
+      EXPECT_TRUE(torch::equal(eager.sgd->momentum_buffers()[i], graphed.sgd->momentum_buffers()[i])) << c.name;
+    const auto wa = eager.step->shared_state(), wb = graphed.step->shared_state();
+    for (size_t i = 0; i < wa.size(); ++i) EXPECT_TRUE(torch::equal(wa[i], wb[i])) << c.name << " WPN " << i;
+  }
+}
+
+// A NaN put into a parameter between two replays: the divergence watch names the next iteration.
+TEST(CudaGraphs, AnInjectedNanStopsTheRunAtItsIteration) {
+  REQUIRE_CUDA();
+  Trained t;
+  make_trained(t, kGraphCases[2], true);
+  train::DivergenceWatch watch;
+  const auto x = torch::randn({8, 1, 16, 16}).to(kGpu);
+  const auto y = torch::randint(3, {8}, torch::kLong).to(kGpu);
+  for (int64_t it = 0; it < 12; ++it) {
+    if (it == 10) {
+      torch::NoGradGuard no_grad;
+      t.net->parameters().front().view(-1)[0].fill_(std::nan(""));
+    }
+    watch.add(t.step->run(x, y, {it}), 1, it + 1);
+  }
+  try {
+    watch.check();
+    ADD_FAILURE() << "the NaN went unnoticed";
+  } catch (const train::DivergenceError& e) {
+    EXPECT_NE(std::string(e.what()).find("epoch 1, iteration 11: "), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

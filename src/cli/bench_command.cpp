@@ -14,6 +14,7 @@
 #include "l2w/models/exit_cost.h"
 #include "l2w/runtime/device.h"
 #include "l2w/runtime/host_sync_counter.h"
+#include "l2w/train/cuda_graph_step.h"
 #include "l2w/runtime/operator_profile.h"
 
 #ifdef L2W_WITH_IMAGES
@@ -36,6 +37,23 @@ double training_rate(train::TrainStep& step, const torch::Tensor& images, const 
   runtime::synchronize(device);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return double(images.size(0) * iterations) / seconds;
+}
+
+// The same step captured as CUDA graphs, timed after every kind of iteration has been captured, in the
+// same run as the eager figure.
+void compare_with_graphs(std::unique_ptr<train::TrainStep> step, const torch::Tensor& images,
+                         const torch::Tensor& labels, int64_t iterations, int64_t meta_interval,
+                         const torch::Device& device, double eager_rate) {
+  train::CudaGraphStep graphed(std::move(step));
+  runtime::reset_peak_memory(device);
+  for (int64_t i = 0; i < 5 * std::max<int64_t>(1, meta_interval); ++i) graphed.run(images, labels, {i});
+  if (!graphed.refused().empty()) {
+    std::printf("CUDA graphs        refused: %s\n", graphed.refused().c_str());
+    return;
+  }
+  const double rate = training_rate(graphed, images, labels, iterations, device);
+  std::printf("graphs images/s     %.1f  (CUDA graphs, same run; %.2fx eager; capture %.2f s; peak GPU memory MB %.0f)\n",
+              rate, rate / eager_rate, graphed.capture_seconds(), runtime::peak_memory_mb(device));
 }
 
 // Operators that make the host wait for the device in one step, counted by an operator observer (so on
@@ -233,6 +251,9 @@ int bench_train_command(const Flags& flags) {
   if (flags.bench_profile > 0) print_operator_profile(*step, images, labels, flags.bench_profile, device);
   if (flags.method == "l2w" && flags.meta_grad == "fd" && world == 1)
     compare_with_exact(flags, *net, sgd, images, labels, device, images_per_s);
+  if (device.is_cuda() && flags.cuda_graphs == "on" && world == 1)
+    compare_with_graphs(std::move(step), images, labels, flags.bench_iterations, flags.meta_interval, device,
+                        images_per_s / double(world));
   return 0;
 }
 

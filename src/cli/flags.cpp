@@ -138,6 +138,9 @@ void add_optimizer_flags(CLI::App& app, Flags& f) {
                  "also checkpoint every N iterations inside an epoch (SIGTERM, SIGINT or SIGUSR1 always write one)")
       ->check(kNonNegative);
   app.add_option("--finetune_from", f.finetune_from, "initial weights from this checkpoint (l2w's or Python's)");
+  app.add_option("--cuda-graphs,--cuda_graphs", f.cuda_graphs,
+                 "with --device cuda: capture the training iteration as CUDA graphs and replay them (on | off)")
+      ->check(CLI::IsMember({"on", "off"}));
 }
 
 void add_meta_flags(CLI::App& app, Flags& f) {
@@ -258,6 +261,7 @@ train::TrainerOptions trainer_options(const Flags& f, const torch::Device& devic
       .use_valid(f.use_valid)
       .num_sample_valid(f.num_sample_valid)
       .device(device)
+      .cuda_graphs(f.cuda_graphs == "on")
       .amp(runtime::parse_amp(f.amp));
 }
 

@@ -29,6 +29,7 @@ struct Flags {
   int64_t threads = 0;  // 0: all cores
   std::string device = "cpu";
   std::string amp = "off";  // mixed precision: off | bf16 | fp16
+  std::string cuda_graphs = "on";  // on a GPU, capture and replay the training step: on | off
   // Data.
   std::string data = "fashion-mnist";
   std::string data_url;

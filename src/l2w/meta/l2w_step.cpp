@@ -172,10 +172,17 @@ void L2WStep::real_step(const HalfForward& forward, train::StepReport& report) {
   report.weights = report.weights.defined() ? torch::cat({report.weights, weights}) : weights;
 }
 
-train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor& labels,
-                               const train::StepPosition& position) {
+void L2WStep::prepare(const train::StepPosition& position) {
   meta_lr_ = options_.meta_lr() * position.lr_factor;
   adam_.set_lr(meta_lr_);
+}
+
+int L2WStep::kind(const train::StepPosition& position) const {
+  return position.iteration % options_.meta_interval() == 0 ? 1 : 0;
+}
+
+train::StepReport L2WStep::compute(const torch::Tensor& images, const torch::Tensor& labels,
+                                   const train::StepPosition& position) {
   train::StepReport report;
   report.logits.resize(net_.num_exits());
   const int64_t n = images.size(0);
@@ -186,7 +193,7 @@ train::StepReport L2WStep::run(const torch::Tensor& images, const torch::Tensor&
   const int64_t half = n / 2;
   const torch::Tensor x[2] = {images.slice(0, 0, half), images.slice(0, half)};
   const torch::Tensor y[2] = {labels.slice(0, 0, half), labels.slice(0, half)};
-  const bool meta = position.iteration % options_.meta_interval() == 0;
+  const bool meta = kind(position) == 1;
   torch::Tensor meta_loss;
   for (int phase = 0; phase < 2; ++phase) {
     std::optional<HalfForward> forward;

@@ -62,8 +62,12 @@ class L2WStep : public train::TrainStep {
   L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaOptions& options,
           distributed::DataParallel* parallel = nullptr);
 
-  train::StepReport run(const torch::Tensor& images, const torch::Tensor& labels,
-                        const train::StepPosition& position) override;
+  // The WPN's learning rate follows the backbone's schedule.
+  void prepare(const train::StepPosition& position) override;
+  train::StepReport compute(const torch::Tensor& images, const torch::Tensor& labels,
+                            const train::StepPosition& position) override;
+  // 1: a meta iteration, 0: a real step only.
+  int kind(const train::StepPosition& position) const override;
   bool has_meta() const override { return true; }
   double meta_lr() const override { return meta_lr_; }
   void save(io::Checkpoint& checkpoint) const override;

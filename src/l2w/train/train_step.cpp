@@ -47,7 +47,7 @@ PlainStep::PlainStep(models::MultiExitNetworkImpl& net, Sgd& sgd, double label_s
       amp_(amp),
       scaler_(amp == runtime::Amp::kFp16) {}
 
-StepReport PlainStep::run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition&) {
+StepReport PlainStep::compute(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition&) {
   auto logits = forward_logits(net_, images, amp_);
   const torch::Tensor losses = criterion::per_exit_losses(logits, labels, label_smoothing_);
   StepReport report;

@@ -30,8 +30,19 @@ struct StepPosition {
 class TrainStep {
  public:
   virtual ~TrainStep() = default;
-  // Trains on one batch. The optimizer's learning rate is already set for `position`.
-  virtual StepReport run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition& position) = 0;
+  // Trains on one batch: prepare(), then compute(). The optimizer's learning rate is already set for
+  // `position`.
+  virtual StepReport run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition& position) {
+    prepare(position);
+    return compute(images, labels, position);
+  }
+  // What the step sets from the host for `position` (rates that follow the schedule). A captured step
+  // (CudaGraphStep) runs it outside the graph before each replay.
+  virtual void prepare(const StepPosition& position) {}
+  // The iteration's device work. Iterations of one kind() launch the same work, whatever their position.
+  virtual StepReport compute(const torch::Tensor& images, const torch::Tensor& labels,
+                             const StepPosition& position) = 0;
+  virtual int kind(const StepPosition& position) const { return 0; }
   // True when the method has a meta learner (scores.tsv then carries meta_lr and meta loss).
   virtual bool has_meta() const { return false; }
   virtual double meta_lr() const { return 0.0; }
@@ -61,7 +72,7 @@ class PlainStep : public TrainStep {
  public:
   PlainStep(models::MultiExitNetworkImpl& net, Sgd& sgd, double label_smoothing,
             distributed::DataParallel* parallel = nullptr, runtime::Amp amp = runtime::Amp::kOff);
-  StepReport run(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition& position) override;
+  StepReport compute(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition& position) override;
 
  private:
   models::MultiExitNetworkImpl& net_;

@@ -9,6 +9,7 @@
 #include "l2w/io/atomic_file.h"
 #include "l2w/io/checkpoint.h"
 #include "l2w/models/exit_cost.h"
+#include "l2w/train/cuda_graph_step.h"
 #include "l2w/train/divergence.h"
 #include "l2w/train/preemption.h"
 
@@ -133,6 +134,13 @@ Trainer::Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arc
   options_.schedule().epochs = options_.epochs();
   options_.schedule().iterations_per_epoch = train_loader_->num_batches();
   step_ = make_step(*net_, sgd_, &parallel_);
+  if (options_.cuda_graphs() && options_.device().is_cuda()) {
+    if (world > 1) {
+      if (!options_.quiet()) std::cout << "CUDA graphs: off (data-parallel steps run eagerly)" << std::endl;
+    } else {
+      step_ = std::make_unique<CudaGraphStep>(std::move(step_));
+    }
+  }
   progress_.emplace(options_.epochs(), train_loader_->num_batches(), train_loader_->num_samples(), world,
                     options_.print_freq(), options_.quiet());
 }
