@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on its embedded default: installs and builds l2w, then trains the same small MSDNet on
 # the same Fashion-MNIST images twice, plainly and with L2W (learned per-sample weights, first-order
-# meta-gradient), prints each one's per-exit test results, compares them at 25, 50, 75 and 100 % of the
+# meta-gradient), prints each one's per-exit test results, compares them at 40, 60, 80 and 100 % of the
 # full network's MUL-ADDs, and draws both accuracy-against-MUL-ADDs curves in one plot.
 # Run folder: runs/demo (plot: runs/demo/comparison.png and .svg; training logs: runs/demo/*.log).
 set -euo pipefail
@@ -31,5 +31,5 @@ for method in plain l2w; do
   sed -n '/^Final test results/,/^$/p' "$run/$method.log" | tail -n +2
 done
 echo "demo: the two methods compared (test top-1 within budgets; plot: $run/comparison.png):"
-"$l2w" compare "$run/plain" "$run/l2w" --labels plain,L2W --output "$run/comparison" \
+"$l2w" compare "$run/plain" "$run/l2w" --labels plain,L2W --budgets 0.4,0.6,0.8,1 --output "$run/comparison" \
   --title "Fashion-MNIST, MSDNet, 3000 images x 3 epochs: plain against L2W"

@@ -45,6 +45,11 @@ TEST(RunComparison, HandComputedTable) {
   const auto table = report::comparison_table(c);
   EXPECT_NE(table.find("50% (2.000 M)    70.00   68.00   -2.00"), std::string::npos) << table;
   EXPECT_NE(table.find("25% (1.000 M)    50.00   n/a     n/a"), std::string::npos) << table;
+  // Why: b's curve starts at 1.5 M, 38 % of a's full network.
+  EXPECT_NE(table.find("n/a: the budget is below the cheapest point of the method's curve: a 1.000 M (25%), "
+                       "b 1.500 M (38%); the first exit alone costs 1.000 M (25%)"),
+            std::string::npos)
+      << table;
   EXPECT_NE(table.find("3      4.000          81.00       85.00"), std::string::npos) << table;
   const auto markdown = report::comparison_markdown(c);
   EXPECT_NE(markdown.find("| 75% (3.000 M) | 75.00 | 84.00 | +9.00 |"), std::string::npos) << markdown;

@@ -22,6 +22,8 @@ expect "50% (2.000 M)   70.00   68.00   -2.00" "$work/out.txt"
 expect "75% (3.000 M)   75.00   84.00   +9.00" "$work/out.txt"
 expect "25% (1.000 M)   50.00   n/a     n/a" "$work/out.txt"
 expect "| 75% (3.000 M) | 75.00 | 84.00 | +9.00 |" "$work/table.md"
+expect "a 1.000 M (25%), b 1.500 M (38%)" "$work/out.txt"
+expect "a 1.000 M (25%), b 1.500 M (38%)" "$work/table.md"
 [[ -s $work/comparison.png || ! -x $(command -v gnuplot) ]] || { echo "no plot"; exit 1; }
 # A method's seeds: two copies of b give b's values with no spread.
 "$l2w" compare "$work/a,$work/a" "$work/b,$work/b" --budgets 0.5 --labels A,B >"$work/seeds.txt" 2>&1

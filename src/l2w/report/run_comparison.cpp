@@ -59,6 +59,25 @@ std::string aligned(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+// Why some budgets read "n/a", naming each method's cheapest reachable budget; empty when none does.
+std::string unreachable_note(const Comparison& c) {
+  bool any = false;
+  for (const auto& row : c.rows)
+    for (const auto& s : row.accuracy) any = any || std::isnan(s.mean);
+  if (!any) return "";
+  std::string note = "n/a: the budget is below the cheapest point of the method's curve:";
+  for (size_t m = 0; m < c.labels.size(); ++m) {
+    char cost[64];
+    std::snprintf(cost, sizeof cost, " %.3f M (%.0f%%)", c.reachable_from[m] / 1e6,
+                  100.0 * c.reachable_from[m] / c.full_muladds);
+    note.append(m == 0 ? " " : ", ").append(c.labels[m]).append(cost);
+  }
+  char first[96];
+  std::snprintf(first, sizeof first, "; the first exit alone costs %.3f M (%.0f%%)", c.exit_muladds.front() / 1e6,
+                100.0 * c.exit_muladds.front() / c.full_muladds);
+  return note.append(first).append("\n");
+}
+
 }  // namespace
 
 double accuracy_at(std::vector<std::pair<double, double>> dynamic, double muladds) {
@@ -96,7 +115,14 @@ Comparison compare(const std::vector<MethodRuns>& methods, const std::vector<dou
                                   methods.front().label + " " + std::to_string(methods.front().runs.size()) +
                                   " (differences pair runs seed by seed)");
   Comparison c;
-  for (const auto& m : methods) c.labels.push_back(m.label);
+  for (const auto& m : methods) {
+    c.labels.push_back(m.label);
+    double cheapest = 0;
+    for (const auto& run : m.runs)
+      if (!run.dynamic.empty())
+        cheapest = std::max(cheapest, std::min_element(run.dynamic.begin(), run.dynamic.end())->first);
+    c.reachable_from.push_back(cheapest);
+  }
   c.full_muladds = methods.front().runs.front().exits.back().first;
   for (double f : fractions) {
     ComparisonRow row{f, f * c.full_muladds, {}, {}};
@@ -147,7 +173,8 @@ std::string comparison_table(const Comparison& c, bool with_exits) {
   if (with_exits) out.append("Anytime: each exit's test top-1\n").append(aligned(exits)).append("\n");
   return out.append("Budgeted: test top-1 within a budget (share of the full network's MUL-ADDs), on the dynamic ")
       .append("curves\n")
-      .append(aligned(budgets));
+      .append(aligned(budgets))
+      .append(unreachable_note(c));
 }
 
 std::string comparison_markdown(const Comparison& c) {
@@ -166,6 +193,8 @@ std::string comparison_markdown(const Comparison& c) {
     for (const auto& s : row.differences) cell(out, format(s, true));
     out.append("\n");
   }
+  const auto note = unreachable_note(c);
+  if (!note.empty()) out.append("\n").append(note);
   return out;
 }
 

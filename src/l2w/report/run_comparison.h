@@ -40,6 +40,9 @@ struct Comparison {
   std::vector<std::string> labels;
   double full_muladds = 0;  // the first method's first run's last exit
   std::vector<ComparisonRow> rows;
+  // Per method: the cheapest budget (MUL-ADDs) every one of its runs' dynamic curves reaches; a budget
+  // below it has no figure ("n/a"), and the tables say so.
+  std::vector<double> reachable_from;
   // Per exit: cost and top-1 per method (anytime evaluation).
   std::vector<double> exit_muladds;
   std::vector<std::vector<Summary>> exit_accuracy;  // [exit][method]
