@@ -5,7 +5,6 @@
 // on a GPU it would be a copy to the host. What it cannot see: raw data_ptr reads, which are not operators.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
