@@ -14,8 +14,6 @@
 namespace l2w::train {
 #ifdef L2W_WITH_CUDA
 
-bool cuda_graphs_compiled() { return true; }
-
 struct CudaGraphStep::Graph {
   int64_t warmed = 0;  // eager iterations of this kind so far
   bool captured = false;
@@ -128,8 +126,6 @@ StepReport CudaGraphStep::replay(Graph& g, const torch::Tensor& images, const to
 }
 
 #else  // a LibTorch without CUDA: nothing is ever captured
-
-bool cuda_graphs_compiled() { return false; }
 
 struct CudaGraphStep::Graph {};
 

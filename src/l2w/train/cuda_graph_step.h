@@ -53,7 +53,4 @@ class CudaGraphStep : public TrainStep {
   std::string refused_;
 };
 
-// Whether this LibTorch can capture CUDA graphs (built with CUDA).
-bool cuda_graphs_compiled();
-
 }  // namespace l2w::train

@@ -48,21 +48,21 @@ void DivergenceWatch::add(const StepReport& report, int64_t epoch, int64_t itera
     any_bad = any_bad.defined() ? any_bad.logical_or(bad) : bad;
   }
   if (!record.defined()) return;
-  if (!first_.defined()) {
-    first_ = torch::full({3}, -1, record.options());
-    adds_ = torch::zeros({1}, record.options());
-  }
-  // The position is kept on the host; the device keeps the index of the add it belongs to.
+  if (!first_.defined()) first_ = torch::full({3}, -1, record.options());
+  // The position stays on the host; the device keeps the index of the report it belongs to.
+  const auto index = torch::full({1}, static_cast<int64_t>(positions_.size()), record.options());
   positions_.emplace_back(epoch, iteration);
-  first_.copy_(torch::where(any_bad.logical_and(first_[0] < 0), torch::cat({adds_, record}), first_));
-  adds_.add_(1);
+  first_.copy_(torch::where(any_bad.logical_and(first_[0] < 0), torch::cat({index, record}), first_));
 }
 
-void DivergenceWatch::check() const {
+void DivergenceWatch::check() {
   if (!first_.defined()) return;
   const auto first = first_.to(torch::kCPU);
   const auto* f = first.data_ptr<int64_t>();
-  if (f[0] < 0) return;
+  if (f[0] < 0) {
+    positions_.clear();  // all finite so far: the positions of the reports seen need not be kept
+    return;
+  }
   const auto [epoch, iteration] = positions_.at(static_cast<size_t>(f[0]));
   throw DivergenceError("training diverged in epoch " + std::to_string(epoch) + ", iteration " +
                         std::to_string(iteration) + ": the " + kQuantities[f[1]] + " is " + kValues[f[2]] +

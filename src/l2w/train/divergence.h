@@ -28,12 +28,11 @@ class DivergenceWatch {
   void add(const StepReport& report, int64_t epoch, int64_t iteration);
   // Throws a DivergenceError naming the epoch, the iteration and the first non-finite quantity of the
   // first bad report added. One device synchronisation.
-  void check() const;
+  void check();
 
  private:
-  torch::Tensor first_;  // int64 {add index, quantity, value kind} of the first bad report; -1 while none
-  torch::Tensor adds_;   // int64 {reports added}, counted on the device
-  std::vector<std::pair<int64_t, int64_t>> positions_;  // (epoch, iteration) of each report added
+  torch::Tensor first_;  // int64 {report index, quantity, value kind} of the first bad report; -1 while none
+  std::vector<std::pair<int64_t, int64_t>> positions_;  // (epoch, iteration) of each report since the last check
 };
 
 // add() then check() for one report.

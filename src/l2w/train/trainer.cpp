@@ -300,12 +300,12 @@ io::Checkpoint Trainer::checkpoint(int64_t epochs_done) const {
   c.optimizer = sgd_.state_dict();
   c.best_prec1 = result_.best_prec1;
   step_->save(c);
-  divergence_.check();
   check_finite(c);
   return c;
 }
 
 void Trainer::save(int64_t epoch, bool is_best) {
+  divergence_.check();
   const io::Checkpoint c = checkpoint(epoch + 1);
   const std::string path = folder_.checkpoint(epoch + 1);
   io::save_checkpoint(c, path);
@@ -325,6 +325,7 @@ void Trainer::checkpoint_within_epoch(int64_t epoch, int64_t done, const EpochMe
   const int64_t every = options_.save_every();
   const bool periodic = every > 0 && done % every == 0 && done < train_loader_->num_batches();
   if (signal == 0 && !periodic) return;
+  divergence_.check();  // on every rank, before the collective below
   const c10::IValue state = epoch_state(meter);  // every rank takes part
   const std::string path = folder_.checkpoint_within_epoch(epoch, done);
   if (parallel_.is_main()) {
