@@ -1,5 +1,6 @@
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -128,6 +129,44 @@ TEST(L2WStep, MetaStepLeavesTheRealModelAlone) {
     size_t i = 0;
     for (const auto& item : io::state_dict(*net)) EXPECT_TRUE(torch::equal(item.value(), saved[i++])) << item.key();
     for (const auto& p : net->parameters()) EXPECT_TRUE(torch::equal(p.grad(), torch::full_like(p, 0.25)));
+  }
+}
+
+TEST(L2WStep, SharedForwardGivesTheSameMetaGradientAndUpdatesBatchNormOnce) {
+  // Training's fd path hands its forward to the real step; its gradient must be the tested one, and the
+  // BatchNorm statistics must move as one train-mode forward moves them. The exact path shares nothing.
+  for (auto mode : {meta::MetaGrad::kFiniteDifference, meta::MetaGrad::kExact}) {
+    torch::manual_seed(5);
+    models::MSDNet net(test::micro_msdnet());
+    net->train();
+    train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.1));
+    auto options = meta_options(0.8);
+    options.meta_grad(mode);
+    meta::L2WStep step(*net, sgd, options);
+    const auto xt = torch::randn({4, 1, 16, 16}), xm = torch::randn({4, 1, 16, 16});
+    const auto yt = torch::randint(3, {4}, torch::kLong), ym = torch::randint(3, {4}, torch::kLong);
+    const auto alone = step.meta_gradient(xt, yt, xm, ym);
+    std::vector<torch::Tensor> saved;
+    for (const auto& item : io::state_dict(*net)) saved.push_back(item.value().clone());
+    models::MSDNet copy(test::micro_msdnet());  // for the statistics one plain train-mode forward gives
+    copy->train();
+    io::load_state_dict(*copy, io::state_dict(*net), "copy");
+    std::optional<meta::L2WStep::HalfForward> forward;
+    const auto shared = step.meta_gradient(xt, yt, xm, ym, &forward);
+    ASSERT_EQ(forward.has_value(), mode == meta::MetaGrad::kFiniteDifference);
+    EXPECT_TRUE(torch::equal(alone.meta_loss, shared.meta_loss));
+    for (size_t i = 0; i < alone.grads.size(); ++i) EXPECT_TRUE(torch::equal(alone.grads[i], shared.grads[i]));
+    size_t i = 0, moved = 0;
+    for (const auto& item : io::state_dict(*net)) moved += !torch::equal(item.value(), saved[i++]);
+    if (mode == meta::MetaGrad::kExact) {
+      EXPECT_EQ(moved, 0u);
+      continue;
+    }
+    EXPECT_GT(moved, 0u);
+    copy->forward(xt);
+    const auto expected = io::state_dict(*copy);
+    for (const auto& item : io::state_dict(*net)) EXPECT_TRUE(torch::equal(item.value(), expected[item.key()])) << item.key();
+    EXPECT_EQ(forward->logits.size(), size_t(net->num_exits()));
   }
 }
 

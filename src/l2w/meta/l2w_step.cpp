@@ -68,15 +68,25 @@ torch::Tensor L2WStep::meta_loss_at(const std::vector<torch::Tensor>& theta_prim
 }
 
 MetaGradient L2WStep::meta_gradient(const torch::Tensor& train_x, const torch::Tensor& train_y,
-                                    const torch::Tensor& meta_x, const torch::Tensor& meta_y) {
+                                    const torch::Tensor& meta_x, const torch::Tensor& meta_y,
+                                    std::optional<HalfForward>* real_forward) {
+  // The exact gradient differentiates through this forward twice, and a forward in another precision
+  // is no use to the meta step: only a first-order step in the parameters' precision can share it.
+  const bool share = real_forward != nullptr && options_.meta_grad() == MetaGrad::kFiniteDifference &&
+                     options_.amp() == runtime::Amp::kOff;
   HalfForward train;
-  {
+  if (share) {
+    train = forward_half(train_x, train_y);
+  } else {
     // 1a: the pseudo network is the real one with private BatchNorm statistics.
     nn::PrivateBatchNormStatistics private_statistics(net_);
     train = forward_half(train_x, train_y);
   }
-  if (options_.meta_grad() == MetaGrad::kExact) return exact_gradient(train, meta_x, meta_y);
-  return finite_difference_gradient(train, train_x, train_y, meta_x, meta_y);
+  auto gradient = options_.meta_grad() == MetaGrad::kExact
+                      ? exact_gradient(train, meta_x, meta_y)
+                      : finite_difference_gradient(train, train_x, train_y, meta_x, meta_y);
+  if (share) *real_forward = std::move(train);
+  return gradient;
 }
 
 MetaGradient L2WStep::exact_gradient(const HalfForward& train, const torch::Tensor& meta_x,
@@ -198,16 +208,7 @@ train::StepReport L2WStep::compute(const torch::Tensor& images, const torch::Ten
   for (int phase = 0; phase < 2; ++phase) {
     std::optional<HalfForward> forward;
     if (meta) {
-      MetaGradient g;
-      if (options_.meta_grad() == MetaGrad::kFiniteDifference) {
-        // The real step's forward (train-mode BatchNorm, same θ and batch) serves the meta step too,
-        // unless the real step runs in another precision.
-        HalfForward meta_forward = forward_half(x[phase], y[phase]);
-        g = finite_difference_gradient(meta_forward, x[phase], y[phase], x[1 - phase], y[1 - phase]);
-        if (options_.amp() == runtime::Amp::kOff) forward = std::move(meta_forward);
-      } else {
-        g = meta_gradient(x[phase], y[phase], x[1 - phase], y[1 - phase]);
-      }
+      auto g = meta_gradient(x[phase], y[phase], x[1 - phase], y[1 - phase], &forward);
       if (parallel_ != nullptr) parallel_->average(g.grads);
       adam_.step(g.grads);
       meta_loss = meta_loss.defined() ? meta_loss + g.meta_loss / 2 : g.meta_loss / 2;

@@ -4,6 +4,7 @@
 // real step trains the backbone with the updated WPN's weights.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "l2w/meta/weight_prediction_network.h"
@@ -74,19 +75,24 @@ class L2WStep : public train::TrainStep {
   void load(const io::Checkpoint& checkpoint) override;
   std::vector<torch::Tensor> shared_state() const override { return wpn_->parameters(); }
 
-  // Steps 1a–1g up to the WPN gradient (by options.meta_grad) without changing anything: the
-  // backbone's parameters, gradients and BatchNorm statistics are untouched, and the WPN is not stepped.
-  MetaGradient meta_gradient(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& meta_x,
-                             const torch::Tensor& meta_y);
-  WeightPredictionNetwork& wpn() { return wpn_; }
-
- private:
-  // The training half's forward at θ: logits, per-sample per-exit losses and confidences; under
-  // autocast for `amp` other than kOff.
+  // The training half's forward at θ: logits, per-sample per-exit losses and confidences.
   struct HalfForward {
     std::vector<torch::Tensor> logits;
     torch::Tensor losses, confidences;
   };
+
+  // Steps 1a–1g up to the WPN gradient (by options.meta_grad); the one entry point of training and tests.
+  // The backbone's parameters and gradients are untouched and the WPN is not stepped. Without
+  // `real_forward`, the BatchNorm statistics are untouched too. With it, under kFiniteDifference in the
+  // parameters' precision, the training half's forward is the real step's own (train-mode BatchNorm,
+  // updating the statistics once) and is handed back through it for the real step to reuse; otherwise
+  // it stays empty.
+  MetaGradient meta_gradient(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& meta_x,
+                             const torch::Tensor& meta_y, std::optional<HalfForward>* real_forward = nullptr);
+  WeightPredictionNetwork& wpn() { return wpn_; }
+
+ private:
+  // Under autocast for `amp` other than kOff.
   HalfForward forward_half(const torch::Tensor& x, const torch::Tensor& y, runtime::Amp amp = runtime::Amp::kOff);
   // 1e–1f: the meta half through θ', each sample at its allocated exit.
   torch::Tensor meta_loss_at(const std::vector<torch::Tensor>& theta_prime, const torch::Tensor& meta_x,
