@@ -289,6 +289,13 @@ meta::MetaOptions meta_options(const Flags& f, int64_t num_exits) {
       .fd_epsilon(f.fd_epsilon);
 }
 
+infer::DeploymentOptions deployment_options(const Flags& f) {
+  const auto layout = f.memory_format == "channels_last" ? infer::Layout::kChannelsLast
+                      : f.memory_format == "contiguous"  ? infer::Layout::kContiguous
+                                                         : infer::Layout::kAuto;
+  return infer::DeploymentOptions().layout(layout).training_form(f.training_form).choose_latency_threads(f.threads <= 0);
+}
+
 distributed::JobOptions job_options(const Flags& f) {
   try {
     auto job = distributed::job_from_environment({});

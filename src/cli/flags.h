@@ -9,6 +9,7 @@
 
 #include "l2w/dataset/data_sets.h"
 #include "l2w/distributed/job_options.h"
+#include "l2w/infer/deployment.h"
 #include "l2w/meta/l2w_step.h"
 #include "l2w/models/network_options.h"
 #include "l2w/train/trainer.h"
@@ -143,6 +144,8 @@ dataset::DataGeometry data_geometry(const Flags& flags, const dataset::DataSplit
 dataset::DataOptions data_options(const Flags& flags);
 train::TrainerOptions trainer_options(const Flags& flags, const torch::Device& device);
 meta::MetaOptions meta_options(const Flags& flags, int64_t num_exits);
+// How infer and bench infer deploy the network: --memory-format, --training-form, --threads.
+infer::DeploymentOptions deployment_options(const Flags& flags);
 // The training method the flags choose (plain or L2W) for the trainer.
 train::StepFactory step_factory(const Flags& flags);
 

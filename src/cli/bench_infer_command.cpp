@@ -1,0 +1,122 @@
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "l2w/eval/dynamic.h"
+#include "l2w/infer/speed_table.h"
+
+namespace l2w::cli {
+namespace {
+
+void print_row(const infer::SpeedRow& r, double full_rate) {
+  std::printf("%5s   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   %s\n", r.name.c_str(), r.accuracy,
+              r.muladds / 1e6, r.mean_ms, r.p50_ms, r.p99_ms, r.images_per_s, r.images_per_s / full_rate,
+              r.exits_taken.c_str());
+}
+
+void print_latency_by_exit(const infer::SpeedRow& r) {
+  for (size_t k = 0; k < r.latency_ms_by_exit.size(); ++k) {
+    const auto& ms = r.latency_ms_by_exit[k];
+    if (ms.empty()) continue;
+    std::printf("%s exit %zu %.3f / %.3f (%zu images)", k ? "," : "", k + 1, infer::percentile(ms, 50),
+                infer::percentile(ms, 99), ms.size());
+  }
+  std::printf("\n");
+}
+
+std::string rounds_text(const std::vector<double>& rates) {
+  std::string text;
+  for (size_t i = 0; i < rates.size(); ++i) {
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%s%.1f", i ? ", " : "", rates[i]);
+    text += rate;
+  }
+  return text;
+}
+
+void print_speed_table(const infer::SpeedTable& t, const Flags& flags, const torch::Device& device) {
+  std::printf("bench infer: %s on %lld test images, %s; throughput at batch %lld, latency at batch 1 "
+              "over %lld images\n",
+              flags.evaluate_from.c_str(), static_cast<long long>(t.images), device.str().c_str(),
+              static_cast<long long>(flags.batch_size), static_cast<long long>(t.latency_images));
+  std::printf("p_idx   top-1 %%   MUL-ADDs (M)   latency ms (mean / p50 / p99)   images/s   speed-up   exits taken\n");
+  for (const auto* row : {&t.all, &t.last}) print_row(*row, t.all.images_per_s);
+  for (const auto& row : t.budgets) print_row(row, t.all.images_per_s);
+  const auto& half = t.budgets[t.half];
+  std::printf("\nAt p_idx %s (MUL-ADDs nearest half the whole network's): throughput %.2fx the whole network's,\n"
+              "%.2fx the last-exit-only network's; exit checks and compaction take %.3f ms per image at batch 1,\n"
+              "%.1f%% of the whole network's latency (%.3f ms).\n",
+              half.name.c_str(), half.images_per_s / t.all.images_per_s, half.images_per_s / t.last.images_per_s,
+              t.decisions_ms, 100.0 * t.decisions_ms / t.all.mean_ms, t.all.mean_ms);
+  std::printf("Throughputs behind these ratios, medians of %d interleaved rounds (images/s): whole %s; last exit "
+              "only %s; p_idx %s %s.\n",
+              infer::kHeadlineRounds, rounds_text(t.all_rounds).c_str(), rounds_text(t.last_rounds).c_str(),
+              half.name.c_str(), rounds_text(t.half_rounds).c_str());
+  std::printf("Its batch-1 latency by exit taken (p50 / p99 ms):");
+  print_latency_by_exit(half);
+  const auto& p = t.batch_profile;
+  std::printf("Its time at batch %lld (synchronised at each step): blocks %.1f%%, exit classifiers %.1f%%, exit checks "
+              "and compaction %.1f%%.\n",
+              static_cast<long long>(flags.batch_size), 100 * p.blocks_s / p.total(), 100 * p.exits_s / p.total(),
+              100 * p.decisions_s / p.total());
+  std::printf("The whole network's batch-1 latency: p99 / p50 = %.2f.\n", t.all.p99_ms / t.all.p50_ms);
+}
+
+// Accuracy against latency and against throughput: the budgets as a curve, the baselines as points.
+void plot_speed(const infer::SpeedTable& t, const io::RunFolder& folder, int64_t batch_size) {
+  report::RunCurve latency, throughput;
+  latency.label = throughput.label = report::run_label(folder.dir());
+  latency.points_name = throughput.points_name = "whole network, last exit only";
+  for (const auto* r : {&t.all, &t.last}) {
+    latency.exits.emplace_back(r->mean_ms, r->accuracy);
+    throughput.exits.emplace_back(r->images_per_s, r->accuracy);
+  }
+  for (const auto& r : t.budgets) {
+    latency.dynamic.emplace_back(r.mean_ms, r.accuracy);
+    throughput.dynamic.emplace_back(r.images_per_s, r.accuracy);
+  }
+  const std::string title = "Early-exit inference: " + latency.label;
+  try {
+    report::plot_accuracy_budget({latency}, folder.accuracy_latency_chart(), title,
+                                 {"mean latency per image, batch 1 (ms)", 1.0});
+    report::plot_accuracy_budget({throughput}, folder.accuracy_throughput_chart(), title,
+                                 {"throughput, batch " + std::to_string(batch_size) + " (images/s)", 1.0});
+    std::cout << "Table: " << folder.infer_bench() << "; plots: " << folder.accuracy_latency_chart() << ".{png,svg}, "
+              << folder.accuracy_throughput_chart() << ".{png,svg}" << std::endl;
+  } catch (const std::runtime_error& e) {
+    std::cerr << "l2w: warning: " << e.what() << std::endl;
+  }
+}
+
+}  // namespace
+
+int bench_infer_command(const Flags& flags) {
+  const torch::Device device = setup_runtime(flags);
+  const auto data = dataset::load_data(data_options(flags));
+  auto net = load_trained_network(flags, network_options(flags, data_geometry(flags, data)));
+  net->to(device);
+  net->eval();
+  const io::RunFolder folder = io::RunFolder(flags.train_url).create();
+  // Thresholds for the 39 budgets from the validation set, as dynamic evaluation finds them: on the network
+  // as trained, so that they are eval's to the last bit.
+  const auto loading = dataset::LoaderOptions().workers(flags.workers).skip_bad_images(flags.skip_bad_images);
+  dataset::BatchLoader valid_loader(data.train, validation_subset(flags, folder, data.train->size()),
+                                    dataset::LoaderOptions(loading).batch_size(256));
+  const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, device));
+  infer::TestLoaders test{
+      dataset::BatchLoader(data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.batch_size)),
+      infer::first_images_one_at_a_time(data.test, flags.latency_images, flags.skip_bad_images)};
+  const auto options = deployment_options(flags);
+  auto m = infer::deploy(net, data.test->image_shape(), device, options);
+  const auto plan = infer::plan_deployment(m, options, device);
+  const auto table = infer::measure_speed(m, test, eval::budget_thresholds(valid.confidence), device, plan);
+  print_machine(device);
+  std::printf("network             %s\n", plan.network.c_str());
+  std::printf("threads             %s\n", plan.threads.c_str());
+  print_speed_table(table, flags, device);
+  infer::write_speed_table(table, folder.infer_bench());
+  plot_speed(table, folder, flags.batch_size);
+  return 0;
+}
+
+}  // namespace l2w::cli

@@ -1,0 +1,111 @@
+#include "l2w/infer/deployment.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+
+#include "l2w/infer/early_exit_classifier.h"
+#include "l2w/infer/thread_policy.h"
+#include "l2w/models/exit_cost.h"
+
+namespace l2w::infer {
+namespace {
+
+std::string format_name(torch::MemoryFormat format) {
+  return format == torch::MemoryFormat::ChannelsLast ? "channels_last" : "contiguous";
+}
+
+std::string figures(const std::vector<std::string>& names, const std::vector<double>& ms) {
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) {
+    char figure[96];
+    std::snprintf(figure, sizeof figure, "%s%s %.3f ms", i ? ", " : "", names[i].c_str(), ms[i]);
+    text += figure;
+  }
+  return text;
+}
+
+int64_t last_exit_only_muladds(models::MultiExitNetwork& net, const std::vector<int64_t>& image_shape,
+                               const torch::Device& device) {
+  nn::CostMeter meter;
+  EarlyExitClassifier(net, std::vector<float>(size_t(net->num_exits()), 0.0f))
+      .classify_full(torch::zeros(image_shape, torch::TensorOptions().device(device)));
+  return meter.total().muladds;
+}
+
+}  // namespace
+
+std::vector<float> never_exit(int64_t exits) {
+  return std::vector<float>(size_t(exits), std::numeric_limits<float>::infinity());
+}
+
+size_t faster_layout(const std::vector<double>& best_ms) {
+  size_t chosen = 0;
+  for (size_t i = 1; i < best_ms.size(); ++i)
+    if (best_ms[i] < 0.97 * best_ms[chosen]) chosen = i;
+  return chosen;
+}
+
+DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>& image_chw, const torch::Device& device,
+                       const DeploymentOptions& options) {
+  DeployedNetwork m;
+  m.net = std::move(net);
+  m.image_shape = {1};
+  m.image_shape.insert(m.image_shape.end(), image_chw.begin(), image_chw.end());
+  m.net->to(device);
+  m.net->eval();
+  m.costs = models::exit_costs(*m.net, image_chw);
+  m.last_exit_only_muladds = last_exit_only_muladds(m.net, m.image_shape, device);
+  if (!options.training_form())
+    m.form = to_inference_form(*m.net,
+                               InferenceFormOptions().channels_last(options.layout() == Layout::kChannelsLast));
+  return m;
+}
+
+Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options, const torch::Device& device) {
+  Deployment plan;
+  plan.throughput_threads = at::get_num_threads();
+  const bool choose_threads = options.choose_latency_threads() && device.is_cpu();
+  const auto counts = choose_threads ? thread_counts_to_try(plan.throughput_threads)
+                                     : std::vector<int>{plan.throughput_threads};
+  std::vector<torch::MemoryFormat> formats{m.form.input_format};
+  if (!options.training_form() && options.layout() == Layout::kAuto)
+    formats = {torch::MemoryFormat::Contiguous, torch::MemoryFormat::ChannelsLast};
+  const auto image = torch::randn(m.image_shape).to(device);
+  std::vector<LatencyThreads> choices;
+  std::vector<std::string> names;
+  std::vector<double> best_ms;
+  for (const auto format : formats) {
+    if (!options.training_form()) set_memory_format(*m.net, format);
+    EarlyExitClassifier full(m.net, never_exit(m.net->num_exits()), format);
+    choices.push_back(fastest_latency_threads(full, image, counts));
+    names.push_back(format_name(format));
+    best_ms.push_back(*std::min_element(choices.back().median_ms.begin(), choices.back().median_ms.end()));
+  }
+  const size_t chosen = faster_layout(best_ms);
+  m.form.input_format = formats[chosen];
+  if (!options.training_form()) set_memory_format(*m.net, formats[chosen]);
+  plan.latency_threads = choices[chosen].threads;
+
+  if (options.training_form()) {
+    plan.network = "as trained (BatchNorm not folded, contiguous)";
+  } else {
+    plan.network = "inference form: " + std::to_string(m.form.folded_batch_norms) +
+                   " BatchNorms folded into their convolutions, " + names[chosen];
+    plan.network += formats.size() > 1 ? ", the faster layout measured (whole network at batch 1: " +
+                                             figures(names, best_ms) + ")"
+                                       : " (as asked)";
+  }
+  if (!choose_threads) {
+    plan.threads = std::to_string(plan.throughput_threads) + " for throughput and for latency";
+  } else {
+    std::vector<std::string> counts_tried;
+    for (int n : choices[chosen].tried) counts_tried.push_back(std::to_string(n) + (n == 1 ? " thread" : " threads"));
+    plan.threads = std::to_string(plan.throughput_threads) + " for throughput (the cores), " +
+                   std::to_string(plan.latency_threads) + " for batch-1 latency, the fastest measured (" +
+                   figures(counts_tried, choices[chosen].median_ms) + ")";
+  }
+  return plan;
+}
+
+}  // namespace l2w::infer

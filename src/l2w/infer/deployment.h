@@ -1,0 +1,60 @@
+// A trained network made ready to serve (docs/inference.md): its inference form, the input layout and the
+// intra-op thread counts, the ones measured fastest unless pinned. `l2w infer` and `l2w bench infer`
+// deploy through this; nothing here reads flags.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "l2w/infer/inference_form.h"
+#include "l2w/models/multi_exit_network.h"
+#include "l2w/nn/cost_meter.h"
+
+namespace l2w::infer {
+
+// The memory layout of the deployed network's weights and inputs.
+enum class Layout { kAuto, kContiguous, kChannelsLast };  // kAuto: the faster measured
+
+struct DeploymentOptions {
+  TORCH_ARG(Layout, layout) = Layout::kAuto;
+  // Run the network as trained (BatchNorm unfolded, contiguous) instead of its inference form.
+  TORCH_ARG(bool, training_form) = false;
+  // Time 1, 2, 4, ... threads for batch-1 latency on a CPU and keep the fastest; otherwise latency
+  // uses the current count too (a count the user pinned).
+  TORCH_ARG(bool, choose_latency_threads) = true;
+};
+
+// The network as it runs, and what it costs per exit.
+struct DeployedNetwork {
+  models::MultiExitNetwork net;
+  std::vector<nn::Cost> costs;         // per exit, earlier exits' heads included (docs/algorithm.md)
+  int64_t last_exit_only_muladds = 0;  // every block and the last exit's head only
+  InferenceForm form;
+  std::vector<int64_t> image_shape;  // a batch of one: {1, C, H, W}
+};
+
+// Counts the exits' costs on the trained network, moves it to `device` in eval mode and converts it to
+// the inference form (unless options.training_form), in the layout asked for (contiguous for kAuto until
+// plan_deployment measures).
+DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>& image_chw, const torch::Device& device,
+                       const DeploymentOptions& options);
+
+// The intra-op threads for throughput (the current count) and for batch-1 latency, and, for the report,
+// what was chosen and why.
+struct Deployment {
+  int throughput_threads = 1, latency_threads = 1;
+  std::string network, threads;
+};
+
+// Chooses the layout (kAuto: both timed on the whole network at batch 1) and the latency thread count,
+// and leaves `m` in the chosen layout.
+Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options, const torch::Device& device);
+
+// Of layouts whose best batch-1 times are `best_ms`, the index to use: a later one only when it is more
+// than 3% faster, so that a tie keeps the first (contiguous, the layout LibTorch starts from).
+size_t faster_layout(const std::vector<double>& best_ms);
+
+// Thresholds no image reaches: every exit computed, the path of an image that reaches the last exit.
+std::vector<float> never_exit(int64_t exits);
+
+}  // namespace l2w::infer

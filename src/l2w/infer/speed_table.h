@@ -1,0 +1,63 @@
+// `bench infer`'s measurements (docs/inference.md, "Benchmark"): a deployed network's accuracy, cost,
+// batch-1 latency and throughput with every exit computed, without early exits, and at each budget's
+// thresholds, and where the time goes at the budget nearest half the whole network's cost.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "l2w/dataset/batch_loader.h"
+#include "l2w/infer/deployment.h"
+#include "l2w/infer/speed_test.h"
+
+namespace l2w::infer {
+
+// One row: an engine's accuracy and speed on the test set.
+struct SpeedRow {
+  std::string name;  // the p_index, "all" or "last"
+  double accuracy = 0, muladds = 0;
+  double mean_ms = 0, p50_ms = 0, p99_ms = 0;  // latency at batch 1
+  double images_per_s = 0;                     // throughput at the loader's batch size
+  std::string exits_taken;
+  std::vector<std::vector<double>> latency_ms_by_exit;  // batch 1, per exit taken
+};
+
+// A shared machine's speed drifts by tens of percent within a minute, longer than the table takes, so
+// the throughputs behind the headline ratios (whole network, last exit only, half budget) are timed
+// again in this many interleaved rounds and each row keeps the median of its rounds.
+constexpr int kHeadlineRounds = 3;
+
+struct SpeedTable {
+  SpeedRow all, last;  // every exit computed; the network without early exits
+  std::vector<double> all_rounds, last_rounds, half_rounds;  // throughputs of the interleaved rounds
+  std::vector<SpeedRow> budgets;  // one per thresholds set, in order
+  size_t half = 0;                // the budget whose MUL-ADDs are nearest half the whole network's
+  double decisions_ms = 0;        // exit checks and compaction per image at batch 1, at that budget
+  EngineProfile batch_profile;    // that budget at the throughput batch size: where the time goes
+  int64_t images = 0, latency_images = 0;
+};
+
+// The test set twice: batches for throughput, single images for latency.
+struct TestLoaders {
+  dataset::BatchLoader batches, single;
+};
+
+// The first `count` images of `data`, one per batch: the latency case.
+dataset::BatchLoader first_images_one_at_a_time(std::shared_ptr<const dataset::ImageDataset> data, int64_t count,
+                                                bool skip_bad_images);
+
+// One pass of the loader through the engine with `threads` intra-op threads (or, with
+// `last_exit_only`, the network without early exits).
+InferenceRun timed_run(EarlyExitClassifier& engine, dataset::BatchLoader& loader, const DeployedNetwork& m,
+                       const torch::Device& device, int threads, bool last_exit_only = false);
+
+// The baselines, then the engine at each of `thresholds` (at least one set), the headline rounds and
+// the half budget's profiles.
+SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std::vector<std::vector<float>>& thresholds,
+                         const torch::Device& device, const Deployment& plan);
+
+// The table as tab-separated values: p_index, top1, muladds, latency mean/p50/p99 (ms), images/s.
+void write_speed_table(const SpeedTable& t, const std::string& path);
+
+}  // namespace l2w::infer
