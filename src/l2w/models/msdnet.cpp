@@ -9,6 +9,10 @@
 #include "l2w/nn/stem_and_head.h"
 
 namespace l2w::models {
+
+std::string step_mode_name(StepMode mode) { return mode == StepMode::kEven ? "even" : "lin_grow"; }
+std::string prune_name(Prune prune) { return prune == Prune::kMax ? "max" : "min"; }
+
 namespace {
 
 using nn::ConvBasic;

@@ -5,28 +5,39 @@
 #include <vector>
 
 #include "l2w/models/multi_exit_network.h"
+#include "l2w/models/option_fields.h"
 
 namespace l2w::models {
 
 enum class StepMode { kEven, kLinGrow };
 enum class Prune { kMax, kMin };
+// The reference's names: "even", "lin_grow"; "max", "min".
+std::string step_mode_name(StepMode mode);
+std::string prune_name(Prune prune);
+inline std::string field_text(StepMode mode) { return step_mode_name(mode); }
+inline std::string field_text(Prune prune) { return prune_name(prune); }
+
+// The seed's CIFAR MSDNet by default. base: layers in block 1; gr_factor and bn_factor: one per scale;
+// imagenet: the ImageNet stem (7x7/2 conv + max-pool) and wide heads, otherwise the 32x32 (and 28x28)
+// design. Keys are the reference's flag names.
+#define L2W_MSDNET_FIELDS(FIELD)                                                                 \
+  FIELD(int64_t, n_blocks, 5, "nBlocks", field_text)                                             \
+  FIELD(int64_t, n_channels, 16, "nChannels", field_text)                                        \
+  FIELD(int64_t, base, 1, "base", field_text)                                                    \
+  FIELD(StepMode, step_mode, StepMode::kLinGrow, "stepmode", field_text)                         \
+  FIELD(int64_t, step, 1, "step", field_text)                                                    \
+  FIELD(int64_t, growth_rate, 6, "growthRate", field_text)                                       \
+  FIELD(std::vector<int64_t>, gr_factor, (std::vector<int64_t>{1, 2, 4}), "grFactor", field_text) \
+  FIELD(std::vector<int64_t>, bn_factor, (std::vector<int64_t>{1, 2, 4}), "bnFactor", field_text) \
+  FIELD(Prune, prune, Prune::kMax, "prune", field_text)                                          \
+  FIELD(bool, bottleneck, true, "bottleneck", field_text)                                        \
+  FIELD(double, reduction, 0.5, "reduction", field_text)                                         \
+  FIELD(int64_t, num_classes, 10, "classes", field_text)                                         \
+  FIELD(int64_t, in_channels, 3, "in_channels", field_text)                                      \
+  FIELD(bool, imagenet, false, "stem", stem_text)
 
 struct MSDNetOptions {
-  TORCH_ARG(int64_t, n_blocks) = 5;
-  TORCH_ARG(int64_t, n_channels) = 16;
-  TORCH_ARG(int64_t, base) = 1;  // layers in block 1
-  TORCH_ARG(StepMode, step_mode) = StepMode::kLinGrow;
-  TORCH_ARG(int64_t, step) = 1;
-  TORCH_ARG(int64_t, growth_rate) = 6;
-  TORCH_ARG(std::vector<int64_t>, gr_factor) = std::vector<int64_t>{1, 2, 4};  // one per scale
-  TORCH_ARG(std::vector<int64_t>, bn_factor) = std::vector<int64_t>{1, 2, 4};
-  TORCH_ARG(Prune, prune) = Prune::kMax;
-  TORCH_ARG(bool, bottleneck) = true;
-  TORCH_ARG(double, reduction) = 0.5;
-  TORCH_ARG(int64_t, num_classes) = 10;
-  TORCH_ARG(int64_t, in_channels) = 3;
-  // ImageNet stem (7x7/2 conv + max-pool) and wide heads; otherwise the 32x32 (and 28x28) design.
-  TORCH_ARG(bool, imagenet) = false;
+  L2W_OPTION_FIELDS(L2W_MSDNET_FIELDS)
 };
 
 // One stage of an MSDNet block: maps the features of the remaining scales (finest first) to new ones.

@@ -1,19 +1,11 @@
 #include "l2w/models/network_options.h"
 
 #include <cctype>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
 namespace l2w::models {
-namespace {
-
-std::string join(const std::vector<int64_t>& v) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s.append(i ? "-" : "").append(std::to_string(v[i]));
-  return s;
-}
-
-}  // namespace
 
 std::string arch_name(Arch arch) { return arch == Arch::kMSDNet ? "msdnet" : "RANet"; }
 
@@ -30,28 +22,46 @@ MultiExitNetwork make_network(const NetworkOptions& options) {
   return RANet(options.ranet()).ptr();
 }
 
+namespace {
+
+// Every field of the chosen backbone's options: visit(key, value text, default text).
+template <class Visit>
+void for_each_field(const NetworkOptions& options, Visit&& visit) {
+  if (options.arch() == Arch::kMSDNet)
+    options.msdnet().for_each_field(visit);
+  else
+    options.ranet().for_each_field(visit);
+}
+
+}  // namespace
+
 std::string describe(const NetworkOptions& options) {
-  std::ostringstream out;
-  out << arch_name(options.arch());
-  if (options.arch() == Arch::kMSDNet) {
-    const auto& o = options.msdnet();
-    out << " nBlocks=" << o.n_blocks() << " nChannels=" << o.n_channels() << " base=" << o.base()
-        << " stepmode=" << (o.step_mode() == StepMode::kEven ? "even" : "lin_grow") << " step=" << o.step()
-        << " growthRate=" << o.growth_rate() << " grFactor=" << join(o.gr_factor())
-        << " bnFactor=" << join(o.bn_factor()) << " prune=" << (o.prune() == Prune::kMax ? "max" : "min")
-        << " bottleneck=" << (o.bottleneck() ? "true" : "false") << " reduction=" << o.reduction()
-        << " classes=" << o.num_classes() << " in_channels=" << o.in_channels()
-        << " stem=" << (o.imagenet() ? "imagenet" : "small");
-  } else {
-    const auto& o = options.ranet();
-    out << " nBlocks=" << o.n_blocks() << " block-step=" << o.block_step() << " nChannels=" << o.n_channels()
-        << " growthRate=" << o.growth_rate() << " grFactor=" << join(o.gr_factor()) << " bnFactor=" << join(o.bn_factor())
-        << " scale-list=" << join(o.scale_list()) << " compress-factor=" << o.compress_factor() << " step=" << o.step()
-        << " stepmode=" << (o.step_grows() ? "lg" : "even") << " reduction=" << o.reduction()
-        << " classes=" << o.num_classes() << " in_channels=" << o.in_channels()
-        << " stem=" << (o.imagenet() ? "imagenet" : "small");
+  std::string out = arch_name(options.arch());
+  for_each_field(options, [&](const char* key, const std::string& value, const std::string&) {
+    out.append(" ").append(key).append("=").append(value);
+  });
+  return out;
+}
+
+std::vector<std::string> description_differences(const std::string& stored, const NetworkOptions& options) {
+  std::istringstream in(stored);
+  std::string name, item;
+  in >> name;
+  if (name != arch_name(options.arch())) return {"architecture: " + name + " there, " + arch_name(options.arch()) + " here"};
+  std::map<std::string, std::string> there;
+  while (in >> item) {
+    const auto equals = item.find('=');
+    if (equals != std::string::npos) there[item.substr(0, equals)] = item.substr(equals + 1);
   }
-  return out.str();
+  std::vector<std::string> differences;
+  for_each_field(options, [&](const char* key, const std::string& value, const std::string& fallback) {
+    const auto found = there.find(key);
+    const std::string& stored_value = found == there.end() ? fallback : found->second;
+    if (stored_value != value) differences.push_back(std::string(key) + ": " + stored_value + " there, " + value + " here");
+    if (found != there.end()) there.erase(found);
+  });
+  for (const auto& [key, value] : there) differences.push_back(key + ": " + value + " there, not a field here");
+  return differences;
 }
 
 }  // namespace l2w::models

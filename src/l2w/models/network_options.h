@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "l2w/models/msdnet.h"
 #include "l2w/models/ranet.h"
@@ -25,7 +26,14 @@ struct NetworkOptions {
 
 MultiExitNetwork make_network(const NetworkOptions& options);
 
-// A canonical one-line description of the architecture (stored in checkpoints, shown in errors).
+// A canonical one-line description of the architecture (stored in checkpoints, shown in errors): the
+// name, then key=value for every field of the backbone's options, in their order.
 std::string describe(const NetworkOptions& options);
+
+// Where a description stored in a checkpoint differs from `options`, one entry per field
+// ("nBlocks: 5 there, 7 here"; the architecture's name first when it differs); empty when they agree. A
+// field the stored description lacks (written before the field existed) agrees when `options` has
+// the field's default.
+std::vector<std::string> description_differences(const std::string& stored, const NetworkOptions& options);
 
 }  // namespace l2w::models

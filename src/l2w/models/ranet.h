@@ -8,24 +8,36 @@
 #include <vector>
 
 #include "l2w/models/multi_exit_network.h"
+#include "l2w/models/option_fields.h"
 
 namespace l2w::models {
 
+inline std::string ranet_step_text(bool step_grows) { return step_grows ? "lg" : "even"; }
+
+// The reference's RANet defaults. n_blocks: blocks (and exits) of the lowest-resolution flow;
+// block_step: each further flow has this many more blocks; gr_factor, bn_factor, scale_list: per flow,
+// lowest resolution first, scale_list giving each flow's resolution level; compress_factor: the share of
+// a fused layer's channels from the flow below; step: layers per block; step_grows (stepmode lg): block j
+// has step·(j+1) layers, otherwise (even) step; imagenet: the 7x7/2 stem with max-pool and wide heads.
+// Keys are the reference's flag names.
+#define L2W_RANET_FIELDS(FIELD)                                                                    \
+  FIELD(int64_t, n_blocks, 2, "nBlocks", field_text)                                               \
+  FIELD(int64_t, block_step, 2, "block-step", field_text)                                          \
+  FIELD(int64_t, n_channels, 16, "nChannels", field_text)                                          \
+  FIELD(int64_t, growth_rate, 6, "growthRate", field_text)                                         \
+  FIELD(std::vector<int64_t>, gr_factor, (std::vector<int64_t>{4, 2, 1}), "grFactor", field_text)  \
+  FIELD(std::vector<int64_t>, bn_factor, (std::vector<int64_t>{4, 2, 1}), "bnFactor", field_text)  \
+  FIELD(std::vector<int64_t>, scale_list, (std::vector<int64_t>{1, 2, 3}), "scale-list", field_text) \
+  FIELD(double, compress_factor, 0.25, "compress-factor", field_text)                              \
+  FIELD(int64_t, step, 4, "step", field_text)                                                      \
+  FIELD(bool, step_grows, false, "stepmode", ranet_step_text)                                      \
+  FIELD(double, reduction, 0.5, "reduction", field_text)                                           \
+  FIELD(int64_t, num_classes, 10, "classes", field_text)                                           \
+  FIELD(int64_t, in_channels, 3, "in_channels", field_text)                                        \
+  FIELD(bool, imagenet, false, "stem", stem_text)
+
 struct RANetOptions {
-  TORCH_ARG(int64_t, n_blocks) = 2;     // blocks (and exits) of the lowest-resolution flow
-  TORCH_ARG(int64_t, block_step) = 2;   // each further flow has this many more blocks
-  TORCH_ARG(int64_t, n_channels) = 16;
-  TORCH_ARG(int64_t, growth_rate) = 6;
-  TORCH_ARG(std::vector<int64_t>, gr_factor) = std::vector<int64_t>{4, 2, 1};   // per flow, lowest resolution first
-  TORCH_ARG(std::vector<int64_t>, bn_factor) = std::vector<int64_t>{4, 2, 1};
-  TORCH_ARG(std::vector<int64_t>, scale_list) = std::vector<int64_t>{1, 2, 3};  // per flow: its resolution level
-  TORCH_ARG(double, compress_factor) = 0.25;  // share of a fused layer's channels from the flow below
-  TORCH_ARG(int64_t, step) = 4;               // layers per block
-  TORCH_ARG(bool, step_grows) = false;        // stepmode lg: block j has step·(j+1) layers; even: step
-  TORCH_ARG(double, reduction) = 0.5;
-  TORCH_ARG(int64_t, num_classes) = 10;
-  TORCH_ARG(int64_t, in_channels) = 3;
-  TORCH_ARG(bool, imagenet) = false;  // 7x7/2 stem with max-pool and wide heads
+  L2W_OPTION_FIELDS(L2W_RANET_FIELDS)
 };
 
 // A block of one flow: maps its input features (and, for fusion blocks, the per-layer features of the

@@ -93,10 +93,13 @@ std::vector<torch::Tensor> parameters_on(models::MultiExitNetworkImpl& net, cons
 }  // namespace
 
 void check_architecture(const io::Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch) {
-  const std::string expected = models::describe(arch);
-  if (!checkpoint.config.empty() && checkpoint.config != expected)
-    throw io::CheckpointError(path + ": checkpoint is of another architecture or class count: it holds [" +
-                              checkpoint.config + "], the flags ask for [" + expected + "]");
+  if (checkpoint.config.empty()) return;  // the reference's checkpoints carry no description
+  const auto differences = models::description_differences(checkpoint.config, arch);
+  if (differences.empty()) return;
+  std::string listed;
+  for (const auto& d : differences) listed += (listed.empty() ? "" : "; ") + d;
+  throw io::CheckpointError(path + ": checkpoint is of another architecture or class count (" + listed +
+                            "): it holds [" + checkpoint.config + "], the flags ask for [" + models::describe(arch) + "]");
 }
 
 Trainer::Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arch, const dataset::DataSplits& data,

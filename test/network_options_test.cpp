@@ -1,0 +1,69 @@
+#include <gtest/gtest.h>
+
+#include "l2w/models/network_options.h"
+
+namespace l2w {
+namespace {
+
+models::NetworkOptions msdnet() { return models::NetworkOptions(); }
+models::NetworkOptions ranet() { return models::NetworkOptions().arch(models::Arch::kRANet); }
+
+TEST(NetworkOptions, DescriptionsKeepTheFormatCheckpointsStore) {
+  EXPECT_EQ(models::describe(msdnet()),
+            "msdnet nBlocks=5 nChannels=16 base=1 stepmode=lin_grow step=1 growthRate=6 grFactor=1-2-4 "
+            "bnFactor=1-2-4 prune=max bottleneck=true reduction=0.5 classes=10 in_channels=3 stem=small");
+  auto imagenet = ranet();
+  imagenet.ranet().step_grows(true).imagenet(true).compress_factor(0.125);
+  EXPECT_EQ(models::describe(imagenet),
+            "RANet nBlocks=2 block-step=2 nChannels=16 growthRate=6 grFactor=4-2-1 bnFactor=4-2-1 scale-list=1-2-3 "
+            "compress-factor=0.125 step=4 stepmode=lg reduction=0.5 classes=10 in_channels=3 stem=imagenet");
+}
+
+// Each key=value of the description, changed in turn, is found as that one field's difference.
+void expect_every_field_checked(const models::NetworkOptions& options) {
+  const std::string description = models::describe(options);
+  EXPECT_TRUE(models::description_differences(description, options).empty());
+  size_t fields = 0;
+  for (size_t at = description.find(' '); at != std::string::npos; at = description.find(' ', at + 1)) {
+    const size_t equals = description.find('=', at);
+    const size_t end = description.find(' ', equals);
+    const std::string key = description.substr(at + 1, equals - at - 1);
+    const std::string changed = description.substr(0, equals + 1) + "changed" +
+                                (end == std::string::npos ? "" : description.substr(end));
+    const auto differences = models::description_differences(changed, options);
+    ASSERT_EQ(differences.size(), 1u) << changed;
+    EXPECT_EQ(differences[0].rfind(key + ": changed there, ", 0), 0u) << differences[0];
+    ++fields;
+  }
+  EXPECT_GE(fields, 14u);
+}
+
+TEST(NetworkOptions, EveryFieldOfEitherBackboneIsChecked) {
+  expect_every_field_checked(msdnet());
+  expect_every_field_checked(ranet());
+}
+
+TEST(NetworkOptions, AFieldAnOlderDescriptionLacksAgreesOnlyAtItsDefault) {
+  const std::string without_prune =
+      "msdnet nBlocks=5 nChannels=16 base=1 stepmode=lin_grow step=1 growthRate=6 grFactor=1-2-4 "
+      "bnFactor=1-2-4 bottleneck=true reduction=0.5 classes=10 in_channels=3 stem=small";
+  EXPECT_TRUE(models::description_differences(without_prune, msdnet()).empty());
+  auto pruned_min = msdnet();
+  pruned_min.msdnet().prune(models::Prune::kMin);
+  EXPECT_EQ(models::description_differences(without_prune, pruned_min),
+            (std::vector<std::string>{"prune: max there, min here"}));
+}
+
+TEST(NetworkOptions, AnotherArchitectureOrAnUnknownFieldDiffers) {
+  EXPECT_EQ(models::description_differences(models::describe(ranet()), msdnet()),
+            (std::vector<std::string>{"architecture: RANet there, msdnet here"}));
+  EXPECT_EQ(models::description_differences(models::describe(msdnet()) + " width=2", msdnet()),
+            (std::vector<std::string>{"width: 2 there, not a field here"}));
+  auto seven = msdnet();
+  seven.msdnet().n_blocks(7).num_classes(100);
+  EXPECT_EQ(models::description_differences(models::describe(msdnet()), seven),
+            (std::vector<std::string>{"nBlocks: 5 there, 7 here", "classes: 10 there, 100 here"}));
+}
+
+}  // namespace
+}  // namespace l2w
