@@ -114,7 +114,7 @@ int bench_data(const Flags& flags) {
   std::vector<float> out(g.numel());
   const int passes = std::max<int64_t>(1, flags.bench_iterations / 4);
   auto rate = [&](bool train) {
-    std::mt19937_64 rng(flags.seed);
+    std::mt19937_64 rng(flags.run.seed());
     const auto start = Clock::now();
     for (int p = 0; p < passes; ++p)
       for (const auto& f : files) {
@@ -150,12 +150,12 @@ int bench_data(const Flags& flags) {
 // The configuration line: what is measured, where, with which LibTorch.
 void print_bench_header(const Flags& flags, const models::NetworkOptions& options, const torch::Device& device,
                         int64_t world) {
-  std::cout << "bench train: " << models::describe(options) << "\n  method " << flags.method
-            << (flags.method == "l2w" ? " (--meta_grad " + flags.meta_grad + ")" : std::string()) << ", batch "
-            << flags.batch_size << ", amp " << flags.amp << ", LibTorch " << TORCH_VERSION << ", "
+  std::cout << "bench train: " << models::describe(options) << "\n  method " << method_name(flags.method)
+            << (flags.method == Method::kL2W ? " (--meta_grad " + meta::meta_grad_name(flags.meta.meta_grad()) + ")" : std::string())
+            << ", batch " << flags.run.batch_size() << ", amp " << runtime::amp_name(flags.run.amp()) << ", LibTorch " << TORCH_VERSION << ", "
             << at::get_num_threads() << " intra-op threads, device " << device << " (" << runtime::device_name(device)
             << ")"
-            << (world > 1 ? ", " + std::to_string(world) + " processes of batch " + std::to_string(flags.batch_size / world)
+            << (world > 1 ? ", " + std::to_string(world) + " processes of batch " + std::to_string(flags.run.batch_size() / world)
                           : std::string())
             << std::endl;
 }
@@ -165,7 +165,7 @@ void compare_with_exact(const Flags& flags, models::MultiExitNetworkImpl& net, t
                         const torch::Tensor& images, const torch::Tensor& labels, const torch::Device& device,
                         double fd_rate) {
   Flags exact_flags = flags;
-  exact_flags.meta_grad = "exact";
+  exact_flags.meta.meta_grad(meta::MetaGrad::kExact);
   auto exact = step_factory(exact_flags)(net, sgd, nullptr);
   runtime::reset_peak_memory(device);
   const double exact_rate = training_rate(*exact, images, labels, flags.bench_iterations, device);
@@ -216,7 +216,7 @@ int bench_data_command(const Flags& flags) {
 
 int bench_train_command(const Flags& flags) {
   torch::Device device = setup_runtime(flags);
-  const auto geometry = dataset::geometry(flags.data);
+  const auto geometry = dataset::geometry(flags.data.name);
   const auto options = network_options(flags, geometry);
   auto net = build_network(flags, options);
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
@@ -230,7 +230,7 @@ int bench_train_command(const Flags& flags) {
   train::Sgd sgd(net->parameters(), trainer_options(flags, device).sgd());
   std::unique_ptr<train::TrainStep> step = step_factory(flags)(*net, sgd, &parallel);
   // Synthetic input: the benchmark measures compute, not data.
-  const int64_t local_batch = flags.batch_size / world;
+  const int64_t local_batch = flags.run.batch_size() / world;
   const auto images = torch::randn({local_batch, geometry.channels, geometry.height, geometry.width}).to(device);
   const auto labels = torch::randint(geometry.num_classes, {local_batch}, torch::kLong).to(device);
   if (parallel.is_main()) print_bench_header(flags, options, device, world);
@@ -247,12 +247,12 @@ int bench_train_command(const Flags& flags) {
   std::printf("matmul GFLOP/s      %.1f  (float32 product on %s, this run)\n", peak, device.str().c_str());
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
   std::printf("%s %.0f\n", device.is_cuda() ? "peak GPU memory MB " : "peak resident MB   ", peak_mb);
-  print_host_syncs(*step, images, labels, flags.meta_interval, device);
+  print_host_syncs(*step, images, labels, flags.meta.meta_interval(), device);
   if (flags.bench_profile > 0) print_operator_profile(*step, images, labels, flags.bench_profile, device);
-  if (flags.method == "l2w" && flags.meta_grad == "fd" && world == 1)
+  if (flags.method == Method::kL2W && flags.meta.meta_grad() == meta::MetaGrad::kFiniteDifference && world == 1)
     compare_with_exact(flags, *net, sgd, images, labels, device, images_per_s);
-  if (device.is_cuda() && flags.cuda_graphs == "on" && world == 1)
-    compare_with_graphs(std::move(step), images, labels, flags.bench_iterations, flags.meta_interval, device,
+  if (device.is_cuda() && flags.run.cuda_graphs() && world == 1)
+    compare_with_graphs(std::move(step), images, labels, flags.bench_iterations, flags.meta.meta_interval(), device,
                         images_per_s);
   return 0;
 }

@@ -38,7 +38,7 @@ void print_speed_table(const infer::SpeedTable& t, const Flags& flags, const tor
   std::printf("bench infer: %s on %lld test images, %s; throughput at batch %lld, latency at batch 1 "
               "over %lld images\n",
               flags.evaluate_from.c_str(), static_cast<long long>(t.images), device.str().c_str(),
-              static_cast<long long>(flags.batch_size), static_cast<long long>(t.latency_images));
+              static_cast<long long>(flags.run.batch_size()), static_cast<long long>(t.latency_images));
   std::printf("p_idx   top-1 %%   MUL-ADDs (M)   latency ms (mean / p50 / p99)   images/s   speed-up   exits taken\n");
   for (const auto* row : {&t.all, &t.last}) print_row(*row, t.all.images_per_s);
   for (const auto& row : t.budgets) print_row(row, t.all.images_per_s);
@@ -57,7 +57,7 @@ void print_speed_table(const infer::SpeedTable& t, const Flags& flags, const tor
   const auto& p = t.batch_profile;
   std::printf("Its time at batch %lld (synchronised at each step): blocks %.1f%%, exit classifiers %.1f%%, exit checks "
               "and compaction %.1f%%.\n",
-              static_cast<long long>(flags.batch_size), 100 * p.blocks_s / p.total(), 100 * p.exits_s / p.total(),
+              static_cast<long long>(flags.run.batch_size()), 100 * p.blocks_s / p.total(), 100 * p.exits_s / p.total(),
               100 * p.decisions_s / p.total());
   std::printf("The whole network's batch-1 latency: p99 / p50 = %.2f.\n", t.all.p99_ms / t.all.p50_ms);
 }
@@ -96,16 +96,16 @@ int bench_infer_command(const Flags& flags) {
   auto net = load_trained_network(flags, network_options(flags, data_geometry(flags, data)));
   net->to(device);
   net->eval();
-  const io::RunFolder folder = io::RunFolder(flags.train_url).create();
+  const io::RunFolder folder = io::RunFolder(flags.run.run_dir()).create();
   // Thresholds for the 39 budgets from the validation set, as dynamic evaluation finds them: on the network
   // as trained, so that they are eval's to the last bit.
-  const auto loading = dataset::LoaderOptions().workers(flags.workers).skip_bad_images(flags.skip_bad_images);
+  const auto loading = dataset::LoaderOptions().workers(flags.run.workers()).skip_bad_images(flags.run.skip_bad_images());
   dataset::BatchLoader valid_loader(data.train, validation_subset(flags, folder, data.train->size()),
                                     dataset::LoaderOptions(loading).batch_size(256));
   const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, device));
   infer::TestLoaders test{
-      dataset::BatchLoader(data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.batch_size)),
-      infer::first_images_one_at_a_time(data.test, flags.latency_images, flags.skip_bad_images)};
+      dataset::BatchLoader(data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.run.batch_size())),
+      infer::first_images_one_at_a_time(data.test, flags.latency_images, flags.run.skip_bad_images())};
   const auto options = deployment_options(flags);
   auto m = infer::deploy(net, data.test->image_shape(), device, options);
   const auto plan = infer::plan_deployment(m, options, device);
@@ -115,7 +115,7 @@ int bench_infer_command(const Flags& flags) {
   std::printf("threads             %s\n", plan.threads.c_str());
   print_speed_table(table, flags, device);
   infer::write_speed_table(table, folder.infer_bench());
-  plot_speed(table, folder, flags.batch_size);
+  plot_speed(table, folder, flags.run.batch_size());
   return 0;
 }
 

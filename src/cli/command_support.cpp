@@ -37,7 +37,7 @@ std::shared_ptr<distributed::Communicator> join_job(const Flags& flags, torch::D
 
 void check_batch_divides(const Flags& flags) {
   try {
-    distributed::share_of_batch(flags.batch_size, job_options(flags).world_size);
+    distributed::share_of_batch(flags.run.batch_size(), job_options(flags).world_size);
   } catch (const std::invalid_argument& e) {
     throw FlagError(std::string("--batch-size: ") + e.what());
   }
@@ -93,7 +93,7 @@ torch::Device setup_runtime(const Flags& f) {
 }
 
 models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options) {
-  torch::manual_seed(flags.seed);
+  torch::manual_seed(flags.run.seed());
   return models::make_network(options);
 }
 
@@ -108,7 +108,7 @@ models::MultiExitNetwork load_trained_network(const Flags& flags, const models::
 
 std::vector<int64_t> validation_subset(const Flags& flags, const io::RunFolder& folder, int64_t train_size) {
   dataset::SplitOptions options;
-  options.use_valid = flags.use_valid;
+  options.use_valid = flags.run.use_valid();
   return dataset::run_split(folder.valid_index(), train_size, options).valid;
 }
 

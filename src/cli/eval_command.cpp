@@ -38,7 +38,7 @@ std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::R
                                                  const std::vector<nn::Cost>& costs) {
   const auto valid = eval::exit_confidences(valid_outputs);
   const auto test_confidences = eval::exit_confidences(test);
-  const std::string valid_name = flags.use_valid ? "held-out" : "training";
+  const std::string valid_name = flags.run.use_valid() ? "held-out" : "training";
   if (flags.save_probs) {
     save_probabilities(folder, "valid", valid_outputs);
     save_probabilities(folder, "test", test);
@@ -46,7 +46,7 @@ std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::R
               << ", " << folder.labels("{valid,test}") << std::endl;
   }
   std::vector<eval::DynamicPoint> points;
-  if (flags.evalmode != "anytime") {
+  if (flags.evalmode != EvalMode::kAnytime) {
     points = eval::dynamic_sweep(valid, test_confidences, costs);
     std::cout << "Budgeted batch classification (thresholds from " << valid_outputs.labels.size(0) << " "
               << valid_name << " images):\n"
@@ -67,23 +67,23 @@ int eval_command(const Flags& flags) {
   auto net = load_trained_network(flags, options);
   net->to(device);
   const auto loader_options = dataset::LoaderOptions()
-                                  .batch_size(std::max<int64_t>(flags.batch_size, 256))
-                                  .workers(flags.workers)
-                                  .skip_bad_images(flags.skip_bad_images)
+                                  .batch_size(std::max<int64_t>(flags.run.batch_size(), 256))
+                                  .workers(flags.run.workers())
+                                  .skip_bad_images(flags.run.skip_bad_images())
                                   .pin_memory(device.is_cuda());
-  const auto amp = runtime::parse_amp(flags.amp);
+  const auto amp = flags.run.amp();
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
   dataset::BatchLoader loader(data.test, {}, loader_options);
   const auto test = eval::collect_outputs(*net, loader, device, amp);
-  const io::RunFolder folder = io::RunFolder(flags.train_url).create();
+  const io::RunFolder folder = io::RunFolder(flags.run.run_dir()).create();
   const auto metrics = eval::anytime_metrics(test);
-  if (flags.evalmode != "dynamic") {
+  if (flags.evalmode != EvalMode::kDynamic) {
     std::cout << "Anytime evaluation of " << flags.evaluate_from << " on " << data.test->size() << " test images:\n"
               << eval::anytime_table(metrics, costs);
     eval::write_anytime_csv(folder.anytime(), metrics, costs);
   }
   std::vector<eval::DynamicPoint> points;
-  if (flags.evalmode != "anytime" || flags.budget > 0 || flags.save_probs) {
+  if (flags.evalmode != EvalMode::kAnytime || flags.budget > 0 || flags.save_probs) {
     dataset::BatchLoader valid_loader(data.train, validation_subset(flags, folder, data.train->size()), loader_options);
     points = evaluate_dynamic(flags, folder, eval::collect_outputs(*net, valid_loader, device, amp), test, costs);
   }

@@ -1,36 +1,117 @@
 #include "flags.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <sstream>
+#include <utility>
 
 #include "l2w/runtime/mixed_precision.h"
 
 namespace l2w::cli {
 namespace {
 
-std::vector<int64_t> parse_factors(const std::string& flag, const std::string& text) {
-  std::vector<int64_t> out;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, '-')) {
-    try {
-      size_t used = 0;
-      const int64_t v = std::stoll(part, &used);
-      if (used != part.size() || v < 1) throw std::invalid_argument(part);
-      out.push_back(v);
-    } catch (const std::exception&) {
-      throw FlagError(flag + ": '" + text + "' is not a dash-separated list of positive integers (e.g. 1-2-4)");
-    }
-  }
-  if (out.empty()) throw FlagError(flag + ": empty list");
-  return out;
+// The words a choice flag takes, each with its value. Built from the library's own names where it has
+// them, so that each spelling is written once.
+template <class T>
+using Choices = std::vector<std::pair<std::string, T>>;
+
+template <class T, class Name>
+Choices<T> named(std::initializer_list<T> values, Name name) {
+  Choices<T> choices;
+  for (const T& v : values) choices.emplace_back(name(v), v);
+  return choices;
 }
 
-bool parse_bool(const std::string& flag, const std::string& text) {
-  if (text == "true" || text == "True" || text == "1") return true;
-  if (text == "false" || text == "False" || text == "0") return false;
-  throw FlagError(flag + ": '" + text + "' is not true or false");
+template <class T>
+std::string listed(const Choices<T>& choices) {
+  std::string text;
+  for (const auto& [word, value] : choices) text += (text.empty() ? "" : "|") + word;
+  return text;
+}
+
+template <class T>
+std::string word_for(const Choices<T>& choices, const T& value) {
+  for (const auto& [word, v] : choices)
+    if (v == value) return word;
+  return "";
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// A flag whose value is one of `choices`, parsed straight into `target` (a T or an optional<T>).
+template <class T, class Target>
+CLI::Option* add_choice(CLI::App& app, const std::string& names, Target& target, const Choices<T>& choices,
+                        const std::string& help, bool ignore_case = false) {
+  auto* option = app.add_option_function<std::string>(
+      names,
+      [&target, choices, ignore_case, names](const std::string& text) {
+        for (const auto& [word, value] : choices) {
+          if (text == word || (ignore_case && lower(text) == lower(word))) {
+            target = value;
+            return;
+          }
+        }
+        throw CLI::ValidationError(names.substr(0, names.find(',')), "'" + text + "' is not one of " + listed(choices));
+      },
+      help);
+  option->type_name(listed(choices));
+  return option;
+}
+
+const Choices<Method> kMethods = named({Method::kL2W, Method::kPlain}, method_name);
+const Choices<EvalMode> kEvalModes{{"anytime", EvalMode::kAnytime}, {"dynamic", EvalMode::kDynamic}, {"both", EvalMode::kBoth}};
+const Choices<StepModeFlag> kStepModes{
+    {"even", StepModeFlag::kEven}, {"lin_grow", StepModeFlag::kLinGrow}, {"lg", StepModeFlag::kLg}};
+const Choices<runtime::Amp> kAmps = named({runtime::Amp::kOff, runtime::Amp::kBf16, runtime::Amp::kFp16}, runtime::amp_name);
+const Choices<models::Arch> kArchs = named({models::Arch::kMSDNet, models::Arch::kRANet}, models::arch_name);
+const Choices<models::Prune> kPrunes = named({models::Prune::kMax, models::Prune::kMin}, models::prune_name);
+const Choices<train::LrType> kLrTypes = named({train::LrType::kCosine, train::LrType::kMultistep}, train::lr_type_name);
+const Choices<meta::WpnInput> kWpnInputs =
+    named({meta::WpnInput::kLoss, meta::WpnInput::kConfidence, meta::WpnInput::kBoth}, meta::wpn_input_name);
+const Choices<meta::Constraint> kConstraints =
+    named({meta::Constraint::kRow, meta::Constraint::kCol, meta::Constraint::kMat}, meta::constraint_name);
+const Choices<meta::MetaGrad> kMetaGrads =
+    named({meta::MetaGrad::kExact, meta::MetaGrad::kFiniteDifference}, meta::meta_grad_name);
+const Choices<infer::Layout> kLayouts =
+    named({infer::Layout::kAuto, infer::Layout::kChannelsLast, infer::Layout::kContiguous}, infer::layout_name);
+const Choices<bool> kOnOff{{"on", true}, {"off", false}};
+const Choices<bool> kTrueFalse{{"true", true}, {"false", false}, {"True", true}, {"False", false}, {"1", true}, {"0", false}};
+
+// A dash-separated list of positive integers (1-2-4) into `target`.
+template <class Target>
+CLI::Option* add_factors(CLI::App& app, const std::string& names, Target& target, const std::string& help) {
+  const std::string flag = names.substr(0, names.find(','));
+  return app
+      .add_option_function<std::string>(
+          names,
+          [&target, flag](const std::string& text) {
+            std::vector<int64_t> out;
+            std::stringstream in(text);
+            std::string part;
+            while (std::getline(in, part, '-')) {
+              size_t used = 0;
+              int64_t v = 0;
+              try {
+                v = std::stoll(part, &used);
+              } catch (const std::exception&) {
+                used = 0;
+              }
+              if (used == 0 || used != part.size() || v < 1)
+                throw CLI::ValidationError(flag, "'" + text + "' is not a dash-separated list of positive integers (e.g. 1-2-4)");
+              out.push_back(v);
+            }
+            if (out.empty()) throw CLI::ValidationError(flag, "empty list");
+            target = out;
+          },
+          help)
+      ->type_name("N-N-...");
+}
+
+// "5 (MSDNet), 2 (RANet)": the shared flags' defaults, read off the options structs.
+std::string both_defaults(const std::string& msdnet, const std::string& ranet) {
+  return " (default: " + msdnet + " MSDNet, " + ranet + " RANet)";
 }
 
 CLI::Validator number_check(const std::string& name, bool (*accept)(double), const std::string& wanted) {
@@ -49,27 +130,33 @@ CLI::Validator number_check(const std::string& name, bool (*accept)(double), con
 const CLI::Validator kPositive = number_check("POSITIVE", [](double v) { return v > 0; }, "positive");
 const CLI::Validator kNonNegative = number_check("NON-NEGATIVE", [](double v) { return v >= 0; }, "zero or more");
 
+std::string method_name(Method method) { return method == Method::kL2W ? "l2w" : "plain"; }
+
 void add_runtime_flags(CLI::App& app, Flags& f) {
-  app.add_option("--seed", f.seed, "seed of initialisation, data order and augmentation");
+  app.add_option("--seed", f.run.seed(), "seed of initialisation, data order and augmentation")->capture_default_str();
   app.add_option("--threads", f.threads, "LibTorch threads (0: all cores)")->check(kNonNegative);
   app.add_option("--device", f.device, "cpu | cuda[:i]");
   app.add_option("--gpu", f.device, "accepted for the reference's scripts; same as --device")->group("");
 }
 
 void add_run_flags(CLI::App& app, Flags& f) {
-  app.add_option("--train_url,--save", f.train_url, "run folder: scores, checkpoints, results");
-  app.add_option("--batch-size,-b", f.batch_size, "images per batch (training: over all processes)")->check(kPositive);
-  app.add_option("--print-freq,-p", f.print_freq, "progress line every N iterations")->check(kNonNegative);
+  app.add_option("--train_url,--save", f.run.run_dir(), "run folder: scores, checkpoints, results")->capture_default_str();
+  app.add_option("--batch-size,-b", f.run.batch_size(), "images per batch (training: over all processes)")
+      ->check(kPositive)
+      ->capture_default_str();
+  app.add_option("--print-freq,-p", f.run.print_freq(), "progress line every N iterations")
+      ->check(kNonNegative)
+      ->capture_default_str();
 }
 
 void add_precision_flag(CLI::App& app, Flags& f) {
-  app.add_option("--amp", f.amp, "mixed precision of the real step and evaluation: off | bf16 | fp16 (loss-scaled)")
-      ->check(CLI::IsMember({"off", "bf16", "fp16"}));
+  add_choice(app, "--amp", f.run.amp(), kAmps, "mixed precision of the real step and evaluation (fp16: loss-scaled)")
+      ->default_str(word_for(kAmps, f.run.amp()));
 }
 
 void add_checkpoint_flags(CLI::App& app, Flags& f) {
   app.add_option("--evaluate_from", f.evaluate_from, "checkpoint to evaluate");
-  app.add_option("--evalmode", f.evalmode, "anytime | dynamic | both")->check(CLI::IsMember({"anytime", "dynamic", "both"}));
+  add_choice(app, "--evalmode", f.evalmode, kEvalModes, "what to evaluate")->default_str(word_for(kEvalModes, f.evalmode));
 }
 
 void add_distributed_flags(CLI::App& app, Flags& f) {
@@ -88,212 +175,185 @@ void add_distributed_flags(CLI::App& app, Flags& f) {
 }
 
 void add_data_flags(CLI::App& app, Flags& f) {
-  app.add_option("--data", f.data, "cifar10 | cifar100 | ImageNet | fashion-mnist | mnist")
-      ->check(CLI::IsMember({"cifar10", "cifar100", "ImageNet", "fashion-mnist", "mnist"}));
-  app.add_option("--data_url,--data-root", f.data_url, "data folder (fashion-mnist: Debian's package folder)");
-  app.add_option("--workers,-j", f.workers, "data loader threads (image folders: decode threads)")
-      ->check(kPositive);
-  app.add_flag("--skip-bad-images", f.skip_bad_images, "skip and count image files that cannot be decoded");
-  app.add_option("--train-limit", f.train_limit, "use only the first N training samples")->check(kNonNegative);
-  app.add_option("--test-limit", f.test_limit, "use only the first N test samples")->check(kNonNegative);
+  app.add_option("--data", f.data.name, "cifar10 | cifar100 | ImageNet | fashion-mnist | mnist")
+      ->check(CLI::IsMember({"cifar10", "cifar100", "ImageNet", "fashion-mnist", "mnist"}))
+      ->capture_default_str();
+  app.add_option("--data_url,--data-root", f.data.root, "data folder (fashion-mnist: Debian's package folder)");
+  app.add_option("--workers,-j", f.run.workers(), "data loader threads (image folders: decode threads)")
+      ->check(kPositive)
+      ->capture_default_str();
+  app.add_flag("--skip-bad-images", f.run.skip_bad_images(), "skip and count image files that cannot be decoded");
+  app.add_option("--train-limit", f.data.train_limit, "use only the first N training samples")->check(kNonNegative);
+  app.add_option("--test-limit", f.data.test_limit, "use only the first N test samples")->check(kNonNegative);
 
-  app.add_flag("--use_valid,--use-valid", f.use_valid, "hold out --num_sample_valid training samples for thresholds");
-  app.add_option("--num_sample_valid", f.num_sample_valid)->check(kPositive);
+  app.add_flag("--use_valid,--use-valid", f.run.use_valid(), "hold out --num_sample_valid training samples for thresholds");
+  app.add_option("--num_sample_valid", f.run.num_sample_valid(), "held-out samples (ImageNet: 50000)")
+      ->check(kPositive)
+      ->capture_default_str();
 }
 
 void add_architecture_flags(CLI::App& app, Flags& f) {
-  app.add_option("--arch,-a", f.arch, "msdnet | RANet")
-      ->transform(CLI::IsMember({"msdnet", "RANet"}, CLI::ignore_case));
-  app.add_option("--nBlocks", f.n_blocks, "exits")->check(kPositive);
-  app.add_option("--nChannels", f.n_channels)->check(kPositive);
-  app.add_option("--base", f.base, "layers in block 1")->check(kPositive);
-  app.add_option("--stepmode", f.stepmode, "even | lin_grow (MSDNet) | lg (RANet)")
-      ->check(CLI::IsMember({"even", "lin_grow", "lg"}));
-  app.add_option("--step", f.step)->check(kNonNegative);
-  app.add_option("--growthRate", f.growth_rate)->check(kPositive);
-  app.add_option("--grFactor", f.gr_factor, "per-scale growth factors, e.g. 1-2-4");
-  app.add_option("--bnFactor", f.bn_factor, "per-scale bottleneck factors, e.g. 1-2-4");
-  app.add_option("--prune", f.prune, "max | min")->check(CLI::IsMember({"max", "min"}));
-  app.add_option("--bottleneck", f.bottleneck, "true | false");
-  app.add_option("--reduction", f.reduction, "transition compression")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--block-step,--block_step", f.block_step, "RANet: more blocks per higher-resolution flow")
+  const models::MSDNetOptions m;
+  const models::RANetOptions r;
+  add_choice(app, "--arch,-a", f.arch, kArchs, "backbone", /*ignore_case=*/true)->default_str(word_for(kArchs, f.arch));
+  app.add_option("--nBlocks", f.n_blocks, "exits" + both_defaults(models::field_text(m.n_blocks()), models::field_text(r.n_blocks())))
+      ->check(kPositive);
+  app.add_option("--nChannels", f.n_channels, "channels of the stem" + both_defaults(models::field_text(m.n_channels()), models::field_text(r.n_channels())))
+      ->check(kPositive);
+  app.add_option("--base", f.msdnet.base(), "MSDNet: layers in block 1")->check(kPositive)->capture_default_str();
+  add_choice(app, "--stepmode", f.stepmode, kStepModes,
+             "MSDNet: even | lin_grow, RANet: even | lg" +
+                 both_defaults(models::step_mode_name(m.step_mode()), models::ranet_step_text(r.step_grows())));
+  app.add_option("--step", f.step, "layers added per block (RANet: layers per block)" + both_defaults(models::field_text(m.step()), models::field_text(r.step())))
       ->check(kNonNegative);
-  app.add_option("--scale-list,--scale_list", f.scale_list, "RANet: resolution level per flow, e.g. 1-2-3");
-  app.add_option("--compress-factor,--compress_factor", f.compress_factor, "RANet: fused share from below")
+  app.add_option("--growthRate", f.growth_rate,
+                 "channels each layer adds" + both_defaults(models::field_text(m.growth_rate()), models::field_text(r.growth_rate())))
+      ->check(kPositive);
+  add_factors(app, "--grFactor", f.gr_factor,
+              "growth factor per scale" + both_defaults(models::field_text(m.gr_factor()), models::field_text(r.gr_factor())));
+  add_factors(app, "--bnFactor", f.bn_factor,
+              "bottleneck factor per scale" + both_defaults(models::field_text(m.bn_factor()), models::field_text(r.bn_factor())));
+  add_choice(app, "--prune", f.msdnet.prune(), kPrunes, "MSDNet")->default_str(word_for(kPrunes, f.msdnet.prune()));
+  add_choice(app, "--bottleneck", f.msdnet.bottleneck(), kTrueFalse, "MSDNet")
+      ->type_name("true|false")
+      ->default_str(models::field_text(f.msdnet.bottleneck()));
+  app.add_option("--reduction", f.reduction,
+                 "transition compression" + both_defaults(models::field_text(m.reduction()), models::field_text(r.reduction())))
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--block-step,--block_step", f.ranet.block_step(), "RANet: more blocks per higher-resolution flow")
+      ->check(kNonNegative)
+      ->capture_default_str();
+  add_factors(app, "--scale-list,--scale_list", f.ranet.scale_list(), "RANet: resolution level per flow")
+      ->default_str(models::field_text(r.scale_list()));
+  app.add_option("--compress-factor,--compress_factor", f.ranet.compress_factor(), "RANet: fused share from below")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_flag("--bnAfter,!--no-bnAfter", f.bn_after, "RANet: accepted as in the reference, no effect (BatchNorm always follows each conv)");
 }
 
 void add_optimizer_flags(CLI::App& app, Flags& f) {
-  app.add_option("--epochs", f.epochs)->check(kPositive);
-  app.add_option("--lr,--learning-rate", f.lr)->check(kPositive);
-  app.add_option("--lr-type", f.lr_type, "cosine | multistep")->check(CLI::IsMember({"cosine", "multistep"}));
-  app.add_option("--decay-rate", f.decay_rate, "multistep decay factor")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--momentum", f.momentum)->check(CLI::Range(0.0, 1.0));
-  app.add_option("--weight-decay,--wd", f.weight_decay)->check(kNonNegative);
-  app.add_flag("--nesterov", f.nesterov);
-  app.add_option("--label-smoothing,--labelsmooth", f.label_smoothing)->check(CLI::Range(0.0, 1.0));
-  app.add_option("--resume", f.resume, "checkpoint to resume from (default: the run folder's latest)");
-  app.add_option("--save-every,--save_every", f.save_every,
+  auto& o = f.run;
+  app.add_option("--epochs", o.epochs())->check(kPositive)->capture_default_str();
+  app.add_option("--lr,--learning-rate", o.sgd().lr())->check(kPositive)->capture_default_str();
+  add_choice(app, "--lr-type", o.schedule().type, kLrTypes, "schedule")->default_str(word_for(kLrTypes, o.schedule().type));
+  app.add_option("--decay-rate", o.schedule().decay_rate, "multistep decay factor")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--momentum", o.sgd().momentum())->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--weight-decay,--wd", o.sgd().weight_decay())->check(kNonNegative)->capture_default_str();
+  app.add_flag("--nesterov", o.sgd().nesterov());
+  app.add_option("--label-smoothing,--labelsmooth", f.meta.label_smoothing())
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--resume", o.resume(), "checkpoint to resume from (default: the run folder's latest)");
+  app.add_option("--save-every,--save_every", o.save_every(),
                  "also checkpoint every N iterations inside an epoch (SIGTERM, SIGINT or SIGUSR1 always write one)")
       ->check(kNonNegative);
-  app.add_option("--finetune_from", f.finetune_from, "initial weights from this checkpoint (l2w's or Python's)");
-  app.add_option("--cuda-graphs,--cuda_graphs", f.cuda_graphs,
-                 "with --device cuda: capture the training iteration as CUDA graphs and replay them (on | off)")
-      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--finetune_from", o.finetune_from(), "initial weights from this checkpoint (l2w's or Python's)");
+  add_choice(app, "--cuda-graphs,--cuda_graphs", o.cuda_graphs(), kOnOff,
+             "with --device cuda: capture the training iteration as CUDA graphs and replay them")
+      ->default_str(word_for(kOnOff, o.cuda_graphs()));
 }
 
 void add_meta_flags(CLI::App& app, Flags& f) {
-  app.add_option("--method", f.method, "l2w | plain")->check(CLI::IsMember({"l2w", "plain"}));
-  app.add_option("--meta_net_hidden_size", f.meta_net_hidden_size)->check(kPositive);
-  app.add_option("--meta_net_num_layers", f.meta_net_num_layers)->check(kPositive);
-  app.add_option("--meta_interval", f.meta_interval)->check(kPositive);
-  app.add_option("--meta_lr", f.meta_lr)->check(kNonNegative);
-  app.add_option("--meta_weight_decay", f.meta_weight_decay)->check(kNonNegative);
-  app.add_option("--epsilon", f.epsilon)->check(kNonNegative);
-  app.add_option("--target_p_index", f.target_p_index, "1..39")->check(CLI::Range(1, 39));
-  app.add_option("--meta_net_input_type", f.meta_net_input_type, "loss | conf | both")
-      ->check(CLI::IsMember({"loss", "conf", "both"}));
-  app.add_option("--constraint_dimension", f.constraint_dimension, "row | col | mat")
-      ->check(CLI::IsMember({"row", "col", "mat"}));
-  app.add_option("--meta_grad", f.meta_grad,
-                 "exact (second-order backward) | fd (first order: a finite-difference directional derivative)")
-      ->check(CLI::IsMember({"exact", "fd"}));
-  app.add_option("--fd_epsilon", f.fd_epsilon, "fd: relative step, delta = e*(1+|theta|)/|h| (0: by precision)")
-      ->check(kNonNegative);
+  auto& m = f.meta;
+  add_choice(app, "--method", f.method, kMethods, "training method")->default_str(word_for(kMethods, f.method));
+  app.add_option("--meta_net_hidden_size", m.wpn().hidden_size())->check(kPositive)->capture_default_str();
+  app.add_option("--meta_net_num_layers", m.wpn().num_layers())->check(kPositive)->capture_default_str();
+  app.add_option("--meta_interval", m.meta_interval())->check(kPositive)->capture_default_str();
+  app.add_option("--meta_lr", m.meta_lr())->check(kNonNegative)->capture_default_str();
+  app.add_option("--meta_weight_decay", m.meta_weight_decay())->check(kNonNegative)->capture_default_str();
+  app.add_option("--epsilon", m.wpn().epsilon())->check(kNonNegative)->capture_default_str();
+  app.add_option("--target_p_index", m.target_p_index(), "1..39")->check(CLI::Range(1, 39))->capture_default_str();
+  add_choice(app, "--meta_net_input_type", m.wpn().input(), kWpnInputs, "the WPN's input")
+      ->default_str(word_for(kWpnInputs, m.wpn().input()));
+  add_choice(app, "--constraint_dimension", m.wpn().constraint(), kConstraints, "what the WPN's outputs are centred over")
+      ->default_str(word_for(kConstraints, m.wpn().constraint()));
+  add_choice(app, "--meta_grad", m.meta_grad(), kMetaGrads,
+             "exact (second-order backward) | fd (first order: a finite-difference directional derivative)")
+      ->default_str(word_for(kMetaGrads, m.meta_grad()));
+  app.add_option("--fd_epsilon", m.fd_epsilon(), "fd: relative step, delta = e*(1+|theta|)/|h| (0: by precision)")
+      ->check(kNonNegative)
+      ->capture_default_str();
 }
 
-void apply_reference_defaults(const CLI::App& app, Flags& f) {
-  // Only flags this subcommand has (bench data has no architecture).
-  auto unless_given = [&](const char* flag, auto& value, auto fallback) {
-    if (app.get_option_no_throw(flag) != nullptr && app.count(flag) == 0) value = fallback;
-  };
-  if (f.data == "ImageNet") unless_given("--num_sample_valid", f.num_sample_valid, int64_t{50000});
-  if (models::parse_arch(f.arch) != models::Arch::kRANet) return;
-  unless_given("--nBlocks", f.n_blocks, int64_t{2});
-  unless_given("--nChannels", f.n_channels, int64_t{16});
-  unless_given("--growthRate", f.growth_rate, int64_t{6});
-  unless_given("--grFactor", f.gr_factor, std::string("4-2-1"));
-  unless_given("--bnFactor", f.bn_factor, std::string("4-2-1"));
-  unless_given("--step", f.step, int64_t{4});
-  unless_given("--stepmode", f.stepmode, std::string("even"));
+void add_deployment_flags(CLI::App& app, Flags& f) {
+  app.add_option("--latency-images", f.latency_images, "images timed one at a time for latency")->check(kPositive);
+  add_choice(app, "--memory-format", f.deployment.layout(), kLayouts,
+             "layout of the inference form's weights and activations (auto: the faster measured)")
+      ->default_str(word_for(kLayouts, f.deployment.layout()));
+  app.add_flag("--training-form", f.deployment.training_form(),
+               "run the network as trained (BatchNorm not folded, contiguous): for comparison");
+}
+
+void apply_data_defaults(const CLI::App& app, Flags& f) {
+  const auto* given = app.get_option_no_throw("--num_sample_valid");
+  if (given != nullptr && given->count() == 0 && f.data.name == "ImageNet") f.run.num_sample_valid(50000);
 }
 
 models::NetworkOptions network_options(const Flags& f, const dataset::DataGeometry& g) {
   models::NetworkOptions o;
-  o.arch(models::parse_arch(f.arch));
+  o.arch(f.arch);
   if (o.arch() == models::Arch::kRANet) {
-    if (f.stepmode == "lin_grow") throw FlagError("--stepmode: RANet takes even or lg");
-    o.ranet().n_blocks(f.n_blocks)
-        .block_step(f.block_step)
-        .n_channels(f.n_channels)
-        .growth_rate(f.growth_rate)
-        .gr_factor(parse_factors("--grFactor", f.gr_factor))
-        .bn_factor(parse_factors("--bnFactor", f.bn_factor))
-        .scale_list(parse_factors("--scale-list", f.scale_list))
-        .compress_factor(f.compress_factor)
-        .step(f.step)
-        .step_grows(f.stepmode == "lg")
-        .reduction(f.reduction)
-        .num_classes(g.num_classes)
-        .in_channels(g.channels)
-        .imagenet(g.imagenet);
-    const auto n = o.ranet().scale_list().size();
-    if (o.ranet().gr_factor().size() != n || o.ranet().bn_factor().size() != n)
+    auto& r = o.ranet();
+    r = f.ranet;
+    if (f.stepmode == StepModeFlag::kLinGrow) throw FlagError("--stepmode: RANet takes even or lg");
+    if (f.stepmode) r.step_grows(*f.stepmode == StepModeFlag::kLg);
+    if (f.n_blocks) r.n_blocks(*f.n_blocks);
+    if (f.n_channels) r.n_channels(*f.n_channels);
+    if (f.growth_rate) r.growth_rate(*f.growth_rate);
+    if (f.gr_factor) r.gr_factor(*f.gr_factor);
+    if (f.bn_factor) r.bn_factor(*f.bn_factor);
+    if (f.step) r.step(*f.step);
+    if (f.reduction) r.reduction(*f.reduction);
+    r.num_classes(g.num_classes).in_channels(g.channels).imagenet(g.imagenet);
+    const auto n = r.scale_list().size();
+    if (r.gr_factor().size() != n || r.bn_factor().size() != n)
       throw FlagError("--grFactor, --bnFactor and --scale-list must list the same number of flows");
     return o;
   }
-  if (f.stepmode == "lg") throw FlagError("--stepmode: MSDNet takes even or lin_grow");
-  o.msdnet().n_blocks(f.n_blocks)
-      .n_channels(f.n_channels)
-      .base(f.base)
-      .step_mode(f.stepmode == "even" ? models::StepMode::kEven : models::StepMode::kLinGrow)
-      .step(f.step)
-      .growth_rate(f.growth_rate)
-      .gr_factor(parse_factors("--grFactor", f.gr_factor))
-      .bn_factor(parse_factors("--bnFactor", f.bn_factor))
-      .prune(f.prune == "max" ? models::Prune::kMax : models::Prune::kMin)
-      .bottleneck(parse_bool("--bottleneck", f.bottleneck))
-      .reduction(f.reduction)
-      .num_classes(g.num_classes)
-      .in_channels(g.channels)
-      .imagenet(g.imagenet);
-  if (o.msdnet().gr_factor().size() != o.msdnet().bn_factor().size())
+  auto& m = o.msdnet();
+  m = f.msdnet;
+  if (f.stepmode == StepModeFlag::kLg) throw FlagError("--stepmode: MSDNet takes even or lin_grow");
+  if (f.stepmode) m.step_mode(*f.stepmode == StepModeFlag::kEven ? models::StepMode::kEven : models::StepMode::kLinGrow);
+  if (f.n_blocks) m.n_blocks(*f.n_blocks);
+  if (f.n_channels) m.n_channels(*f.n_channels);
+  if (f.growth_rate) m.growth_rate(*f.growth_rate);
+  if (f.gr_factor) m.gr_factor(*f.gr_factor);
+  if (f.bn_factor) m.bn_factor(*f.bn_factor);
+  if (f.step) m.step(*f.step);
+  if (f.reduction) m.reduction(*f.reduction);
+  m.num_classes(g.num_classes).in_channels(g.channels).imagenet(g.imagenet);
+  if (m.gr_factor().size() != m.bn_factor().size())
     throw FlagError("--grFactor and --bnFactor must list the same number of scales");
   return o;
 }
 
 dataset::DataGeometry data_geometry(const Flags& f, const dataset::DataSplits& data) {
-  auto g = dataset::geometry(f.data);
+  auto g = dataset::geometry(f.data.name);
   g.num_classes = data.train->num_classes;
   return g;
 }
 
-dataset::DataOptions data_options(const Flags& f) {
-  dataset::DataOptions o;
-  o.name = f.data;
-  o.root = f.data_url;
-  o.train_limit = f.train_limit;
-  o.test_limit = f.test_limit;
-  return o;
-}
+dataset::DataOptions data_options(const Flags& f) { return f.data; }
 
 train::TrainerOptions trainer_options(const Flags& f, const torch::Device& device) {
-  if (f.nesterov && f.momentum == 0) throw FlagError("--nesterov needs a non-zero --momentum");
-  train::LrSchedule schedule;
-  schedule.type = f.lr_type == "cosine" ? train::LrType::kCosine : train::LrType::kMultistep;
-  schedule.base_lr = f.lr;
-  schedule.decay_rate = f.decay_rate;
-  schedule.milestones = train::default_milestones(f.data, f.epochs);
-  return train::TrainerOptions()
-      .run_dir(f.train_url)
-      .epochs(f.epochs)
-      .batch_size(f.batch_size)
-      .schedule(schedule)
-      .sgd(train::SgdOptions().lr(f.lr).momentum(f.momentum).weight_decay(f.weight_decay).nesterov(f.nesterov))
-      .seed(f.seed)
-      .print_freq(f.print_freq)
-      .workers(f.workers)
-      .skip_bad_images(f.skip_bad_images)
-      .resume(f.resume)
-      .save_every(f.save_every)
-      .finetune_from(f.finetune_from)
-      .use_valid(f.use_valid)
-      .num_sample_valid(f.num_sample_valid)
-      .device(device)
-      .cuda_graphs(f.cuda_graphs == "on")
-      .amp(runtime::parse_amp(f.amp));
+  if (f.run.sgd().nesterov() && f.run.sgd().momentum() == 0) throw FlagError("--nesterov needs a non-zero --momentum");
+  auto o = f.run;
+  o.schedule().base_lr = o.sgd().lr();
+  o.schedule().milestones = train::default_milestones(f.data.name, o.epochs());
+  return o.device(device);
 }
 
 meta::MetaOptions meta_options(const Flags& f, int64_t num_exits) {
-  const auto input = f.meta_net_input_type == "loss"   ? meta::WpnInput::kLoss
-                     : f.meta_net_input_type == "conf" ? meta::WpnInput::kConfidence
-                                                       : meta::WpnInput::kBoth;
-  const auto constraint = f.constraint_dimension == "row"   ? meta::Constraint::kRow
-                          : f.constraint_dimension == "col" ? meta::Constraint::kCol
-                                                            : meta::Constraint::kMat;
-  return meta::MetaOptions(num_exits)
-      .wpn(meta::WpnOptions(num_exits)
-               .hidden_size(f.meta_net_hidden_size)
-               .num_layers(f.meta_net_num_layers)
-               .epsilon(f.epsilon)
-               .input(input)
-               .constraint(constraint))
-      .meta_interval(f.meta_interval)
-      .meta_lr(f.meta_lr)
-      .meta_weight_decay(f.meta_weight_decay)
-      .target_p_index(f.target_p_index)
-      .label_smoothing(f.label_smoothing)
-      .amp(runtime::parse_amp(f.amp))
-      .meta_grad(f.meta_grad == "fd" ? meta::MetaGrad::kFiniteDifference : meta::MetaGrad::kExact)
-      .fd_epsilon(f.fd_epsilon);
+  auto o = f.meta;
+  o.wpn().num_exits(num_exits);
+  return o.amp(f.run.amp());
 }
 
 infer::DeploymentOptions deployment_options(const Flags& f) {
-  const auto layout = f.memory_format == "channels_last" ? infer::Layout::kChannelsLast
-                      : f.memory_format == "contiguous"  ? infer::Layout::kContiguous
-                                                         : infer::Layout::kAuto;
-  return infer::DeploymentOptions().layout(layout).training_form(f.training_form).choose_latency_threads(f.threads <= 0);
+  auto o = f.deployment;
+  return o.choose_latency_threads(f.threads <= 0);
 }
 
 distributed::JobOptions job_options(const Flags& f) {
@@ -312,8 +372,8 @@ distributed::JobOptions job_options(const Flags& f) {
 }
 
 train::StepFactory step_factory(const Flags& f) {
-  if (f.method == "plain") {
-    return [smoothing = f.label_smoothing, amp = runtime::parse_amp(f.amp)](
+  if (f.method == Method::kPlain) {
+    return [smoothing = f.meta.label_smoothing(), amp = f.run.amp()](
                models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {
       return std::unique_ptr<train::TrainStep>(new train::PlainStep(net, sgd, smoothing, parallel, amp));
     };

@@ -2,6 +2,7 @@
 // library's option structs.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,78 +17,42 @@
 
 namespace l2w::cli {
 
+// The training method (--method).
+enum class Method { kL2W, kPlain };
+// What eval computes (--evalmode).
+enum class EvalMode { kAnytime, kDynamic, kBoth };
+// --stepmode: MSDNet takes even or lin_grow, RANet even or lg.
+enum class StepModeFlag { kEven, kLinGrow, kLg };
+
 struct Flags {
-  // Experiment.
-  std::string train_url = "runs/default";
-  std::string resume;
-  int64_t save_every = 0;
-  std::string finetune_from;
-  std::string evalmode = "anytime";
+  // The library's options, bound to their flags: a flag left out keeps the default written on the
+  // options struct (l2w COMMAND --help shows it).
+  train::TrainerOptions run;   // run folder, epochs, batch, optimiser, schedule, loading, checkpoints, --amp
+  meta::MetaOptions meta{1};   // L2W's flags and --label-smoothing; the exit count comes with the network
+  dataset::DataOptions data;   // --data, --data_url, --train-limit, --test-limit
+  infer::DeploymentOptions deployment;  // --memory-format, --training-form
+  models::Arch arch = models::Arch::kMSDNet;
+  models::MSDNetOptions msdnet;  // MSDNet's own flags: --base, --prune, --bottleneck
+  models::RANetOptions ranet;    // RANet's own: --block-step, --scale-list, --compress-factor
+  // Flags both backbones take; left out, the chosen backbone's default.
+  std::optional<int64_t> n_blocks, n_channels, step, growth_rate;
+  std::optional<std::vector<int64_t>> gr_factor, bn_factor;
+  std::optional<StepModeFlag> stepmode;
+  std::optional<double> reduction;
+  bool bn_after = true;  // accepted as the reference's RANet flag; BatchNorm always follows each conv
+
+  // The command line's own.
+  Method method = Method::kL2W;
+  EvalMode evalmode = EvalMode::kAnytime;
   std::string evaluate_from;
-  int64_t print_freq = 10;
-  uint64_t seed = 0;
-  std::string method = "l2w";
   int64_t threads = 0;  // 0: all cores
   std::string device = "cpu";
-  std::string amp = "off";  // mixed precision: off | bf16 | fp16
-  std::string cuda_graphs = "on";  // on a GPU, capture and replay the training step: on | off
-  // Data.
-  std::string data = "fashion-mnist";
-  std::string data_url;
-  int64_t workers = 1;
-  int64_t train_limit = 0;
-  int64_t test_limit = 0;
-  bool use_valid = false;
-  bool skip_bad_images = false;
-  int64_t num_sample_valid = 5000;
-  // Architecture (defaults: the seed's CIFAR MSDNet).
-  std::string arch = "msdnet";
-  int64_t n_blocks = 5;
-  int64_t n_channels = 16;
-  int64_t base = 1;
-  std::string stepmode = "lin_grow";
-  int64_t step = 1;
-  int64_t growth_rate = 6;
-  std::string gr_factor = "1-2-4";
-  std::string bn_factor = "1-2-4";
-  std::string prune = "max";
-  std::string bottleneck = "true";
-  double reduction = 0.5;
-  // RANet.
-  int64_t block_step = 2;
-  std::string scale_list = "1-2-3";
-  double compress_factor = 0.25;
-  bool bn_after = true;
-  // Optimisation.
-  int64_t epochs = 300;
-  int64_t batch_size = 64;
-  double lr = 0.1;
-  std::string lr_type = "cosine";
-  double decay_rate = 0.1;
-  double momentum = 0.9;
-  double weight_decay = 1e-4;
-  bool nesterov = false;
-  double label_smoothing = 0.0;
-  // L2W.
-  int64_t meta_net_hidden_size = 500;
-  int64_t meta_net_num_layers = 1;
-  int64_t meta_interval = 1;
-  double meta_lr = 1e-4;
-  double meta_weight_decay = 1e-4;
-  double epsilon = 0.8;
-  int64_t target_p_index = 15;
-  std::string meta_net_input_type = "loss";
-  std::string constraint_dimension = "col";
-  std::string meta_grad = "exact";
-  double fd_epsilon = 0;
   // eval.
   bool save_probs = false;
   double budget = 0;  // MUL-ADDs per image; 0: no thresholds file
   std::string thresholds;
   // infer.
   int64_t latency_images = 500;
-  std::string memory_format = "auto";  // of the inference form; auto: the faster measured
-  bool training_form = false;                   // run the network as trained (BatchNorm unfolded)
   // plot.
   std::vector<std::string> plot_runs;
   std::string plot_output;
@@ -118,6 +83,8 @@ struct Flags {
   std::vector<std::string> launch_command;
 };
 
+std::string method_name(Method method);  // "l2w", "plain"
+
 // Value checks whose message says what is wanted ("must be positive"), not a range to 1.8e308.
 extern const CLI::Validator kPositive;
 extern const CLI::Validator kNonNegative;
@@ -133,10 +100,10 @@ void add_data_flags(CLI::App& app, Flags& flags);          // --data, --data_url
 void add_architecture_flags(CLI::App& app, Flags& flags);  // --arch, --nBlocks, --grFactor, ...
 void add_optimizer_flags(CLI::App& app, Flags& flags);     // --epochs, --lr, --momentum, --resume, ...
 void add_meta_flags(CLI::App& app, Flags& flags);          // --method and L2W's --meta_* flags
-// After parsing: flags a user left out take the references' defaults for the chosen backbone (RANet:
-// nBlocks 2, nChannels 16, growthRate 6, grFactor and bnFactor 4-2-1, step 4, stepmode even) and data
-// (ImageNet: 50000 held-out images for --use_valid).
-void apply_reference_defaults(const CLI::App& app, Flags& flags);
+void add_deployment_flags(CLI::App& app, Flags& flags);    // infer's --memory-format, --training-form, ...
+// After parsing: the reference's default for ImageNet, 50000 held-out images for --use_valid, unless
+// --num_sample_valid was given.
+void apply_data_defaults(const CLI::App& app, Flags& flags);
 
 models::NetworkOptions network_options(const Flags& flags, const dataset::DataGeometry& geometry);
 // The geometry of --data with the class count of the loaded data (an image folder has its own).
@@ -144,7 +111,8 @@ dataset::DataGeometry data_geometry(const Flags& flags, const dataset::DataSplit
 dataset::DataOptions data_options(const Flags& flags);
 train::TrainerOptions trainer_options(const Flags& flags, const torch::Device& device);
 meta::MetaOptions meta_options(const Flags& flags, int64_t num_exits);
-// How infer and bench infer deploy the network: --memory-format, --training-form, --threads.
+// How infer and bench infer deploy the network: --memory-format, --training-form, and --threads (a
+// count given is used for latency too).
 infer::DeploymentOptions deployment_options(const Flags& flags);
 // The training method the flags choose (plain or L2W) for the trainer.
 train::StepFactory step_factory(const Flags& flags);

@@ -7,7 +7,7 @@ namespace l2w::cli {
 
 int flops_command(const Flags& flags) {
   setup_runtime(flags);
-  const auto geometry = dataset::geometry(flags.data);
+  const auto geometry = dataset::geometry(flags.data.name);
   const auto options = network_options(flags, geometry);
   auto net = build_network(flags, options);
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});

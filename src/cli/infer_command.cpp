@@ -36,9 +36,9 @@ int infer_command(const Flags& flags) {
   infer::EarlyExitClassifier engine(m.net, thresholds.thresholds, m.form.input_format);
   dataset::BatchLoader loader(
       data.test, {},
-      dataset::LoaderOptions().batch_size(flags.batch_size).workers(flags.workers).skip_bad_images(flags.skip_bad_images));
+      dataset::LoaderOptions().batch_size(flags.run.batch_size()).workers(flags.run.workers()).skip_bad_images(flags.run.skip_bad_images()));
   const auto run = infer::timed_run(engine, loader, m, device, plan.throughput_threads);
-  auto single = infer::first_images_one_at_a_time(data.test, flags.latency_images, flags.skip_bad_images);
+  auto single = infer::first_images_one_at_a_time(data.test, flags.latency_images, flags.run.skip_bad_images());
   const auto latency = infer::timed_run(engine, single, m, device, plan.latency_threads);
 
   std::printf("Early-exit inference of %s with %s (p_idx %lld) on %lld test images, %s\n",
@@ -51,7 +51,7 @@ int infer_command(const Flags& flags) {
   std::printf("  mean MUL-ADDs        %.3f M per image (full network %.3f M)\n", run.mean_muladds / 1e6,
               double(m.costs.back().muladds) / 1e6);
   std::printf("  throughput           %.1f images/s (batch %lld)\n", run.images_per_second(),
-              static_cast<long long>(flags.batch_size));
+              static_cast<long long>(flags.run.batch_size()));
   std::printf("  latency, batch 1     p50 %.3f ms, p90 %.3f ms, p99 %.3f ms (%lld images)\n",
               1e3 * infer::percentile(latency.batch_seconds, 50), 1e3 * infer::percentile(latency.batch_seconds, 90),
               1e3 * infer::percentile(latency.batch_seconds, 99), static_cast<long long>(latency.images));

@@ -22,16 +22,6 @@ void add_eval_flags(CLI::App& app, Flags& f) {
   app.add_option("--thresholds", f.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
 }
 
-// How infer and bench infer run the network (docs/inference.md).
-void add_deployment_flags(CLI::App& app, Flags& f) {
-  app.add_option("--latency-images", f.latency_images, "images timed one at a time for latency")->check(kPositive);
-  app.add_option("--memory-format", f.memory_format,
-                 "layout of the inference form's weights and activations (auto: the faster measured)")
-      ->check(CLI::IsMember({"auto", "channels_last", "contiguous"}));
-  app.add_flag("--training-form", f.training_form,
-               "run the network as trained (BatchNorm not folded, contiguous): for comparison");
-}
-
 void add_infer_flags(CLI::App& app, Flags& f) {
   app.add_option("--thresholds", f.thresholds, "thresholds file (from eval --budget)")->required();
   add_deployment_flags(app, f);
@@ -219,7 +209,7 @@ int run_main(int argc, char** argv) {
   for (auto* list : {&top, &bench}) {
     for (const auto& c : *list) {
       if (!*c.app) continue;
-      apply_reference_defaults(*c.app, flags);
+      apply_data_defaults(*c.app, flags);
       return run_reporting_errors(c.run, flags);
     }
   }

@@ -17,19 +17,19 @@ int train_command(const Flags& flags) {
   const auto trainer_opts = trainer_options(flags, device).communicator(comm);
 
   if (is_main)
-    std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data << ": "
-            << data.train->size() << " train / " << data.test->size() << " test, method " << flags.method
+    std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data.name << ": "
+            << data.train->size() << " train / " << data.test->size() << " test, method " << method_name(flags.method)
             << ", " << at::get_num_threads() << " threads, device " << device
             << (comm ? ", " + std::to_string(comm->world_size()) + " processes" : std::string()) << std::endl;
   // A scheduler's pre-emption or Ctrl-C: a checkpoint at the end of the iteration, then exit status 75.
   train::StopSignals stop_signals;
   const auto result = train::Trainer(net, options, data, trainer_opts, step_factory(flags)).run();
   if (!is_main) return 0;
-  std::cout << "\nFinal test results (" << flags.train_url << "):\n"
+  std::cout << "\nFinal test results (" << flags.run.run_dir() << "):\n"
             << eval::anytime_table(result.last_test, result.costs)
             << "\nBudgeted batch classification (dynamic.txt):\n"
             << eval::dynamic_table(result.dynamic);
-  plot_run(flags.train_url, report::make_run_curve(report::run_label(flags.train_url),
+  plot_run(flags.run.run_dir(), report::make_run_curve(report::run_label(flags.run.run_dir()),
                                                  result.last_test, result.costs, result.dynamic));
   return 0;
 }

@@ -35,6 +35,10 @@ int64_t last_exit_only_muladds(models::MultiExitNetwork& net, const std::vector<
 
 }  // namespace
 
+std::string layout_name(Layout layout) {
+  return layout == Layout::kAuto ? "auto" : layout == Layout::kContiguous ? "contiguous" : "channels_last";
+}
+
 std::vector<float> never_exit(int64_t exits) {
   return std::vector<float>(size_t(exits), std::numeric_limits<float>::infinity());
 }

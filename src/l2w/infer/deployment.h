@@ -14,6 +14,7 @@ namespace l2w::infer {
 
 // The memory layout of the deployed network's weights and inputs.
 enum class Layout { kAuto, kContiguous, kChannelsLast };  // kAuto: the faster measured
+std::string layout_name(Layout layout);  // "auto", "contiguous", "channels_last"
 
 struct DeploymentOptions {
   TORCH_ARG(Layout, layout) = Layout::kAuto;

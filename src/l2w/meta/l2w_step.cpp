@@ -9,6 +9,8 @@
 
 namespace l2w::meta {
 
+std::string meta_grad_name(MetaGrad mode) { return mode == MetaGrad::kExact ? "exact" : "fd"; }
+
 L2WStep::L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaOptions& options,
                  distributed::DataParallel* parallel)
     : net_(net),

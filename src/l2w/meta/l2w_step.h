@@ -24,6 +24,7 @@ enum class MetaGrad {
   // the WPN alone. The training half's forward at θ is shared with the real step.
   kFiniteDifference,
 };
+std::string meta_grad_name(MetaGrad mode);  // "exact", "fd"
 
 struct MetaOptions {
   explicit MetaOptions(int64_t num_exits) : wpn_(num_exits) {}

@@ -4,6 +4,14 @@
 
 namespace l2w::meta {
 
+std::string wpn_input_name(WpnInput input) {
+  return input == WpnInput::kLoss ? "loss" : input == WpnInput::kConfidence ? "conf" : "both";
+}
+
+std::string constraint_name(Constraint constraint) {
+  return constraint == Constraint::kRow ? "row" : constraint == Constraint::kCol ? "col" : "mat";
+}
+
 HiddenLayerImpl::HiddenLayerImpl(int64_t in, int64_t out) : fc(register_module("fc", torch::nn::Linear(in, out))) {}
 
 WeightPredictionNetworkImpl::WeightPredictionNetworkImpl(const WpnOptions& o) : options(o) {

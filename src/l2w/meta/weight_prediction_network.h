@@ -12,6 +12,9 @@ enum class WpnInput { kLoss, kConfidence, kBoth };
 // What the tanh outputs are centred over before scaling: each exit's batch mean (row), each sample's
 // mean over its exits (col), or the mean of all entries (mat).
 enum class Constraint { kRow, kCol, kMat };
+// The reference's names: "loss", "conf", "both"; "row", "col", "mat".
+std::string wpn_input_name(WpnInput input);
+std::string constraint_name(Constraint constraint);
 
 struct WpnOptions {
   explicit WpnOptions(int64_t num_exits) : num_exits_(num_exits) {}

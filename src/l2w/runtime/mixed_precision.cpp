@@ -7,9 +7,9 @@
 namespace l2w::runtime {
 
 Amp parse_amp(const std::string& text) {
-  if (text.empty() || text == "off") return Amp::kOff;
-  if (text == "bf16") return Amp::kBf16;
-  if (text == "fp16") return Amp::kFp16;
+  if (text.empty()) return Amp::kOff;
+  for (const auto amp : {Amp::kOff, Amp::kBf16, Amp::kFp16})
+    if (text == amp_name(amp)) return amp;
   throw std::invalid_argument("'" + text + "' is not off, bf16 or fp16");
 }
 

@@ -4,6 +4,8 @@
 
 namespace l2w::train {
 
+std::string lr_type_name(LrType type) { return type == LrType::kCosine ? "cosine" : "multistep"; }
+
 double LrSchedule::at(int64_t epoch, int64_t iteration) const {
   if (type == LrType::kCosine) {
     const double t = double(epoch * iterations_per_epoch + iteration);

@@ -7,6 +7,7 @@
 namespace l2w::train {
 
 enum class LrType { kCosine, kMultistep };
+std::string lr_type_name(LrType type);  // "cosine", "multistep"
 
 struct LrSchedule {
   LrType type = LrType::kCosine;

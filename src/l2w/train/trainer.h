@@ -54,8 +54,8 @@ struct TrainerOptions {
   TORCH_ARG(bool, skip_bad_images) = false;
   TORCH_ARG(torch::Device, device) = torch::kCPU;
   // On a GPU, capture the training step as CUDA graphs and replay them (cuda_graph_step.h); a
-  // data-parallel job's steps run eagerly.
-  TORCH_ARG(bool, cuda_graphs) = false;
+  // data-parallel job's steps, and any step on the CPU, run eagerly.
+  TORCH_ARG(bool, cuda_graphs) = true;
   // Mixed precision of evaluation (the steps carry their own).
   TORCH_ARG(runtime::Amp, amp) = runtime::Amp::kOff;
   // No progress lines or tables (set for every rank but 0).
