@@ -10,7 +10,7 @@
 namespace l2w {
 namespace {
 
-models::MultiExitNetwork tiny_network() {
+models::MultiExitNetwork deployed_tiny_msdnet() {
   torch::manual_seed(0);
   return std::make_shared<models::MSDNetImpl>(test::tiny_msdnet());
 }
@@ -25,7 +25,7 @@ TEST(Deployment, ALaterLayoutMustBeMoreThanThreePercentFaster) {
 }
 
 TEST(Deployment, DeployCountsCostsAndFoldsBatchNorm) {
-  auto net = tiny_network();
+  auto net = deployed_tiny_msdnet();
   const auto expected = models::exit_costs(*net, {3, 32, 32});
   const auto m = infer::deploy(net, {3, 32, 32}, torch::kCPU, {});
   ASSERT_EQ(m.costs.size(), expected.size());
@@ -36,7 +36,7 @@ TEST(Deployment, DeployCountsCostsAndFoldsBatchNorm) {
   EXPECT_GT(m.form.folded_batch_norms, 0);
   EXPECT_FALSE(m.net->is_training());
   EXPECT_EQ(m.image_shape, (std::vector<int64_t>{1, 3, 32, 32}));
-  const auto as_trained = infer::deploy(tiny_network(), {3, 32, 32}, torch::kCPU,
+  const auto as_trained = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU,
                                         infer::DeploymentOptions().training_form(true));
   EXPECT_EQ(as_trained.form.folded_batch_norms, 0);
 }
@@ -45,7 +45,7 @@ TEST(Deployment, PinnedLayoutAndThreadsAreKept) {
   const int threads = at::get_num_threads();
   const auto options =
       infer::DeploymentOptions().layout(infer::Layout::kChannelsLast).choose_latency_threads(false);
-  auto m = infer::deploy(tiny_network(), {3, 32, 32}, torch::kCPU, options);
+  auto m = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU, options);
   const auto plan = infer::plan_deployment(m, options, torch::kCPU);
   EXPECT_EQ(m.form.input_format, torch::MemoryFormat::ChannelsLast);
   EXPECT_EQ(plan.throughput_threads, threads);
@@ -55,7 +55,7 @@ TEST(Deployment, PinnedLayoutAndThreadsAreKept) {
 }
 
 TEST(Deployment, AutomaticLayoutTimesBothAndLeavesTheNetworkInTheChosenOne) {
-  auto m = infer::deploy(tiny_network(), {3, 32, 32}, torch::kCPU, {});
+  auto m = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU, {});
   const auto plan = infer::plan_deployment(m, {}, torch::kCPU);
   EXPECT_NE(plan.network.find("contiguous"), std::string::npos) << plan.network;
   EXPECT_NE(plan.network.find("channels_last"), std::string::npos) << plan.network;

@@ -28,6 +28,25 @@ StateDict from_dict(const c10::IValue& value, const std::string& path) {
   return out;
 }
 
+// The mid-epoch state saved with `iteration`; CheckpointError when it is not what save_checkpoint writes.
+template <class Get>
+EpochProgress epoch_progress(const Get& get, const std::string& path) {
+  EpochProgress p;
+  p.iteration = get("iteration").toInt();
+  const c10::IValue state = get("epoch_state");
+  const auto bad = [&] { return CheckpointError(path + ": written inside an epoch, but its epoch_state is damaged"); };
+  if (!state.isGenericDict()) throw bad();
+  const auto d = state.toGenericDict();
+  if (!d.contains("meter") || !d.at("meter").isTensor() || !d.contains("per_sample") || !d.at("per_sample").isList())
+    throw bad();
+  p.meters = d.at("meter").toTensor();
+  for (const auto& t : d.at("per_sample").toListRef()) {
+    if (!t.isTensor()) throw bad();
+    p.per_sample.push_back(t.toTensor());
+  }
+  return p;
+}
+
 }  // namespace
 
 void save_checkpoint(const Checkpoint& c, const std::string& path) {
@@ -42,9 +61,14 @@ void save_checkpoint(const Checkpoint& c, const std::string& path) {
     d.insert("meta_state_dict", to_dict(c.meta_state_dict));
     d.insert("meta_optimizer", c.meta_optimizer);
   }
-  if (c.iteration > 0) {
-    d.insert("iteration", c.iteration);
-    d.insert("epoch_state", c.epoch_state);
+  if (c.within_epoch) {
+    c10::impl::GenericDict state(c10::StringType::get(), c10::AnyType::get());
+    state.insert("meter", c.within_epoch->meters);
+    c10::List<torch::Tensor> tables;
+    for (const auto& t : c.within_epoch->per_sample) tables.push_back(t);
+    state.insert("per_sample", tables);
+    d.insert("iteration", c.within_epoch->iteration);
+    d.insert("epoch_state", state);
   }
   write_file_atomically(path, torch_save_bytes(d));
 }
@@ -75,8 +99,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.optimizer = get("optimizer");
   if (d.contains("meta_state_dict")) c.meta_state_dict = from_dict(get("meta_state_dict"), path);
   c.meta_optimizer = get("meta_optimizer");
-  if (get("iteration").isInt()) c.iteration = get("iteration").toInt();
-  c.epoch_state = get("epoch_state");
+  if (get("iteration").isInt() && get("iteration").toInt() > 0) c.within_epoch = epoch_progress(get, path);
   return c;
 }
 

@@ -43,40 +43,6 @@ void trim_scores(const std::string& path, int64_t epochs_done, const std::string
   io::write_file_atomically(path, kept.str());
 }
 
-// The checkpoint to resume from, with its path: an explicit --resume (which must read), else the run
-// folder's newest checkpoint that reads. A damaged or missing newest one is skipped with a warning, so that a
-// file cut short by a full disk or a kill costs an epoch, not the run.
-std::optional<std::pair<std::string, io::Checkpoint>> checkpoint_to_resume(const TrainerOptions& options,
-                                                                           const io::RunFolder& folder) {
-  if (!options.resume().empty()) return std::pair{options.resume(), io::load_checkpoint(options.resume())};
-  const auto candidates = folder.resume_candidates();
-  for (const auto& path : candidates) {
-    try {
-      return std::pair{path, io::load_checkpoint(path)};
-    } catch (const io::CheckpointError& e) {
-      if (!options.quiet()) std::cerr << "l2w: warning: " << e.what() << "; trying an older checkpoint" << std::endl;
-    }
-  }
-  if (!candidates.empty())
-    throw io::CheckpointError(folder.dir() + "/save_models: no checkpoint reads; pass --resume FILE, or move "
-                              "the run folder away to start afresh");
-  return std::nullopt;
-}
-
-// Every rank must resume at the same place: they must all see the same run folder.
-void check_same_start(distributed::Communicator& comm, int64_t epoch, int64_t iteration, const std::string& run_dir) {
-  const auto starts = comm.all_gather(torch::tensor({epoch, iteration}, torch::kInt64));
-  auto place = [&](int64_t r) {
-    return "epoch " + std::to_string(starts[r][0].item<int64_t>()) + ", iteration " +
-           std::to_string(starts[r][1].item<int64_t>());
-  };
-  for (int64_t r = 1; r < comm.world_size(); ++r) {
-    if (!torch::equal(starts[r], starts[0]))
-      throw std::runtime_error("rank " + std::to_string(r) + " resumes after " + place(r) + " but rank 0 after " +
-                               place(0) + ": every rank must see the same run folder " + run_dir);
-  }
-}
-
 // The one line a pre-empted run ends with.
 std::string stopped_by(int signal, const std::string& where, const std::string& checkpoint) {
   const char* name = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : signal == SIGUSR1 ? "SIGUSR1" : "a signal";
@@ -92,35 +58,22 @@ std::vector<torch::Tensor> parameters_on(models::MultiExitNetworkImpl& net, cons
 
 }  // namespace
 
-void check_architecture(const io::Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch) {
-  if (checkpoint.config.empty()) return;  // the reference's checkpoints carry no description
-  const auto differences = models::description_differences(checkpoint.config, arch);
-  if (differences.empty()) return;
-  std::string listed;
-  for (const auto& d : differences) listed += (listed.empty() ? "" : "; ") + d;
-  throw io::CheckpointError(path + ": checkpoint is of another architecture or class count (" + listed +
-                            "): it holds [" + checkpoint.config + "], the flags ask for [" + models::describe(arch) + "]");
-}
-
 Trainer::Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arch, const dataset::DataSplits& data,
-                 TrainerOptions options, const StepFactory& make_step)
+                 const TrainerOptions& options, const StepFactory& make_step)
     : net_(std::move(net)),
       arch_(arch),
       data_(data),
-      options_(std::move(options)),
-      folder_(options_.run_dir()),
+      options_(options),
       parallel_(parameters_on(*net_, options_.device()), options_.communicator()),
+      quiet_(options_.quiet() || !parallel_.is_main()),
+      checkpoints_(io::RunFolder(options_.run_dir()), arch,
+                   RunCheckpointsOptions().resume(options_.resume()).finetune_from(options_.finetune_from()).quiet(quiet_),
+                   parallel_.communicator()),
       sgd_(net_->parameters(), options_.sgd()) {
   const int64_t world = parallel_.world_size();
   const int64_t per_rank_batch = distributed::share_of_batch(options_.batch_size(), world);
-  if (!parallel_.is_main()) options_.quiet(true);
-  if (parallel_.is_main()) folder_.create();
-  // The held-out subset is drawn by rank 0; the others read what it saved.
-  auto split = dataset::SplitOptions{options_.use_valid(), options_.num_sample_valid(), options_.seed(), false};
-  split.may_draw = parallel_.is_main();
-  if (parallel_.is_main()) split_ = dataset::run_split(folder_.valid_index(), data_.train->size(), split);
-  if (auto* comm = parallel_.communicator()) comm->barrier();
-  if (!parallel_.is_main()) split_ = dataset::run_split(folder_.valid_index(), data_.train->size(), split);
+  if (parallel_.is_main()) checkpoints_.folder().create();
+  split_ = checkpoints_.split(data_.train->size(), {options_.use_valid(), options_.num_sample_valid(), options_.seed()});
 
   train_loader_ = std::make_unique<dataset::BatchLoader>(data_.train, split_.train,
                                                          dataset::LoaderOptions()
@@ -134,29 +87,31 @@ Trainer::Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arc
                                                              .skip_bad_images(options_.skip_bad_images())
                                                              .pin_memory(options_.device().is_cuda()));
   test_loader_ = evaluation_loader(data_.test, {});
-  options_.schedule().epochs = options_.epochs();
-  options_.schedule().iterations_per_epoch = train_loader_->num_batches();
+  schedule_ = options_.schedule();
+  schedule_.epochs = options_.epochs();
+  schedule_.iterations_per_epoch = train_loader_->num_batches();
   step_ = make_step(*net_, sgd_, &parallel_);
   if (options_.cuda_graphs() && options_.device().is_cuda()) {
     if (world > 1) {
-      if (!options_.quiet()) std::cout << "CUDA graphs: off (data-parallel steps run eagerly)" << std::endl;
+      if (!quiet_) std::cout << "CUDA graphs: off (data-parallel steps run eagerly)" << std::endl;
     } else {
       step_ = std::make_unique<CudaGraphStep>(std::move(step_));
     }
   }
   progress_.emplace(options_.epochs(), train_loader_->num_batches(), train_loader_->num_samples(), world,
-                    options_.print_freq(), options_.quiet());
+                    options_.print_freq(), quiet_);
 }
 
 TrainResult Trainer::run() {
   resume();
-  const int64_t end = options_.stop_after() > 0 ? std::min(options_.epochs(), start_epoch_ + options_.stop_after())
+  const int64_t end = options_.stop_after() > 0 ? std::min(options_.epochs(), start_.epoch + options_.stop_after())
                                                 : options_.epochs();
-  for (int64_t epoch = start_epoch_; epoch < end; ++epoch) {
+  for (int64_t epoch = start_.epoch; epoch < end; ++epoch) {
     EpochMeter meter = run_epoch(epoch);
     evaluate_and_checkpoint(epoch, meter);
     if (const int signal = stop_signal(); signal != 0 && epoch + 1 < end)
-      throw Preempted(stopped_by(signal, "after epoch " + std::to_string(epoch + 1), folder_.checkpoint(epoch + 1)));
+      throw Preempted(
+          stopped_by(signal, "after epoch " + std::to_string(epoch + 1), checkpoints_.folder().checkpoint(epoch + 1)));
   }
   finish();
   return result_;
@@ -165,34 +120,15 @@ TrainResult Trainer::run() {
 void Trainer::resume() {
   net_->train();
   result_.costs = models::exit_costs(*net_, data_.train->image_shape());
-  if (parallel_.is_main()) io::write_flops(folder_.flops(), result_.costs);
-  if (const auto resumed = checkpoint_to_resume(options_, folder_)) {
-    const auto& [path, c] = *resumed;
-    check_architecture(c, path, arch_);
-    io::load_state_dict(*net_, c.state_dict, path);
-    if (!c.optimizer.isNone()) sgd_.load_state_dict(c.optimizer);
-    step_->load(c);
-    start_epoch_ = c.epoch;
-    start_iteration_ = c.iteration;
-    resumed_epoch_state_ = c.epoch_state;
-    if (c.iteration > 0) within_epoch_checkpoint_ = path;
-    result_.best_prec1 = c.best_prec1;
-    if (!options_.quiet())
-      std::cout << "resuming from " << path << " after epoch " << start_epoch_
-                << (c.iteration > 0 ? ", iteration " + std::to_string(c.iteration) : std::string()) << std::endl;
-  } else if (!options_.finetune_from().empty()) {
-    // Fine-tuning: the weights only; epochs, optimizer and WPN start afresh.
-    const io::Checkpoint c = io::load_checkpoint(options_.finetune_from());
-    check_architecture(c, options_.finetune_from(), arch_);
-    io::load_state_dict(*net_, c.state_dict, options_.finetune_from());
-    if (!options_.quiet()) std::cout << "starting from the weights of " << options_.finetune_from() << std::endl;
-  }
-  if (auto* comm = parallel_.communicator()) check_same_start(*comm, start_epoch_, start_iteration_, options_.run_dir());
+  if (parallel_.is_main()) io::write_flops(checkpoints_.folder().flops(), result_.costs);
+  start_ = checkpoints_.resume(*net_, sgd_, *step_);
+  result_.best_prec1 = start_.best_prec1;
   replicated_ = net_->parameters();
   for (const auto& t : step_->shared_state()) replicated_.push_back(t);
   // Every rank starts from rank 0's parameters (a fresh start on another machine may draw others).
   parallel_.broadcast_from_main(replicated_);
-  if (parallel_.is_main()) trim_scores(folder_.scores(), start_epoch_, scores_header(net_->num_exits(), step_->has_meta()));
+  if (parallel_.is_main())
+    trim_scores(checkpoints_.folder().scores(), start_.epoch, scores_header(net_->num_exits(), step_->has_meta()));
 }
 
 EpochMeter Trainer::run_epoch(int64_t epoch) {
@@ -201,8 +137,8 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
   const bool record = (epoch + 1) % 5 == 0 || epoch >= options_.epochs() - 20;
   per_sample_.reset();
   if (record) per_sample_.emplace();
-  const int64_t first = epoch == start_epoch_ ? start_iteration_ : 0;
-  if (first > 0) restore_epoch_state(meter);
+  const int64_t first = epoch == start_.epoch ? start_.iteration() : 0;
+  if (first > 0) restore_epoch_progress(*start_.within_epoch, meter);
   net_->train();
   train_loader_->start_epoch(epoch, first);
   progress_->start_epoch(epoch);
@@ -214,11 +150,11 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
       ++it;  // it counts the loader's batches: a resume inside the epoch starts from it
       continue;
     }
-    lr_ = options_.schedule().at(epoch, it);
+    lr_ = schedule_.at(epoch, it);
     sgd_.set_lr(lr_);
     const auto images = batch->images.to(options_.device(), /*non_blocking=*/true);
     const auto labels = batch->labels.to(options_.device(), /*non_blocking=*/true);
-    const StepReport report = step_->run(images, labels, {it, lr_ / options_.schedule().base_lr});
+    const StepReport report = step_->run(images, labels, {it, lr_ / schedule_.base_lr});
     divergence_.add(report, epoch + 1, it + 1);
     meter.add(report, labels);
     if (per_sample_) per_sample_->add(batch->indices, report);
@@ -229,7 +165,7 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
     checkpoint_within_epoch(epoch, it, meter);
   }
   divergence_.check();
-  if (train_loader_->bad_images() > 0 && !options_.quiet())
+  if (train_loader_->bad_images() > 0 && !quiet_)
     std::cout << "Epoch " << epoch + 1 << ": skipped " << train_loader_->bad_images()
               << " training images that could not be decoded" << std::endl;
   return meter;
@@ -240,11 +176,11 @@ void Trainer::evaluate_and_checkpoint(int64_t epoch, EpochMeter& meter) {
   parallel_.check_replicas(replicated_, "parameters after epoch " + std::to_string(epoch + 1));
   if (per_sample_) {
     per_sample_->gather(parallel_.communicator());
-    if (parallel_.is_main()) per_sample_->write(folder_, epoch + 1);
+    if (parallel_.is_main()) per_sample_->write(checkpoints_.folder(), epoch + 1);
   }
   test_outputs_ = evaluate(*test_loader_);
   result_.last_test = eval::anytime_metrics(*test_outputs_);
-  if (!options_.quiet())
+  if (!quiet_)
     std::cout << "Epoch " << epoch + 1 << " test:\n" << eval::anytime_table(result_.last_test, result_.costs);
   const double prec1 = result_.last_test.back().top1;
   const bool is_best = prec1 > result_.best_prec1;
@@ -261,12 +197,12 @@ void Trainer::finish() {
     test_outputs_ = evaluate(*test_loader_);
     result_.last_test = eval::anytime_metrics(*test_outputs_);
   }
-  if (parallel_.is_main()) eval::write_anytime_csv(folder_.anytime(), result_.last_test, result_.costs);
+  if (parallel_.is_main()) eval::write_anytime_csv(checkpoints_.folder().anytime(), result_.last_test, result_.costs);
   // Budgeted evaluation of the final model, as the reference ends its training.
   auto valid_loader = evaluation_loader(data_.train, split_.valid);
   const auto valid = eval::exit_confidences(evaluate(*valid_loader));
   result_.dynamic = eval::dynamic_sweep(valid, eval::exit_confidences(*test_outputs_), result_.costs);
-  if (parallel_.is_main()) eval::write_dynamic(folder_.dynamic(), result_.dynamic);
+  if (parallel_.is_main()) eval::write_dynamic(checkpoints_.folder().dynamic(), result_.dynamic);
 }
 
 // The outputs of rank 0's model, every rank evaluating its shard: equal to one process's
@@ -283,7 +219,7 @@ eval::ExitOutputs Trainer::evaluate(dataset::BatchLoader& loader) {
 }
 
 void Trainer::append_scores(int64_t epoch, const EpochMeter& meter) const {
-  std::ofstream scores(folder_.scores(), std::ios::app);
+  std::ofstream scores(checkpoints_.folder().scores(), std::ios::app);
   scores << epoch + 1 << '\t' << lr_;
   if (step_->has_meta()) scores << '\t' << step_->meta_lr();
   for (size_t k = 0; k < meter.loss.size(); ++k) scores << '\t' << meter.mean_loss(k);
@@ -310,17 +246,8 @@ io::Checkpoint Trainer::checkpoint(int64_t epochs_done) const {
 void Trainer::save(int64_t epoch, bool is_best) {
   divergence_.check();
   const io::Checkpoint c = checkpoint(epoch + 1);
-  const std::string path = folder_.checkpoint(epoch + 1);
-  io::save_checkpoint(c, path);
-  record_latest(path);
-  if (is_best) io::save_checkpoint(c, folder_.best_checkpoint());
-}
-
-// latest.txt names `path`; the previous checkpoint inside an epoch, now superseded, goes.
-void Trainer::record_latest(const std::string& path) {
-  folder_.set_latest(path);
-  if (!within_epoch_checkpoint_.empty() && within_epoch_checkpoint_ != path) std::remove(within_epoch_checkpoint_.c_str());
-  within_epoch_checkpoint_.clear();
+  checkpoints_.save(c);
+  if (is_best) checkpoints_.save_best(c);
 }
 
 void Trainer::checkpoint_within_epoch(int64_t epoch, int64_t done, const EpochMeter& meter) {
@@ -329,15 +256,12 @@ void Trainer::checkpoint_within_epoch(int64_t epoch, int64_t done, const EpochMe
   const bool periodic = every > 0 && done % every == 0 && done < train_loader_->num_batches();
   if (signal == 0 && !periodic) return;
   divergence_.check();  // on every rank, before the collective below
-  const c10::IValue state = epoch_state(meter);  // every rank takes part
-  const std::string path = folder_.checkpoint_within_epoch(epoch, done);
+  auto progress = epoch_progress(done, meter);  // every rank takes part
+  const std::string path = checkpoints_.folder().checkpoint_within_epoch(epoch, done);
   if (parallel_.is_main()) {
     io::Checkpoint c = checkpoint(epoch);
-    c.iteration = done;
-    c.epoch_state = state;
-    io::save_checkpoint(c, path);
-    record_latest(path);
-    within_epoch_checkpoint_ = path;
+    c.within_epoch = std::move(progress);
+    checkpoints_.save(c);
   }
   if (signal == 0) return;
   if (auto* comm = parallel_.communicator()) comm->barrier();  // the checkpoint is written before anyone stops
@@ -358,32 +282,29 @@ int Trainer::stop_signal() const {
 
 // The interrupted epoch's running figures of every rank (rows in rank order), so that its scores.tsv row
 // and per-sample records are those of an uninterrupted epoch.
-c10::IValue Trainer::epoch_state(const EpochMeter& meter) const {
+io::EpochProgress Trainer::epoch_progress(int64_t done, const EpochMeter& meter) const {
   auto* comm = parallel_.communicator();
   auto gather = [&](const torch::Tensor& rows) { return comm ? distributed::all_gather_rows(*comm, rows) : rows; };
-  c10::impl::GenericDict state(c10::StringType::get(), c10::AnyType::get());
-  state.insert("meter", gather(meter.state().unsqueeze(0)));
-  c10::List<torch::Tensor> tables;
+  io::EpochProgress progress;
+  progress.iteration = done;
+  progress.meters = gather(meter.state().unsqueeze(0));
   if (per_sample_)
-    for (const auto& t : per_sample_->state()) tables.push_back(gather(t));
-  state.insert("per_sample", tables);
-  return state;
+    for (const auto& t : per_sample_->state()) progress.per_sample.push_back(gather(t));
+  return progress;
 }
 
-void Trainer::restore_epoch_state(EpochMeter& meter) {
-  const auto state = resumed_epoch_state_.toGenericDict();
-  const auto meters = state.at("meter").toTensor();
+void Trainer::restore_epoch_progress(const io::EpochProgress& progress, EpochMeter& meter) {
   const int64_t world = parallel_.world_size(), rank = parallel_.rank();
-  if (meters.size(0) != world)
+  if (progress.meters.size(0) != world)
     throw io::CheckpointError("the checkpoint was written inside an epoch by a job of " +
-                              std::to_string(meters.size(0)) + " processes: resume it with as many");
+                              std::to_string(progress.meters.size(0)) + " processes: resume it with as many");
   auto mine = [&](const torch::Tensor& rows) {
     const int64_t n = rows.size(0) / world;
     return rows.slice(0, rank * n, (rank + 1) * n).to(options_.device());
   };
-  meter.load_state(mine(meters)[0]);
+  meter.load_state(mine(progress.meters)[0]);
   std::vector<torch::Tensor> tables;
-  for (const auto& t : state.at("per_sample").toListRef()) tables.push_back(mine(t.toTensor()));
+  for (const auto& t : progress.per_sample) tables.push_back(mine(t));
   if (per_sample_) per_sample_->load_state(tables);
 }
 

@@ -26,6 +26,7 @@
 #include "l2w/train/lr_schedule.h"
 #include "l2w/train/per_sample_record.h"
 #include "l2w/train/progress_printer.h"
+#include "l2w/train/run_checkpoints.h"
 #include "l2w/train/train_step.h"
 
 namespace l2w::train {
@@ -85,14 +86,10 @@ struct TrainResult {
   int64_t epochs_run = 0;  // in this call (fewer than options.epochs after a resume)
 };
 
-// Refuses, with a CheckpointError naming both, a checkpoint written for another architecture or class
-// count than `arch` (load_state_dict then checks key by key, shape by shape).
-void check_architecture(const io::Checkpoint& checkpoint, const std::string& path, const models::NetworkOptions& arch);
-
 class Trainer {
  public:
   Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arch, const dataset::DataSplits& data,
-          TrainerOptions options, const StepFactory& make_step);
+          const TrainerOptions& options, const StepFactory& make_step);
 
   // Resumes, trains the remaining epochs (at most stop_after of them), then evaluates the final model.
   TrainResult run();
@@ -106,23 +103,24 @@ class Trainer {
   // Inside an epoch, after `done` iterations: the --save-every checkpoint, or the pre-emption one.
   void checkpoint_within_epoch(int64_t epoch, int64_t done, const EpochMeter& meter);
   int stop_signal() const;  // agreed by every rank: the same iteration stops everywhere
-  c10::IValue epoch_state(const EpochMeter& meter) const;
-  void restore_epoch_state(EpochMeter& meter);
+  io::EpochProgress epoch_progress(int64_t done, const EpochMeter& meter) const;
+  void restore_epoch_progress(const io::EpochProgress& progress, EpochMeter& meter);
 
   eval::ExitOutputs evaluate(dataset::BatchLoader& loader);
   void append_scores(int64_t epoch, const EpochMeter& meter) const;
   io::Checkpoint checkpoint(int64_t epochs_done) const;
   void save(int64_t epoch, bool is_best);
-  void record_latest(const std::string& path);
   std::unique_ptr<dataset::BatchLoader> evaluation_loader(std::shared_ptr<const dataset::ImageDataset> set,
                                                           std::vector<int64_t> subset) const;
 
   models::MultiExitNetwork net_;
   models::NetworkOptions arch_;
   dataset::DataSplits data_;
-  TrainerOptions options_;
-  io::RunFolder folder_;
+  const TrainerOptions options_;
   distributed::DataParallel parallel_;
+  const bool quiet_;  // options.quiet, and every rank but 0
+  RunCheckpoints checkpoints_;
+  LrSchedule schedule_;  // options.schedule with the run's epochs and iterations per epoch
   dataset::TrainValidSplit split_;
   std::unique_ptr<dataset::BatchLoader> train_loader_, test_loader_;
   Sgd sgd_;
@@ -131,10 +129,7 @@ class Trainer {
   std::vector<torch::Tensor> replicated_;  // what every rank holds alike: backbone and method parameters
   std::optional<ProgressPrinter> progress_;
   std::optional<PerSampleRecord> per_sample_;  // in epochs that record one
-  int64_t start_epoch_ = 0;
-  int64_t start_iteration_ = 0;   // of epoch start_epoch_, after a mid-epoch checkpoint
-  c10::IValue resumed_epoch_state_;
-  std::string within_epoch_checkpoint_;  // the latest one, removed once a newer checkpoint is recorded
+  ResumePoint start_;
   double lr_ = 0;  // the latest iteration's
   std::optional<eval::ExitOutputs> test_outputs_;  // of the latest model
   TrainResult result_;
