@@ -6,7 +6,7 @@
 # Run folder: runs/demo (plot: runs/demo/comparison.png and .svg; training logs: runs/demo/*.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh l2w  # the command only; scripts/test.sh builds the tests
 run=${1:-runs/demo}
 l2w=./build/src/cli/l2w
 mkdir -p "$run"

@@ -4,6 +4,8 @@
 #   (for c10d), Fashion-MNIST, gnuplot;
 # - LibTorch: PyPI's torch wheel (pinned below; built with CUDA, it also runs without a GPU) in a virtual
 #   environment outside the clone, $L2W_VENV (default ~/.cache/l2w/venv), reused by every clone and by CI.
+# Usage: setup.sh [TARGET...]: only those CMake targets (scripts/demo.sh builds `l2w`, not the tests);
+# none: everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 torch_version=2.15.0
@@ -44,6 +46,8 @@ step "setup: configuring (LibTorch from $venv)"
 generator=(-G Ninja)
 [[ -f build/CMakeCache.txt ]] && ! grep -q "CMAKE_GENERATOR:INTERNAL=Ninja" build/CMakeCache.txt && generator=()
 cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DL2W_PYTHON="$venv/bin/python3" >>"$log" 2>&1 || fail "cmake"
-step "setup: building (a first build took 6 minutes on 2 cores; log: $log)"
-cmake --build build -j "$(nproc)" >>"$log" 2>&1 || fail "the build"
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+step "setup: building ${*:-everything} (a first build of everything took 6 minutes on 2 cores; log: $log)"
+cmake --build build -j "$(nproc)" "${targets[@]}" >>"$log" 2>&1 || fail "the build"
 step "setup: built build/src/cli/l2w"
