@@ -94,7 +94,13 @@ torch::Device setup_runtime(const Flags& f) {
 
 models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options) {
   torch::manual_seed(flags.run.seed());
-  return models::make_network(options);
+  auto net = models::make_network(options);
+  try {
+    net->set_gradient_equilibrium(flags.gradient_equilibrium);
+  } catch (const std::invalid_argument& e) {
+    throw FlagError(std::string("--gradient-equilibrium: ") + e.what());
+  }
+  return net;
 }
 
 models::MultiExitNetwork load_trained_network(const Flags& flags, const models::NetworkOptions& options) {

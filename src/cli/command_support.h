@@ -31,7 +31,7 @@ double print_machine(const torch::Device& device);
 // A pre-empted job's one line, from rank 0 only: every rank stops at the same iteration.
 void report_preempted(const std::string& message);
 
-// The network the flags describe, seeded by --seed.
+// The network the flags describe, seeded by --seed, with --gradient-equilibrium.
 models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options);
 // The network of --evaluate_from, checked against the architecture the flags describe (on the CPU).
 models::MultiExitNetwork load_trained_network(const Flags& flags, const models::NetworkOptions& options);

@@ -250,6 +250,9 @@ void add_optimizer_flags(CLI::App& app, Flags& f) {
                  "also checkpoint every N iterations inside an epoch (SIGTERM, SIGINT or SIGUSR1 always write one)")
       ->check(kNonNegative);
   app.add_option("--finetune_from", o.finetune_from(), "initial weights from this checkpoint (l2w's or Python's)");
+  app.add_flag("--gradient-equilibrium,--GE", f.gradient_equilibrium,
+               "IMTA's gradient equilibrium (MSDNet): block k gets its exit's gradient over (n-k) and the later "
+               "blocks' times (n-k-1)/(n-k)");
   add_choice(app, "--cuda-graphs,--cuda_graphs", o.cuda_graphs(), kOnOff,
              "with --device cuda: capture the training iteration as CUDA graphs and replay them")
       ->default_str(word_for(kOnOff, o.cuda_graphs()));

@@ -40,6 +40,7 @@ struct Flags {
   std::optional<StepModeFlag> stepmode;
   std::optional<double> reduction;
   bool bn_after = true;  // accepted as the reference's RANet flag; BatchNorm always follows each conv
+  bool gradient_equilibrium = false;  // IMTA's: scales the gradients each block receives from the exits
 
   // The command line's own.
   Method method = Method::kL2W;

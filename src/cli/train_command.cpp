@@ -19,6 +19,7 @@ int train_command(const Flags& flags) {
   if (is_main)
     std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data.name << ": "
             << data.train->size() << " train / " << data.test->size() << " test, method " << method_name(flags.method)
+              << (flags.gradient_equilibrium ? " with gradient equilibrium" : "")
             << ", " << at::get_num_threads() << " threads, device " << device
             << (comm ? ", " + std::to_string(comm->world_size()) + " processes" : std::string()) << std::endl;
   // A scheduler's pre-emption or Ctrl-C: a checkpoint at the end of the iteration, then exit status 75.

@@ -54,6 +54,7 @@ class MSDNetImpl : public MultiExitNetworkImpl {
   Features run_block(int64_t k, const Features& in) override;
   torch::Tensor run_exit(int64_t k, const Features& features) override;
   std::string arch() const override { return "msdnet"; }
+  bool supports_gradient_equilibrium() const override { return true; }  // exits read the coarsest scale
 
   // Number of MSDN layers in each block.
   const std::vector<int64_t>& block_lengths() const { return block_lengths_; }

@@ -1,15 +1,29 @@
 #include "l2w/models/multi_exit_network.h"
 
+#include <stdexcept>
+
+#include "l2w/nn/gradient_scale.h"
+
 namespace l2w::models {
 
 std::vector<torch::Tensor> MultiExitNetworkImpl::forward(const torch::Tensor& images) {
   std::vector<torch::Tensor> logits;
   Features features{images};
-  for (int64_t k = 0; k < num_exits(); ++k) {
+  const int64_t n = num_exits();
+  for (int64_t k = 0; k < n; ++k) {
     features = run_block(k, features);
+    if (gradient_equilibrium_) features.back() = nn::scale_gradient(features.back(), 1.0 / double(n - k));
     logits.push_back(run_exit(k, features));
+    if (gradient_equilibrium_) features.back() = nn::scale_gradient(features.back(), double(n - k - 1));
   }
   return logits;
+}
+
+void MultiExitNetworkImpl::set_gradient_equilibrium(bool on) {
+  if (on && !supports_gradient_equilibrium())
+    throw std::invalid_argument("gradient equilibrium needs exits that read one scale, as MSDNet's do; " + arch() +
+                                "'s later blocks also fuse every layer's features (docs/algorithm.md)");
+  gradient_equilibrium_ = on;
 }
 
 }  // namespace l2w::models

@@ -24,6 +24,20 @@ class MultiExitNetworkImpl : public torch::nn::Module {
 
   // Every exit's logits, first exit first.
   std::vector<torch::Tensor> forward(const torch::Tensor& images);
+
+  // Gradient equilibrium (IMTA; docs/algorithm.md): in forward(), the last feature tensor of block k
+  // (0-based, of n) reaches exit k with its gradient scaled by 1/(n-k) and the later blocks with theirs
+  // scaled by (n-k-1), so that block k receives g_exit/(n-k) + (n-k-1)/(n-k)·g_later. The outputs are
+  // unchanged, and so is inference. std::invalid_argument for a backbone without
+  // supports_gradient_equilibrium().
+  void set_gradient_equilibrium(bool on);
+  bool gradient_equilibrium() const { return gradient_equilibrium_; }
+  // Whether exit k reads block k's last feature tensor alone, so that scaling that tensor's gradient
+  // splits a block's gradient between its exit and the later blocks as gradient equilibrium means.
+  virtual bool supports_gradient_equilibrium() const { return false; }
+
+ private:
+  bool gradient_equilibrium_ = false;
 };
 
 using MultiExitNetwork = std::shared_ptr<MultiExitNetworkImpl>;
