@@ -294,6 +294,23 @@ void apply_data_defaults(const CLI::App& app, Flags& f) {
   if (given != nullptr && given->count() == 0 && f.data.name == "ImageNet") f.run.num_sample_valid(50000);
 }
 
+namespace {
+
+// The flags both backbones take, where given, and the data's geometry, onto either's options.
+template <class BackboneOptions>
+void apply_shared_flags(const Flags& f, const dataset::DataGeometry& g, BackboneOptions& o) {
+  if (f.n_blocks) o.n_blocks(*f.n_blocks);
+  if (f.n_channels) o.n_channels(*f.n_channels);
+  if (f.growth_rate) o.growth_rate(*f.growth_rate);
+  if (f.gr_factor) o.gr_factor(*f.gr_factor);
+  if (f.bn_factor) o.bn_factor(*f.bn_factor);
+  if (f.step) o.step(*f.step);
+  if (f.reduction) o.reduction(*f.reduction);
+  o.num_classes(g.num_classes).in_channels(g.channels).imagenet(g.imagenet);
+}
+
+}  // namespace
+
 models::NetworkOptions network_options(const Flags& f, const dataset::DataGeometry& g) {
   models::NetworkOptions o;
   o.arch(f.arch);
@@ -302,14 +319,7 @@ models::NetworkOptions network_options(const Flags& f, const dataset::DataGeomet
     r = f.ranet;
     if (f.stepmode == StepModeFlag::kLinGrow) throw FlagError("--stepmode: RANet takes even or lg");
     if (f.stepmode) r.step_grows(*f.stepmode == StepModeFlag::kLg);
-    if (f.n_blocks) r.n_blocks(*f.n_blocks);
-    if (f.n_channels) r.n_channels(*f.n_channels);
-    if (f.growth_rate) r.growth_rate(*f.growth_rate);
-    if (f.gr_factor) r.gr_factor(*f.gr_factor);
-    if (f.bn_factor) r.bn_factor(*f.bn_factor);
-    if (f.step) r.step(*f.step);
-    if (f.reduction) r.reduction(*f.reduction);
-    r.num_classes(g.num_classes).in_channels(g.channels).imagenet(g.imagenet);
+    apply_shared_flags(f, g, r);
     const auto n = r.scale_list().size();
     if (r.gr_factor().size() != n || r.bn_factor().size() != n)
       throw FlagError("--grFactor, --bnFactor and --scale-list must list the same number of flows");
@@ -319,14 +329,7 @@ models::NetworkOptions network_options(const Flags& f, const dataset::DataGeomet
   m = f.msdnet;
   if (f.stepmode == StepModeFlag::kLg) throw FlagError("--stepmode: MSDNet takes even or lin_grow");
   if (f.stepmode) m.step_mode(*f.stepmode == StepModeFlag::kEven ? models::StepMode::kEven : models::StepMode::kLinGrow);
-  if (f.n_blocks) m.n_blocks(*f.n_blocks);
-  if (f.n_channels) m.n_channels(*f.n_channels);
-  if (f.growth_rate) m.growth_rate(*f.growth_rate);
-  if (f.gr_factor) m.gr_factor(*f.gr_factor);
-  if (f.bn_factor) m.bn_factor(*f.bn_factor);
-  if (f.step) m.step(*f.step);
-  if (f.reduction) m.reduction(*f.reduction);
-  m.num_classes(g.num_classes).in_channels(g.channels).imagenet(g.imagenet);
+  apply_shared_flags(f, g, m);
   if (m.gr_factor().size() != m.bn_factor().size())
     throw FlagError("--grFactor and --bnFactor must list the same number of scales");
   return o;
