@@ -23,23 +23,28 @@ models::MultiExitNetwork tiny_network() {
 }
 
 eval::ExitConfidences confidences_of(models::MultiExitNetworkImpl& net, const torch::Tensor& images,
-                                     eval::ExitOutputs* outputs = nullptr) {
+                                     eval::ExitOutputs* outputs = nullptr,
+                                     criterion::ExitCriterion by = criterion::ExitCriterion::kMaxProb) {
   torch::NoGradGuard no_grad;
   eval::ExitOutputs o{net.forward(images), torch::zeros({images.size(0)}, torch::kLong)};
   if (outputs) *outputs = o;
-  return eval::exit_confidences(o);
+  return eval::exit_confidences(o, by);
 }
 
+// For every exit criterion: the engine takes the exits dynamic evaluation assigns.
 TEST(EarlyExitClassifier, DecisionsEqualDynamicEvaluationWithTheSameThresholds) {
+  for (const auto by : criterion::all_exit_criteria()) {
+  SCOPED_TRACE(criterion::exit_criterion_name(by));
   auto net = tiny_network();
   const auto valid = torch::randn({96, 3, 32, 32});
   const auto test = torch::randn({80, 3, 32, 32});
   eval::ExitOutputs outputs;
-  const auto test_conf = confidences_of(*net, test, &outputs);
+  const auto test_conf = confidences_of(*net, test, &outputs, by);
   for (int64_t p : {1, 15, 39}) {
-    const auto thresholds = eval::find_thresholds(confidences_of(*net, valid).confidence, criterion::target_proportions(p, 3));
+    const auto thresholds =
+        eval::find_thresholds(confidences_of(*net, valid, nullptr, by).confidence, criterion::target_proportions(p, 3));
     const auto expected = eval::exit_of_each_sample(test_conf, thresholds);
-    infer::EarlyExitClassifier engine(net, thresholds);
+    infer::EarlyExitClassifier engine(net, thresholds, torch::MemoryFormat::Contiguous, by);
     const auto decisions = engine.classify(test);
     std::vector<int64_t> used(3, 0);
     for (int64_t i = 0; i < test.size(0); ++i) {
@@ -53,6 +58,7 @@ TEST(EarlyExitClassifier, DecisionsEqualDynamicEvaluationWithTheSameThresholds) 
       // The sweep's middle spreads samples over every exit, so compaction really happened.
       for (int64_t k = 0; k < 3; ++k) EXPECT_GT(used[k], 0) << "exit " << k;
     }
+  }
   }
 }
 

@@ -45,7 +45,22 @@ TEST(ThresholdsFile, MalformedFilesNameTheFileAndLine) {
   expect_error("l2w-thresholds 1\nexits 2\nexit 1 threshold 0.5 muladds 5\n", "expected 2 exit lines, found 1");
   expect_error("l2w-thresholds 1\nexits 1\nexit 1 threshold maybe muladds 5\n", "bad.txt:3: bad threshold");
   expect_error("l2w-thresholds 1\ncolour blue\n", "bad.txt:2: unknown key");
+  // A criterion from a later l2w (or a typo) is refused rather than compared as if it were max-prob.
+  expect_error("l2w-thresholds 1\ncriterion patience-3\nexits 1\nexit 1 threshold -inf muladds 5\n",
+               "bad.txt:2: exit criterion 'patience-3' is not one this l2w knows (max-prob, entropy, margin)");
   EXPECT_THROW(io::read_thresholds(dir + "/missing.txt"), std::runtime_error);
+}
+
+TEST(ThresholdsFile, RecordsTheExitCriterionAndOlderFilesAreMaxProb) {
+  const auto dir = test::temp_dir("thresholds_criterion");
+  io::ExitThresholds t;
+  t.criterion = criterion::ExitCriterion::kEntropy;
+  t.thresholds = {-0.25f, -std::numeric_limits<float>::infinity()};
+  t.exit_muladds = {10, 20};
+  io::write_thresholds(dir + "/t.txt", t);
+  EXPECT_EQ(io::read_thresholds(dir + "/t.txt").criterion, criterion::ExitCriterion::kEntropy);
+  std::ofstream(dir + "/old.txt") << "l2w-thresholds 1\nexits 1\nexit 1 threshold -inf muladds 5\n";
+  EXPECT_EQ(io::read_thresholds(dir + "/old.txt").criterion, criterion::ExitCriterion::kMaxProb);
 }
 
 }  // namespace

@@ -102,17 +102,19 @@ int bench_infer_command(const Flags& flags) {
   const auto loading = dataset::LoaderOptions().workers(flags.run.workers()).skip_bad_images(flags.run.skip_bad_images());
   dataset::BatchLoader valid_loader(data.train, validation_subset(flags, folder, data.train->size()),
                                     dataset::LoaderOptions(loading).batch_size(256));
-  const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, device));
+  const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, device), flags.exit_criterion);
   infer::TestLoaders test{
       dataset::BatchLoader(data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.run.batch_size())),
       infer::first_images_one_at_a_time(data.test, flags.latency_images, flags.run.skip_bad_images())};
   const auto options = deployment_options(flags);
   auto m = infer::deploy(net, data.test->image_shape(), device, options);
   const auto plan = infer::plan_deployment(m, options, device);
-  const auto table = infer::measure_speed(m, test, eval::budget_thresholds(valid.confidence), device, plan);
+  const auto table =
+      infer::measure_speed(m, test, eval::budget_thresholds(valid.confidence), device, plan, flags.exit_criterion);
   print_machine(device);
   std::printf("network             %s\n", plan.network.c_str());
   std::printf("threads             %s\n", plan.threads.c_str());
+  std::printf("exit criterion      %s\n", criterion::exit_criterion_name(flags.exit_criterion).c_str());
   print_speed_table(table, flags, device);
   infer::write_speed_table(table, folder.infer_bench());
   plot_speed(table, folder, flags.run.batch_size());

@@ -36,8 +36,8 @@ void choose_thresholds(const Flags& flags, const io::RunFolder& folder, const ev
 std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::RunFolder& folder,
                                                  const eval::ExitOutputs& valid_outputs, const eval::ExitOutputs& test,
                                                  const std::vector<nn::Cost>& costs) {
-  const auto valid = eval::exit_confidences(valid_outputs);
-  const auto test_confidences = eval::exit_confidences(test);
+  const auto valid = eval::exit_confidences(valid_outputs, flags.exit_criterion);
+  const auto test_confidences = eval::exit_confidences(test, flags.exit_criterion);
   const std::string valid_name = flags.run.use_valid() ? "held-out" : "training";
   if (flags.save_probs) {
     save_probabilities(folder, "valid", valid_outputs);
@@ -48,8 +48,8 @@ std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::R
   std::vector<eval::DynamicPoint> points;
   if (flags.evalmode != EvalMode::kAnytime) {
     points = eval::dynamic_sweep(valid, test_confidences, costs);
-    std::cout << "Budgeted batch classification (thresholds from " << valid_outputs.labels.size(0) << " "
-              << valid_name << " images):\n"
+    std::cout << "Budgeted batch classification (exit criterion " << criterion::exit_criterion_name(flags.exit_criterion)
+              << ", thresholds from " << valid_outputs.labels.size(0) << " " << valid_name << " images):\n"
               << eval::dynamic_table(points);
     eval::write_dynamic(folder.dynamic(), points);
   }

@@ -76,6 +76,11 @@ const Choices<meta::MetaGrad> kMetaGrads =
     named({meta::MetaGrad::kExact, meta::MetaGrad::kFiniteDifference}, meta::meta_grad_name);
 const Choices<infer::Layout> kLayouts =
     named({infer::Layout::kAuto, infer::Layout::kChannelsLast, infer::Layout::kContiguous}, infer::layout_name);
+const Choices<criterion::ExitCriterion> kExitCriteria = [] {
+  Choices<criterion::ExitCriterion> choices;
+  for (const auto c : criterion::all_exit_criteria()) choices.emplace_back(criterion::exit_criterion_name(c), c);
+  return choices;
+}();
 const Choices<bool> kOnOff{{"on", true}, {"off", false}};
 const Choices<bool> kTrueFalse{{"true", true}, {"false", false}, {"True", true}, {"False", false}, {"1", true}, {"0", false}};
 
@@ -287,6 +292,12 @@ void add_deployment_flags(CLI::App& app, Flags& f) {
       ->default_str(word_for(kLayouts, f.deployment.layout()));
   app.add_flag("--training-form", f.deployment.training_form(),
                "run the network as trained (BatchNorm not folded, contiguous): for comparison");
+}
+
+void add_exit_criterion_flag(CLI::App& app, Flags& f) {
+  add_choice(app, "--exit-criterion", f.exit_criterion, kExitCriteria,
+             "each exit's score compared with its threshold (docs/exit_policies.md)")
+      ->default_str(word_for(kExitCriteria, f.exit_criterion));
 }
 
 void apply_data_defaults(const CLI::App& app, Flags& f) {

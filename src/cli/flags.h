@@ -45,6 +45,7 @@ struct Flags {
   // The command line's own.
   Method method = Method::kL2W;
   EvalMode evalmode = EvalMode::kAnytime;
+  criterion::ExitCriterion exit_criterion = criterion::ExitCriterion::kMaxProb;
   std::string evaluate_from;
   int64_t threads = 0;  // 0: all cores
   std::string device = "cpu";
@@ -102,6 +103,7 @@ void add_architecture_flags(CLI::App& app, Flags& flags);  // --arch, --nBlocks,
 void add_optimizer_flags(CLI::App& app, Flags& flags);     // --epochs, --lr, --momentum, --resume, ...
 void add_meta_flags(CLI::App& app, Flags& flags);          // --method and L2W's --meta_* flags
 void add_deployment_flags(CLI::App& app, Flags& flags);    // infer's --memory-format, --training-form, ...
+void add_exit_criterion_flag(CLI::App& app, Flags& flags); // --exit-criterion: what thresholds are compared with
 // After parsing: the reference's default for ImageNet, 50000 held-out images for --use_valid, unless
 // --num_sample_valid was given.
 void apply_data_defaults(const CLI::App& app, Flags& flags);

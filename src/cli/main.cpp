@@ -20,6 +20,7 @@ void add_eval_flags(CLI::App& app, Flags& f) {
                "write each exit's probabilities and the labels (valid and test) as .npy in the run folder");
   app.add_option("--budget", f.budget, "MUL-ADDs per image: write the thresholds that fit it")->check(kPositive);
   app.add_option("--thresholds", f.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
+  add_exit_criterion_flag(app, f);
 }
 
 void add_infer_flags(CLI::App& app, Flags& f) {
@@ -130,6 +131,7 @@ std::vector<Command> bench_commands() {
          add_run_flags(a, f);
          add_checkpoint_flags(a, f);
          add_deployment_flags(a, f);
+         add_exit_criterion_flag(a, f);
        },
        bench_infer_command},
       {"data", "JPEG decoding and ImageNet augmentation, images/s per thread",

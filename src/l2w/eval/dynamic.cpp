@@ -12,14 +12,15 @@
 
 namespace l2w::eval {
 
-ExitConfidences exit_confidences(const ExitOutputs& outputs) {
+ExitConfidences exit_confidences(const ExitOutputs& outputs, criterion::ExitCriterion by) {
   std::vector<torch::Tensor> conf, correct;
   for (const auto& logits : outputs.logits) {
-    const auto [max_prob, pred] = torch::softmax(logits.to(torch::kFloat32), 1).max(1);
-    conf.push_back(max_prob);
+    const auto probabilities = torch::softmax(logits.to(torch::kFloat32), 1);
+    const auto [max_prob, pred] = probabilities.max(1);
+    conf.push_back(by == criterion::ExitCriterion::kMaxProb ? max_prob : criterion::exit_score(probabilities, by));
     correct.push_back(pred.eq(outputs.labels));
   }
-  return {torch::stack(conf).contiguous(), torch::stack(correct).contiguous()};
+  return {torch::stack(conf).contiguous(), torch::stack(correct).contiguous(), by};
 }
 
 std::vector<float> find_thresholds(const torch::Tensor& confidence, const std::vector<float>& q) {
@@ -121,6 +122,7 @@ io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std
     if (result.expected_muladds > budget_muladds) continue;
     if (best && result.expected_muladds <= best->valid_expected_muladds) continue;
     io::ExitThresholds t;
+    t.criterion = valid.criterion;
     t.thresholds = thresholds;
     for (const auto& cost : costs) t.exit_muladds.push_back(cost.muladds);
     t.budget_muladds = budget_muladds;

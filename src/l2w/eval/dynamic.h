@@ -11,13 +11,16 @@
 
 namespace l2w::eval {
 
-// Per exit, each sample's largest softmax probability and whether its arg-max is right, in float32 as
-// the reference computes them (thresholds are compared in that precision).
+// Per exit, each sample's score by the exit criterion (max-prob: its largest softmax probability) and
+// whether its arg-max is right, in float32 as the reference computes them (thresholds are compared in
+// that precision).
 struct ExitConfidences {
   torch::Tensor confidence;  // float32 [K, N]
   torch::Tensor correct;     // bool [K, N]
+  criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb;  // what `confidence` holds
 };
-ExitConfidences exit_confidences(const ExitOutputs& outputs);
+ExitConfidences exit_confidences(const ExitOutputs& outputs,
+                                 criterion::ExitCriterion by = criterion::ExitCriterion::kMaxProb);
 
 // Thresholds for exits 1..K-1 from validation confidences and target proportions q (T_K = −∞). An exit
 // whose quota is never reached gets +∞.

@@ -55,11 +55,12 @@ torch::Tensor select_rows(const torch::Tensor& batch, const torch::Tensor& rows)
 }
 
 EarlyExitClassifier::EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds,
-                                         torch::MemoryFormat input_format)
+                                         torch::MemoryFormat input_format, criterion::ExitCriterion criterion)
     : net_(std::move(net)),
       thresholds_(std::move(thresholds)),
       device_(net_->parameters().front().device()),
-      input_format_(input_format) {
+      input_format_(input_format),
+      criterion_(criterion) {
   if (static_cast<int64_t>(thresholds_.size()) != net_->num_exits())
     throw std::invalid_argument("early exit: " + std::to_string(thresholds_.size()) + " thresholds for a network with " +
                                 std::to_string(net_->num_exits()) + " exits");
@@ -92,7 +93,9 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
     auto logits = net_->run_exit(k, features);
     mark(profile_.exits_s);
     if (logits.size(0) > real) logits = logits.slice(0, 0, real);
-    const auto [confidence, prediction] = torch::softmax(logits.to(torch::kFloat32), 1).max(1);
+    const auto probabilities = torch::softmax(logits.to(torch::kFloat32), 1);
+    auto [confidence, prediction] = probabilities.max(1);
+    if (criterion_ != criterion::ExitCriterion::kMaxProb) confidence = criterion::exit_score(probabilities, criterion_);
     const bool last = k + 1 == exits;
     const auto leave = last ? torch::ones_like(confidence, torch::kBool) : confidence.ge(thresholds_[k]);
     const auto leaving = leave.nonzero().squeeze(1);

@@ -1,11 +1,12 @@
 // Early-exit inference: the network runs block by block, each exit is computed only for the samples still
-// inside, and a sample leaves at the first exit whose confidence (largest softmax probability, float32)
-// reaches that exit's threshold. The rest continue as a smaller batch, so the compute really stops.
+// inside, and a sample leaves at the first exit whose score by the exit criterion (float32; max-prob: the
+// largest softmax probability) reaches that exit's threshold. The rest continue as a smaller batch, so the compute really stops.
 #pragma once
 
 #include <chrono>
 #include <vector>
 
+#include "l2w/criterion/exit_criterion.h"
 #include "l2w/models/multi_exit_network.h"
 
 namespace l2w::infer {
@@ -24,7 +25,7 @@ torch::Tensor select_rows(const torch::Tensor& batch, const torch::Tensor& rows)
 // Per sample: the class chosen, its probability and the exit (0-based) that chose it.
 struct ExitDecisions {
   torch::Tensor prediction;  // int64 [N]
-  torch::Tensor confidence;  // float32 [N]
+  torch::Tensor confidence;  // float32 [N]: the score by the criterion at the exit taken
   torch::Tensor exit_index;  // int64 [N]
 };
 
@@ -41,7 +42,8 @@ class EarlyExitClassifier {
   // `thresholds` has one entry per exit; the last exit takes whoever is left, whatever its entry. Images are
   // given to the network in `input_format` (channels_last for a network in that form, infer/inference_form.h).
   EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds,
-                      torch::MemoryFormat input_format = torch::MemoryFormat::Contiguous);
+                      torch::MemoryFormat input_format = torch::MemoryFormat::Contiguous,
+                      criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb);
 
   ExitDecisions classify(const torch::Tensor& images);
   // The network without early exits, as deployed without them: every block, the last exit only.
@@ -60,6 +62,7 @@ class EarlyExitClassifier {
   std::chrono::steady_clock::time_point last_;
   torch::Device device_;
   torch::MemoryFormat input_format_;
+  criterion::ExitCriterion criterion_;
 };
 
 }  // namespace l2w::infer

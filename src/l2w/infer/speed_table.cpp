@@ -30,9 +30,9 @@ SpeedRow measure(EarlyExitClassifier& engine, TestLoaders& test, const DeployedN
 
 void interleave_headline_throughputs(SpeedTable& t, const DeployedNetwork& m, TestLoaders& test,
                                      const std::vector<float>& half_thresholds, const torch::Device& device,
-                                     const Deployment& plan) {
+                                     const Deployment& plan, criterion::ExitCriterion criterion) {
   EarlyExitClassifier full(m.net, never_exit(m.net->num_exits()), m.form.input_format);
-  EarlyExitClassifier half(m.net, half_thresholds, m.form.input_format);
+  EarlyExitClassifier half(m.net, half_thresholds, m.form.input_format, criterion);
   auto& at_half = t.budgets[t.half];
   t.all_rounds = {t.all.images_per_s};
   t.last_rounds = {t.last.images_per_s};
@@ -65,7 +65,7 @@ InferenceRun timed_run(EarlyExitClassifier& engine, dataset::BatchLoader& loader
 }
 
 SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std::vector<std::vector<float>>& thresholds,
-                         const torch::Device& device, const Deployment& plan) {
+                         const torch::Device& device, const Deployment& plan, criterion::ExitCriterion criterion) {
   if (thresholds.empty()) throw std::invalid_argument("measure_speed: no thresholds to measure");
   SpeedTable t;
   EarlyExitClassifier full(m.net, never_exit(m.net->num_exits()), m.form.input_format);
@@ -79,16 +79,16 @@ SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std:
   t.latency_images = test.single.num_samples();
   const double half = 0.5 * double(m.costs.back().muladds);
   for (size_t i = 0; i < thresholds.size(); ++i) {
-    EarlyExitClassifier engine(m.net, thresholds[i], m.form.input_format);
+    EarlyExitClassifier engine(m.net, thresholds[i], m.form.input_format, criterion);
     t.budgets.push_back(measure(engine, test, m, device, plan, std::to_string(i + 1)));
     if (std::abs(t.budgets[i].muladds - half) < std::abs(t.budgets[t.half].muladds - half)) t.half = i;
   }
-  interleave_headline_throughputs(t, m, test, thresholds[t.half], device, plan);
-  EarlyExitClassifier profiled(m.net, thresholds[t.half], m.form.input_format);
+  interleave_headline_throughputs(t, m, test, thresholds[t.half], device, plan, criterion);
+  EarlyExitClassifier profiled(m.net, thresholds[t.half], m.form.input_format, criterion);
   profiled.set_profiling(true);
   timed_run(profiled, test.single, m, device, plan.latency_threads);
   t.decisions_ms = 1e3 * profiled.profile().decisions_s / double(t.latency_images);
-  EarlyExitClassifier batches(m.net, thresholds[t.half], m.form.input_format);
+  EarlyExitClassifier batches(m.net, thresholds[t.half], m.form.input_format, criterion);
   batches.set_profiling(true);
   timed_run(batches, test.batches, m, device, plan.throughput_threads);
   t.batch_profile = batches.profile();

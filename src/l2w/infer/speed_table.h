@@ -52,10 +52,11 @@ dataset::BatchLoader first_images_one_at_a_time(std::shared_ptr<const dataset::I
 InferenceRun timed_run(EarlyExitClassifier& engine, dataset::BatchLoader& loader, const DeployedNetwork& m,
                        const torch::Device& device, int threads, bool last_exit_only = false);
 
-// The baselines, then the engine at each of `thresholds` (at least one set), the headline rounds and
-// the half budget's profiles.
+// The baselines, then the engine at each of `thresholds` (at least one set, scores by `criterion`), the
+// headline rounds and the half budget's profiles.
 SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std::vector<std::vector<float>>& thresholds,
-                         const torch::Device& device, const Deployment& plan);
+                         const torch::Device& device, const Deployment& plan,
+                         criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb);
 
 // The table as tab-separated values: p_index, top1, muladds, latency mean/p50/p99 (ms), images/s.
 void write_speed_table(const SpeedTable& t, const std::string& path);

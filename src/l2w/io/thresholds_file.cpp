@@ -27,10 +27,11 @@ void write_thresholds(const std::string& path, const ExitThresholds& t) {
     std::ofstream out(temporary);
     if (!out) throw std::runtime_error(path + ": cannot write");
     out.precision(10);
-    out << "# l2w exit thresholds. A sample leaves at the first exit whose largest softmax probability is >= the\n"
+    out << "# l2w exit thresholds. A sample leaves at the first exit whose score by the criterion is >= the\n"
         << "# exit's threshold (inf: never; the last exit takes everyone left). Chosen on the validation set as\n"
         << "# the most expensive of the 39 target distributions whose expected MUL-ADDs fit the budget.\n"
         << "l2w-thresholds 1\n"
+        << "criterion " << criterion::exit_criterion_name(t.criterion) << "\n"
         << "exits " << t.thresholds.size() << "\n"
         << "budget_muladds " << t.budget_muladds << "\n"
         << "p_index " << t.p_index << "\n"
@@ -63,6 +64,16 @@ ExitThresholds read_thresholds(const std::string& path) {
       int version = 0;
       if (!(fields >> version) || version != 1) throw bad("unknown version");
       versioned = true;
+    } else if (key == "criterion") {
+      std::string name;
+      fields >> name;
+      const auto known = criterion::exit_criterion_from_name(name);
+      if (!known) {
+        std::string names;
+        for (const auto c : criterion::all_exit_criteria()) names += (names.empty() ? "" : ", ") + criterion::exit_criterion_name(c);
+        throw bad("exit criterion '" + name + "' is not one this l2w knows (" + names + ")");
+      }
+      t.criterion = *known;
     } else if (key == "exits") {
       if (!(fields >> exits) || exits < 1) throw bad("bad exit count");
     } else if (key == "budget_muladds") {

@@ -3,6 +3,7 @@
 // A small text file, one `key value…` per line, '#' starts a comment:
 //
 //   l2w-thresholds 1
+//   criterion max-prob
 //   exits 3
 //   budget_muladds 5000000
 //   p_index 12
@@ -12,18 +13,23 @@
 //   exit 2 threshold 0.91234 muladds 5420000
 //   exit 3 threshold -inf muladds 8370000
 //
-// A sample leaves at the first exit whose largest softmax probability (float32) is >= that exit's
-// threshold; `inf` means the exit is never taken, the last exit's `-inf` takes everyone left. Thresholds
-// are written with nine significant digits, which reproduce a float32 exactly.
+// A sample leaves at the first exit whose score by the criterion (criterion/exit_criterion.h; float32;
+// a file without the line is max-prob's, the largest softmax probability) is >= that exit's threshold;
+// `inf` means the exit is never taken, the last exit's `-inf` takes everyone left. Thresholds are
+// written with nine significant digits, which reproduce a float32 exactly. A criterion this l2w does not
+// know is refused.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "l2w/criterion/exit_criterion.h"
+
 namespace l2w::io {
 
 struct ExitThresholds {
+  criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb;
   std::vector<float> thresholds;       // per exit
   std::vector<int64_t> exit_muladds;   // cumulative MUL-ADDs to reach each exit
   double budget_muladds = 0;           // what was asked for
