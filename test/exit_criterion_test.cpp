@@ -31,7 +31,7 @@ TEST(ExitCriterion, NamesRoundTripAndUnknownOnesAreNot) {
   for (const auto c : criterion::all_exit_criteria())
     EXPECT_EQ(criterion::exit_criterion_from_name(criterion::exit_criterion_name(c)), c);
   EXPECT_EQ(criterion::exit_criterion_name(ExitCriterion::kMaxProb), "max-prob");
-  EXPECT_FALSE(criterion::exit_criterion_from_name("patience").has_value());
+  EXPECT_FALSE(criterion::exit_criterion_from_name("patience-2").has_value());
   EXPECT_FALSE(criterion::exit_criterion_from_name("Max-Prob").has_value());
 }
 
@@ -48,6 +48,31 @@ TEST(ExitCriterion, MaxProbConfidencesAreTheReferencesToTheBit) {
   EXPECT_TRUE(torch::equal(by_margin.correct, conf.correct));
   EXPECT_FALSE(torch::equal(by_margin.confidence, conf.confidence));
   EXPECT_EQ(by_margin.criterion, ExitCriterion::kMargin);
+}
+
+// Patience: how many exits in a row agreed before, and where each image leaves at patience 1 and 2.
+TEST(ExitCriterion, PatienceAgainstAHandComputedExample) {
+  // Four exits' predictions for three images: 1 1 1 1, 0 2 2 0, 3 3 0 0.
+  const int64_t predictions[4][3] = {{1, 0, 3}, {1, 2, 3}, {1, 2, 0}, {1, 0, 0}};
+  eval::ExitOutputs outputs;
+  for (const auto& row : predictions) {
+    auto logits = torch::zeros({3, 4});
+    for (int64_t i = 0; i < 3; ++i) logits[i][row[i]] = 5.0f;
+    outputs.logits.push_back(logits);
+  }
+  outputs.labels = torch::tensor({1, 0, 0}, torch::kLong);
+  const auto scores = eval::exit_confidences(outputs, ExitCriterion::kPatience);
+  EXPECT_TRUE(torch::equal(scores.confidence,
+                           torch::tensor({0.f, 0.f, 0.f, 1.f, 0.f, 1.f, 2.f, 1.f, 0.f, 3.f, 0.f, 1.f}).view({4, 3})));
+  EXPECT_EQ(eval::exit_of_each_sample(scores, criterion::patience_thresholds(4, 1)), (std::vector<int64_t>{1, 2, 1}));
+  EXPECT_EQ(eval::exit_of_each_sample(scores, criterion::patience_thresholds(4, 2)), (std::vector<int64_t>{2, 3, 3}));
+  EXPECT_EQ(eval::exit_of_each_sample(scores, criterion::patience_thresholds(4, 0)), (std::vector<int64_t>{0, 0, 0}));
+  // The candidates are the patiences 0..K-1, and a point's index is its patience.
+  const auto candidates = eval::candidate_thresholds(scores);
+  ASSERT_EQ(candidates.size(), 4u);
+  EXPECT_EQ(candidates[2], criterion::patience_thresholds(4, 2));
+  EXPECT_EQ(eval::candidate_index(scores, 2), 2);
+  EXPECT_THROW(criterion::exit_score(torch::ones({1, 2}), ExitCriterion::kPatience), std::invalid_argument);
 }
 
 }  // namespace

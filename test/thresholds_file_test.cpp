@@ -47,7 +47,7 @@ TEST(ThresholdsFile, MalformedFilesNameTheFileAndLine) {
   expect_error("l2w-thresholds 1\ncolour blue\n", "bad.txt:2: unknown key");
   // A criterion from a later l2w (or a typo) is refused rather than compared as if it were max-prob.
   expect_error("l2w-thresholds 1\ncriterion patience-3\nexits 1\nexit 1 threshold -inf muladds 5\n",
-               "bad.txt:2: exit criterion 'patience-3' is not one this l2w knows (max-prob, entropy, margin)");
+               "bad.txt:2: exit criterion 'patience-3' is not one this l2w knows (max-prob, entropy, margin, patience)");
   EXPECT_THROW(io::read_thresholds(dir + "/missing.txt"), std::runtime_error);
 }
 

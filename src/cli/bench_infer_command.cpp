@@ -110,7 +110,7 @@ int bench_infer_command(const Flags& flags) {
   auto m = infer::deploy(net, data.test->image_shape(), device, options);
   const auto plan = infer::plan_deployment(m, options, device);
   const auto table =
-      infer::measure_speed(m, test, eval::budget_thresholds(valid.confidence), device, plan, flags.exit_criterion);
+      infer::measure_speed(m, test, eval::candidate_thresholds(valid), device, plan, flags.exit_criterion);
   print_machine(device);
   std::printf("network             %s\n", plan.network.c_str());
   std::printf("threads             %s\n", plan.threads.c_str());

@@ -49,7 +49,8 @@ std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::R
   if (flags.evalmode != EvalMode::kAnytime) {
     points = eval::dynamic_sweep(valid, test_confidences, costs);
     std::cout << "Budgeted batch classification (exit criterion " << criterion::exit_criterion_name(flags.exit_criterion)
-              << ", thresholds from " << valid_outputs.labels.size(0) << " " << valid_name << " images):\n"
+              << ", thresholds from " << valid_outputs.labels.size(0) << " " << valid_name << " images"
+              << (flags.exit_criterion == criterion::ExitCriterion::kPatience ? "; p_idx is the patience" : "") << "):\n"
               << eval::dynamic_table(points);
     eval::write_dynamic(folder.dynamic(), points);
   }

@@ -1,5 +1,8 @@
 #include "l2w/criterion/exit_criterion.h"
 
+#include <limits>
+#include <stdexcept>
+
 namespace l2w::criterion {
 
 std::string exit_criterion_name(ExitCriterion criterion) {
@@ -8,6 +11,8 @@ std::string exit_criterion_name(ExitCriterion criterion) {
       return "entropy";
     case ExitCriterion::kMargin:
       return "margin";
+    case ExitCriterion::kPatience:
+      return "patience";
     case ExitCriterion::kMaxProb:
       break;
   }
@@ -15,7 +20,8 @@ std::string exit_criterion_name(ExitCriterion criterion) {
 }
 
 const std::vector<ExitCriterion>& all_exit_criteria() {
-  static const std::vector<ExitCriterion> all{ExitCriterion::kMaxProb, ExitCriterion::kEntropy, ExitCriterion::kMargin};
+  static const std::vector<ExitCriterion> all{ExitCriterion::kMaxProb, ExitCriterion::kEntropy, ExitCriterion::kMargin,
+                                              ExitCriterion::kPatience};
   return all;
 }
 
@@ -35,10 +41,25 @@ torch::Tensor exit_score(const torch::Tensor& probabilities, ExitCriterion crite
       const auto top = std::get<0>(probabilities.topk(2, 1));
       return top.select(1, 0) - top.select(1, 1);
     }
+    case ExitCriterion::kPatience:
+      throw std::invalid_argument("exit_score: patience depends on the previous exits (patience_score)");
     case ExitCriterion::kMaxProb:
       break;
   }
   return std::get<0>(probabilities.max(1));
+}
+
+torch::Tensor patience_score(const torch::Tensor& prediction, const torch::Tensor& previous_prediction,
+                             const torch::Tensor& previous_score) {
+  const auto zero = torch::zeros(prediction.sizes(), prediction.options().dtype(torch::kFloat32));
+  if (!previous_prediction.defined()) return zero;
+  return torch::where(prediction.eq(previous_prediction), previous_score + 1, zero);
+}
+
+std::vector<float> patience_thresholds(int64_t exits, int64_t patience) {
+  std::vector<float> t(static_cast<size_t>(exits), static_cast<float>(patience));
+  t.back() = -std::numeric_limits<float>::infinity();
+  return t;
 }
 
 }  // namespace l2w::criterion

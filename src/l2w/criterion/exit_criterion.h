@@ -15,13 +15,25 @@ enum class ExitCriterion {
   kMaxProb,  // the largest softmax probability (the reference's)
   kEntropy,  // minus the entropy of the softmax, in nats: Σ p·log p, at most 0
   kMargin,   // the largest softmax probability minus the second largest
+  // PABEE's patience: how many exits in a row before this one predicted the same class (0 at the first
+  // exit). Its thresholds are one patience t at every exit but the last; candidates are t = 0..K-1.
+  kPatience,
 };
 
 std::string exit_criterion_name(ExitCriterion criterion);  // "max-prob", "entropy", "margin"
 std::optional<ExitCriterion> exit_criterion_from_name(const std::string& name);
 const std::vector<ExitCriterion>& all_exit_criteria();
 
-// Each sample's score (float32 [N]) from one exit's softmax probabilities (float32 [N, C]).
+// Each sample's score (float32 [N]) from one exit's softmax probabilities (float32 [N, C]), for the
+// criteria that need nothing else (not kPatience).
 torch::Tensor exit_score(const torch::Tensor& probabilities, ExitCriterion criterion);
+
+// Patience's score at an exit from its predictions (int64 [N]) and the previous exit's predictions and
+// score (undefined at the first exit): the previous score plus one where the predictions agree, else 0.
+torch::Tensor patience_score(const torch::Tensor& prediction, const torch::Tensor& previous_prediction,
+                             const torch::Tensor& previous_score);
+
+// Patience's thresholds for K exits: t at every exit but the last, which takes everyone left.
+std::vector<float> patience_thresholds(int64_t exits, int64_t patience);
 
 }  // namespace l2w::criterion

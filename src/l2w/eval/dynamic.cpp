@@ -14,10 +14,15 @@ namespace l2w::eval {
 
 ExitConfidences exit_confidences(const ExitOutputs& outputs, criterion::ExitCriterion by) {
   std::vector<torch::Tensor> conf, correct;
+  torch::Tensor previous_prediction;
   for (const auto& logits : outputs.logits) {
     const auto probabilities = torch::softmax(logits.to(torch::kFloat32), 1);
     const auto [max_prob, pred] = probabilities.max(1);
-    conf.push_back(by == criterion::ExitCriterion::kMaxProb ? max_prob : criterion::exit_score(probabilities, by));
+    if (by == criterion::ExitCriterion::kPatience)
+      conf.push_back(criterion::patience_score(pred, previous_prediction, conf.empty() ? torch::Tensor() : conf.back()));
+    else
+      conf.push_back(by == criterion::ExitCriterion::kMaxProb ? max_prob : criterion::exit_score(probabilities, by));
+    previous_prediction = pred;
     correct.push_back(pred.eq(outputs.labels));
   }
   return {torch::stack(conf).contiguous(), torch::stack(correct).contiguous(), by};
@@ -101,12 +106,24 @@ std::vector<std::vector<float>> budget_thresholds(const torch::Tensor& valid_con
   return out;
 }
 
+std::vector<std::vector<float>> candidate_thresholds(const ExitConfidences& valid) {
+  if (valid.criterion != criterion::ExitCriterion::kPatience) return budget_thresholds(valid.confidence);
+  const int64_t exits = valid.confidence.size(0);
+  std::vector<std::vector<float>> out;
+  for (int64_t t = 0; t < exits; ++t) out.push_back(criterion::patience_thresholds(exits, t));
+  return out;
+}
+
+int64_t candidate_index(const ExitConfidences& valid, size_t i) {
+  return valid.criterion == criterion::ExitCriterion::kPatience ? int64_t(i) : int64_t(i) + 1;
+}
+
 std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,
                                         const std::vector<nn::Cost>& costs) {
   std::vector<DynamicPoint> points;
-  const auto thresholds = budget_thresholds(valid.confidence);
+  const auto thresholds = candidate_thresholds(valid);
   for (size_t i = 0; i < thresholds.size(); ++i)
-    points.push_back({int64_t(i) + 1, thresholds[i], evaluate_with_thresholds(test, thresholds[i], costs)});
+    points.push_back({candidate_index(valid, i), thresholds[i], evaluate_with_thresholds(test, thresholds[i], costs)});
   return points;
 }
 
@@ -114,9 +131,9 @@ io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std
                                      double budget_muladds) {
   std::optional<io::ExitThresholds> best;
   double cheapest = std::numeric_limits<double>::infinity();
-  const auto candidates = budget_thresholds(valid.confidence);
-  for (int64_t p = 1; p <= kNumBudgets; ++p) {
-    const auto& thresholds = candidates[p - 1];
+  const auto candidates = candidate_thresholds(valid);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const auto& thresholds = candidates[i];
     const auto result = evaluate_with_thresholds(valid, thresholds, costs);
     cheapest = std::min(cheapest, result.expected_muladds);
     if (result.expected_muladds > budget_muladds) continue;
@@ -126,7 +143,7 @@ io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std
     t.thresholds = thresholds;
     for (const auto& cost : costs) t.exit_muladds.push_back(cost.muladds);
     t.budget_muladds = budget_muladds;
-    t.p_index = p;
+    t.p_index = candidate_index(valid, i);
     t.valid_accuracy = result.accuracy;
     t.valid_expected_muladds = result.expected_muladds;
     best = t;

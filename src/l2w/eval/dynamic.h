@@ -46,12 +46,17 @@ struct DynamicPoint {
 constexpr int64_t kNumBudgets = 39;
 // For each budget (element p_index − 1), the thresholds found on the validation confidences.
 std::vector<std::vector<float>> budget_thresholds(const torch::Tensor& valid_confidence);
+// The criterion's candidate thresholds on `valid`: budget_thresholds for a score, the patiences
+// 0..K-1 for patience (point i's p_index is then the patience, i).
+std::vector<std::vector<float>> candidate_thresholds(const ExitConfidences& valid);
+int64_t candidate_index(const ExitConfidences& valid, size_t i);
 
 // The 39 points p_index = 1..39.
 std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,
                                         const std::vector<nn::Cost>& costs);
 
-// Deployment's choice: of the 39 target distributions, the thresholds (found on `valid`) whose expected
+// Deployment's choice: of the candidates (the 39 target distributions, or the patiences), the thresholds
+// (found on `valid`) whose expected
 // MUL-ADDs on `valid` are the largest not above `budget_muladds`. Throws std::invalid_argument naming the
 // cheapest reachable cost when even that exceeds the budget.
 io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,

@@ -33,7 +33,7 @@ struct ExitThresholds {
   std::vector<float> thresholds;       // per exit
   std::vector<int64_t> exit_muladds;   // cumulative MUL-ADDs to reach each exit
   double budget_muladds = 0;           // what was asked for
-  int64_t p_index = 0;                 // the target distribution chosen (1..39)
+  int64_t p_index = 0;                 // the target distribution chosen (1..39); patience: the patience
   double valid_accuracy = 0;           // percent, on the validation set
   double valid_expected_muladds = 0;   // per image, on the validation set
 };
