@@ -13,7 +13,7 @@ arch=(--data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4 --grFactor 1
 "$l2w" train --method plain "${arch[@]}" --epochs 1 --batch-size 100 --train_url "$run" --print-freq 0 >/dev/null
 "$l2w" eval --evalmode both "${arch[@]}" --save-probs --budget 5e6 \
   --evaluate_from "$run/save_models/model_best.pth.tar" --train_url "$run" >"$run/eval.log"
-grep -q "^Budgeted batch classification (thresholds from 500 held-out images)" "$run/eval.log"
+grep -q "^Budgeted batch classification (exit criterion max-prob, thresholds from 500 held-out images)" "$run/eval.log"
 for f in probs_valid.npy probs_test.npy labels_valid.npy labels_test.npy thresholds.txt dynamic.txt \
          accuracy_budget.png accuracy_budget.svg; do
   test -s "$run/$f" || { echo "missing $run/$f"; exit 1; }
