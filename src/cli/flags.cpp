@@ -1,5 +1,6 @@
 #include "flags.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <sstream>
 #include <utility>
