@@ -71,7 +71,7 @@ TEST(ExitCriterion, PatienceAgainstAHandComputedExample) {
   const auto candidates = eval::candidate_thresholds(scores);
   ASSERT_EQ(candidates.size(), 4u);
   EXPECT_EQ(candidates[2], criterion::patience_thresholds(4, 2));
-  EXPECT_EQ(eval::candidate_index(scores, 2), 2);
+  EXPECT_EQ(eval::candidate_index(scores.criterion, 2), 2);
   EXPECT_THROW(criterion::exit_score(torch::ones({1, 2}), ExitCriterion::kPatience), std::invalid_argument);
 }
 

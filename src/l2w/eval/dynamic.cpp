@@ -114,8 +114,8 @@ std::vector<std::vector<float>> candidate_thresholds(const ExitConfidences& vali
   return out;
 }
 
-int64_t candidate_index(const ExitConfidences& valid, size_t i) {
-  return valid.criterion == criterion::ExitCriterion::kPatience ? int64_t(i) : int64_t(i) + 1;
+int64_t candidate_index(criterion::ExitCriterion criterion, size_t i) {
+  return criterion == criterion::ExitCriterion::kPatience ? int64_t(i) : int64_t(i) + 1;
 }
 
 std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,
@@ -123,7 +123,7 @@ std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const Exit
   std::vector<DynamicPoint> points;
   const auto thresholds = candidate_thresholds(valid);
   for (size_t i = 0; i < thresholds.size(); ++i)
-    points.push_back({candidate_index(valid, i), thresholds[i], evaluate_with_thresholds(test, thresholds[i], costs)});
+    points.push_back({candidate_index(valid.criterion, i), thresholds[i], evaluate_with_thresholds(test, thresholds[i], costs)});
   return points;
 }
 
@@ -143,7 +143,7 @@ io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std
     t.thresholds = thresholds;
     for (const auto& cost : costs) t.exit_muladds.push_back(cost.muladds);
     t.budget_muladds = budget_muladds;
-    t.p_index = candidate_index(valid, i);
+    t.p_index = candidate_index(valid.criterion, i);
     t.valid_accuracy = result.accuracy;
     t.valid_expected_muladds = result.expected_muladds;
     best = t;

@@ -47,9 +47,10 @@ constexpr int64_t kNumBudgets = 39;
 // For each budget (element p_index − 1), the thresholds found on the validation confidences.
 std::vector<std::vector<float>> budget_thresholds(const torch::Tensor& valid_confidence);
 // The criterion's candidate thresholds on `valid`: budget_thresholds for a score, the patiences
-// 0..K-1 for patience (point i's p_index is then the patience, i).
+// 0..K-1 for patience.
 std::vector<std::vector<float>> candidate_thresholds(const ExitConfidences& valid);
-int64_t candidate_index(const ExitConfidences& valid, size_t i);
+// The index candidate i is known by: its p_index (i + 1), or for patience the patience (i).
+int64_t candidate_index(criterion::ExitCriterion criterion, size_t i);
 
 // The 39 points p_index = 1..39.
 std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,

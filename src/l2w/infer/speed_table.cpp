@@ -80,8 +80,7 @@ SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std:
   const double half = 0.5 * double(m.costs.back().muladds);
   for (size_t i = 0; i < thresholds.size(); ++i) {
     EarlyExitClassifier engine(m.net, thresholds[i], m.form.input_format, criterion);
-    const size_t index = criterion == criterion::ExitCriterion::kPatience ? i : i + 1;  // the patience, or p_index
-    t.budgets.push_back(measure(engine, test, m, device, plan, std::to_string(index)));
+    t.budgets.push_back(measure(engine, test, m, device, plan, std::to_string(eval::candidate_index(criterion, i))));
     if (std::abs(t.budgets[i].muladds - half) < std::abs(t.budgets[t.half].muladds - half)) t.half = i;
   }
   interleave_headline_throughputs(t, m, test, thresholds[t.half], device, plan, criterion);

@@ -29,7 +29,8 @@ void write_thresholds(const std::string& path, const ExitThresholds& t) {
     out.precision(10);
     out << "# l2w exit thresholds. A sample leaves at the first exit whose score by the criterion is >= the\n"
         << "# exit's threshold (inf: never; the last exit takes everyone left). Chosen on the validation set as\n"
-        << "# the most expensive of the 39 target distributions whose expected MUL-ADDs fit the budget.\n"
+        << "# the most expensive candidate (one of the 39 target distributions; patience: a patience) whose\n"
+        << "# expected MUL-ADDs fit the budget.\n"
         << "l2w-thresholds 1\n"
         << "criterion " << criterion::exit_criterion_name(t.criterion) << "\n"
         << "exits " << t.thresholds.size() << "\n"
