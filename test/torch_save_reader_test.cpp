@@ -3,6 +3,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -26,15 +29,36 @@ void python(const std::string& args) {
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 }
 
+std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The reference files Python writes are the same for every test here, and ctest runs each test in its own
+// process: they are written once per build, into a folder named after what produces them (the script, the
+// key list, the Python), and renamed into place whole so that tests running side by side never read half
+// of it.
+std::string reference_files() {
+  const auto key = std::hash<std::string>()(file_text(kScript) + file_text(kKeys) + L2W_PYTHON);
+  const std::filesystem::path dir = std::string(L2W_TEST_WORK) + "/interop_" + std::to_string(key);
+  if (std::filesystem::exists(dir)) return dir.string();
+  const auto fresh = test::temp_dir("interop_fresh");
+  python("write " + fresh + " " + kKeys);
+  std::error_code lost_race;  // another test renamed its copy first: use that one
+  std::filesystem::rename(fresh, dir, lost_race);
+  if (lost_race) std::filesystem::remove_all(fresh);
+  return dir.string();
+}
+
 class TorchSaveInterop : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    reference_ = reference_files();
     dir_ = test::temp_dir("interop");
-    python("write " + dir_ + " " + kKeys);
   }
-  static std::string dir_;
+  static std::string reference_, dir_;
 };
-std::string TorchSaveInterop::dir_;
+std::string TorchSaveInterop::reference_, TorchSaveInterop::dir_;
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -46,7 +70,7 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 TEST_F(TorchSaveInterop, PythonCheckpointLoadsIntoTheReferenceKeysAndComputesTheSameFirstLayer) {
-  const auto checkpoint = io::load_checkpoint(dir_ + "/reference.pth.tar");
+  const auto checkpoint = io::load_checkpoint(reference_ + "/reference.pth.tar");
   EXPECT_EQ(checkpoint.epoch, 12);
   EXPECT_EQ(checkpoint.arch, "msdnet");
   EXPECT_DOUBLE_EQ(checkpoint.best_prec1, 61.25);
@@ -56,7 +80,7 @@ TEST_F(TorchSaveInterop, PythonCheckpointLoadsIntoTheReferenceKeysAndComputesThe
   models::MSDNet net(test::tiny_msdnet());
   io::load_state_dict(*net, checkpoint.state_dict, "reference.pth.tar");
   net->eval();
-  const auto expected = io::read_torch_save(dir_ + "/first_layer.pt").toGenericDict();
+  const auto expected = io::read_torch_save(reference_ + "/first_layer.pt").toGenericDict();
   torch::Tensor h = expected.at("input").toTensor();
   const auto modules = net->named_modules();
   for (int s = 0; s < 3; ++s) {
@@ -79,9 +103,9 @@ TEST_F(TorchSaveInterop, PythonCheckpointLoadsIntoTheReferenceKeysAndComputesThe
 }
 
 TEST_F(TorchSaveInterop, BareAndDistributedStateDictsLoad) {
-  const auto reference = io::load_checkpoint(dir_ + "/reference.pth.tar").state_dict;
+  const auto reference = io::load_checkpoint(reference_ + "/reference.pth.tar").state_dict;
   for (const char* file : {"/bare.pth", "/ddp.pth.tar"}) {
-    const auto checkpoint = io::load_checkpoint(dir_ + file);
+    const auto checkpoint = io::load_checkpoint(reference_ + file);
     models::MSDNet net(test::tiny_msdnet());
     io::load_state_dict(*net, checkpoint.state_dict, file);
     const auto loaded = io::state_dict(*net);
@@ -90,7 +114,7 @@ TEST_F(TorchSaveInterop, BareAndDistributedStateDictsLoad) {
 }
 
 TEST_F(TorchSaveInterop, RoundTripsBetweenCppAndPythonAreBitExact) {
-  auto checkpoint = io::load_checkpoint(dir_ + "/reference.pth.tar");
+  auto checkpoint = io::load_checkpoint(reference_ + "/reference.pth.tar");
   models::MSDNet net(test::tiny_msdnet());
   io::load_state_dict(*net, checkpoint.state_dict, "reference");
   train::Sgd sgd(net->parameters(), train::SgdOptions().lr(0.05).momentum(0.9).weight_decay(1e-4));
@@ -102,10 +126,10 @@ TEST_F(TorchSaveInterop, RoundTripsBetweenCppAndPythonAreBitExact) {
   written.optimizer = sgd.state_dict();
   written.best_prec1 = checkpoint.best_prec1;
   io::save_checkpoint(written, dir_ + "/from_cpp.pth.tar");
-  // C++ -> Python: torch.load sees the reference's dictionary, bit for bit.
-  python("check " + dir_ + " " + dir_ + "/from_cpp.pth.tar");
+  // C++ -> Python: torch.load sees the reference's dictionary, bit for bit; and Python saves it again.
+  python("check " + reference_ + " " + dir_ + "/from_cpp.pth.tar + resave " + dir_ + "/from_cpp.pth.tar " + dir_ +
+         "/through_python.pth.tar");
   // C++ -> Python -> C++: unchanged.
-  python("resave " + dir_ + "/from_cpp.pth.tar " + dir_ + "/through_python.pth.tar");
   const auto back = io::load_checkpoint(dir_ + "/through_python.pth.tar");
   ASSERT_EQ(back.state_dict.size(), written.state_dict.size());
   for (const auto& item : written.state_dict) {
@@ -122,9 +146,18 @@ TEST_F(TorchSaveInterop, RoundTripsBetweenCppAndPythonAreBitExact) {
 // The reference's L2W checkpoints: its MLP_tanh weights and torch.optim.Adam state resume in l2w (same outputs,
 // same Adam moments), and what l2w writes back loads into MLP_tanh and torch.optim.Adam. One and three layers.
 TEST_F(TorchSaveInterop, ReferenceL2wCheckpointsMoveBothWays) {
-  for (const auto& [layers, input] : {std::pair{1, meta::WpnInput::kLoss}, std::pair{3, meta::WpnInput::kBoth}}) {
-    const std::string n = std::to_string(layers), inputs = input == meta::WpnInput::kBoth ? "6" : "3";
-    python("write_l2w " + dir_ + " " + n + " " + inputs);
+  const std::vector<std::pair<int, meta::WpnInput>> configurations{{1, meta::WpnInput::kLoss}, {3, meta::WpnInput::kBoth}};
+  auto inputs_of = [](meta::WpnInput input) { return input == meta::WpnInput::kBoth ? "6" : "3"; };
+  std::string writes, checks;
+  for (const auto& [layers, input] : configurations) {
+    const std::string n = std::to_string(layers), inputs = inputs_of(input);
+    writes += (writes.empty() ? "" : " + ") + std::string("write_l2w ") + reference_ + " " + dir_ + " " + n + " " + inputs;
+    checks += (checks.empty() ? "" : " + ") + std::string("check_l2w ") + dir_ + " " + n + " " + inputs + " " + dir_ +
+              "/l2w_" + n + "_from_cpp.pth.tar";
+  }
+  python(writes);
+  for (const auto& [layers, input] : configurations) {
+    const std::string n = std::to_string(layers);
     const auto checkpoint = io::load_checkpoint(dir_ + "/l2w_" + n + ".pth.tar");
     models::MSDNet net(test::tiny_msdnet());
     train::Sgd sgd(net->parameters(), train::SgdOptions());
@@ -149,13 +182,13 @@ TEST_F(TorchSaveInterop, ReferenceL2wCheckpointsMoveBothWays) {
     const auto state = written.meta_optimizer.toGenericDict().at("state").toGenericDict();
     EXPECT_EQ(state.size(), 2 * (layers + 1));
     io::save_checkpoint(written, dir_ + "/l2w_" + n + "_from_cpp.pth.tar");
-    python("check_l2w " + dir_ + " " + n + " " + inputs + " " + dir_ + "/l2w_" + n + "_from_cpp.pth.tar");
   }
+  python(checks);
 }
 
 TEST_F(TorchSaveInterop, BadFilesAreRefusedWithTheirNameAndTheProblem) {
   const auto truncated = dir_ + "/truncated.pth.tar";
-  std::filesystem::copy_file(dir_ + "/reference.pth.tar", truncated, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(reference_ + "/reference.pth.tar", truncated, std::filesystem::copy_options::overwrite_existing);
   std::filesystem::resize_file(truncated, std::filesystem::file_size(truncated) / 2);
   auto message = error_of([&] { io::load_checkpoint(truncated); });
   EXPECT_NE(message.find(truncated), std::string::npos) << message;
@@ -164,11 +197,11 @@ TEST_F(TorchSaveInterop, BadFilesAreRefusedWithTheirNameAndTheProblem) {
   message = error_of([&] { io::load_checkpoint(dir_ + "/text.pth.tar"); });
   EXPECT_NE(message.find("not a torch.save zip archive"), std::string::npos) << message;
 
-  message = error_of([&] { io::load_checkpoint(dir_ + "/bad_opcode.pth.tar"); });
+  message = error_of([&] { io::load_checkpoint(reference_ + "/bad_opcode.pth.tar"); });
   EXPECT_NE(message.find("unsupported pickle opcode 0xff"), std::string::npos) << message;
 
   // Another configuration: the CIFAR-10 checkpoint into a CIFAR-100 network.
-  const auto checkpoint = io::load_checkpoint(dir_ + "/reference.pth.tar");
+  const auto checkpoint = io::load_checkpoint(reference_ + "/reference.pth.tar");
   models::MSDNet other(test::tiny_msdnet(3, 100));
   message = error_of([&] { io::load_state_dict(*other, checkpoint.state_dict, "reference.pth.tar"); });
   EXPECT_NE(message.find("classifier"), std::string::npos) << message;

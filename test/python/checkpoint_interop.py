@@ -7,15 +7,16 @@
   check DIR FILE       FILE (written by l2w) must torch.load into the same dictionary: keys in order, values
                        bit-equal to DIR/reference.pth.tar's, an optimizer state torch.optim.SGD accepts.
   resave IN OUT        torch.load IN and torch.save it to OUT unchanged.
-  write_l2w DIR LAYERS INPUTS
-                       DIR/reference.pth.tar plus an L2W weight prediction network as the reference defines it
+  write_l2w REF OUT LAYERS INPUTS
+                       REF/reference.pth.tar plus an L2W weight prediction network as the reference defines it
                        (MLP_tanh: LAYERS hidden layers of 16, INPUTS inputs, 3 exits) after one Adam step, as
-                       meta_state_dict and meta_optimizer, to DIR/l2w_LAYERS.pth.tar; its tanh outputs on a
-                       fixed input to DIR/l2w_LAYERS_outputs.pt.
+                       meta_state_dict and meta_optimizer, to OUT/l2w_LAYERS.pth.tar; its tanh outputs on a
+                       fixed input to OUT/l2w_LAYERS_outputs.pt.
   check_l2w DIR LAYERS INPUTS FILE
                        MLP_tanh.load_state_dict (strict) and torch.optim.Adam.load_state_dict accept FILE's
                        meta entries (written by l2w), which equal DIR/l2w_LAYERS.pth.tar's bit for bit, and
                        Adam takes a step from them.
+Commands may be joined by "+" to run in one process.
 """
 import collections
 import shutil
@@ -136,12 +137,12 @@ def wpn_and_adam(layers, inputs):
     return mlp, adam
 
 
-def write_l2w(out, layers, inputs):
+def write_l2w(ref_dir, out, layers, inputs):
     torch.manual_seed(int(layers))
     mlp, adam = wpn_and_adam(layers, inputs)
     mlp(torch.rand(8, int(inputs))).sum().backward()
     adam.step()
-    checkpoint = torch.load(f"{out}/reference.pth.tar")
+    checkpoint = torch.load(f"{ref_dir}/reference.pth.tar")
     checkpoint["meta_state_dict"] = mlp.state_dict()
     checkpoint["meta_optimizer"] = adam.state_dict()
     torch.save(checkpoint, f"{out}/l2w_{layers}.pth.tar")
@@ -173,4 +174,10 @@ def resave(src, dst):
 
 
 if __name__ == "__main__":
-    {"write": write, "check": check, "resave": resave, "write_l2w": write_l2w, "check_l2w": check_l2w}[sys.argv[1]](*sys.argv[2:])
+    # Several commands may be joined by "+": importing torch is most of a call's time.
+    commands = {"write": write, "check": check, "resave": resave, "write_l2w": write_l2w, "check_l2w": check_l2w}
+    words = sys.argv[1:]
+    while words:
+        end = words.index("+") if "+" in words else len(words)
+        commands[words[0]](*words[1:end])
+        words = words[end + 1:]
