@@ -157,7 +157,7 @@ TEST_F(DataParallelTest, DriftingReplicasAreNamed) {
 // bit-identical, and the reported test metrics are those of one process evaluating rank 0's model.
 TEST_F(DataParallelTest, L2WTrainingOnTwoRanksKeepsReplicasBitIdentical) {
   if (!std::filesystem::exists(L2W_FASHION_MNIST)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-  const auto data = dataset::load_data({"fashion-mnist", "", 512, 300});
+  const auto data = dataset::load_data({"fashion-mnist", "", 256, 200});
   models::NetworkOptions arch;
   arch.msdnet(test::tiny_msdnet(1, 10));
   const std::string dir = test::temp_dir("l2w_ddp");

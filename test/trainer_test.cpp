@@ -81,7 +81,7 @@ namespace {
 
 TEST(Trainer, ShortL2WRunLowersMetaAndTrainingLoss) {
   if (!std::filesystem::exists(L2W_FASHION_MNIST)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-  const auto data = dataset::load_data({"fashion-mnist", "", 768, 200});
+  const auto data = dataset::load_data({"fashion-mnist", "", 256, 200});
   models::NetworkOptions arch;
   arch.msdnet(test::tiny_msdnet(1, 10));
   torch::manual_seed(5);

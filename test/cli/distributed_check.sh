@@ -12,8 +12,8 @@ mkdir -p "$work"
 cd "$work"
 fail() { echo "FAIL: $*" >&2; for f in *.log; do echo "== $f" >&2; cat "$f" >&2; done; exit 1; }
 data=(--data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4 --stepmode lin_grow --step 1 --base 1
-      --grFactor 1-2-4 --bnFactor 1-2-4 --test-limit 500)
-train=(train "${data[@]}" --train-limit 1024 --method l2w --batch-size 64 --print-freq 0 --seed 1 --train_url run)
+      --grFactor 1-2-4 --bnFactor 1-2-4 --test-limit 200)
+train=(train "${data[@]}" --train-limit 384 --method l2w --batch-size 64 --print-freq 0 --seed 1 --train_url run)
 
 "$l2w" launch --nproc 2 -- "${train[@]}" --epochs 1 >launch.log 2>&1 || fail "l2w launch --nproc 2"
 grep -q "2 processes" launch.log || fail "the job did not run as 2 processes"
@@ -21,7 +21,7 @@ grep -q "2 processes" launch.log || fail "the job did not run as 2 processes"
 [ -f run/save_models/checkpoint_001.pth.tar ] || fail "no checkpoint"
 
 # The run's final test metrics against a single-process evaluation of its checkpoint.
-"$l2w" eval --evalmode anytime "${data[@]}" --train-limit 1024 --evaluate_from run/save_models/checkpoint_001.pth.tar \
+"$l2w" eval --evalmode anytime "${data[@]}" --train-limit 384 --evaluate_from run/save_models/checkpoint_001.pth.tar \
   --train_url single >eval.log 2>&1 || fail "eval"
 ! grep -q "warning" eval.log || fail "eval warned (an anytime-only plot must draw)"
 [ -s single/accuracy_budget.png ] || fail "no anytime-only plot"
@@ -38,7 +38,7 @@ grep -q "after epoch 2" resume2.log || fail "2 processes did not resume"
 [ "$(wc -l <run/scores.tsv)" -eq 4 ] || fail "scores.tsv should hold a header and 3 epochs"
 
 # Kill rank 1 in the middle of training.
-"$l2w" launch --nproc 2 -- train "${data[@]}" --train-limit 20000 --epochs 5 --print-freq 0 \
+"$l2w" launch --nproc 2 -- train "${data[@]}" --train-limit 20000 --epochs 5 --print-freq 1 \
   --train_url killed >killed.log 2>&1 &
 launcher=$!
 rank1=""
@@ -50,7 +50,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$rank1" ] || fail "rank 1 never started"
-sleep 4  # past the rendezvous, into training
+# Past the rendezvous, into training: rank 0 has printed its first iteration.
+wait_for_line() {  # FILE REGEX: up to 30 s
+  for _ in $(seq 300); do grep -q "$2" "$1" && return 0; sleep 0.1; done
+  fail "no line '$2' in $1 within 30 s"
+}
+wait_for_line killed.log "^Epoch \[1/5\]\[1/"
 kill -9 "$rank1"
 status=0
 timeout 60 tail --pid="$launcher" -f /dev/null || fail "the job did not end within 60 s of rank 1's death"
@@ -62,13 +67,13 @@ grep -q "^l2w: distributed error (rank 0): rank 1 stopped responding without a w
 
 # A rank that hangs (stopped, heartbeat included): its peer's next collective times out and names it.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-hang=(train "${data[@]}" --train-limit 20000 --epochs 5 --print-freq 0 --train_url hung --threads 1
-      --dist_url "tcp://127.0.0.1:$port" --world_size 2 --dist_timeout 5)
+hang=(train "${data[@]}" --train-limit 20000 --epochs 5 --print-freq 1 --train_url hung --threads 1
+      --dist_url "tcp://127.0.0.1:$port" --world_size 2 --dist_timeout 3)
 "$l2w" "${hang[@]}" --rank 0 >hung0.log 2>&1 &
 rank0=$!
 "$l2w" "${hang[@]}" --rank 1 >hung1.log 2>&1 &
 rank1=$!
-sleep 6
+wait_for_line hung0.log "^Epoch \[1/5\]\[1/"
 kill -STOP "$rank1"
 status=0
 timeout 60 tail --pid="$rank0" -f /dev/null || fail "rank 0 did not stop within 60 s of rank 1's hang"

@@ -9,7 +9,7 @@ work=$2/divergence_check
 rm -rf "$work"
 mkdir -p "$work"
 common=(train --data fashion-mnist --train-limit 256 --test-limit 128 --num_sample_valid 64 --nBlocks 2
-        --nChannels 4 --growthRate 2 --grFactor 1-2-4 --bnFactor 1-2-4 --batch-size 64 --seed 0 --threads 2
+        --nChannels 4 --growthRate 2 --grFactor 1-2-4 --bnFactor 1-2-4 --batch-size 64 --seed 0 --threads 1
         --print-freq 0)
 for method in plain "l2w --meta_grad fd"; do
   name=${method%% *}

@@ -10,7 +10,7 @@ l2w=$1
 work=$2/preemption_check${3:+_$3}
 rm -rf "$work"
 mkdir -p "$work"
-common=(train --data fashion-mnist --train-limit 768 --test-limit 128 --num_sample_valid 64 --nBlocks 2
+common=(train --data fashion-mnist --train-limit 512 --test-limit 128 --num_sample_valid 64 --nBlocks 2
         --nChannels 4 --growthRate 2 --grFactor 1-2-4 --bnFactor 1-2-4 --batch-size 64 --seed 0 --threads 1
         --print-freq 1 --epochs 1)
 if [[ ${3:-} == launch ]]; then
@@ -27,10 +27,10 @@ for case in "${cases[@]}"; do
   "${prefix[@]}" "${common[@]}" "${run[@]}" --train_url "$work/$method/whole" >"$work/$method.whole.log" 2>&1 ||
     { cat "$work/$method.whole.log"; exit 1; }
 
-  stop_at=$((2 + RANDOM % 6))  # of 12 iterations: the stop must land before the epoch ends
+  stop_at=$((2 + RANDOM % 5))  # of 8 iterations: the stop must land before the epoch ends
   "${prefix[@]}" "${common[@]}" "${run[@]}" --train_url "$work/$method/cut" >"$work/$method.cut.log" 2>&1 &
   pid=$!
-  until grep -q "^Epoch \[1/1\]\[$stop_at/12\]" "$work/$method.cut.log"; do
+  until grep -q "^Epoch \[1/1\]\[$stop_at/8\]" "$work/$method.cut.log"; do
     kill -0 $pid 2>/dev/null || { cat "$work/$method.cut.log"; echo "$method: ended before the signal"; exit 1; }
     sleep 0.01
   done
@@ -38,7 +38,7 @@ for case in "${cases[@]}"; do
   status=0
   wait $pid || status=$?
   [[ $status == 75 ]] || { cat "$work/$method.cut.log"; echo "$method: exit status $status, not 75"; exit 1; }
-  line=$(grep -E "^l2w: stopped by $signal in epoch 1 after iteration [0-9]+ of 12: .*checkpoint_000_0000[0-9]{2}\.pth\.tar holds the run's place; the same command continues it$" \
+  line=$(grep -E "^l2w: stopped by $signal in epoch 1 after iteration [0-9]+ of 8: .*checkpoint_000_0000[0-9]{2}\.pth\.tar holds the run's place; the same command continues it$" \
     "$work/$method.cut.log") || { cat "$work/$method.cut.log"; echo "$method: no stop line"; exit 1; }
   echo "$method, $signal after iteration $stop_at printed: $line"
   [[ $(grep -c "^l2w: " "$work/$method.cut.log") == 1 ]] || { echo "$method: more than one l2w line"; exit 1; }

@@ -9,7 +9,7 @@ export L2W=$1
 source_dir=$2
 out=$3/reproduce_check
 rm -rf "$out"
-args=(--epochs 2 --seeds "0 1" --jobs 2 --out "$out" -- --train-limit 600 --test-limit 200 --num_sample_valid 100
+args=(--epochs 2 --seeds "0 1" --jobs 2 --out "$out" -- --train-limit 384 --test-limit 200 --num_sample_valid 100
       --threads 1)
 setsid bash "$source_dir/scripts/reproduce_fmnist.sh" "${args[@]}" >"$out.first.log" 2>&1 &
 pid=$!

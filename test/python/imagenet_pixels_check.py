@@ -58,7 +58,7 @@ FORMATS = {
     "rgba_png": lambda im, p: with_alpha(im).save(p + ".png"),
     "grey_png": lambda im, p: im.convert("L").save(p + ".png"),
     "grey_alpha_png": lambda im, p: with_alpha(im).convert("LA").save(p + ".png"),
-    "palette_png": lambda im, p: im.convert("P", palette=Image.Palette.ADAPTIVE, colors=200).save(p + ".png"),
+    "palette_png": lambda im, p: im.quantize(200, method=Image.Quantize.FASTOCTREE).save(p + ".png"),
 }
 
 
