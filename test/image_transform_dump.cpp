@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "l2w/dataset/image_dataset.h"
 #include "l2w/dataset/image_decoding.h"
 #include "l2w/dataset/image_transforms.h"
 
