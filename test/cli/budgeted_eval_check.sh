@@ -9,7 +9,7 @@ l2w=$1 src=$2 run=$3/budgeted_eval
 rm -rf "$run"
 mkdir -p "$run"
 net=(--data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4 --grFactor 1-2-4 --bnFactor 1-2-4 --threads 2)
-arch=("${net[@]}" --train-limit 2000 --test-limit 1000 --use_valid --num_sample_valid 500)
+arch=("${net[@]}" --train-limit 1200 --test-limit 600 --use_valid --num_sample_valid 500)
 "$l2w" train --method plain "${arch[@]}" --epochs 1 --batch-size 100 --train_url "$run" --print-freq 0 >/dev/null
 "$l2w" eval --evalmode both "${arch[@]}" --save-probs --budget 5e6 \
   --evaluate_from "$run/save_models/model_best.pth.tar" --train_url "$run" >"$run/eval.log"
@@ -34,7 +34,7 @@ if "$l2w" infer "${arch[@]}" --thresholds "$run/other.txt" --evaluate_from "$run
   2>"$run/err.txt"; then echo "infer accepted another network's thresholds"; exit 1; fi
 grep -q "chosen for another network" "$run/err.txt"
 # Its speed rounds on a quarter of the test images: the table's rows, not its figures, are checked.
-"$l2w" bench infer "${net[@]}" --train-limit 2000 --test-limit 250 --use_valid --num_sample_valid 500 --evaluate_from "$run/save_models/model_best.pth.tar" --train_url "$run" \
+"$l2w" bench infer "${net[@]}" --train-limit 1200 --test-limit 250 --use_valid --num_sample_valid 500 --evaluate_from "$run/save_models/model_best.pth.tar" --train_url "$run" \
   --batch-size 250 --latency-images 20 >"$run/bench.log"
 [ "$(grep -c '^ *[0-9][0-9]* ' "$run/bench.log")" -ge 39 ] || { cat "$run/bench.log"; exit 1; }
 for f in infer_bench.tsv accuracy_latency.png accuracy_latency.svg accuracy_throughput.png; do

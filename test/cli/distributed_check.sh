@@ -13,7 +13,7 @@ cd "$work"
 fail() { echo "FAIL: $*" >&2; for f in *.log; do echo "== $f" >&2; cat "$f" >&2; done; exit 1; }
 data=(--data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4 --stepmode lin_grow --step 1 --base 1
       --grFactor 1-2-4 --bnFactor 1-2-4 --test-limit 200)
-train=(train "${data[@]}" --train-limit 384 --method l2w --batch-size 64 --print-freq 0 --seed 1 --train_url run)
+train=(train "${data[@]}" --train-limit 256 --method l2w --batch-size 64 --print-freq 0 --seed 1 --train_url run)
 
 "$l2w" launch --nproc 2 -- "${train[@]}" --epochs 1 >launch.log 2>&1 || fail "l2w launch --nproc 2"
 grep -q "2 processes" launch.log || fail "the job did not run as 2 processes"
@@ -21,7 +21,7 @@ grep -q "2 processes" launch.log || fail "the job did not run as 2 processes"
 [ -f run/save_models/checkpoint_001.pth.tar ] || fail "no checkpoint"
 
 # The run's final test metrics against a single-process evaluation of its checkpoint.
-"$l2w" eval --evalmode anytime "${data[@]}" --train-limit 384 --evaluate_from run/save_models/checkpoint_001.pth.tar \
+"$l2w" eval --evalmode anytime "${data[@]}" --train-limit 256 --evaluate_from run/save_models/checkpoint_001.pth.tar \
   --train_url single >eval.log 2>&1 || fail "eval"
 ! grep -q "warning" eval.log || fail "eval warned (an anytime-only plot must draw)"
 [ -s single/accuracy_budget.png ] || fail "no anytime-only plot"

@@ -6,7 +6,7 @@ set -euo pipefail
 l2w=$1 run=$2/ranet_l2w
 rm -rf "$run"
 mkdir -p "$run"
-arch=(--arch RANet --data fashion-mnist --train-limit 192 --test-limit 160 --threads 1)
+arch=(--arch RANet --data fashion-mnist --train-limit 128 --test-limit 160 --threads 1)
 "$l2w" train --method l2w "${arch[@]}" --epochs 1 --batch-size 64 --train_url "$run" --print-freq 0 >"$run/train.log"
 grep -q "^l2w train: RANet nBlocks=2 block-step=2 nChannels=16 growthRate=6 grFactor=4-2-1 bnFactor=4-2-1 scale-list=1-2-3" "$run/train.log"
 # One epoch of L2W: the meta loss column of scores.tsv is a number.
