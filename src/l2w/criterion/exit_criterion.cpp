@@ -62,4 +62,19 @@ std::vector<float> patience_thresholds(int64_t exits, int64_t patience) {
   return t;
 }
 
+ExitScorer::Scored ExitScorer::next(const torch::Tensor& probabilities) {
+  auto [max_prob, prediction] = probabilities.max(1);
+  if (criterion_ == ExitCriterion::kMaxProb) return {max_prob, prediction};
+  if (criterion_ != ExitCriterion::kPatience) return {exit_score(probabilities, criterion_), prediction};
+  previous_score_ = patience_score(prediction, previous_prediction_, previous_score_);
+  previous_prediction_ = prediction;
+  return {previous_score_, prediction};
+}
+
+void ExitScorer::keep_rows(const torch::Tensor& rows) {
+  if (!previous_prediction_.defined()) return;
+  previous_prediction_ = previous_prediction_.index_select(0, rows);
+  previous_score_ = previous_score_.index_select(0, rows);
+}
+
 }  // namespace l2w::criterion

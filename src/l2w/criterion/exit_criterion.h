@@ -20,7 +20,7 @@ enum class ExitCriterion {
   kPatience,
 };
 
-std::string exit_criterion_name(ExitCriterion criterion);  // "max-prob", "entropy", "margin"
+std::string exit_criterion_name(ExitCriterion criterion);  // "max-prob", "entropy", "margin", "patience"
 std::optional<ExitCriterion> exit_criterion_from_name(const std::string& name);
 const std::vector<ExitCriterion>& all_exit_criteria();
 
@@ -35,5 +35,24 @@ torch::Tensor patience_score(const torch::Tensor& prediction, const torch::Tenso
 
 // Patience's thresholds for K exits: t at every exit but the last, which takes everyone left.
 std::vector<float> patience_thresholds(int64_t exits, int64_t patience);
+
+// One batch's scores, exit after exit, by any criterion: patience carries the previous exit's predictions
+// and scores. Dynamic evaluation and early-exit inference both score through it.
+class ExitScorer {
+ public:
+  explicit ExitScorer(ExitCriterion criterion) : criterion_(criterion) {}
+  struct Scored {
+    torch::Tensor score;       // float32 [N]
+    torch::Tensor prediction;  // int64 [N], the arg-max
+  };
+  // The next exit's scores from its softmax probabilities (float32 [N, C]).
+  Scored next(const torch::Tensor& probabilities);
+  // After some samples left: keeps the carried state of `rows` (int64) only.
+  void keep_rows(const torch::Tensor& rows);
+
+ private:
+  ExitCriterion criterion_;
+  torch::Tensor previous_prediction_, previous_score_;  // patience only
+};
 
 }  // namespace l2w::criterion

@@ -14,16 +14,11 @@ namespace l2w::eval {
 
 ExitConfidences exit_confidences(const ExitOutputs& outputs, criterion::ExitCriterion by) {
   std::vector<torch::Tensor> conf, correct;
-  torch::Tensor previous_prediction;
+  criterion::ExitScorer scorer(by);
   for (const auto& logits : outputs.logits) {
-    const auto probabilities = torch::softmax(logits.to(torch::kFloat32), 1);
-    const auto [max_prob, pred] = probabilities.max(1);
-    if (by == criterion::ExitCriterion::kPatience)
-      conf.push_back(criterion::patience_score(pred, previous_prediction, conf.empty() ? torch::Tensor() : conf.back()));
-    else
-      conf.push_back(by == criterion::ExitCriterion::kMaxProb ? max_prob : criterion::exit_score(probabilities, by));
-    previous_prediction = pred;
-    correct.push_back(pred.eq(outputs.labels));
+    const auto [score, prediction] = scorer.next(torch::softmax(logits.to(torch::kFloat32), 1));
+    conf.push_back(score);
+    correct.push_back(prediction.eq(outputs.labels));
   }
   return {torch::stack(conf).contiguous(), torch::stack(correct).contiguous(), by};
 }

@@ -57,8 +57,7 @@ std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const Exit
                                         const std::vector<nn::Cost>& costs);
 
 // Deployment's choice: of the candidates (the 39 target distributions, or the patiences), the thresholds
-// (found on `valid`) whose expected
-// MUL-ADDs on `valid` are the largest not above `budget_muladds`. Throws std::invalid_argument naming the
+// (found on `valid`) whose expected MUL-ADDs on `valid` are the largest not above `budget_muladds`. Throws std::invalid_argument naming the
 // cheapest reachable cost when even that exceeds the budget.
 io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
                                      double budget_muladds);

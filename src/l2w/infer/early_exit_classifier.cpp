@@ -86,23 +86,15 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
   if (profiling_) last_ = std::chrono::steady_clock::now();
   models::Features features{images.contiguous(input_format_)};
   torch::Tensor inside;  // original rows of the samples still inside; undefined while all are
-  torch::Tensor previous_prediction, previous_score;  // patience: the previous exit's, for the rows inside
-  int64_t real = n;      // the first `real` rows of `features` are samples; the rest pad the batch
+  criterion::ExitScorer scorer(criterion_);
+  int64_t real = n;  // the first `real` rows of `features` are samples; the rest pad the batch
   for (int64_t k = 0; k < exits; ++k) {
     features = net_->run_block(k, features);
     mark(profile_.blocks_s);
     auto logits = net_->run_exit(k, features);
     mark(profile_.exits_s);
     if (logits.size(0) > real) logits = logits.slice(0, 0, real);
-    const auto probabilities = torch::softmax(logits.to(torch::kFloat32), 1);
-    auto [confidence, prediction] = probabilities.max(1);
-    if (criterion_ == criterion::ExitCriterion::kPatience) {
-      confidence = criterion::patience_score(prediction, previous_prediction, previous_score);
-      previous_prediction = prediction;
-      previous_score = confidence;
-    } else if (criterion_ != criterion::ExitCriterion::kMaxProb) {
-      confidence = criterion::exit_score(probabilities, criterion_);
-    }
+    const auto [confidence, prediction] = scorer.next(torch::softmax(logits.to(torch::kFloat32), 1));
     const bool last = k + 1 == exits;
     const auto leave = last ? torch::ones_like(confidence, torch::kBool) : confidence.ge(thresholds_[k]);
     const auto leaving = leave.nonzero().squeeze(1);
@@ -123,10 +115,7 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
       const auto rows = padded(staying, padded_batch_size(left));
       for (auto& f : features) f = select_rows(f, rows);
       inside = inside.defined() ? inside.index_select(0, staying) : staying;
-      if (previous_prediction.defined()) {
-        previous_prediction = previous_prediction.index_select(0, staying);
-        previous_score = previous_score.index_select(0, staying);
-      }
+      scorer.keep_rows(staying);
       real = left;
     }
     mark(profile_.decisions_s);

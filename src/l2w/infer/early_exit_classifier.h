@@ -1,6 +1,7 @@
 // Early-exit inference: the network runs block by block, each exit is computed only for the samples still
 // inside, and a sample leaves at the first exit whose score by the exit criterion (float32; max-prob: the
-// largest softmax probability) reaches that exit's threshold. The rest continue as a smaller batch, so the compute really stops.
+// largest softmax probability) reaches that exit's threshold. The rest continue as a smaller batch, so the
+// compute really stops.
 #pragma once
 
 #include <chrono>
