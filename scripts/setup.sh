@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what l2w needs and builds it into build/ (run as root on Debian 12):
 # - Debian's packages: compiler, CMake and Ninja, CLI11, GoogleTest, zlib, libjpeg/libpng, Gloo's headers
-#   (for c10d), Fashion-MNIST, gnuplot;
+#   (for c10d), cpp-httplib (for l2w serve), Fashion-MNIST, gnuplot;
 # - LibTorch: PyPI's torch wheel (pinned below; built with CUDA, it also runs without a GPU) in a virtual
 #   environment outside the clone, $L2W_VENV (default ~/.cache/l2w/venv), reused by every clone and by CI.
 # Usage: setup.sh [TARGET...]: only those CMake targets (scripts/demo.sh builds `l2w`, not the tests);
@@ -21,7 +21,7 @@ fail() {
 }
 
 packages=(cmake g++ make ninja-build python3 python3-venv libcli11-dev zlib1g-dev libgtest-dev libjpeg62-turbo-dev libpng-dev
-          libgloo-dev dataset-fashion-mnist gnuplot-nox)
+          libgloo-dev libcpp-httplib-dev dataset-fashion-mnist gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

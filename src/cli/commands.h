@@ -15,5 +15,7 @@ int bench_train_command(const Flags& flags);
 int bench_infer_command(const Flags& flags);
 int bench_data_command(const Flags& flags);
 int launch_command(const Flags& flags);
+int serve_command(const Flags& flags);
+int bench_serve_command(const Flags& flags);
 
 }  // namespace l2w::cli

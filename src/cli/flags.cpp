@@ -286,13 +286,29 @@ void add_meta_flags(CLI::App& app, Flags& f) {
       ->capture_default_str();
 }
 
-void add_deployment_flags(CLI::App& app, Flags& f) {
+void add_latency_flag(CLI::App& app, Flags& f) {
   app.add_option("--latency-images", f.latency_images, "images timed one at a time for latency")->check(kPositive);
+}
+
+void add_deployment_flags(CLI::App& app, Flags& f) {
   add_choice(app, "--memory-format", f.deployment.layout(), kLayouts,
              "layout of the inference form's weights and activations (auto: the faster measured)")
       ->default_str(word_for(kLayouts, f.deployment.layout()));
   app.add_flag("--training-form", f.deployment.training_form(),
                "run the network as trained (BatchNorm not folded, contiguous): for comparison");
+}
+
+void add_serving_flags(CLI::App& app, Flags& f) {
+  app.add_option("--slo-ms", f.slo_ms, "latency target per request, ms: the budget falls as load rises to keep it")
+      ->check(kPositive);
+  app.add_option("--budgets", f.budgets, "budget menu file (default: fitted on the validation images, RUN/budgets.txt)");
+  app.add_option("--budget", f.budget, "pin the most expensive budget within these MUL-ADDs per image")->check(kPositive);
+  app.add_option("--max-batch", f.max_batch, "images per batch at most")->check(kPositive);
+  app.add_option("--max-wait-ms", f.max_wait_ms, "how long a batch waits to fill, ms")->check(kNonNegative);
+  app.add_option("--max-queue", f.max_queue, "images queued at most; beyond, 503")->check(kPositive);
+  app.add_option("--max-body-bytes", f.max_body_bytes, "request bodies beyond this get 413")->check(kPositive);
+  add_deployment_flags(app, f);
+  add_exit_criterion_flag(app, f);
 }
 
 void add_exit_criterion_flag(CLI::App& app, Flags& f) {

@@ -55,6 +55,17 @@ struct Flags {
   std::string thresholds;
   // infer.
   int64_t latency_images = 500;
+  // serve and bench serve.
+  std::string bind = "127.0.0.1";
+  int64_t port = 8080;  // 0: a free one
+  double slo_ms = 100;
+  std::string budgets;  // a budget menu file; empty: fitted on the validation images (RUN/budgets.txt)
+  int64_t max_batch = 32;
+  double max_wait_ms = 2;
+  int64_t max_queue = 256;
+  int64_t max_body_bytes = 8 << 20;
+  std::string serve_loads = "0.25,1.5";  // bench serve: offered loads, shares of the full network's capacity
+  double serve_seconds = 5;              // bench serve: each load's duration
   // plot.
   std::vector<std::string> plot_runs;
   std::string plot_output;
@@ -102,8 +113,10 @@ void add_data_flags(CLI::App& app, Flags& flags);          // --data, --data_url
 void add_architecture_flags(CLI::App& app, Flags& flags);  // --arch, --nBlocks, --grFactor, ...
 void add_optimizer_flags(CLI::App& app, Flags& flags);     // --epochs, --lr, --momentum, --resume, ...
 void add_meta_flags(CLI::App& app, Flags& flags);          // --method and L2W's --meta_* flags
-void add_deployment_flags(CLI::App& app, Flags& flags);    // infer's --memory-format, --training-form, ...
+void add_deployment_flags(CLI::App& app, Flags& flags);    // infer's --memory-format, --training-form
+void add_latency_flag(CLI::App& app, Flags& flags);        // --latency-images
 void add_exit_criterion_flag(CLI::App& app, Flags& flags); // --exit-criterion: what thresholds are compared with
+void add_serving_flags(CLI::App& app, Flags& flags);       // serve's --slo-ms, --budgets, --max-batch, ...
 // After parsing: the reference's default for ImageNet, 50000 held-out images for --use_valid, unless
 // --num_sample_valid was given.
 void apply_data_defaults(const CLI::App& app, Flags& flags);

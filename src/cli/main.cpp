@@ -26,6 +26,7 @@ void add_eval_flags(CLI::App& app, Flags& f) {
 void add_infer_flags(CLI::App& app, Flags& f) {
   app.add_option("--thresholds", f.thresholds, "thresholds file (from eval --budget)")->required();
   add_deployment_flags(app, f);
+  add_latency_flag(app, f);
 }
 
 void add_plot_flags(CLI::App& app, Flags& f) {
@@ -111,6 +112,18 @@ std::vector<Command> commands() {
        add_compare_flags, compare_command},
       {"launch", "start a data-parallel job's local processes: l2w launch --nproc N -- train ...", add_launch_flags,
        launch_command},
+#ifdef L2W_WITH_SERVER
+      {"serve", "an HTTP classifier whose budget falls as load rises to keep --slo-ms",
+       [](CLI::App& a, Flags& f) {
+         add_model_flags(a, f);
+         add_run_flags(a, f);
+         add_checkpoint_flags(a, f);
+         add_serving_flags(a, f);
+         a.add_option("--bind", f.bind, "address to listen on (default loopback only)");
+         a.add_option("--port", f.port, "port (0: a free one, printed)")->check(CLI::Range(0, 65535));
+       },
+       serve_command},
+#endif
   };
 }
 
@@ -131,6 +144,7 @@ std::vector<Command> bench_commands() {
          add_run_flags(a, f);
          add_checkpoint_flags(a, f);
          add_deployment_flags(a, f);
+         add_latency_flag(a, f);
          add_exit_criterion_flag(a, f);
        },
        bench_infer_command},
@@ -140,6 +154,18 @@ std::vector<Command> bench_commands() {
          a.add_option("--iterations", f.bench_iterations, "timed iterations")->check(kPositive);
        },
        bench_data_command},
+#ifdef L2W_WITH_SERVER
+      {"serve", "the server on loopback under Poisson load: latency, budget, accuracy, adaptive against pinned",
+       [](CLI::App& a, Flags& f) {
+         add_model_flags(a, f);
+         add_run_flags(a, f);
+         add_checkpoint_flags(a, f);
+         add_serving_flags(a, f);
+         a.add_option("--loads", f.serve_loads, "offered loads as shares of the full network's capacity (default 0.25,1.5)");
+         a.add_option("--seconds", f.serve_seconds, "duration of each load")->check(kPositive);
+       },
+       bench_serve_command},
+#endif
   };
 }
 
@@ -189,7 +215,7 @@ int run_main(int argc, char** argv) {
   app.require_subcommand(1);
   Flags flags;
   for (auto& c : top) c.add_flags(*(c.app = app.add_subcommand(c.name, c.summary)), flags);
-  auto* bench_app = app.add_subcommand("bench", "benchmarks: bench train | bench infer | bench data");
+  auto* bench_app = app.add_subcommand("bench", "benchmarks: bench train | bench infer | bench data | bench serve");
   bench_app->require_subcommand(1);
   for (auto& c : bench) c.add_flags(*(c.app = bench_app->add_subcommand(c.name, c.summary)), flags);
 
@@ -197,7 +223,7 @@ int run_main(int argc, char** argv) {
   const bool known = first == "bench" || first[0] == '-' ||
                      std::any_of(top.begin(), top.end(), [&](const Command& c) { return first == c.name; });
   if (!known) {
-    std::cerr << "l2w: error: unknown command '" << first << "' (train, eval, infer, plot, compare, flops, bench, launch; l2w alone lists them)"
+    std::cerr << "l2w: error: unknown command '" << first << "' (train, eval, infer, serve, plot, compare, flops, bench, launch; l2w alone lists them)"
               << std::endl;
     return 2;
   }

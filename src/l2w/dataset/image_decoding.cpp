@@ -66,6 +66,7 @@ RgbImage decode_jpeg(const std::string& path, const std::vector<uint8_t>& bytes)
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, bytes.data(), bytes.size());
   jpeg_read_header(&info, TRUE);
+  image.channels = info.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
   const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
   info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   info.dct_method = JDCT_ISLOW;
@@ -137,6 +138,8 @@ RgbImage decode_png(const std::string& path, const std::vector<uint8_t>& bytes) 
   if (setjmp(png_jmpbuf(reader.png))) throw DataError(path + ": cannot decode PNG (" + message + ")");
   png_set_read_fn(reader.png, &source, read_png_bytes);
   png_read_info(reader.png, reader.info);
+  const auto colour = png_get_color_type(reader.png, reader.info);
+  image.channels = colour == PNG_COLOR_TYPE_GRAY || colour == PNG_COLOR_TYPE_GRAY_ALPHA ? 1 : 3;
   png_set_expand(reader.png);  // palette and low-depth grey to 8 bits, tRNS to alpha
   png_set_strip_16(reader.png);
   png_set_strip_alpha(reader.png);
@@ -154,11 +157,12 @@ RgbImage decode_png(const std::string& path, const std::vector<uint8_t>& bytes) 
 
 }  // namespace
 
-RgbImage decode_image(const std::string& path) {
-  const auto bytes = read_file(path);
-  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(path, bytes);
-  if (bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0) return decode_png(path, bytes);
-  throw DataError(path + ": neither a JPEG nor a PNG file");
+RgbImage decode_image(const std::string& path) { return decode_image_bytes(read_file(path), path); }
+
+RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name) {
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(name, bytes);
+  if (bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0) return decode_png(name, bytes);
+  throw DataError(name + ": neither a JPEG nor a PNG file");
 }
 
 void write_jpeg(const std::string& path, const RgbImage& image, int quality, bool grey, bool cmyk) {
@@ -200,23 +204,46 @@ void write_jpeg(const std::string& path, const RgbImage& image, int quality, boo
   jpeg_destroy_compress(&info);
 }
 
-void write_png(const std::string& path, const RgbImage& image) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
-  if (!file) throw DataError(path + ": cannot write");
+namespace {
+
+void append_png_bytes(png_structp png, png_bytep data, png_size_t n) {
+  auto* out = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(png));
+  out->insert(out->end(), data, data + n);
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_png(const RgbImage& image) {
+  std::vector<uint8_t> out;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png_create_info_struct(png);
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    throw DataError(path + ": cannot write PNG");
+    throw DataError("cannot encode a PNG image");
   }
-  png_init_io(png, file.get());
+  png_set_write_fn(png, &out, append_png_bytes, nullptr);
+  const bool grey = image.channels == 1;
   png_set_IHDR(png, info, static_cast<png_uint_32>(image.width), static_cast<png_uint_32>(image.height), 8,
-               PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+               grey ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
-  for (int64_t y = 0; y < image.height; ++y)
-    png_write_row(png, const_cast<png_bytep>(image.pixels.data() + y * image.width * 3));
+  std::vector<uint8_t> row(static_cast<size_t>(image.width));
+  for (int64_t y = 0; y < image.height; ++y) {
+    const uint8_t* rgb = image.pixels.data() + y * image.width * 3;
+    if (grey) {
+      for (int64_t x = 0; x < image.width; ++x) row[x] = rgb[x * 3];
+    }
+    png_write_row(png, const_cast<png_bytep>(grey ? row.data() : rgb));
+  }
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
+  return out;
+}
+
+void write_png(const std::string& path, const RgbImage& image) {
+  const auto bytes = encode_png(image);
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
+  if (!file || std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size()) throw DataError(path + ": cannot write");
 }
 
 }  // namespace l2w::dataset

@@ -125,9 +125,14 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
 
 torch::Tensor EarlyExitClassifier::classify_full(const torch::Tensor& images) {
   c10::InferenceMode inference;
+  return full_logits(images).argmax(1);
+}
+
+torch::Tensor EarlyExitClassifier::full_logits(const torch::Tensor& images) {
+  c10::InferenceMode inference;
   models::Features features{images.contiguous(input_format_)};
   for (int64_t k = 0; k < net_->num_exits(); ++k) features = net_->run_block(k, features);
-  return net_->run_exit(net_->num_exits() - 1, features).argmax(1);
+  return net_->run_exit(net_->num_exits() - 1, features);
 }
 
 }  // namespace l2w::infer

@@ -49,6 +49,7 @@ class EarlyExitClassifier {
   ExitDecisions classify(const torch::Tensor& images);
   // The network without early exits, as deployed without them: every block, the last exit only.
   torch::Tensor classify_full(const torch::Tensor& images);
+  torch::Tensor full_logits(const torch::Tensor& images);  // classify_full's logits
 
   void set_profiling(bool on) { profiling_ = on; }
   const EngineProfile& profile() const { return profile_; }

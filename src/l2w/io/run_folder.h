@@ -25,6 +25,7 @@ class RunFolder {
   std::string valid_index() const { return file("valid_index.txt"); } // the held-out samples (--use_valid)
   std::string thresholds() const { return file("thresholds.txt"); }   // eval --budget's default
   std::string infer_bench() const { return file("infer_bench.tsv"); } // bench infer's table
+  std::string budgets() const { return file("budgets.txt"); }         // l2w serve's budget menu
   // .npy files of `eval --save-probs`; `set` is valid or test.
   std::string probabilities(const std::string& set) const { return file("probs_" + set + ".npy"); }
   std::string labels(const std::string& set) const { return file("labels_" + set + ".npy"); }

@@ -8,16 +8,19 @@
 #include <stdexcept>
 
 namespace l2w::io {
-namespace {
-
-std::string float_text(float v) {
+std::string threshold_text(float v) {
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
   return buf;
 }
 
-}  // namespace
+std::optional<float> parse_threshold(const std::string& text) {
+  char* end = nullptr;
+  const float value = std::strtof(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || std::isnan(value)) return std::nullopt;
+  return value;
+}
 
 void write_thresholds(const std::string& path, const ExitThresholds& t) {
   if (t.thresholds.size() != t.exit_muladds.size())
@@ -39,7 +42,7 @@ void write_thresholds(const std::string& path, const ExitThresholds& t) {
         << "valid_accuracy " << t.valid_accuracy << "\n"
         << "valid_expected_muladds " << t.valid_expected_muladds << "\n";
     for (size_t k = 0; k < t.thresholds.size(); ++k)
-      out << "exit " << k + 1 << " threshold " << float_text(t.thresholds[k]) << " muladds " << t.exit_muladds[k]
+      out << "exit " << k + 1 << " threshold " << threshold_text(t.thresholds[k]) << " muladds " << t.exit_muladds[k]
           << "\n";
     if (!out) throw std::runtime_error(path + ": write failed");
   }
@@ -92,10 +95,9 @@ ExitThresholds read_thresholds(const std::string& path) {
           muladds_key != "muladds")
         throw bad("expected 'exit K threshold T muladds M'");
       if (k != static_cast<int64_t>(t.thresholds.size()) + 1) throw bad("exits out of order");
-      char* end = nullptr;
-      const float value = std::strtof(threshold.c_str(), &end);
-      if (end == threshold.c_str() || *end != '\0' || std::isnan(value)) throw bad("bad threshold");
-      t.thresholds.push_back(value);
+      const auto value = parse_threshold(threshold);
+      if (!value) throw bad("bad threshold");
+      t.thresholds.push_back(*value);
       t.exit_muladds.push_back(muladds);
     } else {
       throw bad("unknown key");

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct ExitThresholds {
 };
 
 void write_thresholds(const std::string& path, const ExitThresholds& t);
+// A threshold as the file writes it ("inf", "-inf", or nine significant digits), and back (nullopt for
+// anything else, NaN included).
+std::string threshold_text(float threshold);
+std::optional<float> parse_threshold(const std::string& text);
 // Throws std::runtime_error naming the file (and line) for anything malformed or missing.
 ExitThresholds read_thresholds(const std::string& path);
 

@@ -1,0 +1,113 @@
+#include <cstdio>
+#include <sstream>
+#include <thread>
+
+#include "commands.h"
+#include "l2w/dataset/image_decoding.h"
+#include "l2w/dataset/image_folder.h"
+#include "l2w/infer/speed_test.h"
+#include "l2w/serve/load_generator.h"
+#include "serving.h"
+
+namespace l2w::cli {
+namespace {
+
+// Test images as the client sends them: PNG (lossless, so the server sees the data set's pixels), or an
+// image folder's own files.
+std::vector<serve::LabelledImage> request_bodies(const dataset::ImageDataset& test, int64_t n) {
+  n = std::min(n, test.size());
+  std::vector<serve::LabelledImage> out;
+  for (int64_t i = 0; i < n; ++i) {
+    serve::LabelledImage image;
+    image.label = test.labels[i].item<int64_t>();
+    if (test.folder) {
+      const auto bytes = dataset::read_file(test.folder->files[i]);
+      image.body.assign(bytes.begin(), bytes.end());
+    } else {
+      const auto chw = test.images[i].contiguous();
+      dataset::RgbImage rgb;
+      rgb.channels = static_cast<int>(chw.size(0));
+      rgb.height = chw.size(1), rgb.width = chw.size(2);
+      rgb.pixels = std::vector<uint8_t>(static_cast<size_t>(rgb.height * rgb.width * 3));
+      const auto* p = chw.data_ptr<uint8_t>();
+      for (int64_t y = 0; y < rgb.height * rgb.width; ++y)
+        for (int c = 0; c < 3; ++c) rgb.pixels[y * 3 + c] = p[(rgb.channels == 1 ? 0 : c) * rgb.height * rgb.width + y];
+      const auto png = dataset::encode_png(rgb);
+      image.body.assign(png.begin(), png.end());
+    }
+    out.push_back(std::move(image));
+  }
+  return out;
+}
+
+// One run of the server on loopback under the load; returns the client's report.
+serve::LoadReport run_load(const Flags& flags, Serving& s, int64_t pinned, double rate,
+                           const std::vector<serve::LabelledImage>& images) {
+  serve::InferenceQueue queue([&](const torch::Tensor& batch, size_t b) { return s.engine->classify(batch, b); },
+                              budget_controller(flags, s, pinned),
+                              serve::QueueOptions().max_queued_images(flags.max_queue));
+  auto options = server_options(flags, 0);
+  options.bind("127.0.0.1");
+  serve::Server server(queue, s.engine->menu(), s.format, options);
+  const int port = server.bind();
+  std::thread serving([&] { server.run(); });
+  const auto report = serve::drive_load("127.0.0.1", port, images,
+                                        serve::LoadOptions().rate(rate).seconds(flags.serve_seconds).seed(flags.run.seed()));
+  server.shutdown();
+  serving.join();
+  queue.stop();
+  return report;
+}
+
+std::vector<double> parse_loads(const std::string& text) {
+  std::vector<double> loads;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (end == item.c_str() || *end != '\0' || !(v > 0)) throw FlagError("--loads: '" + item + "' is not a positive share");
+    loads.push_back(v);
+  }
+  if (loads.empty()) throw FlagError("--loads: no load given");
+  return loads;
+}
+
+void print_row(const char* mode, const serve::LoadReport& r, double slo_ms) {
+  const double p50 = r.latency_s.empty() ? 0 : 1e3 * infer::percentile(r.latency_s, 50);
+  const double p99 = r.latency_s.empty() ? 0 : 1e3 * infer::percentile(r.latency_s, 99);
+  const double budget = r.budget_muladds.empty() ? 0 : infer::percentile(r.budget_muladds, 50);
+  const double sent = static_cast<double>(std::max<int64_t>(1, r.sent));
+  const double answered = static_cast<double>(std::max<int64_t>(1, r.answered));
+  std::printf("  %-9s %6lld %8.1f %8.2f %8.2f %-4s %9.3f %9.3f %8.2f %6.1f %6lld\n", mode, static_cast<long long>(r.sent),
+              r.throughput(), p50, p99, p99 <= slo_ms && r.overloaded == 0 ? "yes" : "no", budget / 1e6,
+              r.muladds / answered / 1e6, 100.0 * static_cast<double>(r.correct) / answered,
+              100.0 * static_cast<double>(r.overloaded) / sent, static_cast<long long>(r.failed));
+}
+
+}  // namespace
+
+int bench_serve_command(const Flags& flags) {
+  const auto loads = parse_loads(flags.serve_loads);
+  Serving s = prepare_serving(flags);
+  const auto images = request_bodies(*s.data.test, 1000);
+  const double capacity = full_capacity(flags, s);
+  const int64_t full = static_cast<int64_t>(s.engine->menu().budgets.size()) - 1;
+  print_machine(s.network.net->parameters().front().device());
+  std::printf("bench serve: %s, %s; %zu test images as requests; the full network sustains %.0f images/s in batches "
+              "of %lld (measured); latency target %.1f ms; %.1f s per load\n",
+              flags.evaluate_from.c_str(), s.network_report.c_str(), images.size(), capacity,
+              static_cast<long long>(flags.max_batch), flags.slo_ms, flags.serve_seconds);
+  for (const double load : loads) {
+    const double rate = load * capacity;
+    std::printf("\noffered load %.2fx capacity: %.0f requests/s (Poisson, one image each)\n", load, rate);
+    std::printf("  %-9s %6s %8s %8s %8s %-4s %9s %9s %8s %6s %6s\n", "mode", "sent", "req/s", "p50 ms", "p99 ms", "slo",
+                "budget M", "mean M", "top-1 %", "503 %", "failed");
+    print_row("adaptive", run_load(flags, s, pinned_budget(flags, s), rate, images), flags.slo_ms);
+    print_row("full", run_load(flags, s, full, rate, images), flags.slo_ms);
+  }
+  std::printf("\nbudget M: the median budget the answers were served at (MUL-ADDs per image on the validation images);\n"
+              "mean M: MUL-ADDs the served images cost; slo: p99 within --slo-ms with no 503s.\n");
+  return 0;
+}
+
+}  // namespace l2w::cli

@@ -1,0 +1,71 @@
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+#include <thread>
+
+#include "commands.h"
+#include "serving.h"
+
+namespace l2w::cli {
+namespace {
+
+// SIGTERM and SIGINT go to one thread that drains the server: blocked here, before any thread starts, so
+// that every thread inherits the mask and none is interrupted.
+sigset_t block_termination_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+void print_serving(const Flags& flags, const Serving& s, int64_t pinned, int port) {
+  const auto& menu = s.engine->menu();
+  std::printf("l2w serve: %s, %s, exit criterion %s\n", flags.evaluate_from.c_str(), s.network_report.c_str(),
+              criterion::exit_criterion_name(menu.criterion).c_str());
+  std::printf("  threads      %s\n", s.threads_report.c_str());
+  std::printf("  budgets      %zu, %.3f M to %.3f M MUL-ADDs per image (full network %.3f M)\n", menu.budgets.size(),
+              menu.budgets.front().valid_expected_muladds / 1e6, menu.budgets.back().valid_expected_muladds / 1e6,
+              static_cast<double>(menu.full_muladds) / 1e6);
+  std::printf("  batch time   %d images: cheapest budget %.2f ms, full network %.2f ms (%.0f images/s)\n",
+              static_cast<int>(flags.max_batch), 1e3 * s.times.front().of(flags.max_batch),
+              1e3 * s.times.back().of(flags.max_batch), full_capacity(flags, s));
+  if (pinned >= 0)
+    std::printf("  budget       pinned: %.3f M MUL-ADDs (--budget)\n", menu.budgets[pinned].valid_expected_muladds / 1e6);
+  else
+    std::printf("  budget       adaptive to a latency target of %.1f ms\n", flags.slo_ms);
+  std::printf("listening on http://%s:%d (POST /v1/classify, GET /v1/status, /metrics, /healthz)\n", flags.bind.c_str(),
+              port);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int serve_command(const Flags& flags) {
+  sigset_t signals = block_termination_signals();
+  Serving s = prepare_serving(flags);
+  const int64_t pinned = pinned_budget(flags, s);
+  serve::InferenceQueue queue([&](const torch::Tensor& images, size_t b) { return s.engine->classify(images, b); },
+                              budget_controller(flags, s, pinned),
+                              serve::QueueOptions().max_queued_images(flags.max_queue));
+  serve::Server server(queue, s.engine->menu(), s.format, server_options(flags, static_cast<int>(flags.port)));
+  const int port = server.bind();
+  print_serving(flags, s, pinned, port);
+  std::thread([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    std::printf("l2w serve: %s: finishing the requests in flight\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    std::fflush(stdout);
+    server.shutdown();
+  }).detach();
+  server.run();
+  queue.stop();
+  const auto q = queue.status();
+  std::printf("l2w serve: stopped after %lld images in %lld batches (HTTP responses: %lld with 200, %lld with 503)\n",
+              static_cast<long long>(q.served_images), static_cast<long long>(q.batches),
+              static_cast<long long>(server.metrics().responses(200)), static_cast<long long>(server.metrics().responses(503)));
+  return 0;
+}
+
+}  // namespace l2w::cli

@@ -1,0 +1,138 @@
+#include "l2w/serve/budget_menu.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+namespace l2w::serve {
+
+size_t BudgetMenu::at_most(double muladds) const {
+  for (size_t b = budgets.size(); b-- > 0;)
+    if (budgets[b].valid_expected_muladds <= muladds) return b;
+  char why[200];
+  std::snprintf(why, sizeof why, "--budget %.0f MUL-ADDs is below the cheapest budget, %.0f", muladds,
+                budgets.front().valid_expected_muladds);
+  throw std::invalid_argument(why);
+}
+
+BudgetMenu fit_budget_menu(const eval::ExitConfidences& valid, const std::vector<nn::Cost>& costs,
+                           int64_t full_muladds) {
+  BudgetMenu menu;
+  menu.criterion = valid.criterion;
+  for (const auto& cost : costs) menu.exit_muladds.push_back(cost.muladds);
+  menu.full_muladds = full_muladds;
+  const auto candidates = eval::candidate_thresholds(valid);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const auto result = eval::evaluate_with_thresholds(valid, candidates[i], costs);
+    if (result.expected_muladds >= static_cast<double>(full_muladds)) continue;
+    io::ExitThresholds t;
+    t.criterion = menu.criterion;
+    t.thresholds = candidates[i];
+    t.exit_muladds = menu.exit_muladds;
+    t.p_index = eval::candidate_index(valid.criterion, i);
+    t.valid_accuracy = result.accuracy;
+    t.valid_expected_muladds = t.budget_muladds = result.expected_muladds;
+    menu.budgets.push_back(t);
+  }
+  std::stable_sort(menu.budgets.begin(), menu.budgets.end(), [](const auto& a, const auto& b) {
+    return a.valid_expected_muladds < b.valid_expected_muladds;
+  });
+  io::ExitThresholds full;
+  full.criterion = menu.criterion;
+  full.thresholds.assign(costs.size(), std::numeric_limits<float>::infinity());
+  full.thresholds.back() = -std::numeric_limits<float>::infinity();
+  full.exit_muladds = menu.exit_muladds;
+  full.p_index = 0;
+  full.valid_accuracy = 100.0 * valid.correct[valid.correct.size(0) - 1].to(torch::kFloat64).mean().item<double>();
+  full.valid_expected_muladds = full.budget_muladds = static_cast<double>(full_muladds);
+  menu.budgets.push_back(full);
+  return menu;
+}
+
+void write_budget_menu(const std::string& path, const BudgetMenu& menu) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    if (!out) throw std::runtime_error(path + ": cannot write");
+    out.precision(10);
+    out << "# l2w budget menu: the threshold sets a server switches between, cheapest first; budget 0 is the\n"
+        << "# full network without early exits.\n"
+        << "l2w-budgets 1\n"
+        << "criterion " << criterion::exit_criterion_name(menu.criterion) << "\n"
+        << "exit_muladds";
+    for (const auto m : menu.exit_muladds) out << " " << m;
+    out << "\nfull_muladds " << menu.full_muladds << "\n";
+    for (const auto& b : menu.budgets) {
+      out << "budget " << b.p_index << " valid_accuracy " << b.valid_accuracy << " valid_expected_muladds "
+          << b.valid_expected_muladds << " thresholds";
+      for (const auto t : b.thresholds) out << " " << io::threshold_text(t);
+      out << "\n";
+    }
+    if (!out) throw std::runtime_error(path + ": write failed");
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": cannot replace");
+}
+
+BudgetMenu read_budget_menu(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": no such budget menu file");
+  BudgetMenu menu;
+  bool versioned = false;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    const auto bad = [&](const std::string& why) {
+      return std::runtime_error(path + ":" + std::to_string(line_no) + ": " + why + ": '" + line + "'");
+    };
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string key;
+    fields >> key;
+    if (key == "l2w-budgets") {
+      int version = 0;
+      if (!(fields >> version) || version != 1) throw bad("unknown version");
+      versioned = true;
+    } else if (key == "criterion") {
+      std::string name;
+      fields >> name;
+      const auto known = criterion::exit_criterion_from_name(name);
+      if (!known) throw bad("exit criterion '" + name + "' is not one this l2w knows");
+      menu.criterion = *known;
+    } else if (key == "exit_muladds") {
+      for (int64_t m = 0; fields >> m;) menu.exit_muladds.push_back(m);
+      if (menu.exit_muladds.empty() || !fields.eof()) throw bad("expected exit_muladds M1 M2 ...");
+    } else if (key == "full_muladds") {
+      if (!(fields >> menu.full_muladds) || menu.full_muladds <= 0) throw bad("bad number");
+    } else if (key == "budget") {
+      io::ExitThresholds b;
+      std::string accuracy_key, cost_key, thresholds_key;
+      if (!(fields >> b.p_index >> accuracy_key >> b.valid_accuracy >> cost_key >> b.valid_expected_muladds >>
+            thresholds_key) ||
+          accuracy_key != "valid_accuracy" || cost_key != "valid_expected_muladds" || thresholds_key != "thresholds")
+        throw bad("expected 'budget P valid_accuracy A valid_expected_muladds M thresholds T1 T2 ...'");
+      for (std::string text; fields >> text;) {
+        const auto t = io::parse_threshold(text);
+        if (!t) throw bad("bad threshold '" + text + "'");
+        b.thresholds.push_back(*t);
+      }
+      if (b.thresholds.size() != menu.exit_muladds.size()) throw bad("expected one threshold per exit (exit_muladds first)");
+      if (!menu.budgets.empty() && b.valid_expected_muladds < menu.budgets.back().valid_expected_muladds)
+        throw bad("budgets out of order (cheapest first)");
+      b.criterion = menu.criterion;
+      b.exit_muladds = menu.exit_muladds;
+      b.budget_muladds = b.valid_expected_muladds;
+      menu.budgets.push_back(b);
+    } else {
+      throw bad("unknown key");
+    }
+  }
+  if (!versioned) throw std::runtime_error(path + ": not an l2w budget menu (no 'l2w-budgets 1' line)");
+  if (menu.budgets.empty() || !menu.is_full(menu.budgets.size() - 1) || menu.full_muladds <= 0)
+    throw std::runtime_error(path + ": expected budget lines ending with the full network's (budget 0) and full_muladds");
+  return menu;
+}
+
+}  // namespace l2w::serve

@@ -1,0 +1,73 @@
+#include "l2w/serve/budgeted_engine.h"
+
+#include <algorithm>
+#include <chrono>
+
+
+namespace l2w::serve {
+
+BudgetedEngine::BudgetedEngine(const infer::DeployedNetwork& m, BudgetMenu menu, int throughput_threads,
+                               int latency_threads)
+    : menu_(std::move(menu)),
+      device_(m.net->parameters().front().device()),
+      throughput_threads_(throughput_threads),
+      latency_threads_(latency_threads) {
+  for (const auto& b : menu_.budgets) engines_.emplace_back(m.net, b.thresholds, m.form.input_format, menu_.criterion);
+}
+
+std::vector<ImageResult> BudgetedEngine::classify(const torch::Tensor& images, size_t budget) {
+  const int threads = images.size(0) == 1 ? latency_threads_ : throughput_threads_;
+  if (at::get_num_threads() != threads) at::set_num_threads(threads);
+  const auto batch = images.to(device_);
+  std::vector<ImageResult> out(static_cast<size_t>(images.size(0)));
+  if (menu_.is_full(budget)) {
+    const auto probabilities = torch::softmax(engines_[budget].full_logits(batch).to(torch::kFloat32), 1).cpu();
+    const auto [top, prediction] = probabilities.max(1);
+    const auto p = prediction.accessor<int64_t, 1>();
+    const auto c = top.accessor<float, 1>();
+    const int64_t last = static_cast<int64_t>(menu_.exit_muladds.size()) - 1;
+    for (size_t i = 0; i < out.size(); ++i) out[i] = {p[i], c[i], last, menu_.full_muladds};
+    return out;
+  }
+  const auto d = engines_[budget].classify(batch);
+  const auto prediction = d.prediction.cpu(), exit = d.exit_index.cpu(), confidence = d.confidence.cpu();
+  const auto p = prediction.accessor<int64_t, 1>(), k = exit.accessor<int64_t, 1>();
+  const auto c = confidence.accessor<float, 1>();
+  for (size_t i = 0; i < out.size(); ++i) out[i] = {p[i], c[i], k[i], menu_.exit_muladds[k[i]]};
+  return out;
+}
+
+namespace {
+
+double median_seconds(BudgetedEngine& engine, const torch::Tensor& images, size_t budget, int repeats) {
+  engine.classify(images, budget);  // warm-up: kernels prepared for this batch's shapes
+  std::vector<double> times;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    engine.classify(images, budget);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+}  // namespace
+
+std::vector<ServiceTime> measure_service_times(BudgetedEngine& engine, const torch::Tensor& sample, int64_t max_batch,
+                                               int repeats) {
+  const int64_t copies = (max_batch + sample.size(0) - 1) / sample.size(0);
+  const auto full = sample.repeat({copies, 1, 1, 1}).slice(0, 0, max_batch).contiguous();
+  const auto one = sample.slice(0, 0, 1);
+  std::vector<ServiceTime> times;
+  for (size_t b = 0; b < engine.menu().budgets.size(); ++b) {
+    const double t1 = median_seconds(engine, one, b, repeats);
+    const double tn = median_seconds(engine, full, b, repeats);
+    ServiceTime t;
+    t.per_image_s = max_batch > 1 ? std::max(0.0, (tn - t1) / static_cast<double>(max_batch - 1)) : tn;
+    t.fixed_s = std::max(0.0, tn - t.per_image_s * static_cast<double>(max_batch));
+    times.push_back(t);
+  }
+  return times;
+}
+
+}  // namespace l2w::serve
