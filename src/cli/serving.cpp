@@ -66,6 +66,7 @@ Serving prepare_serving(const Flags& flags) {
   loader.start_epoch(0);
   const auto sample = loader.next();
   if (!sample) throw FlagError("no test images to measure the budgets on");
+  s.engine->warm_up(sample->images, flags.max_batch);
   s.times = serve::measure_service_times(*s.engine, sample->images, flags.max_batch);
   return s;
 }

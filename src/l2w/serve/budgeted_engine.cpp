@@ -8,7 +8,8 @@ namespace l2w::serve {
 
 BudgetedEngine::BudgetedEngine(const infer::DeployedNetwork& m, BudgetMenu menu, int throughput_threads,
                                int latency_threads)
-    : menu_(std::move(menu)),
+    : every_exit_(m.net, infer::never_exit(m.net->num_exits()), m.form.input_format, menu.criterion),
+      menu_(std::move(menu)),
       device_(m.net->parameters().front().device()),
       throughput_threads_(throughput_threads),
       latency_threads_(latency_threads) {
@@ -18,8 +19,10 @@ BudgetedEngine::BudgetedEngine(const infer::DeployedNetwork& m, BudgetMenu menu,
 std::vector<ImageResult> BudgetedEngine::classify(const torch::Tensor& images, size_t budget) {
   const int threads = images.size(0) == 1 ? latency_threads_ : throughput_threads_;
   if (at::get_num_threads() != threads) at::set_num_threads(threads);
-  const auto batch = images.to(device_);
-  std::vector<ImageResult> out(static_cast<size_t>(images.size(0)));
+  const int64_t n = images.size(0), padded = infer::padded_batch_size(n);
+  auto batch = images.to(device_);
+  if (padded > n) batch = torch::cat({batch, batch.slice(0, n - 1, n).expand({padded - n, -1, -1, -1})});
+  std::vector<ImageResult> out(static_cast<size_t>(n));
   if (menu_.is_full(budget)) {
     const auto probabilities = torch::softmax(engines_[budget].full_logits(batch).to(torch::kFloat32), 1).cpu();
     const auto [top, prediction] = probabilities.max(1);
@@ -35,6 +38,14 @@ std::vector<ImageResult> BudgetedEngine::classify(const torch::Tensor& images, s
   const auto c = confidence.accessor<float, 1>();
   for (size_t i = 0; i < out.size(); ++i) out[i] = {p[i], c[i], k[i], menu_.exit_muladds[k[i]]};
   return out;
+}
+
+void BudgetedEngine::warm_up(const torch::Tensor& image, int64_t max_batch) {
+  for (int64_t n = 1; n <= max_batch; n = infer::padded_batch_size(n) + 1) {
+    const auto batch = image.slice(0, 0, 1).to(device_).expand({infer::padded_batch_size(n), -1, -1, -1}).contiguous();
+    every_exit_.classify(batch);
+    every_exit_.full_logits(batch);
+  }
 }
 
 namespace {

@@ -18,12 +18,19 @@ class BudgetedEngine {
   // threads, larger batches on `throughput_threads`, as `l2w infer` measures them.
   BudgetedEngine(const infer::DeployedNetwork& m, BudgetMenu menu, int throughput_threads, int latency_threads);
 
-  // images: float [N, C, H, W] on the CPU; moved to the network's device.
+  // images: float [N, C, H, W] on the CPU; moved to the network's device. The batch is padded to
+  // infer::padded_batch_size(N) with copies of its last image, so that, with the early-exit engine's
+  // compaction, every layer sees one of a few batch sizes: each new size costs a kernel preparation
+  // that takes longer than the batch (docs/inference.md), which a server would pay in its latency tail.
   std::vector<ImageResult> classify(const torch::Tensor& images, size_t budget);
+  // Runs every layer at every padded batch size up to max_batch once, so that no request pays for a
+  // kernel preparation.
+  void warm_up(const torch::Tensor& image, int64_t max_batch);
   const BudgetMenu& menu() const { return menu_; }
 
  private:
   std::vector<infer::EarlyExitClassifier> engines_;  // one per budget
+  infer::EarlyExitClassifier every_exit_;            // thresholds no image reaches: every layer at one size
   BudgetMenu menu_;
   torch::Device device_;
   int throughput_threads_, latency_threads_;

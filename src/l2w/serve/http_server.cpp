@@ -75,7 +75,7 @@ Server::Server(InferenceQueue& queue, const BudgetMenu& menu, InputFormat format
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http_->set_payload_max_length(static_cast<size_t>(options_.max_body_bytes()));
   http_->set_keep_alive_max_count(1000);
-  http_->set_keep_alive_timeout(2);
+  http_->set_keep_alive_timeout(5);  // an idle connection holds a thread this long, a drain too
   http_->set_tcp_nodelay(true);
   http_->Post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) { classify(req, res); });
   http_->Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) {

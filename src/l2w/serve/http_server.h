@@ -34,7 +34,7 @@ struct ServerOptions {
   TORCH_ARG(std::string, bind) = "127.0.0.1";  // loopback unless asked otherwise
   TORCH_ARG(int, port) = 8080;                 // 0: a free one (port() says which)
   TORCH_ARG(int64_t, max_body_bytes) = 8 << 20;
-  TORCH_ARG(int, connection_threads) = 64;     // connections served at once (keep-alive holds one each)
+  TORCH_ARG(int, connection_threads) = 192;    // connections served at once (keep-alive holds one each)
   TORCH_ARG(std::string, model) = "";          // what /v1/status names
 };
 

@@ -81,6 +81,9 @@ LoadReport drive_load(const std::string& host, int port, const std::vector<Label
   LoadReport report;
   Clock::time_point last_answer;
   std::vector<std::thread> connections;
+  std::mutex connected_mutex;
+  std::condition_variable all_connected;
+  int connected = 0;
   for (int c = 0; c < options.connections(); ++c) {
     connections.emplace_back([&] {
       httplib::Client client(host, port);
@@ -90,6 +93,12 @@ LoadReport drive_load(const std::string& host, int port, const std::vector<Label
       client.set_read_timeout(timeout);
       client.set_write_timeout(timeout);
       client.set_connection_timeout(timeout);
+      client.Get("/healthz");  // connected before the first arrival: no burst of connections under load
+      {
+        std::lock_guard<std::mutex> lock(connected_mutex);
+        ++connected;
+        all_connected.notify_one();
+      }
       for (Arrival a; arrivals.pop(a);) {
         const auto& image = images[a.image];
         const auto result = client.Post("/v1/classify", image.body, "application/octet-stream");
@@ -99,6 +108,10 @@ LoadReport drive_load(const std::string& host, int port, const std::vector<Label
         last_answer = std::max(last_answer, now);
       }
     });
+  }
+  {
+    std::unique_lock<std::mutex> lock(connected_mutex);
+    all_connected.wait(lock, [&] { return connected == options.connections(); });
   }
   std::mt19937_64 rng(options.seed());
   std::exponential_distribution<double> gap(options.rate());

@@ -16,7 +16,7 @@ struct LoadOptions {
   TORCH_ARG(double, rate) = 100;            // requests per second
   TORCH_ARG(double, seconds) = 5;           // arrivals stop after this
   TORCH_ARG(int64_t, max_requests) = 5000;  // or after this many
-  TORCH_ARG(int, connections) = 48;         // requests in flight at most (keep-alive connections)
+  TORCH_ARG(int, connections) = 128;        // requests in flight at most (keep-alive connections)
   TORCH_ARG(double, timeout_s) = 10;        // per request
   TORCH_ARG(uint64_t, seed) = 1;
 };
