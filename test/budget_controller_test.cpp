@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <numeric>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -48,19 +49,24 @@ TEST(BudgetController, AMeasuredSlowdownLowersTheBudgetAndAPinnedOneNeverMoves) 
   EXPECT_THROW(serve::BudgetController(three_budgets(), controller_options().pinned(3)), std::invalid_argument);
 }
 
-// A simulated server: Poisson arrivals of single images, one worker that batches as the queue does
-// (whatever is waiting, up to max_batch, after at most max_wait), deterministic batch times.
+// A simulated server: Poisson arrivals of single images (phases of given rates and durations), one worker
+// that batches as the queue does (whatever is waiting, up to max_batch, after at most max_wait),
+// deterministic batch times.
 struct Simulated {
   double p99_s = 0;
-  double mean_budget = 0;
-  std::vector<int64_t> budget_batches;
+  std::vector<int64_t> budget_batches;          // batches run at each budget
+  std::vector<std::pair<double, size_t>> runs;  // each batch's start and budget
 };
 
-Simulated simulate(serve::BudgetController& c, double rate, double seconds, uint64_t seed) {
+Simulated simulate(serve::BudgetController& c, const std::vector<std::pair<double, double>>& phases, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::exponential_distribution<double> gap(rate);
   std::vector<double> arrivals;
-  for (double t = gap(rng); t < seconds; t += gap(rng)) arrivals.push_back(t);
+  double t0 = 0;
+  for (const auto& [rate, seconds] : phases) {
+    std::exponential_distribution<double> gap(rate);
+    for (double t = t0 + gap(rng); t < t0 + seconds; t += gap(rng)) arrivals.push_back(t);
+    t0 += seconds;
+  }
   const auto& o = c.options();
   serve::ArrivalRate estimate;
   std::vector<double> latencies;
@@ -80,28 +86,44 @@ Simulated simulate(serve::BudgetController& c, double rate, double seconds, uint
     next += n;
     free_at = end;
     ++out.budget_batches[b];
-    out.mean_budget += b;
+    out.runs.emplace_back(start, b);
   }
   std::sort(latencies.begin(), latencies.end());
   out.p99_s = latencies[latencies.size() * 99 / 100];
-  out.mean_budget /= static_cast<double>(std::max<int64_t>(1, out.budget_batches[0] + out.budget_batches[1] + out.budget_batches[2]));
   return out;
 }
+
+int64_t total(const std::vector<int64_t>& counts) { return std::accumulate(counts.begin(), counts.end(), int64_t{0}); }
 
 TEST(BudgetController, OnASimulatedQueueHoldsTheTargetWhereTheFullNetworkCannot) {
   // The full network sustains 32 / 10.6 ms = 3019 images/s; offer 1.5 times that.
   const double capacity = 32 / three_budgets()[2].of(32);
   serve::BudgetController adaptive(three_budgets(), controller_options());
   serve::BudgetController full(three_budgets(), controller_options().pinned(2));
-  const auto a = simulate(adaptive, 1.5 * capacity, 3, 7);
-  const auto f = simulate(full, 1.5 * capacity, 3, 7);
+  const auto a = simulate(adaptive, {{1.5 * capacity, 3}}, 7);
+  const auto f = simulate(full, {{1.5 * capacity, 3}}, 7);
   EXPECT_LE(a.p99_s, 0.05);
   EXPECT_GT(f.p99_s, 0.5);  // the queue grows for the whole run
+  EXPECT_GT(a.budget_batches[0], total(a.budget_batches) / 2);
   // At a tenth of the capacity the adaptive controller runs the full budget nearly always.
   serve::BudgetController light(three_budgets(), controller_options());
-  const auto l = simulate(light, 0.1 * capacity, 3, 8);
-  EXPECT_GE(l.budget_batches[2], 0.95 * (l.budget_batches[0] + l.budget_batches[1] + l.budget_batches[2]));
+  const auto l = simulate(light, {{0.1 * capacity, 3}}, 8);
+  EXPECT_GE(l.budget_batches[2], 0.95 * total(l.budget_batches));
   EXPECT_LE(l.p99_s, 0.05);
+}
+
+TEST(BudgetController, MovesBackUpWhenLoadFalls) {
+  const double capacity = 32 / three_budgets()[2].of(32);
+  serve::BudgetController c(three_budgets(), controller_options());
+  const auto s = simulate(c, {{1.5 * capacity, 2}, {0.1 * capacity, 3}}, 9);
+  std::vector<int64_t> overload(3, 0), after(3, 0);
+  for (const auto& [start, b] : s.runs) {
+    if (start > 1 && start < 2) ++overload[b];
+    if (start > 3) ++after[b];  // a second after the load fell
+  }
+  EXPECT_GT(overload[0], total(overload) / 2);
+  EXPECT_GE(after[2], 0.95 * total(after));
+  EXPECT_LE(s.p99_s, 0.05);
 }
 
 }  // namespace

@@ -1,3 +1,7 @@
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "l2w/dataset/image_decoding.h"
@@ -39,6 +43,19 @@ TEST(ImageInput, AGreyPngBecomesTheNormalisedPixelsEvaluationSees) {
   auto expected = torch::empty({1, 28, 28});
   dataset::normalize(chw.data(), expected.data_ptr<float>(), {1, 28, 28}, {0.2860f}, {0.3530f});
   EXPECT_TRUE(torch::equal(input, expected));
+}
+
+TEST(ImageInput, AGreyJpegIsTakenAndAColourOneRefusedByAGreyNetwork) {
+  const auto dir = std::filesystem::temp_directory_path() / ("l2w_image_input_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto image = grey_image(28, 28);
+  dataset::write_jpeg((dir / "grey.jpg").string(), image, 95, /*grey=*/true);
+  dataset::write_jpeg((dir / "colour.jpg").string(), image, 95);
+  const auto grey = serve::image_to_input(dataset::read_file((dir / "grey.jpg").string()), fashion_mnist_format());
+  EXPECT_EQ(grey.sizes(), (std::vector<int64_t>{1, 28, 28}));
+  EXPECT_EQ(reason(dataset::read_file((dir / "colour.jpg").string()), fashion_mnist_format()),
+            "the image is 28x28 colour, the network takes 28x28 grey images");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ImageInput, RefusesWhatTheNetworkCannotTakeWithTheReason) {
