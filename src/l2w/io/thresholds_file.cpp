@@ -1,10 +1,11 @@
 #include "l2w/io/thresholds_file.h"
 
+#include "l2w/io/key_value_file.h"
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 
 namespace l2w::io {
@@ -50,57 +51,41 @@ void write_thresholds(const std::string& path, const ExitThresholds& t) {
 }
 
 ExitThresholds read_thresholds(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": no such thresholds file");
+  KeyValueReader in(path, "thresholds file");
   ExitThresholds t;
   int64_t exits = -1;
   bool versioned = false;
-  std::string line;
-  for (int line_no = 1; std::getline(in, line); ++line_no) {
-    const auto bad = [&](const std::string& why) {
-      return std::runtime_error(path + ":" + std::to_string(line_no) + ": " + why + ": '" + line + "'");
-    };
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    std::string key;
-    fields >> key;
+  while (in.next()) {
+    const auto& key = in.key();
+    auto& fields = in.fields();
     if (key == "l2w-thresholds") {
-      int version = 0;
-      if (!(fields >> version) || version != 1) throw bad("unknown version");
+      in.expect_version(1);
       versioned = true;
     } else if (key == "criterion") {
-      std::string name;
-      fields >> name;
-      const auto known = criterion::exit_criterion_from_name(name);
-      if (!known) {
-        std::string names;
-        for (const auto c : criterion::all_exit_criteria()) names += (names.empty() ? "" : ", ") + criterion::exit_criterion_name(c);
-        throw bad("exit criterion '" + name + "' is not one this l2w knows (" + names + ")");
-      }
-      t.criterion = *known;
+      t.criterion = in.criterion();
     } else if (key == "exits") {
-      if (!(fields >> exits) || exits < 1) throw bad("bad exit count");
+      if (!(fields >> exits) || exits < 1) throw in.error("bad exit count");
     } else if (key == "budget_muladds") {
-      if (!(fields >> t.budget_muladds)) throw bad("bad number");
+      if (!(fields >> t.budget_muladds)) throw in.error("bad number");
     } else if (key == "p_index") {
-      if (!(fields >> t.p_index)) throw bad("bad number");
+      if (!(fields >> t.p_index)) throw in.error("bad number");
     } else if (key == "valid_accuracy") {
-      if (!(fields >> t.valid_accuracy)) throw bad("bad number");
+      if (!(fields >> t.valid_accuracy)) throw in.error("bad number");
     } else if (key == "valid_expected_muladds") {
-      if (!(fields >> t.valid_expected_muladds)) throw bad("bad number");
+      if (!(fields >> t.valid_expected_muladds)) throw in.error("bad number");
     } else if (key == "exit") {
       int64_t k = 0, muladds = 0;
       std::string threshold_key, threshold, muladds_key;
       if (!(fields >> k >> threshold_key >> threshold >> muladds_key >> muladds) || threshold_key != "threshold" ||
           muladds_key != "muladds")
-        throw bad("expected 'exit K threshold T muladds M'");
-      if (k != static_cast<int64_t>(t.thresholds.size()) + 1) throw bad("exits out of order");
+        throw in.error("expected 'exit K threshold T muladds M'");
+      if (k != static_cast<int64_t>(t.thresholds.size()) + 1) throw in.error("exits out of order");
       const auto value = parse_threshold(threshold);
-      if (!value) throw bad("bad threshold");
+      if (!value) throw in.error("bad threshold");
       t.thresholds.push_back(*value);
       t.exit_muladds.push_back(muladds);
     } else {
-      throw bad("unknown key");
+      throw in.error("unknown key");
     }
   }
   if (!versioned) throw std::runtime_error(path + ": not an l2w thresholds file (no 'l2w-thresholds 1' line)");

@@ -1,11 +1,12 @@
 #include "l2w/serve/budget_menu.h"
 
+#include "l2w/io/key_value_file.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 
 namespace l2w::serve {
@@ -78,55 +79,43 @@ void write_budget_menu(const std::string& path, const BudgetMenu& menu) {
 }
 
 BudgetMenu read_budget_menu(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": no such budget menu file");
+  io::KeyValueReader in(path, "budget menu file");
   BudgetMenu menu;
   bool versioned = false;
-  std::string line;
-  for (int line_no = 1; std::getline(in, line); ++line_no) {
-    const auto bad = [&](const std::string& why) {
-      return std::runtime_error(path + ":" + std::to_string(line_no) + ": " + why + ": '" + line + "'");
-    };
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    std::string key;
-    fields >> key;
+  while (in.next()) {
+    const auto& key = in.key();
+    auto& fields = in.fields();
     if (key == "l2w-budgets") {
-      int version = 0;
-      if (!(fields >> version) || version != 1) throw bad("unknown version");
+      in.expect_version(1);
       versioned = true;
     } else if (key == "criterion") {
-      std::string name;
-      fields >> name;
-      const auto known = criterion::exit_criterion_from_name(name);
-      if (!known) throw bad("exit criterion '" + name + "' is not one this l2w knows");
-      menu.criterion = *known;
+      menu.criterion = in.criterion();
     } else if (key == "exit_muladds") {
       for (int64_t m = 0; fields >> m;) menu.exit_muladds.push_back(m);
-      if (menu.exit_muladds.empty() || !fields.eof()) throw bad("expected exit_muladds M1 M2 ...");
+      if (menu.exit_muladds.empty() || !fields.eof()) throw in.error("expected exit_muladds M1 M2 ...");
     } else if (key == "full_muladds") {
-      if (!(fields >> menu.full_muladds) || menu.full_muladds <= 0) throw bad("bad number");
+      if (!(fields >> menu.full_muladds) || menu.full_muladds <= 0) throw in.error("bad number");
     } else if (key == "budget") {
       io::ExitThresholds b;
       std::string accuracy_key, cost_key, thresholds_key;
       if (!(fields >> b.p_index >> accuracy_key >> b.valid_accuracy >> cost_key >> b.valid_expected_muladds >>
             thresholds_key) ||
           accuracy_key != "valid_accuracy" || cost_key != "valid_expected_muladds" || thresholds_key != "thresholds")
-        throw bad("expected 'budget P valid_accuracy A valid_expected_muladds M thresholds T1 T2 ...'");
+        throw in.error("expected 'budget P valid_accuracy A valid_expected_muladds M thresholds T1 T2 ...'");
       for (std::string text; fields >> text;) {
         const auto t = io::parse_threshold(text);
-        if (!t) throw bad("bad threshold '" + text + "'");
+        if (!t) throw in.error("bad threshold '" + text + "'");
         b.thresholds.push_back(*t);
       }
-      if (b.thresholds.size() != menu.exit_muladds.size()) throw bad("expected one threshold per exit (exit_muladds first)");
+      if (b.thresholds.size() != menu.exit_muladds.size()) throw in.error("expected one threshold per exit (exit_muladds first)");
       if (!menu.budgets.empty() && b.valid_expected_muladds < menu.budgets.back().valid_expected_muladds)
-        throw bad("budgets out of order (cheapest first)");
+        throw in.error("budgets out of order (cheapest first)");
       b.criterion = menu.criterion;
       b.exit_muladds = menu.exit_muladds;
       b.budget_muladds = b.valid_expected_muladds;
       menu.budgets.push_back(b);
     } else {
-      throw bad("unknown key");
+      throw in.error("unknown key");
     }
   }
   if (!versioned) throw std::runtime_error(path + ": not an l2w budget menu (no 'l2w-budgets 1' line)");
