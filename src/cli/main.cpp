@@ -63,6 +63,14 @@ void add_model_flags(CLI::App& app, Flags& f) {
   add_architecture_flags(app, f);
 }
 
+// serve and bench serve: a trained network, its run folder and the server's own.
+void add_server_flags(CLI::App& app, Flags& f) {
+  add_model_flags(app, f);
+  add_run_flags(app, f);
+  add_checkpoint_flags(app, f);
+  add_serving_flags(app, f);
+}
+
 void add_training_flags(CLI::App& app, Flags& f) {
   add_model_flags(app, f);
   add_run_flags(app, f);
@@ -115,10 +123,7 @@ std::vector<Command> commands() {
 #ifdef L2W_WITH_SERVER
       {"serve", "an HTTP classifier whose budget falls as load rises to keep --slo-ms",
        [](CLI::App& a, Flags& f) {
-         add_model_flags(a, f);
-         add_run_flags(a, f);
-         add_checkpoint_flags(a, f);
-         add_serving_flags(a, f);
+         add_server_flags(a, f);
          a.add_option("--bind", f.bind, "address to listen on (default loopback only)");
          a.add_option("--port", f.port, "port (0: a free one, printed)")->check(CLI::Range(0, 65535));
        },
@@ -157,10 +162,7 @@ std::vector<Command> bench_commands() {
 #ifdef L2W_WITH_SERVER
       {"serve", "the server on loopback under Poisson load: latency, budget, accuracy, adaptive against pinned",
        [](CLI::App& a, Flags& f) {
-         add_model_flags(a, f);
-         add_run_flags(a, f);
-         add_checkpoint_flags(a, f);
-         add_serving_flags(a, f);
+         add_server_flags(a, f);
          a.add_option("--loads", f.serve_loads, "offered loads as shares of the full network's capacity (default 0.25,1.5)");
          a.add_option("--seconds", f.serve_seconds, "duration of each load")->check(kPositive);
        },

@@ -3,7 +3,6 @@
 #include "l2w/io/key_value_file.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <limits>
