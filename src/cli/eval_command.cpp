@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "l2w/dataset/validation_split.h"
 #include "l2w/eval/dynamic.h"
+#include "l2w/eval/risk_control.h"
 #include "l2w/io/numpy_file.h"
 #include "l2w/models/exit_cost.h"
 
@@ -31,6 +32,32 @@ void choose_thresholds(const Flags& flags, const io::RunFolder& folder, const ev
               on_test.expected_muladds / 1e6);
 }
 
+// Writes the cheapest thresholds whose accuracy lost against the last exit is bounded by
+// --max-accuracy-drop with --risk-confidence, and reports them on the validation and test sets.
+void choose_risk_controlled(const Flags& flags, const io::RunFolder& folder, const eval::ExitConfidences& valid,
+                            const eval::ExitConfidences& test, const std::vector<nn::Cost>& costs,
+                            const std::string& valid_name) {
+  eval::RiskControlledChoice chosen;
+  try {
+    chosen = eval::risk_controlled_thresholds(valid, costs, flags.max_accuracy_drop, flags.risk_confidence);
+  } catch (const std::invalid_argument& e) {
+    throw FlagError(e.what());
+  }
+  const auto path = flags.thresholds.empty() ? folder.thresholds() : flags.thresholds;
+  io::write_thresholds(path, chosen.thresholds);
+  const auto on_test = eval::evaluate_with_thresholds(test, chosen.thresholds.thresholds, costs);
+  const double test_last = 100.0 * test.correct[test.correct.size(0) - 1].to(torch::kFloat64).mean().item<double>();
+  std::printf("Risk-controlled thresholds (at most %.2f points lost against the last exit with probability %.2f; "
+              "p_idx %lld, 0: no early exit): %s\n"
+              "  bound on the accuracy lost: %.3f points (%lld of %lld %s images harmed; Clopper-Pearson)\n"
+              "  %s: %.2f%% at %.3f M (%.2f points lost); test: %.2f%% at %.3f M (%.2f points lost against %.2f%%)\n",
+              100 * flags.max_accuracy_drop, flags.risk_confidence, static_cast<long long>(chosen.thresholds.p_index),
+              path.c_str(), 100 * chosen.bound, static_cast<long long>(chosen.harmed),
+              static_cast<long long>(valid.confidence.size(1)), valid_name.c_str(), valid_name.c_str(),
+              chosen.thresholds.valid_accuracy, chosen.thresholds.valid_expected_muladds / 1e6, 100 * chosen.valid_drop,
+              on_test.accuracy, on_test.expected_muladds / 1e6, test_last - on_test.accuracy, test_last);
+}
+
 // Budgeted evaluation, the saved probabilities and the thresholds for --budget, from the validation
 // outputs; returns the sweep's points (none unless --evalmode dynamic or both).
 std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::RunFolder& folder,
@@ -55,6 +82,7 @@ std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::R
     eval::write_dynamic(folder.dynamic(), points);
   }
   if (flags.budget > 0) choose_thresholds(flags, folder, valid, test_confidences, costs, valid_name);
+  if (flags.max_accuracy_drop > 0) choose_risk_controlled(flags, folder, valid, test_confidences, costs, valid_name);
   return points;
 }
 
@@ -84,7 +112,7 @@ int eval_command(const Flags& flags) {
     eval::write_anytime_csv(folder.anytime(), metrics, costs);
   }
   std::vector<eval::DynamicPoint> points;
-  if (flags.evalmode != EvalMode::kAnytime || flags.budget > 0 || flags.save_probs) {
+  if (flags.evalmode != EvalMode::kAnytime || flags.budget > 0 || flags.max_accuracy_drop > 0 || flags.save_probs) {
     dataset::BatchLoader valid_loader(data.train, validation_subset(flags, folder, data.train->size()), loader_options);
     points = evaluate_dynamic(flags, folder, eval::collect_outputs(*net, valid_loader, device, amp), test, costs);
   }

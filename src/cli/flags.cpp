@@ -135,6 +135,7 @@ CLI::Validator number_check(const std::string& name, bool (*accept)(double), con
 
 const CLI::Validator kPositive = number_check("POSITIVE", [](double v) { return v > 0; }, "positive");
 const CLI::Validator kNonNegative = number_check("NON-NEGATIVE", [](double v) { return v >= 0; }, "zero or more");
+const CLI::Validator kOpenUnit = number_check("(0, 1)", [](double v) { return v > 0 && v < 1; }, "between 0 and 1, both excluded");
 
 std::string method_name(Method method) { return method == Method::kL2W ? "l2w" : "plain"; }
 

@@ -53,6 +53,8 @@ struct Flags {
   bool save_probs = false;
   double budget = 0;  // MUL-ADDs per image; 0: no thresholds file
   std::string thresholds;
+  double max_accuracy_drop = 0;  // a share; 0: no risk-controlled thresholds
+  double risk_confidence = 0.9;
   // infer.
   int64_t latency_images = 500;
   // serve and bench serve.
@@ -101,6 +103,7 @@ std::string method_name(Method method);  // "l2w", "plain"
 // Value checks whose message says what is wanted ("must be positive"), not a range to 1.8e308.
 extern const CLI::Validator kPositive;
 extern const CLI::Validator kNonNegative;
+extern const CLI::Validator kOpenUnit;  // in (0, 1)
 
 // The flag groups; each subcommand takes the groups it uses (main.cpp), so that a flag another
 // subcommand would ignore is refused as unknown.

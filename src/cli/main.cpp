@@ -18,7 +18,15 @@ using Run = int (*)(const Flags&);
 void add_eval_flags(CLI::App& app, Flags& f) {
   app.add_flag("--save-probs,--save_probs", f.save_probs,
                "write each exit's probabilities and the labels (valid and test) as .npy in the run folder");
-  app.add_option("--budget", f.budget, "MUL-ADDs per image: write the thresholds that fit it")->check(kPositive);
+  auto* budget = app.add_option("--budget", f.budget, "MUL-ADDs per image: write the thresholds that fit it")->check(kPositive);
+  auto* drop = app.add_option("--max-accuracy-drop", f.max_accuracy_drop,
+                              "write the cheapest thresholds whose accuracy lost against the last exit is at most this "
+                              "share (e.g. 0.01) with --risk-confidence (docs/exit_policies.md)")
+                   ->check(kOpenUnit)
+                   ->excludes(budget);
+  app.add_option("--risk-confidence", f.risk_confidence, "the probability the --max-accuracy-drop guarantee holds with")
+      ->check(kOpenUnit)
+      ->needs(drop);
   app.add_option("--thresholds", f.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
   add_exit_criterion_flag(app, f);
 }
