@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "l2w/eval/calibration.h"
 #include "l2w/eval/dynamic.h"
 #include "l2w/criterion/exit_allocation.h"
 #include "l2w/infer/early_exit_classifier.h"
@@ -64,6 +65,31 @@ TEST(EarlyExitClassifier, DecisionsEqualDynamicEvaluationWithTheSameThresholds) 
     }
   }
   }
+}
+
+// Temperatures divide each exit's logits before the softmax, in the engine as in evaluation.
+TEST(EarlyExitClassifier, CalibratedExitsEqualDynamicEvaluationOfTheScaledLogits) {
+  auto net = tiny_network();
+  const auto test = torch::randn({80, 3, 32, 32});
+  const std::vector<float> temperatures{2.5f, 0.7f, 1.3f};
+  eval::ExitOutputs outputs;
+  confidences_of(*net, test, &outputs);
+  const auto scaled = eval::exit_confidences(eval::with_temperatures(outputs, temperatures));
+  const auto thresholds = eval::find_thresholds(scaled.confidence, criterion::target_proportions(15, 3));
+  const auto expected = eval::exit_of_each_sample(scaled, thresholds);
+  infer::EarlyExitClassifier engine(net, thresholds, torch::MemoryFormat::Contiguous, criterion::ExitCriterion::kMaxProb,
+                                    temperatures);
+  const auto decisions = engine.classify(test);
+  std::set<int64_t> used;
+  for (int64_t i = 0; i < test.size(0); ++i) {
+    ASSERT_EQ(decisions.exit_index[i].item<int64_t>(), expected[i]) << "sample " << i;
+    EXPECT_NEAR(decisions.confidence[i].item<float>(), scaled.confidence[expected[i]][i].item<float>(), 1e-6);
+    used.insert(expected[i]);
+  }
+  EXPECT_GE(used.size(), 2u);
+  EXPECT_THROW(infer::EarlyExitClassifier(net, thresholds, torch::MemoryFormat::Contiguous,
+                                          criterion::ExitCriterion::kMaxProb, {1.0f}),
+               std::invalid_argument);
 }
 
 TEST(EarlyExitClassifier, OneImageAtATimeAgreesWithTheBatch) {

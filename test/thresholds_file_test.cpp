@@ -28,6 +28,22 @@ TEST(ThresholdsFile, RoundTripsEveryFloat32Exactly) {
   EXPECT_DOUBLE_EQ(back.budget_muladds, 3e7);
   EXPECT_DOUBLE_EQ(back.valid_accuracy, 71.25);
   EXPECT_DOUBLE_EQ(back.valid_expected_muladds, 29876543.25);
+  EXPECT_TRUE(back.temperatures.empty());
+}
+
+TEST(ThresholdsFile, TemperaturesRoundTripAndBadOnesAreRefused) {
+  const auto dir = test::temp_dir("thresholds_temperatures");
+  io::ExitThresholds t;
+  t.thresholds = {0.9f, -std::numeric_limits<float>::infinity()};
+  t.exit_muladds = {10, 20};
+  t.temperatures = {1.4213f, std::nextafter(0.75f, 1.0f)};
+  io::write_thresholds(dir + "/t.txt", t);
+  EXPECT_EQ(io::read_thresholds(dir + "/t.txt").temperatures, t.temperatures);
+  for (const std::string bad : {"temperatures 1.5", "temperatures 1.5 0", "temperatures 1.5 inf", "temperatures 1 x"}) {
+    std::ofstream(dir + "/bad.txt") << "l2w-thresholds 1\nexits 2\nexit 1 threshold 0.5 muladds 10\n"
+                                    << "exit 2 threshold -inf muladds 20\n" << bad << "\n";
+    EXPECT_THROW(io::read_thresholds(dir + "/bad.txt"), std::runtime_error) << bad;
+  }
 }
 
 TEST(ThresholdsFile, MalformedFilesNameTheFileAndLine) {

@@ -32,10 +32,12 @@ std::vector<double> parse_budgets(const std::string& text) {
   return out;
 }
 
-// A method's name: --labels, else its first run folder's name without a trailing _seedN.
-std::string method_label(const std::vector<std::string>& labels, size_t i, const std::string& first_run) {
+// A method's name: --labels, else its first run folder's name without a trailing _seedN, and the exit
+// policy eval recorded there (runs evaluated with different criteria compare side by side).
+std::string method_label(const std::vector<std::string>& labels, size_t i, const report::RunCurve& first_run) {
   if (i < labels.size()) return labels[i];
-  return std::regex_replace(report::run_label(first_run), std::regex("_seed[0-9]+$"), "");
+  const auto name = std::regex_replace(first_run.label, std::regex("_seed[0-9]+$"), "");
+  return first_run.exit_policy.empty() ? name : name + " (" + first_run.exit_policy + ")";
 }
 
 }  // namespace
@@ -46,8 +48,9 @@ int compare_command(const Flags& flags) {
   for (size_t i = 0; i < flags.compare_methods.size(); ++i) {
     const auto runs = split(flags.compare_methods[i], ',');
     if (runs.empty()) throw FlagError("compare: an empty list of runs");
-    report::MethodRuns method{method_label(labels, i, runs.front()), {}};
+    report::MethodRuns method;
     for (const auto& run : runs) method.runs.push_back(report::read_run_curve(run));
+    method.label = method_label(labels, i, method.runs.front());
     methods.push_back(std::move(method));
   }
   const auto comparison = report::compare(methods, parse_budgets(flags.compare_budgets));

@@ -1,8 +1,10 @@
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "commands.h"
 #include "l2w/dataset/validation_split.h"
+#include "l2w/eval/calibration.h"
 #include "l2w/eval/dynamic.h"
 #include "l2w/eval/risk_control.h"
 #include "l2w/io/numpy_file.h"
@@ -21,8 +23,9 @@ void save_probabilities(const io::RunFolder& folder, const std::string& set, con
 // Writes the thresholds that fit --budget and reports them on the validation and test sets.
 void choose_thresholds(const Flags& flags, const io::RunFolder& folder, const eval::ExitConfidences& valid,
                        const eval::ExitConfidences& test, const std::vector<nn::Cost>& costs,
-                       const std::string& valid_name) {
-  const auto chosen = eval::thresholds_for_budget(valid, costs, flags.budget);
+                       const std::string& valid_name, const std::vector<float>& temperatures) {
+  auto chosen = eval::thresholds_for_budget(valid, costs, flags.budget);
+  chosen.temperatures = temperatures;
   const auto path = flags.thresholds.empty() ? folder.thresholds() : flags.thresholds;
   io::write_thresholds(path, chosen);
   const auto on_test = eval::evaluate_with_thresholds(test, chosen.thresholds, costs);
@@ -36,13 +39,14 @@ void choose_thresholds(const Flags& flags, const io::RunFolder& folder, const ev
 // --max-accuracy-drop with --risk-confidence, and reports them on the validation and test sets.
 void choose_risk_controlled(const Flags& flags, const io::RunFolder& folder, const eval::ExitConfidences& valid,
                             const eval::ExitConfidences& test, const std::vector<nn::Cost>& costs,
-                            const std::string& valid_name) {
+                            const std::string& valid_name, const std::vector<float>& temperatures) {
   eval::RiskControlledChoice chosen;
   try {
     chosen = eval::risk_controlled_thresholds(valid, costs, flags.max_accuracy_drop, flags.risk_confidence);
   } catch (const std::invalid_argument& e) {
     throw FlagError(e.what());
   }
+  chosen.thresholds.temperatures = temperatures;
   const auto path = flags.thresholds.empty() ? folder.thresholds() : flags.thresholds;
   io::write_thresholds(path, chosen.thresholds);
   const auto on_test = eval::evaluate_with_thresholds(test, chosen.thresholds.thresholds, costs);
@@ -62,7 +66,8 @@ void choose_risk_controlled(const Flags& flags, const io::RunFolder& folder, con
 // outputs; returns the sweep's points (none unless --evalmode dynamic or both).
 std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::RunFolder& folder,
                                                  const eval::ExitOutputs& valid_outputs, const eval::ExitOutputs& test,
-                                                 const std::vector<nn::Cost>& costs) {
+                                                 const std::vector<nn::Cost>& costs,
+                                                 const std::vector<float>& temperatures) {
   const auto valid = eval::exit_confidences(valid_outputs, flags.exit_criterion);
   const auto test_confidences = eval::exit_confidences(test, flags.exit_criterion);
   const std::string valid_name = flags.run.use_valid() ? "held-out" : "training";
@@ -80,9 +85,12 @@ std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::R
               << (flags.exit_criterion == criterion::ExitCriterion::kPatience ? "; p_idx is the patience" : "") << "):\n"
               << eval::dynamic_table(points);
     eval::write_dynamic(folder.dynamic(), points);
+    std::ofstream(folder.exit_policy()) << criterion::exit_criterion_name(flags.exit_criterion)
+                                        << (flags.calibrate ? ", calibrated" : "") << "\n";
   }
-  if (flags.budget > 0) choose_thresholds(flags, folder, valid, test_confidences, costs, valid_name);
-  if (flags.max_accuracy_drop > 0) choose_risk_controlled(flags, folder, valid, test_confidences, costs, valid_name);
+  if (flags.budget > 0) choose_thresholds(flags, folder, valid, test_confidences, costs, valid_name, temperatures);
+  if (flags.max_accuracy_drop > 0)
+    choose_risk_controlled(flags, folder, valid, test_confidences, costs, valid_name, temperatures);
   return points;
 }
 
@@ -112,9 +120,22 @@ int eval_command(const Flags& flags) {
     eval::write_anytime_csv(folder.anytime(), metrics, costs);
   }
   std::vector<eval::DynamicPoint> points;
-  if (flags.evalmode != EvalMode::kAnytime || flags.budget > 0 || flags.max_accuracy_drop > 0 || flags.save_probs) {
+  if (flags.evalmode != EvalMode::kAnytime || flags.budget > 0 || flags.max_accuracy_drop > 0 || flags.save_probs ||
+      flags.calibrate) {
     dataset::BatchLoader valid_loader(data.train, validation_subset(flags, folder, data.train->size()), loader_options);
-    points = evaluate_dynamic(flags, folder, eval::collect_outputs(*net, valid_loader, device, amp), test, costs);
+    auto valid = eval::collect_outputs(*net, valid_loader, device, amp);
+    auto test_for_thresholds = test;
+    std::vector<float> temperatures;
+    if (flags.calibrate) {
+      const auto calibration = eval::calibrate_exits(valid, test);
+      temperatures = eval::temperatures_of(calibration);
+      std::cout << "Calibration: a temperature per exit fitted on " << valid.labels.size(0)
+                << " validation images; test ECE (15 bins) and NLL, before and after:\n"
+                << eval::calibration_table(calibration);
+      valid = eval::with_temperatures(valid, temperatures);
+      test_for_thresholds = eval::with_temperatures(test, temperatures);
+    }
+    points = evaluate_dynamic(flags, folder, valid, test_for_thresholds, costs, temperatures);
   }
   plot_run(folder.dir(), report::make_run_curve(report::run_label(folder.dir()), metrics, costs, points));
   return 0;

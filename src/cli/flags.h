@@ -54,6 +54,7 @@ struct Flags {
   double budget = 0;  // MUL-ADDs per image; 0: no thresholds file
   std::string thresholds;
   double max_accuracy_drop = 0;  // a share; 0: no risk-controlled thresholds
+  bool calibrate = false;        // a temperature per exit, fitted on the validation images
   double risk_confidence = 0.9;
   // infer.
   int64_t latency_images = 500;

@@ -33,7 +33,8 @@ int infer_command(const Flags& flags) {
                          {geometry.channels, geometry.height, geometry.width}, device, options);
   check_thresholds_fit(thresholds, m, flags.thresholds);
   const auto plan = infer::plan_deployment(m, options, device);
-  infer::EarlyExitClassifier engine(m.net, thresholds.thresholds, m.form.input_format, thresholds.criterion);
+  infer::EarlyExitClassifier engine(m.net, thresholds.thresholds, m.form.input_format, thresholds.criterion,
+                                    thresholds.temperatures);
   dataset::BatchLoader loader(
       data.test, {},
       dataset::LoaderOptions().batch_size(flags.run.batch_size()).workers(flags.run.workers()).skip_bad_images(flags.run.skip_bad_images()));
@@ -46,7 +47,8 @@ int infer_command(const Flags& flags) {
               static_cast<long long>(run.images), device.str().c_str());
   std::printf("  network              %s\n", plan.network.c_str());
   std::printf("  threads              %s\n", plan.threads.c_str());
-  std::printf("  exit criterion       %s\n", criterion::exit_criterion_name(thresholds.criterion).c_str());
+  std::printf("  exit criterion       %s%s\n", criterion::exit_criterion_name(thresholds.criterion).c_str(),
+              thresholds.temperatures.empty() ? "" : ", calibrated (a temperature per exit)");
   std::printf("  top-1 accuracy       %.2f %%\n", run.accuracy);
   std::printf("  exits taken          %s\n", eval::exit_histogram(run.exit_counts).c_str());
   std::printf("  mean MUL-ADDs        %.3f M per image (full network %.3f M)\n", run.mean_muladds / 1e6,

@@ -28,6 +28,9 @@ void add_eval_flags(CLI::App& app, Flags& f) {
       ->check(kOpenUnit)
       ->needs(drop);
   app.add_option("--thresholds", f.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
+  app.add_flag("--calibrate", f.calibrate,
+               "fit a temperature per exit on the validation images: ECE and NLL before and after; budgeted "
+               "evaluation and the thresholds file use the calibrated exits");
   add_exit_criterion_flag(app, f);
 }
 

@@ -28,3 +28,7 @@ expect "a 1.000 M (25%), b 1.500 M (38%)" "$work/table.md"
 # A method's seeds: two copies of b give b's values with no spread.
 "$l2w" compare "$work/a,$work/a" "$work/b,$work/b" --budgets 0.5 --labels A,B >"$work/seeds.txt" 2>&1
 expect "70.00 ± 0.00   68.00 ± 0.00   -2.00 ± 0.00" "$work/seeds.txt"
+# A run evaluated with another exit policy (eval writes exit_policy.txt) is labelled with it.
+printf 'entropy, calibrated\n' >"$work/b/exit_policy.txt"
+"$l2w" compare "$work/a" "$work/b" --budgets 0.5 >"$work/policy.txt" 2>&1
+expect "b (entropy, calibrated)" "$work/policy.txt"

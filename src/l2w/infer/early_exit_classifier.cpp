@@ -55,12 +55,17 @@ torch::Tensor select_rows(const torch::Tensor& batch, const torch::Tensor& rows)
 }
 
 EarlyExitClassifier::EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds,
-                                         torch::MemoryFormat input_format, criterion::ExitCriterion criterion)
+                                         torch::MemoryFormat input_format, criterion::ExitCriterion criterion,
+                                         std::vector<float> temperatures)
     : net_(std::move(net)),
       thresholds_(std::move(thresholds)),
       device_(net_->parameters().front().device()),
       input_format_(input_format),
-      criterion_(criterion) {
+      criterion_(criterion),
+      temperatures_(std::move(temperatures)) {
+  if (!temperatures_.empty() && static_cast<int64_t>(temperatures_.size()) != net_->num_exits())
+    throw std::invalid_argument("early exit: " + std::to_string(temperatures_.size()) + " temperatures for a network with " +
+                                std::to_string(net_->num_exits()) + " exits");
   if (static_cast<int64_t>(thresholds_.size()) != net_->num_exits())
     throw std::invalid_argument("early exit: " + std::to_string(thresholds_.size()) + " thresholds for a network with " +
                                 std::to_string(net_->num_exits()) + " exits");
@@ -94,7 +99,9 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
     auto logits = net_->run_exit(k, features);
     mark(profile_.exits_s);
     if (logits.size(0) > real) logits = logits.slice(0, 0, real);
-    const auto [confidence, prediction] = scorer.next(torch::softmax(logits.to(torch::kFloat32), 1));
+    logits = logits.to(torch::kFloat32);
+    if (!temperatures_.empty() && temperatures_[k] != 1) logits = logits / temperatures_[k];
+    const auto [confidence, prediction] = scorer.next(torch::softmax(logits, 1));
     const bool last = k + 1 == exits;
     const auto leave = last ? torch::ones_like(confidence, torch::kBool) : confidence.ge(thresholds_[k]);
     const auto leaving = leave.nonzero().squeeze(1);

@@ -42,9 +42,12 @@ class EarlyExitClassifier {
  public:
   // `thresholds` has one entry per exit; the last exit takes whoever is left, whatever its entry. Images are
   // given to the network in `input_format` (channels_last for a network in that form, infer/inference_form.h).
+  // `temperatures` (one per exit, or empty for none) divide each exit's logits before the softmax, as
+  // eval --calibrate fitted them.
   EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds,
                       torch::MemoryFormat input_format = torch::MemoryFormat::Contiguous,
-                      criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb);
+                      criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb,
+                      std::vector<float> temperatures = {});
 
   ExitDecisions classify(const torch::Tensor& images);
   // The network without early exits, as deployed without them: every block, the last exit only.
@@ -65,6 +68,7 @@ class EarlyExitClassifier {
   torch::Device device_;
   torch::MemoryFormat input_format_;
   criterion::ExitCriterion criterion_;
+  std::vector<float> temperatures_;
 };
 
 }  // namespace l2w::infer

@@ -45,6 +45,11 @@ void write_thresholds(const std::string& path, const ExitThresholds& t) {
     for (size_t k = 0; k < t.thresholds.size(); ++k)
       out << "exit " << k + 1 << " threshold " << threshold_text(t.thresholds[k]) << " muladds " << t.exit_muladds[k]
           << "\n";
+    if (!t.temperatures.empty()) {
+      out << "temperatures";
+      for (const auto temperature : t.temperatures) out << " " << threshold_text(temperature);
+      out << "\n";
+    }
     if (!out) throw std::runtime_error(path + ": write failed");
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": cannot replace");
@@ -84,6 +89,12 @@ ExitThresholds read_thresholds(const std::string& path) {
       if (!value) throw in.error("bad threshold");
       t.thresholds.push_back(*value);
       t.exit_muladds.push_back(muladds);
+    } else if (key == "temperatures") {
+      for (std::string text; fields >> text;) {
+        const auto value = parse_threshold(text);
+        if (!value || !(*value > 0) || std::isinf(*value)) throw in.error("bad temperature '" + text + "'");
+        t.temperatures.push_back(*value);
+      }
     } else {
       throw in.error("unknown key");
     }
@@ -92,6 +103,8 @@ ExitThresholds read_thresholds(const std::string& path) {
   if (exits < 1 || static_cast<int64_t>(t.thresholds.size()) != exits)
     throw std::runtime_error(path + ": expected " + std::to_string(exits) + " exit lines, found " +
                              std::to_string(t.thresholds.size()));
+  if (!t.temperatures.empty() && t.temperatures.size() != t.thresholds.size())
+    throw std::runtime_error(path + ": expected one temperature per exit, found " + std::to_string(t.temperatures.size()));
   return t;
 }
 

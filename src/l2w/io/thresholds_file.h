@@ -12,6 +12,7 @@
 //   exit 1 threshold 0.987654321 muladds 2560000
 //   exit 2 threshold 0.91234 muladds 5420000
 //   exit 3 threshold -inf muladds 8370000
+//   temperatures 1.42 1.21 1.05          (eval --calibrate only)
 //
 // A sample leaves at the first exit whose score by the criterion (criterion/exit_criterion.h; float32;
 // a file without the line is max-prob's, the largest softmax probability) is >= that exit's threshold;
@@ -37,6 +38,8 @@ struct ExitThresholds {
   int64_t p_index = 0;                 // the target distribution chosen (1..39); patience: the patience
   double valid_accuracy = 0;           // percent, on the validation set
   double valid_expected_muladds = 0;   // per image, on the validation set
+  // Per exit, what its logits are divided by before the softmax (eval --calibrate); empty: none.
+  std::vector<float> temperatures;
 };
 
 void write_thresholds(const std::string& path, const ExitThresholds& t);

@@ -17,6 +17,7 @@ struct RunCurve {
   std::vector<std::pair<double, double>> exits;      // (MUL-ADDs, top-1 %) per exit
   std::string points_name = "exits";                 // legend entry of `exits`
   std::vector<std::array<double, 3>> band;           // (MUL-ADDs, low, high): a shaded spread, if any
+  std::string exit_policy;                           // how dynamic evaluation decided exits, when recorded
 };
 
 // What the x axis shows: its label and the divisor from the curves' units to the axis's.
