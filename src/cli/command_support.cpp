@@ -12,6 +12,7 @@
 
 #include "l2w/distributed/process_group.h"
 #include "l2w/io/checkpoint.h"
+#include "l2w/models/imta_network.h"
 #include "l2w/runtime/device.h"
 
 namespace l2w::cli {
@@ -92,14 +93,36 @@ torch::Device setup_runtime(const Flags& f) {
   }
 }
 
+namespace {
+
+// IMTA's second stage starts from the first stage's network: its checkpoint goes into the backbone.
+void load_first_stage(const Flags& flags, models::NetworkOptions options, models::MultiExitNetworkImpl& net) {
+  auto& imta = dynamic_cast<models::ImtaNetworkImpl&>(net);
+  const auto checkpoint = io::load_checkpoint(flags.imta_from);
+  options.imta_heads(false);
+  train::check_architecture(checkpoint, flags.imta_from, options);
+  io::load_state_dict(*imta.backbone(), checkpoint.state_dict, flags.imta_from);
+}
+
+}  // namespace
+
 models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options) {
+  if (flags.imta_stage2 && flags.gradient_equilibrium)
+    throw FlagError("--gradient-equilibrium: IMTA's first stage only; --imta-stage2 trains new heads on a frozen backbone");
   torch::manual_seed(flags.run.seed());
-  auto net = models::make_network(options);
+  models::MultiExitNetwork net;
+  try {
+    net = models::make_network(options);
+  } catch (const std::logic_error& e) {
+    if (!flags.imta_stage2) throw;
+    throw FlagError(std::string("--imta-stage2: ") + e.what());  // a backbone without exit features
+  }
   try {
     net->set_gradient_equilibrium(flags.gradient_equilibrium);
   } catch (const std::invalid_argument& e) {
     throw FlagError(std::string("--gradient-equilibrium: ") + e.what());
   }
+  if (!flags.imta_from.empty()) load_first_stage(flags, options, *net);
   return net;
 }
 

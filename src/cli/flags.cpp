@@ -5,7 +5,9 @@
 #include <sstream>
 #include <utility>
 
+#include "l2w/models/imta_network.h"
 #include "l2w/runtime/mixed_precision.h"
+#include "l2w/train/distillation_step.h"
 
 namespace l2w::cli {
 namespace {
@@ -236,6 +238,8 @@ void add_architecture_flags(CLI::App& app, Flags& f) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_flag("--bnAfter,!--no-bnAfter", f.bn_after, "RANet: accepted as in the reference, no effect (BatchNorm always follows each conv)");
+  app.add_flag("--imta-stage2", f.imta_stage2,
+               "IMTA's second stage: new heads with inline subnetwork collaboration on the frozen backbone");
 }
 
 void add_optimizer_flags(CLI::App& app, Flags& f) {
@@ -268,6 +272,15 @@ void add_optimizer_flags(CLI::App& app, Flags& f) {
 void add_meta_flags(CLI::App& app, Flags& f) {
   auto& m = f.meta;
   add_choice(app, "--method", f.method, kMethods, "training method")->default_str(word_for(kMethods, f.method));
+  auto* from = app.add_option("--imta-from", f.imta_from, "--imta-stage2: the first stage's checkpoint (its backbone, frozen)");
+  app.add_option("--kd-temperature", f.distillation.temperature(), "--imta-stage2: distillation temperature T")
+      ->check(kPositive)
+      ->needs(from)
+      ->capture_default_str();
+  app.add_option("--kd-gamma", f.distillation.gamma(), "--imta-stage2: the teacher's share of each early exit's loss")
+      ->check(CLI::Range(0.0, 1.0))
+      ->needs(from)
+      ->capture_default_str();
   app.add_option("--meta_net_hidden_size", m.wpn().hidden_size())->check(kPositive)->capture_default_str();
   app.add_option("--meta_net_num_layers", m.wpn().num_layers())->check(kPositive)->capture_default_str();
   app.add_option("--meta_interval", m.meta_interval())->check(kPositive)->capture_default_str();
@@ -343,6 +356,7 @@ void apply_shared_flags(const Flags& f, const dataset::DataGeometry& g, Backbone
 models::NetworkOptions network_options(const Flags& f, const dataset::DataGeometry& g) {
   models::NetworkOptions o;
   o.arch(f.arch);
+  o.imta_heads(f.imta_stage2);
   if (o.arch() == models::Arch::kRANet) {
     auto& r = o.ranet();
     r = f.ranet;
@@ -407,6 +421,13 @@ distributed::JobOptions job_options(const Flags& f) {
 }
 
 train::StepFactory step_factory(const Flags& f) {
+  if (f.imta_stage2) {
+    return [f](models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {
+      auto& imta = dynamic_cast<models::ImtaNetworkImpl&>(net);
+      return std::unique_ptr<train::TrainStep>(
+          new train::DistillationStep(imta, sgd, f.distillation, parallel, f.run.amp()));
+    };
+  }
   if (f.method == Method::kPlain) {
     return [smoothing = f.meta.label_smoothing(), amp = f.run.amp()](
                models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {

@@ -10,6 +10,7 @@
 
 #include "l2w/dataset/data_sets.h"
 #include "l2w/distributed/job_options.h"
+#include "l2w/criterion/knowledge_distillation.h"
 #include "l2w/infer/deployment.h"
 #include "l2w/meta/l2w_step.h"
 #include "l2w/models/network_options.h"
@@ -41,6 +42,9 @@ struct Flags {
   std::optional<double> reduction;
   bool bn_after = true;  // accepted as the reference's RANet flag; BatchNorm always follows each conv
   bool gradient_equilibrium = false;  // IMTA's: scales the gradients each block receives from the exits
+  bool imta_stage2 = false;           // IMTA's second-stage heads (ISC) on the backbone
+  std::string imta_from;              // train --imta-stage2: the first stage's checkpoint
+  criterion::DistillationOptions distillation;  // --kd-temperature, --kd-gamma
 
   // The command line's own.
   Method method = Method::kL2W;

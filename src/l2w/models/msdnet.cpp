@@ -170,4 +170,12 @@ torch::Tensor MSDNetImpl::run_exit(int64_t k, const Features& features) {
   return classifier->ptr<ClassifierModuleImpl>(k)->forward(features.back());
 }
 
+torch::Tensor MSDNetImpl::exit_features(int64_t k, const Features& features) {
+  return classifier->ptr<ClassifierModuleImpl>(k)->features(features.back());
+}
+
+int64_t MSDNetImpl::exit_feature_width(int64_t k) const {
+  return classifier->ptr<ClassifierModuleImpl>(k)->linear->options.in_features();
+}
+
 }  // namespace l2w::models

@@ -53,6 +53,8 @@ class MSDNetImpl : public MultiExitNetworkImpl {
   int64_t num_exits() const override { return options.n_blocks(); }
   Features run_block(int64_t k, const Features& in) override;
   torch::Tensor run_exit(int64_t k, const Features& features) override;
+  torch::Tensor exit_features(int64_t k, const Features& features) override;
+  int64_t exit_feature_width(int64_t k) const override;
   std::string arch() const override { return "msdnet"; }
   bool supports_gradient_equilibrium() const override { return true; }  // exits read the coarsest scale
 

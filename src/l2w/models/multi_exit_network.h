@@ -19,6 +19,11 @@ class MultiExitNetworkImpl : public torch::nn::Module {
   virtual Features run_block(int64_t k, const Features& in) = 0;
   // Exit k's logits from block k's features.
   virtual torch::Tensor run_exit(int64_t k, const Features& features) = 0;
+  // What exit k's last Linear reads from block k's features ([N, width]), and that width: new heads on a
+  // trained backbone (IMTA's second stage, models/imta_network.h) read them. std::logic_error where a
+  // backbone does not offer them.
+  virtual torch::Tensor exit_features(int64_t k, const Features& features);
+  virtual int64_t exit_feature_width(int64_t k) const;
   // The reference's name for the architecture (`msdnet`, `RANet`), stored in checkpoints.
   virtual std::string arch() const = 0;
 

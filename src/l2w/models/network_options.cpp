@@ -1,5 +1,7 @@
 #include "l2w/models/network_options.h"
 
+#include "l2w/models/imta_network.h"
+
 #include <cctype>
 #include <map>
 #include <sstream>
@@ -18,11 +20,22 @@ Arch parse_arch(const std::string& name) {
 }
 
 MultiExitNetwork make_network(const NetworkOptions& options) {
-  if (options.arch() == Arch::kMSDNet) return MSDNet(options.msdnet()).ptr();
-  return RANet(options.ranet()).ptr();
+  MultiExitNetwork backbone;
+  if (options.arch() == Arch::kMSDNet)
+    backbone = MSDNet(options.msdnet()).ptr();
+  else
+    backbone = RANet(options.ranet()).ptr();
+  if (!options.imta_heads()) return backbone;
+  const int64_t classes = options.arch() == Arch::kMSDNet ? options.msdnet().num_classes() : options.ranet().num_classes();
+  return ImtaNetwork(backbone, classes).ptr();
 }
 
 namespace {
+
+// The architecture's name in descriptions: the backbone's, IMTA_ before it with second-stage heads.
+std::string described_name(const NetworkOptions& options) {
+  return (options.imta_heads() ? "IMTA_" : "") + arch_name(options.arch());
+}
 
 // Every field of the chosen backbone's options: visit(key, value text, default text).
 template <class Visit>
@@ -36,7 +49,7 @@ void for_each_field(const NetworkOptions& options, Visit&& visit) {
 }  // namespace
 
 std::string describe(const NetworkOptions& options) {
-  std::string out = arch_name(options.arch());
+  std::string out = described_name(options);
   for_each_field(options, [&](const char* key, const std::string& value, const std::string&) {
     out.append(" ").append(key).append("=").append(value);
   });
@@ -47,7 +60,7 @@ std::vector<std::string> description_differences(const std::string& stored, cons
   std::istringstream in(stored);
   std::string name, item;
   in >> name;
-  if (name != arch_name(options.arch())) return {"architecture: " + name + " there, " + arch_name(options.arch()) + " here"};
+  if (name != described_name(options)) return {"architecture: " + name + " there, " + described_name(options) + " here"};
   std::map<std::string, std::string> there;
   while (in >> item) {
     const auto equals = item.find('=');

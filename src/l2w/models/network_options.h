@@ -22,6 +22,8 @@ struct NetworkOptions {
   TORCH_ARG(Arch, arch) = Arch::kMSDNet;
   TORCH_ARG(MSDNetOptions, msdnet);
   TORCH_ARG(RANetOptions, ranet);
+  // IMTA's second-stage heads on the backbone (models/imta_network.h); its name becomes IMTA_<arch>.
+  TORCH_ARG(bool, imta_heads) = false;
 };
 
 MultiExitNetwork make_network(const NetworkOptions& options);

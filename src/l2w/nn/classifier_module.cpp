@@ -12,9 +12,11 @@ ClassifierModuleImpl::ClassifierModuleImpl(int64_t in_channels, int64_t width, i
   linear = register_module("linear", torch::nn::Linear(width, num_classes));
 }
 
-torch::Tensor ClassifierModuleImpl::forward(const torch::Tensor& x) {
+torch::Tensor ClassifierModuleImpl::forward(const torch::Tensor& x) { return run(linear, features(x)); }
+
+torch::Tensor ClassifierModuleImpl::features(const torch::Tensor& x) {
   const torch::Tensor h = run(m, x);
-  return run(linear, h.view({h.size(0), -1}));
+  return h.view({h.size(0), -1});
 }
 
 }  // namespace l2w::nn

@@ -11,6 +11,8 @@ class ClassifierModuleImpl : public torch::nn::Module {
   // `width`: 128 on 32x32 and 28x28 data, the input's own width on ImageNet.
   ClassifierModuleImpl(int64_t in_channels, int64_t width, int64_t num_classes);
   torch::Tensor forward(const torch::Tensor& x);
+  // What the Linear reads: the pooled features, flattened to [N, width].
+  torch::Tensor features(const torch::Tensor& x);
 
   torch::nn::Sequential m{nullptr};
   torch::nn::Linear linear{nullptr};

@@ -40,8 +40,9 @@ void CostMeter::charge(const torch::nn::Module& layer, const torch::Tensor& in, 
   } else if (dynamic_cast<const torch::nn::LinearImpl*>(&layer)) {
     total_.muladds += parameter_count(layer);
     total_.params += parameter_count(layer);
-  } else if (dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&layer)) {
-    total_.params += parameter_count(layer);
+  } else if (dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&layer) ||
+             dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&layer)) {
+    total_.params += parameter_count(layer);  // folded into the layer before at inference, as the reference counts
   } else if (parameter_count(layer) > 0) {
     throw std::logic_error("cost meter: no cost rule for layer " + layer.name());
   }

@@ -1,0 +1,18 @@
+#include "l2w/criterion/knowledge_distillation.h"
+
+namespace l2w::criterion {
+
+torch::Tensor one_for_all_distillation_loss(const std::vector<torch::Tensor>& logits, const torch::Tensor& labels,
+                                            const torch::Tensor& teacher, const DistillationOptions& options) {
+  namespace F = torch::nn::functional;
+  const double t = options.temperature(), gamma = options.gamma();
+  const auto target = torch::softmax(teacher.detach() / t, 1);
+  auto loss = F::cross_entropy(logits.back(), labels);
+  for (size_t k = 0; k + 1 < logits.size(); ++k) {
+    const auto kl = F::kl_div(torch::log_softmax(logits[k] / t, 1), target, F::KLDivFuncOptions().reduction(torch::kMean));
+    loss = loss + (1 - gamma) * F::cross_entropy(logits[k], labels) + gamma * t * t * kl;
+  }
+  return loss;
+}
+
+}  // namespace l2w::criterion
