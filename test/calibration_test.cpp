@@ -20,7 +20,7 @@ TEST(Calibration, NegativeLogLikelihoodAndEceByHand) {
 
 TEST(Calibration, FittingRecoversAKnownTemperature) {
   torch::manual_seed(4);
-  const auto logits = 3 * torch::randn({40000, 10}, torch::kFloat64);
+  const auto logits = 3 * torch::randn({20000, 10}, torch::kFloat64);
   for (const double t : {0.5, 2.0}) {
     // Labels drawn from softmax(logits / t): the likelihood is largest at t.
     const auto labels = torch::multinomial(torch::softmax(logits / t, 1), 1).squeeze(1);
@@ -36,7 +36,7 @@ TEST(Calibration, FittingRecoversAKnownTemperature) {
 TEST(Calibration, EachExitGetsItsOwnTemperature) {
   torch::manual_seed(6);
   eval::ExitOutputs valid, test;
-  const auto z = 2 * torch::randn({20000, 5});
+  const auto z = 2 * torch::randn({10000, 5});
   valid.labels = torch::multinomial(torch::softmax(z.to(torch::kFloat64), 1), 1).squeeze(1);
   valid.logits = {z * 3, z, z / 2};  // over-, well and under-confident copies of the same model
   test = valid;

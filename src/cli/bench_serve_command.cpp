@@ -88,7 +88,7 @@ void print_row(const char* mode, const serve::LoadReport& r, double slo_ms) {
 
 int bench_serve_command(const Flags& flags) {
   const auto loads = parse_loads(flags.serve_loads);
-  Serving s = prepare_serving(flags);
+  Serving s = prepare_serving(flags, true);
   const auto images = request_bodies(*s.data.test, 1000);
   const int64_t full = static_cast<int64_t>(s.engine->menu().budgets.size()) - 1;
   print_machine(s.network.net->parameters().front().device());

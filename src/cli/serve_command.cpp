@@ -28,9 +28,10 @@ void print_serving(const Flags& flags, const Serving& s, int64_t pinned, int por
   std::printf("  budgets      %zu, %.3f M to %.3f M MUL-ADDs per image (full network %.3f M)\n", menu.budgets.size(),
               menu.budgets.front().valid_expected_muladds / 1e6, menu.budgets.back().valid_expected_muladds / 1e6,
               static_cast<double>(menu.full_muladds) / 1e6);
-  std::printf("  batch time   %d images: cheapest budget %.2f ms, full network %.2f ms (%.0f images/s)\n",
-              static_cast<int>(flags.max_batch), 1e3 * s.times.front().of(flags.max_batch),
-              1e3 * s.times.back().of(flags.max_batch), full_capacity(flags, s));
+  if (pinned < 0)
+    std::printf("  batch time   %d images: cheapest budget %.2f ms, full network %.2f ms (%.0f images/s)\n",
+                static_cast<int>(flags.max_batch), 1e3 * s.times.front().of(flags.max_batch),
+                1e3 * s.times.back().of(flags.max_batch), full_capacity(flags, s));
   if (pinned >= 0)
     std::printf("  budget       pinned: %.3f M MUL-ADDs (--budget)\n", menu.budgets[pinned].valid_expected_muladds / 1e6);
   else
@@ -44,7 +45,7 @@ void print_serving(const Flags& flags, const Serving& s, int64_t pinned, int por
 
 int serve_command(const Flags& flags) {
   sigset_t signals = block_termination_signals();
-  Serving s = prepare_serving(flags);
+  Serving s = prepare_serving(flags, flags.budget <= 0);
   const int64_t pinned = pinned_budget(flags, s);
   serve::InferenceQueue queue([&](const torch::Tensor& images, size_t b) { return s.engine->classify(images, b); },
                               budget_controller(flags, s, pinned),

@@ -41,7 +41,7 @@ serve::BudgetMenu fit_menu(const Flags& flags, const Serving& s, const models::N
 
 }  // namespace
 
-Serving prepare_serving(const Flags& flags) {
+Serving prepare_serving(const Flags& flags, bool measure) {
   const torch::Device device = setup_runtime(flags);
   Serving s;
   s.data = dataset::load_data(data_options(flags));
@@ -67,7 +67,8 @@ Serving prepare_serving(const Flags& flags) {
   const auto sample = loader.next();
   if (!sample) throw FlagError("no test images to measure the budgets on");
   s.engine->warm_up(sample->images, flags.max_batch);
-  s.times = serve::measure_service_times(*s.engine, sample->images, flags.max_batch);
+  s.times = measure ? serve::measure_service_times(*s.engine, sample->images, flags.max_batch)
+                    : std::vector<serve::ServiceTime>(s.engine->menu().budgets.size());
   return s;
 }
 

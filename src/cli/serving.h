@@ -14,14 +14,15 @@ struct Serving {
   dataset::DataSplits data;
   infer::DeployedNetwork network;
   std::unique_ptr<serve::BudgetedEngine> engine;
-  std::vector<serve::ServiceTime> times;  // per budget of engine->menu()
+  std::vector<serve::ServiceTime> times;  // per budget of engine->menu(); zeros when not measured
   serve::InputFormat format;
   std::string network_report, threads_report;
 };
 
 // Deploys --evaluate_from, reads --budgets or fits the menu on the validation images (and writes it to
-// RUN/budgets.txt), and measures each budget on a batch of test images.
-Serving prepare_serving(const Flags& flags);
+// RUN/budgets.txt), warms every batch size up, and, with `measure` (what the adaptive budget and the
+// benchmark need, not a pinned budget), times each budget on a batch of test images.
+Serving prepare_serving(const Flags& flags, bool measure);
 
 // The controller the flags ask for: adaptive to --slo-ms, or pinned at `pinned` (>= 0).
 serve::BudgetController budget_controller(const Flags& flags, const Serving& s, int64_t pinned);

@@ -9,7 +9,7 @@ l2w=$1
 work=$2/serve_check
 rm -rf "$work"
 mkdir -p "$work"
-arch=(--data fashion-mnist --train-limit 512 --test-limit 64 --nBlocks 3 --nChannels 8 --growthRate 4 --stepmode lin_grow
+arch=(--data fashion-mnist --train-limit 384 --test-limit 64 --nBlocks 3 --nChannels 8 --growthRate 4 --stepmode lin_grow
       --step 1 --base 1 --grFactor 1-2-4 --bnFactor 1-2-4 --threads 1)
 "$l2w" train "${arch[@]}" --method plain --epochs 1 --batch-size 64 --seed 0 --print-freq 0 --train_url "$work/run" \
   >"$work/train.log" 2>&1 || { cat "$work/train.log"; exit 1; }
