@@ -1,8 +1,8 @@
 #include "l2w/serve/load_generator.h"
 
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <limits>
 #include <mutex>
