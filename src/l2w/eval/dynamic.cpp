@@ -122,6 +122,24 @@ std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const Exit
   return points;
 }
 
+std::vector<float> no_early_exit(int64_t exits) {
+  std::vector<float> thresholds(static_cast<size_t>(exits), std::numeric_limits<float>::infinity());
+  thresholds.back() = -std::numeric_limits<float>::infinity();
+  return thresholds;
+}
+
+io::ExitThresholds thresholds_record(const ExitConfidences& valid, std::vector<float> thresholds, int64_t index,
+                                     const DynamicResult& on_valid, const std::vector<nn::Cost>& costs) {
+  io::ExitThresholds t;
+  t.criterion = valid.criterion;
+  t.thresholds = std::move(thresholds);
+  for (const auto& cost : costs) t.exit_muladds.push_back(cost.muladds);
+  t.p_index = index;
+  t.valid_accuracy = on_valid.accuracy;
+  t.valid_expected_muladds = t.budget_muladds = on_valid.expected_muladds;
+  return t;
+}
+
 io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
                                      double budget_muladds) {
   std::optional<io::ExitThresholds> best;
@@ -133,15 +151,8 @@ io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std
     cheapest = std::min(cheapest, result.expected_muladds);
     if (result.expected_muladds > budget_muladds) continue;
     if (best && result.expected_muladds <= best->valid_expected_muladds) continue;
-    io::ExitThresholds t;
-    t.criterion = valid.criterion;
-    t.thresholds = thresholds;
-    for (const auto& cost : costs) t.exit_muladds.push_back(cost.muladds);
-    t.budget_muladds = budget_muladds;
-    t.p_index = candidate_index(valid.criterion, i);
-    t.valid_accuracy = result.accuracy;
-    t.valid_expected_muladds = result.expected_muladds;
-    best = t;
+    best = thresholds_record(valid, thresholds, candidate_index(valid.criterion, i), result, costs);
+    best->budget_muladds = budget_muladds;
   }
   if (!best) {
     char why[200];

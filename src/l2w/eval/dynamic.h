@@ -56,6 +56,14 @@ int64_t candidate_index(criterion::ExitCriterion criterion, size_t i);
 std::vector<DynamicPoint> dynamic_sweep(const ExitConfidences& valid, const ExitConfidences& test,
                                         const std::vector<nn::Cost>& costs);
 
+// Thresholds with no early exit: +∞ at every exit but the last, whose −∞ takes every sample.
+std::vector<float> no_early_exit(int64_t exits);
+
+// The thresholds file's record of a candidate (index as candidate_index gives it) and its result on
+// the validation samples; budget_muladds is set to the validation cost.
+io::ExitThresholds thresholds_record(const ExitConfidences& valid, std::vector<float> thresholds, int64_t index,
+                                     const DynamicResult& on_valid, const std::vector<nn::Cost>& costs);
+
 // Deployment's choice: of the candidates (the 39 target distributions, or the patiences), the thresholds
 // (found on `valid`) whose expected MUL-ADDs on `valid` are the largest not above `budget_muladds`. Throws std::invalid_argument naming the
 // cheapest reachable cost when even that exceeds the budget.

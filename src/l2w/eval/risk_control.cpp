@@ -43,14 +43,13 @@ RiskControlledChoice risk_controlled_thresholds(const ExitConfidences& valid, co
                                                 double max_drop, double confidence) {
   const int64_t exits = valid.confidence.size(0), n = valid.confidence.size(1);
   auto candidates = candidate_thresholds(valid);
-  std::vector<float> no_early_exit(static_cast<size_t>(exits), std::numeric_limits<float>::infinity());
-  no_early_exit.back() = -std::numeric_limits<float>::infinity();
+  const auto none = no_early_exit(exits);
   struct Tested {
     std::vector<float> thresholds;
     int64_t index;
     DynamicResult result;
   };
-  std::vector<Tested> sequence{{no_early_exit, 0, evaluate_with_thresholds(valid, no_early_exit, costs)}};
+  std::vector<Tested> sequence{{none, 0, evaluate_with_thresholds(valid, none, costs)}};
   for (size_t i = 0; i < candidates.size(); ++i)
     sequence.push_back({candidates[i], candidate_index(valid.criterion, i), evaluate_with_thresholds(valid, candidates[i], costs)});
   std::stable_sort(sequence.begin() + 1, sequence.end(),
@@ -65,12 +64,7 @@ RiskControlledChoice risk_controlled_thresholds(const ExitConfidences& valid, co
     const double bound = binomial_upper_bound(harmed, n, confidence);
     if (bound > max_drop) break;
     RiskControlledChoice c;
-    c.thresholds.criterion = valid.criterion;
-    c.thresholds.thresholds = t.thresholds;
-    for (const auto& cost : costs) c.thresholds.exit_muladds.push_back(cost.muladds);
-    c.thresholds.p_index = t.index;
-    c.thresholds.valid_accuracy = t.result.accuracy;
-    c.thresholds.valid_expected_muladds = c.thresholds.budget_muladds = t.result.expected_muladds;
+    c.thresholds = thresholds_record(valid, t.thresholds, t.index, t.result, costs);
     c.harmed = harmed;
     c.bound = bound;
     c.valid_drop = last_accuracy - t.result.accuracy / 100.0;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <limits>
 #include <stdexcept>
 
 namespace l2w::serve {
@@ -29,25 +28,15 @@ BudgetMenu fit_budget_menu(const eval::ExitConfidences& valid, const std::vector
   for (size_t i = 0; i < candidates.size(); ++i) {
     const auto result = eval::evaluate_with_thresholds(valid, candidates[i], costs);
     if (result.expected_muladds >= static_cast<double>(full_muladds)) continue;
-    io::ExitThresholds t;
-    t.criterion = menu.criterion;
-    t.thresholds = candidates[i];
-    t.exit_muladds = menu.exit_muladds;
-    t.p_index = eval::candidate_index(valid.criterion, i);
-    t.valid_accuracy = result.accuracy;
-    t.valid_expected_muladds = t.budget_muladds = result.expected_muladds;
-    menu.budgets.push_back(t);
+    menu.budgets.push_back(
+        eval::thresholds_record(valid, candidates[i], eval::candidate_index(valid.criterion, i), result, costs));
   }
   std::stable_sort(menu.budgets.begin(), menu.budgets.end(), [](const auto& a, const auto& b) {
     return a.valid_expected_muladds < b.valid_expected_muladds;
   });
-  io::ExitThresholds full;
-  full.criterion = menu.criterion;
-  full.thresholds.assign(costs.size(), std::numeric_limits<float>::infinity());
-  full.thresholds.back() = -std::numeric_limits<float>::infinity();
-  full.exit_muladds = menu.exit_muladds;
-  full.p_index = 0;
-  full.valid_accuracy = 100.0 * valid.correct[valid.correct.size(0) - 1].to(torch::kFloat64).mean().item<double>();
+  // The full network: every sample at the last exit, at the cost of the blocks and the last head only.
+  const auto none = eval::no_early_exit(static_cast<int64_t>(costs.size()));
+  auto full = eval::thresholds_record(valid, none, 0, eval::evaluate_with_thresholds(valid, none, costs), costs);
   full.valid_expected_muladds = full.budget_muladds = static_cast<double>(full_muladds);
   menu.budgets.push_back(full);
   return menu;
