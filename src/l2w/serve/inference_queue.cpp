@@ -74,10 +74,10 @@ void InferenceQueue::work() {
     size_t budget = 0;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      const int64_t waiting = queued_images_;
       batch = next_batch(lock);
       if (batch.empty()) return;
-      budget = controller_.choose(waiting, arrivals_.at(now_s()));
+      // The queue as the batch leaves: its own images and those that arrived while it gathered.
+      budget = controller_.choose(queued_images_, arrivals_.at(now_s()));
     }
     run_batch(std::move(batch), budget);
   }
