@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what l2w needs and builds it into build/ (run as root on Debian 12):
-# - Debian's packages: compiler, CMake and Ninja, CLI11, GoogleTest, zlib, libjpeg/libpng, Gloo's headers
+# - Debian's packages: Clang (the compiler; GCC builds too, more slowly), CMake and Ninja, CLI11, GoogleTest, zlib, libjpeg/libpng, Gloo's headers
 #   (for c10d), cpp-httplib (for l2w serve), Fashion-MNIST, gnuplot;
 # - LibTorch: PyPI's torch wheel (pinned below; built with CUDA, it also runs without a GPU) in a virtual
 #   environment outside the clone, $L2W_VENV (default ~/.cache/l2w/venv), reused by every clone and by CI.
@@ -20,7 +20,7 @@ fail() {
   exit 1
 }
 
-packages=(cmake g++ make ninja-build python3 python3-venv libcli11-dev zlib1g-dev libgtest-dev libjpeg62-turbo-dev libpng-dev
+packages=(cmake clang g++ make ninja-build python3 python3-venv libcli11-dev zlib1g-dev libgtest-dev libjpeg62-turbo-dev libpng-dev
           libgloo-dev libcpp-httplib-dev dataset-fashion-mnist gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
@@ -41,13 +41,23 @@ if ! "$venv/bin/python3" -c "import torch, numpy, PIL, sys; sys.exit(torch.__ver
     >>"$log" 2>&1 || fail "pip install torch==$torch_version"
 fi
 
-step "setup: configuring (LibTorch from $venv)"
+# Clang, unless L2W_CXX names another compiler: with the precompiled LibTorch header it instantiates the
+# header's templates once (-fpch-instantiate-templates), where GCC does so again in every translation unit;
+# the command builds in about 60 % of GCC's time, and runs as fast (docs/timings.md).
+cxx=${L2W_CXX:-clang++}
+command -v "$cxx" >/dev/null || cxx=g++
+cxx=$(command -v "$cxx")
+# A build folder configured for another compiler starts afresh (CMake does not switch compilers in place).
+if [[ -f build/CMakeCache.txt ]] && ! grep -q "^CMAKE_CXX_COMPILER:[A-Z]*=$cxx\$" build/CMakeCache.txt; then
+  rm -rf build/CMakeCache.txt build/CMakeFiles
+fi
+step "setup: configuring (LibTorch from $venv, $(basename "$cxx"))"
 # Ninja compiles a target's files while the libraries it links are still being built (make waits for them).
 generator=(-G Ninja)
 [[ -f build/CMakeCache.txt ]] && ! grep -q "CMAKE_GENERATOR:INTERNAL=Ninja" build/CMakeCache.txt && generator=()
-cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DL2W_PYTHON="$venv/bin/python3" >>"$log" 2>&1 || fail "cmake"
+cmake -S . -B build "${generator[@]}" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release -DL2W_PYTHON="$venv/bin/python3" >>"$log" 2>&1 || fail "cmake"
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
-step "setup: building ${*:-everything} (a first build of everything takes about 5 minutes on 2 cores; log: $log)"
+step "setup: building ${*:-everything} (a first build of everything takes about 4 minutes on 2 cores; log: $log)"
 cmake --build build -j "$(nproc)" "${targets[@]}" >>"$log" 2>&1 || fail "the build"
 step "setup: built build/src/cli/l2w"
