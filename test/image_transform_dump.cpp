@@ -16,8 +16,20 @@
 
 namespace {
 
+namespace ds = l2w::dataset;
+
+// The jobs of one file come together: each file is decoded once.
+const ds::RgbImage& decoded(const std::string& file) {
+  static std::string last_file;
+  static ds::RgbImage last_image;
+  if (file != last_file) {
+    last_image = ds::decode_image(file);
+    last_file = file;
+  }
+  return last_image;
+}
+
 std::vector<uint8_t> transform(const std::string& line) {
-  namespace ds = l2w::dataset;
   std::istringstream in(line);
   std::string mode, file;
   int64_t size = 0;
@@ -27,13 +39,13 @@ std::vector<uint8_t> transform(const std::string& line) {
     int64_t resize = 0;
     in >> resize >> std::ws;
     std::getline(in, file);
-    ds::resize_center_crop(ds::decode_image(file), resize, size, out.data());
+    ds::resize_center_crop(decoded(file), resize, size, out.data());
   } else if (mode == "crop") {
     ds::CropBox box;
     int flip = 0;
     in >> box.top >> box.left >> box.height >> box.width >> flip >> std::ws;
     std::getline(in, file);
-    ds::resized_crop(ds::decode_image(file), box, size, flip != 0, out.data());
+    ds::resized_crop(decoded(file), box, size, flip != 0, out.data());
   } else {
     throw std::runtime_error("unknown job '" + line + "'");
   }

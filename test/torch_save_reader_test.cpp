@@ -38,14 +38,17 @@ std::string file_text(const std::string& path) {
 
 // The reference files Python writes are the same for every test here and every run of them (a test run
 // alone, the suite, the suite again): they are written once per build, into a folder named after what
-// produces them (the script, the key list, the Python), and renamed into place whole, only when Python
-// succeeded, so that processes side by side never read half of it.
+// produces them (the script, this file, which says what to write, the key list, the Python), and renamed
+// into place whole, only when Python succeeded, so that processes side by side never read half of it.
 std::string reference_files() {
-  const auto key = std::hash<std::string>()(file_text(kScript) + file_text(kKeys) + L2W_PYTHON);
+  const auto key = std::hash<std::string>()(file_text(kScript) + file_text(__FILE__) + file_text(kKeys) + L2W_PYTHON);
   const std::filesystem::path dir = std::string(L2W_TEST_WORK) + "/interop_" + std::to_string(key);
   if (std::filesystem::exists(dir)) return dir.string();
   const auto fresh = test::temp_dir("interop_fresh");
-  if (!python("write " + fresh + " " + kKeys)) return fresh;  // the tests fail on what is missing
+  // The reference's checkpoint, and L2W checkpoints of one- and three-layer MLP_tanh networks with Adam state.
+  const std::string writes = "write " + fresh + " " + kKeys + " + write_l2w " + fresh + " " + fresh + " 1 3" +
+                             " + write_l2w " + fresh + " " + fresh + " 3 6";
+  if (!python(writes)) return fresh;  // the tests fail on what is missing
   std::error_code lost_race;  // another test renamed its copy first: use that one
   std::filesystem::rename(fresh, dir, lost_race);
   if (lost_race) std::filesystem::remove_all(fresh);
@@ -150,17 +153,15 @@ TEST_F(TorchSaveInterop, RoundTripsBetweenCppAndPythonAreBitExact) {
 TEST_F(TorchSaveInterop, ReferenceL2wCheckpointsMoveBothWays) {
   const std::vector<std::pair<int, meta::WpnInput>> configurations{{1, meta::WpnInput::kLoss}, {3, meta::WpnInput::kBoth}};
   auto inputs_of = [](meta::WpnInput input) { return input == meta::WpnInput::kBoth ? "6" : "3"; };
-  std::string writes, checks;
+  std::string checks;
   for (const auto& [layers, input] : configurations) {
     const std::string n = std::to_string(layers), inputs = inputs_of(input);
-    writes += (writes.empty() ? "" : " + ") + std::string("write_l2w ") + reference_ + " " + dir_ + " " + n + " " + inputs;
-    checks += (checks.empty() ? "" : " + ") + std::string("check_l2w ") + dir_ + " " + n + " " + inputs + " " + dir_ +
-              "/l2w_" + n + "_from_cpp.pth.tar";
+    checks += (checks.empty() ? "" : " + ") + std::string("check_l2w ") + reference_ + " " + n + " " + inputs + " " +
+              dir_ + "/l2w_" + n + "_from_cpp.pth.tar";
   }
-  ASSERT_TRUE(python(writes));
   for (const auto& [layers, input] : configurations) {
     const std::string n = std::to_string(layers);
-    const auto checkpoint = io::load_checkpoint(dir_ + "/l2w_" + n + ".pth.tar");
+    const auto checkpoint = io::load_checkpoint(reference_ + "/l2w_" + n + ".pth.tar");
     models::MSDNet net(test::tiny_msdnet());
     train::Sgd sgd(net->parameters(), train::SgdOptions());
     meta::MetaOptions options(3);
@@ -169,7 +170,7 @@ TEST_F(TorchSaveInterop, ReferenceL2wCheckpointsMoveBothWays) {
     step.load(checkpoint);
 
     // W = 1 + (tanh − mean(tanh)) with epsilon 1 and the `mat` constraint: the reference's tanh outputs.
-    const auto expected = io::read_torch_save(dir_ + "/l2w_" + n + "_outputs.pt").toGenericDict();
+    const auto expected = io::read_torch_save(reference_ + "/l2w_" + n + "_outputs.pt").toGenericDict();
     const auto x = expected.at("input").toTensor();
     const auto tanh = expected.at("output").toTensor();
     torch::NoGradGuard no_grad;

@@ -18,6 +18,7 @@ one-axis Pillow resizes, and the check also confirms that this is the only way P
 
 Usage: imagenet_pixels_check.py DUMP_BINARY WORK_DIR
 """
+import functools
 import os
 import random
 import subprocess
@@ -54,11 +55,11 @@ FORMATS = {
     "progressive": lambda im, p: im.save(p + ".jpg", quality=90, progressive=True),
     "grey_jpeg": lambda im, p: im.convert("L").save(p + ".jpg", quality=90),
     "cmyk_jpeg": lambda im, p: im.convert("CMYK").save(p + ".jpg", quality=95),
-    "png": lambda im, p: im.save(p + ".png"),
-    "rgba_png": lambda im, p: with_alpha(im).save(p + ".png"),
-    "grey_png": lambda im, p: im.convert("L").save(p + ".png"),
-    "grey_alpha_png": lambda im, p: with_alpha(im).convert("LA").save(p + ".png"),
-    "palette_png": lambda im, p: im.quantize(200, method=Image.Quantize.FASTOCTREE).save(p + ".png"),
+    "png": lambda im, p: im.save(p + ".png", compress_level=1),
+    "rgba_png": lambda im, p: with_alpha(im).save(p + ".png", compress_level=1),
+    "grey_png": lambda im, p: im.convert("L").save(p + ".png", compress_level=1),
+    "grey_alpha_png": lambda im, p: with_alpha(im).convert("LA").save(p + ".png", compress_level=1),
+    "palette_png": lambda im, p: im.quantize(200, method=Image.Quantize.FASTOCTREE).save(p + ".png", compress_level=1),
 }
 
 
@@ -124,12 +125,19 @@ def chw(im):
     return np.ascontiguousarray(np.asarray(im.convert("RGB")).transpose(2, 0, 1)).tobytes()
 
 
+@functools.lru_cache(maxsize=1)
+def opened(path):
+    """PIL.Image.open(path).convert('RGB'), decoded once for the five transforms of each file (none of
+    them modifies it: crop, resize and transpose return new images)."""
+    return Image.open(path).convert("RGB")
+
+
 def reference_eval(path, resize_to, size):
-    return chw(torchvision_center_crop(torchvision_resize(Image.open(path).convert("RGB"), resize_to), size))
+    return chw(torchvision_center_crop(torchvision_resize(opened(path), resize_to), size))
 
 
 def reference_crop(path, size, top, left, height, width, flip):
-    im = Image.open(path).convert("RGB").crop((left, top, left + width, top + height))
+    im = opened(path).crop((left, top, left + width, top + height))
     im = resize(im, size, size)
     return chw(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flip else im)
 
