@@ -77,12 +77,17 @@ torch::Device setup_runtime(const Flags& f) {
   // oneDNN keeps 1024 prepared convolution kernels by default; early-exit inference meets each layer at
   // several batch sizes (docs/inference.md), more than that on the larger networks. Read at first use.
   setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8192", /*overwrite=*/0);
-  // LibTorch may start with fewer threads than cores: set the count explicitly.
-  // Several ranks on one machine (l2w launch, torchrun) share its cores.
+  // LibTorch may start with fewer threads than cores: set the count explicitly. Without --threads,
+  // OMP_NUM_THREADS decides, as for any LibTorch program (torchrun sets it to 1 for several ranks; the
+  // test suite, to share the cores among the tests it runs at once); without either, several ranks on
+  // one machine (l2w launch) share its cores.
+  const char* omp_threads = std::getenv("OMP_NUM_THREADS");
   const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
   const int sharing = local_world != nullptr ? std::max(1, std::atoi(local_world)) : 1;
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = f.threads > 0 ? int(f.threads) : std::max(1, cores / sharing);
+  int threads = std::max(1, cores / sharing);
+  if (omp_threads != nullptr && std::atoi(omp_threads) > 0) threads = std::atoi(omp_threads);
+  if (f.threads > 0) threads = int(f.threads);
   at::set_num_threads(threads);
   try {
     const torch::Device device = runtime::parse_device(f.device);

@@ -8,7 +8,7 @@ set -euo pipefail
 l2w=$1 src=$2 run=$3/budgeted_eval
 rm -rf "$run"
 mkdir -p "$run"
-net=(--data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4 --grFactor 1-2-4 --bnFactor 1-2-4 --threads 2)
+net=(--data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4 --grFactor 1-2-4 --bnFactor 1-2-4)
 arch=("${net[@]}" --train-limit 1200 --test-limit 600 --use_valid --num_sample_valid 500)
 "$l2w" train --method plain "${arch[@]}" --epochs 1 --batch-size 100 --train_url "$run" --print-freq 0 >/dev/null
 "$l2w" eval --evalmode both "${arch[@]}" --save-probs --budget 5e6 \

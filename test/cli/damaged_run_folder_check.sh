@@ -13,7 +13,7 @@ run=$work/run
 models=$run/save_models
 train() {  # train EPOCHS LOG
   "$l2w" train --data fashion-mnist --train-limit 128 --test-limit 64 --num_sample_valid 32 --nBlocks 2 \
-    --nChannels 4 --growthRate 2 --grFactor 1-2-4 --bnFactor 1-2-4 --batch-size 64 --seed 0 --threads 2 \
+    --nChannels 4 --growthRate 2 --grFactor 1-2-4 --bnFactor 1-2-4 --batch-size 64 --seed 0 \
     --print-freq 0 --method plain --train_url "$run" --epochs "$1" >"$work/$2.log" 2>&1
 }
 expect_resume() {  # expect_resume LOG BAD_FILE EPOCH

@@ -8,7 +8,7 @@ rm -rf "$work"
 mkdir -p "$work"
 "${L2W_PYTHON:-python3}" "$src/test/python/make_image_folder.py" "$work/data"
 arch=(--data ImageNet --data_url "$work/data" --workers 2 --seed 0 --arch msdnet --nBlocks 2 --stepmode even
-      --step 1 --base 1 --nChannels 4 --growthRate 4 --grFactor 1-2-4-4 --bnFactor 1-2-4-4 --threads 2)
+      --step 1 --base 1 --nChannels 4 --growthRate 4 --grFactor 1-2-4-4 --bnFactor 1-2-4-4)
 meta=(--meta_net_hidden_size 16 --meta_net_num_layers 1 --meta_interval 1 --meta_lr 1e-4 --epsilon 0.3
       --target_p_index 15 --meta_net_input_type loss --constraint_dimension mat)
 if "$l2w" train "${arch[@]}" "${meta[@]}" --epochs 1 --batch-size 8 --train_url "$work/strict" >"$work/strict.log" 2>&1; then

@@ -94,8 +94,7 @@ std::map<pid_t, int64_t> start_ranks(const std::vector<std::string>& command, co
     const std::map<std::string, std::string> environment = {
         {"MASTER_ADDR", options.master_addr},     {"MASTER_PORT", std::to_string(options.master_port)},
         {"WORLD_SIZE", std::to_string(world)},    {"RANK", std::to_string(rank)},
-        {"LOCAL_RANK", std::to_string(local)},    {"LOCAL_WORLD_SIZE", std::to_string(options.nproc)},
-        {"OMP_NUM_THREADS", std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "1"}};
+        {"LOCAL_RANK", std::to_string(local)},    {"LOCAL_WORLD_SIZE", std::to_string(options.nproc)}};
     running[start_rank(command, environment)] = rank;
   }
   return running;
