@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what l2w needs and builds it into build/ (run as root on Debian 12):
-# - Debian's packages: Clang (the compiler; GCC builds too, more slowly), CMake and Ninja, CLI11, GoogleTest, zlib, libjpeg/libpng, Gloo's headers
-#   (for c10d), cpp-httplib (for l2w serve), Fashion-MNIST, gnuplot;
+# - Debian's packages: Clang (the compiler; GCC builds too, more slowly), CMake and Ninja, CLI11,
+#   GoogleTest, zlib, libjpeg/libpng, Gloo's headers (for c10d), cpp-httplib (for l2w serve),
+#   Fashion-MNIST, gnuplot;
 # - LibTorch: PyPI's torch wheel (pinned below; built with CUDA, it also runs without a GPU) in a virtual
 #   environment outside the clone, $L2W_VENV (default ~/.cache/l2w/venv), reused by every clone and by CI.
 # Usage: setup.sh [TARGET...]: only those CMake targets (scripts/demo.sh builds `l2w`, not the tests);
@@ -14,31 +15,49 @@ log=${L2W_SETUP_LOG:-build/setup.log}
 mkdir -p "$(dirname "$log")"
 : >"$log"
 step() { printf '%s\n' "$*"; }
-fail() {
-  echo "setup: $1 failed; the last lines of $log:" >&2
-  tail -n 25 "$log" >&2
+pip_pid=""
+fail() {  # fail WHAT [LOG]
+  local failed_log=${2:-$log}
+  [[ -n $pip_pid ]] && kill "$pip_pid" 2>/dev/null
+  echo "setup: $1 failed; the last lines of $failed_log:" >&2
+  tail -n 25 "$failed_log" >&2
   exit 1
 }
 
 packages=(cmake clang g++ make ninja-build python3 python3-venv libcli11-dev zlib1g-dev libgtest-dev libjpeg62-turbo-dev libpng-dev
           libgloo-dev libcpp-httplib-dev dataset-fashion-mnist gnuplot-nox)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
+apt_updated=false
+apt_install() {  # apt_install PACKAGE...: those of them not installed yet
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
   step "setup: installing Debian packages: ${missing[*]}"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
-    >>"$log" 2>&1 || fail "apt-get install" 
-fi
+  if ! $apt_updated; then
+    apt-get update -qq >>"$log" 2>&1 || fail "apt-get update"
+    apt_updated=true
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1 ||
+    fail "apt-get install"
+}
 
+# Python first, for the virtual environment; then torch and the other Debian packages side by side (on a
+# fresh machine both mostly wait for the network and the disk).
+apt_install python3 python3-venv
 if ! "$venv/bin/python3" -c "import torch, numpy, PIL, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" \
     >>"$log" 2>&1; then
-  step "setup: installing torch $torch_version (LibTorch, with its CUDA libraries: about 5 GB) into $venv"
-  python=$(command -v python3)
-  "$python" -m venv "$venv" >>"$log" 2>&1 || fail "creating the virtual environment $venv"
-  "$venv/bin/python3" -m pip install -q --disable-pip-version-check "torch==$torch_version" numpy pillow \
-    >>"$log" 2>&1 || fail "pip install torch==$torch_version"
+  pip_log=${log%.log}-pip.log
+  step "setup: installing torch $torch_version (LibTorch, with its CUDA libraries: about 5 GB) into $venv (log: $pip_log)"
+  { python3 -m venv "$venv" && "$venv/bin/python3" -m pip install -q --disable-pip-version-check "torch==$torch_version" \
+      numpy pillow; } >"$pip_log" 2>&1 &
+  pip_pid=$!
+fi
+apt_install "${packages[@]}"
+if [[ -n $pip_pid ]]; then
+  pid=$pip_pid
+  pip_pid=""
+  wait "$pid" || fail "creating $venv and pip install torch==$torch_version" "$pip_log"
 fi
 
 # Clang, unless L2W_CXX names another compiler: with the precompiled LibTorch header it instantiates the
