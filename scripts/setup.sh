@@ -49,8 +49,10 @@ if ! "$venv/bin/python3" -c "import torch, numpy, PIL, sys; sys.exit(torch.__ver
     >>"$log" 2>&1; then
   pip_log=${log%.log}-pip.log
   step "setup: installing torch $torch_version (LibTorch, with its CUDA libraries: about 5 GB) into $venv (log: $pip_log)"
-  { python3 -m venv "$venv" && "$venv/bin/python3" -m pip install -q --disable-pip-version-check "torch==$torch_version" \
-      numpy pillow; } >"$pip_log" 2>&1 &
+  # --no-compile: Python compiles the modules it imports when it first imports them, not all 5 GB now
+  # (1 min 26 s against 1 min 39 s).
+  { python3 -m venv "$venv" && "$venv/bin/python3" -m pip install -q --no-compile --disable-pip-version-check \
+      "torch==$torch_version" numpy pillow; } >"$pip_log" 2>&1 &
   pip_pid=$!
 fi
 apt_install "${packages[@]}"
