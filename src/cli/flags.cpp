@@ -143,7 +143,9 @@ std::string method_name(Method method) { return method == Method::kL2W ? "l2w" :
 
 void add_runtime_flags(CLI::App& app, Flags& f) {
   app.add_option("--seed", f.run.seed(), "seed of initialisation, data order and augmentation")->capture_default_str();
-  app.add_option("--threads", f.threads, "LibTorch threads (0: OMP_NUM_THREADS if set, else all cores, shared among l2w launch's ranks)")->check(kNonNegative);
+  app.add_option("--threads", f.threads,
+                 "LibTorch threads (0: OMP_NUM_THREADS if set, else all cores, shared among l2w launch's ranks)")
+      ->check(kNonNegative);
   app.add_option("--device", f.device, "cpu | cuda[:i]");
   app.add_option("--gpu", f.device, "accepted for the reference's scripts; same as --device")->group("");
 }
