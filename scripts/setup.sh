@@ -79,6 +79,6 @@ generator=(-G Ninja)
 cmake -S . -B build "${generator[@]}" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release -DL2W_PYTHON="$venv/bin/python3" >>"$log" 2>&1 || fail "cmake"
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
-step "setup: building ${*:-everything} (a first build of everything takes about 4 minutes on 2 cores; log: $log)"
+step "setup: building ${*:-everything} (a first build of everything takes about 3 minutes on 2 cores; log: $log)"
 cmake --build build -j "$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" "${targets[@]}" >>"$log" 2>&1 || fail "the build"
 step "setup: built build/src/cli/l2w"
