@@ -22,6 +22,10 @@ l2w_flags=(--method l2w --meta_grad fd --meta_interval 1 --meta_lr 1e-4 --meta_w
 # Both trainings side by side, one LibTorch thread each: this small network gains little from a second
 # thread, so the pair finishes sooner than one after the other (144 s against 171 s, measured).
 declare -A pids started
+# Background jobs of a script ignore Ctrl-C: stop the trainings with the demo, however it ends (a trapped
+# signal also interrupts `wait`).
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
 for method in plain l2w; do
   flags=(--method plain)
   [[ $method == l2w ]] && flags=("${l2w_flags[@]}")
@@ -32,7 +36,7 @@ for method in plain l2w; do
 done
 echo "demo: training plain and l2w side by side (logs: $run/plain.log, $run/l2w.log)"
 for method in plain l2w; do
-  wait "${pids[$method]}" || { tail -n 20 "$run/$method.log"; kill "${pids[l2w]}" 2>/dev/null; exit 1; }
+  wait "${pids[$method]}" || { tail -n 20 "$run/$method.log"; exit 1; }
   echo "demo: $method trained and evaluated in $((SECONDS - started[$method])) s; its test results per exit:"
   sed -n '/^Final test results/,/^$/p' "$run/$method.log" | tail -n +2
 done
