@@ -15,10 +15,11 @@ log=${L2W_SETUP_LOG:-build/setup.log}
 mkdir -p "$(dirname "$log")"
 : >"$log"
 step() { printf '%s\n' "$*"; }
-pip_pid=""
+pip_pid=""  # torch's pip install while it runs in the background: stopped with this script, however it ends
+trap '[[ -z $pip_pid ]] || kill "$pip_pid" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
 fail() {  # fail WHAT [LOG]
   local failed_log=${2:-$log}
-  [[ -n $pip_pid ]] && kill "$pip_pid" 2>/dev/null
   echo "setup: $1 failed; the last lines of $failed_log:" >&2
   tail -n 25 "$failed_log" >&2
   exit 1
@@ -51,15 +52,18 @@ if ! "$venv/bin/python3" -c "import torch, numpy, PIL, sys; sys.exit(torch.__ver
   step "setup: installing torch $torch_version (LibTorch, with its CUDA libraries: about 5 GB) into $venv (log: $pip_log)"
   # --no-compile: Python compiles the modules it imports when it first imports them, not all 5 GB now
   # (1 min 26 s against 1 min 39 s).
-  { python3 -m venv "$venv" && "$venv/bin/python3" -m pip install -q --no-compile --disable-pip-version-check \
-      "torch==$torch_version" numpy pillow; } >"$pip_log" 2>&1 &
+  python3 -m venv "$venv" >>"$log" 2>&1 || fail "creating the virtual environment $venv"
+  "$venv/bin/python3" -m pip install -q --no-compile --disable-pip-version-check "torch==$torch_version" numpy \
+    pillow >"$pip_log" 2>&1 &
   pip_pid=$!
 fi
 apt_install "${packages[@]}"
 if [[ -n $pip_pid ]]; then
-  pid=$pip_pid
+  if ! wait "$pip_pid"; then
+    pip_pid=""
+    fail "pip install torch==$torch_version" "$pip_log"
+  fi
   pip_pid=""
-  wait "$pid" || fail "creating $venv and pip install torch==$torch_version" "$pip_log"
 fi
 
 # Clang, unless L2W_CXX names another compiler: with the precompiled LibTorch header it instantiates the
