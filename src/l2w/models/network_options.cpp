@@ -20,14 +20,11 @@ Arch parse_arch(const std::string& name) {
 }
 
 MultiExitNetwork make_network(const NetworkOptions& options) {
-  MultiExitNetwork backbone;
-  if (options.arch() == Arch::kMSDNet)
-    backbone = MSDNet(options.msdnet()).ptr();
-  else
-    backbone = RANet(options.ranet()).ptr();
+  const bool msdnet = options.arch() == Arch::kMSDNet;
+  MultiExitNetwork backbone =
+      msdnet ? MultiExitNetwork(MSDNet(options.msdnet()).ptr()) : MultiExitNetwork(RANet(options.ranet()).ptr());
   if (!options.imta_heads()) return backbone;
-  const int64_t classes = options.arch() == Arch::kMSDNet ? options.msdnet().num_classes() : options.ranet().num_classes();
-  return ImtaNetwork(backbone, classes).ptr();
+  return ImtaNetwork(backbone, msdnet ? options.msdnet().num_classes() : options.ranet().num_classes()).ptr();
 }
 
 namespace {
