@@ -246,5 +246,55 @@ TEST(L2WStep, FiniteDifferenceStepWithZeroEpsilonEqualsPlainTraining) {
   for (const auto& item : sa) EXPECT_TRUE(torch::equal(item.value(), sb[item.key()])) << item.key();
 }
 
+// An odd batch is halved as the reference's chunk(2) halves it: the first phase trains on the first
+// ceil(n/2) images. The iteration must equal two phases built by hand from those halves.
+TEST(L2WStep, OddBatchGivesTheFirstPhaseTheLargerHalf) {
+  torch::manual_seed(8);
+  models::MSDNet a(test::micro_msdnet()), b(test::micro_msdnet());
+  a->to(torch::kFloat64);
+  b->to(torch::kFloat64);
+  a->train();
+  b->train();
+  io::load_state_dict(*b, io::state_dict(*a), "copy");
+  const auto sgd_options = train::SgdOptions().lr(0.1).momentum(0.9).weight_decay(1e-3);
+  train::Sgd sgd_a(a->parameters(), sgd_options), sgd_b(b->parameters(), sgd_options);
+  const auto options = meta_options(0.8);
+  meta::L2WStep step(*a, sgd_a, options), by_hand(*b, sgd_b, options);
+  io::load_state_dict(*by_hand.wpn(), io::state_dict(*step.wpn()), "copy");
+  train::Adam adam(by_hand.wpn()->parameters(),
+                   train::AdamOptions().lr(options.meta_lr()).weight_decay(options.meta_weight_decay()));
+  runtime::LossScaler no_scaling(false);
+
+  const auto x = torch::randn({33, 1, 16, 16}, torch::kFloat64);
+  const auto y = torch::randint(3, {33}, torch::kLong);
+  const auto report = step.run(x, y, {0, 1.0});
+
+  const torch::Tensor xs[2] = {x.slice(0, 0, 17), x.slice(0, 17)}, ys[2] = {y.slice(0, 0, 17), y.slice(0, 17)};
+  ASSERT_EQ(xs[0].size(0), 17);
+  ASSERT_EQ(xs[1].size(0), 16);
+  torch::Tensor meta_loss = torch::zeros({}, torch::kFloat64);
+  std::vector<torch::Tensor> weights;
+  for (int phase = 0; phase < 2; ++phase) {
+    const auto g = by_hand.meta_gradient(xs[phase], ys[phase], xs[1 - phase], ys[1 - phase]);
+    adam.step(g.grads);
+    meta_loss = meta_loss + g.meta_loss / 2;
+    const auto logits = train::forward_logits(*b, xs[phase], runtime::Amp::kOff);
+    const auto losses = criterion::per_exit_losses(logits, ys[phase]);
+    torch::Tensor w;
+    {
+      torch::NoGradGuard no_grad;
+      w = by_hand.wpn()(losses, criterion::per_exit_confidences(logits));
+    }
+    weights.push_back(w);
+    train::descend(criterion::weighted_loss(losses, w), sgd_b, nullptr, no_scaling);
+  }
+  EXPECT_TRUE(torch::equal(report.meta_loss, meta_loss));
+  EXPECT_TRUE(torch::equal(report.weights, torch::cat(weights)));
+  const auto sa = io::state_dict(*a), sb = io::state_dict(*b);
+  for (const auto& item : sa) EXPECT_TRUE(torch::equal(item.value(), sb[item.key()])) << item.key();
+  const auto wa = io::state_dict(*step.wpn()), wb = io::state_dict(*by_hand.wpn());
+  for (const auto& item : wa) EXPECT_TRUE(torch::equal(item.value(), wb[item.key()])) << item.key();
+}
+
 }  // namespace
 }  // namespace l2w

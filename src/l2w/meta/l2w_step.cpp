@@ -202,7 +202,8 @@ train::StepReport L2WStep::compute(const torch::Tensor& images, const torch::Ten
     real_step(forward_half(images, labels, options_.amp()), report);
     return report;
   }
-  const int64_t half = n / 2;
+  // The first half takes ceil(n/2) images, as the reference's `chunk(2)` cuts an odd batch.
+  const int64_t half = (n + 1) / 2;
   const torch::Tensor x[2] = {images.slice(0, 0, half), images.slice(0, half)};
   const torch::Tensor y[2] = {labels.slice(0, 0, half), labels.slice(0, half)};
   const bool meta = kind(position) == 1;

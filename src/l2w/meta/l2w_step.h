@@ -1,4 +1,5 @@
-// The L2W training iteration (docs/algorithm.md, "One training iteration"): the batch is split in halves; each half in turn trains while
+// The L2W training iteration (docs/algorithm.md, "One training iteration"): the batch is split in halves (the first
+// takes ceil(n/2) images, as the reference's chunk(2)); each half in turn trains while
 // the other is meta data. A meta step updates the weight prediction network (WPN) by differentiating,
 // through a pseudo SGD step of the backbone, the loss of the meta half at its target exits; then the
 // real step trains the backbone with the updated WPN's weights.
