@@ -5,6 +5,7 @@
 #include "l2w/eval/dynamic.h"
 #include "l2w/infer/early_exit_classifier.h"
 #include "l2w/models/exit_cost.h"
+#include "l2w/io/state_dict.h"
 #include "l2w/models/imta_network.h"
 #include "l2w/train/distillation_step.h"
 #include "test_util.h"
@@ -39,9 +40,46 @@ TEST(ImtaNetwork, HeadsCollaborateInlineAndTheirCostIsCounted) {
   EXPECT_TRUE(imta->named_parameters()["classifier.0.weight"].grad().defined());
 }
 
-TEST(ImtaNetwork, ASecondStageStepLeavesTheBackboneBitIdentical) {
+// IMTA's code puts the whole model in training mode: the frozen backbone normalises with each batch's
+// statistics and its running statistics move as a training-mode forward moves them, while its parameters
+// stay fixed; the teacher is the training-mode backbone's last exit.
+TEST(ImtaNetwork, SecondStageStepsMoveTheBackboneStatisticsAsIMTAsCodeDoes) {
   auto imta = imta_on_tiny_msdnet();
   imta->train();
+  ASSERT_TRUE(imta->backbone()->is_training());
+  models::MSDNet alone(test::tiny_msdnet(3, 10));  // the backbone by itself, in training mode
+  io::load_state_dict(*alone, io::state_dict(*imta->backbone()), "copy");
+  alone->train();
+  std::map<std::string, torch::Tensor> parameters, buffers;
+  for (const auto& item : imta->backbone()->named_parameters()) parameters[item.key()] = item.value().clone();
+  for (const auto& item : imta->backbone()->named_buffers()) buffers[item.key()] = item.value().clone();
+  train::Sgd sgd(imta->parameters(), train::SgdOptions().lr(0.1).momentum(0.9).weight_decay(1e-4));
+  train::DistillationStep step(*imta, sgd, criterion::DistillationOptions());
+  for (int i = 0; i < 3; ++i) {
+    const auto x = torch::randn({8, 3, 32, 32});
+    step.run(x, torch::randint(10, {8}, torch::kLong), {i, 1.0});
+    torch::NoGradGuard no_grad;
+    const auto teacher = alone->forward(x).back();
+    EXPECT_TRUE(torch::equal(imta->teacher_logits(), teacher)) << "step " << i;
+    const auto expected = io::state_dict(*alone);
+    for (const auto& item : imta->backbone()->named_buffers())
+      EXPECT_TRUE(torch::equal(item.value(), expected[item.key()])) << item.key() << ", step " << i;
+  }
+  for (const auto& item : imta->backbone()->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), parameters[item.key()])) << item.key();
+  size_t moved = 0;
+  for (const auto& item : imta->backbone()->named_buffers()) moved += !torch::equal(item.value(), buffers[item.key()]);
+  EXPECT_GT(moved, 0u);
+  imta->eval();
+  EXPECT_FALSE(imta->backbone()->is_training());
+}
+
+// --imta-freeze-backbone-bn: the backbone stays in eval mode, parameters and buffers bit-identical.
+TEST(ImtaNetwork, FrozenStatisticsLeaveTheBackboneBitIdentical) {
+  auto imta = imta_on_tiny_msdnet();
+  imta->freeze_backbone_statistics(true);
+  imta->train();
+  ASSERT_FALSE(imta->backbone()->is_training());
   std::map<std::string, torch::Tensor> before;
   for (const auto& item : imta->backbone()->named_parameters()) before[item.key()] = item.value().clone();
   for (const auto& item : imta->backbone()->named_buffers()) before[item.key()] = item.value().clone();

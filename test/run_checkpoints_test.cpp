@@ -130,19 +130,59 @@ TEST(RunCheckpoints, FineTuningTakesTheWeightsOnly) {
   EXPECT_DOUBLE_EQ(start.best_prec1, 0.0);
 }
 
+dataset::SplitOptions split_options(bool use_valid, int64_t num_valid, uint64_t seed, std::string adopt_from = "") {
+  dataset::SplitOptions o;
+  o.use_valid = use_valid;
+  o.num_valid = num_valid;
+  o.seed = seed;
+  o.adopt_from = std::move(adopt_from);
+  return o;
+}
+
 TEST(RunCheckpoints, TheHeldOutSplitIsDrawnOnceAndReadBack) {
   CheckpointedRun run(0);
   io::RunFolder folder(test::temp_dir("run_checkpoints_split"));
   folder.create();
   train::RunCheckpoints checkpoints(folder, run.arch, {}, nullptr);
-  const auto first = checkpoints.split(100, {true, 10, 5});
+  const auto first = checkpoints.split(100, split_options(true, 10, 5));
   EXPECT_EQ(first.valid.size(), 10u);
   EXPECT_EQ(first.train.size(), 90u);
   EXPECT_TRUE(fs::exists(folder.valid_index()));
-  const auto again = checkpoints.split(100, {true, 10, 99});  // another seed: the saved subset wins
+  const auto again = checkpoints.split(100, split_options(true, 10, 99));  // another seed: the saved subset wins
   EXPECT_EQ(again.valid, first.valid);
-  const auto all = checkpoints.split(100, {false, 10, 5});
+  const auto all = checkpoints.split(100, split_options(false, 10, 5));
   EXPECT_TRUE(all.train.empty() && all.valid.empty());
+}
+
+// IMTA's second stage holds out its first stage's images whatever its own seed, and refuses another count.
+TEST(RunCheckpoints, ASecondStageAdoptsItsFirstStagesHeldOutSplit) {
+  CheckpointedRun run(0);
+  io::RunFolder stage1(test::temp_dir("run_checkpoints_stage1")), stage2(test::temp_dir("run_checkpoints_stage2"));
+  stage1.create();
+  stage2.create();
+  const auto drawn = train::RunCheckpoints(stage1, run.arch, {}, nullptr).split(100, split_options(true, 10, 5));
+  EXPECT_EQ(io::run_folder_of_checkpoint(stage1.checkpoint(3)).valid_index(), stage1.valid_index());
+  train::RunCheckpoints second(stage2, run.arch, {}, nullptr);
+  try {
+    second.split(100, split_options(true, 20, 7, stage1.valid_index()));
+    ADD_FAILURE() << "another count was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("num_sample_valid 20 disagrees with the 10 samples held out in " +
+                                         stage1.valid_index()),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(stage2.valid_index()));
+  const auto adopted = second.split(100, split_options(true, 10, 7, stage1.valid_index()));
+  EXPECT_EQ(adopted.valid, drawn.valid);
+  EXPECT_EQ(adopted.train, drawn.train);
+  EXPECT_TRUE(fs::exists(stage2.valid_index()));  // evaluation of the second stage reads its own folder
+  // Without a first-stage index (a first stage trained without --use_valid), the second stage draws its own.
+  io::RunFolder stage3(test::temp_dir("run_checkpoints_stage3"));
+  stage3.create();
+  const auto own = train::RunCheckpoints(stage3, run.arch, {}, nullptr)
+                       .split(100, split_options(true, 10, 7, stage3.dir() + "/missing/valid_index.txt"));
+  EXPECT_EQ(own.valid.size(), 10u);
 }
 
 TEST(RunCheckpoints, ADamagedMidEpochStateIsRefused) {

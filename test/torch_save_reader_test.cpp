@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "l2w/meta/l2w_step.h"
+#include "l2w/models/imta_network.h"
 #include "l2w/models/msdnet.h"
 #include "l2w/nn/conv_blocks.h"
 #include "l2w/io/checkpoint.h"
@@ -47,7 +48,7 @@ std::string reference_files() {
   const auto fresh = test::temp_dir("interop_fresh");
   // The reference's checkpoint, and L2W checkpoints of one- and three-layer MLP_tanh networks with Adam state.
   const std::string writes = "write " + fresh + " " + kKeys + " + write_l2w " + fresh + " " + fresh + " 1 3" +
-                             " + write_l2w " + fresh + " " + fresh + " 3 6";
+                             " + write_l2w " + fresh + " " + fresh + " 3 6 + write_imta " + fresh + " " + kKeys;
   if (!python(writes)) return fresh;  // the tests fail on what is missing
   std::error_code lost_race;  // another test renamed its copy first: use that one
   std::filesystem::rename(fresh, dir, lost_race);
@@ -187,6 +188,40 @@ TEST_F(TorchSaveInterop, ReferenceL2wCheckpointsMoveBothWays) {
     io::save_checkpoint(written, dir_ + "/l2w_" + n + "_from_cpp.pth.tar");
   }
   python(checks);
+}
+
+// IMTA's second-stage checkpoints, as its main_IMTA.py saves them (DataParallel around IMTA_MSDNet around
+// the DataParallel-wrapped backbone, the heads' SGD in two groups), load with their optimizer state; l2w's
+// own load strictly into IMTA_MSDNet's layout.
+TEST_F(TorchSaveInterop, ImtaSecondStageCheckpointsMoveBothWays) {
+  const auto checkpoint = io::load_checkpoint(reference_ + "/imta.pth.tar");
+  EXPECT_EQ(checkpoint.epoch, 4);
+  EXPECT_DOUBLE_EQ(checkpoint.best_prec1, 55.5);
+  models::ImtaNetwork imta(std::make_shared<models::MSDNetImpl>(test::tiny_msdnet()), 10);
+  io::load_state_dict(*imta, checkpoint.state_dict, "imta.pth.tar");
+  EXPECT_TRUE(torch::equal(imta->named_parameters()["net.blocks.0.0.layers.0.net.0.weight"],
+                           checkpoint.state_dict["module.net.module.blocks.0.0.layers.0.net.0.weight"]));
+  EXPECT_TRUE(torch::equal(imta->named_buffers()["isc_modules.1.1.running_var"],
+                           checkpoint.state_dict["module.isc_modules.1.1.running_var"]));
+  train::Sgd sgd(imta->parameters(), train::SgdOptions().momentum(0.9));
+  sgd.load_state_dict(checkpoint.optimizer);
+  EXPECT_DOUBLE_EQ(sgd.options().lr(), 0.05);
+  // The optimizer numbers only the trainable parameters: the first is head 0's weight.
+  const auto state = sgd.state_dict().toGenericDict().at("state").toGenericDict();
+  const auto params = imta->parameters();
+  size_t head0 = 0;
+  while (!params[head0].requires_grad()) ++head0;
+  EXPECT_TRUE(params[head0].is_same(imta->named_parameters()["classifier.0.weight"]));
+  const auto python_state = checkpoint.optimizer.toGenericDict().at("state").toGenericDict();
+  EXPECT_TRUE(torch::equal(state.at(int64_t(head0)).toGenericDict().at("momentum_buffer").toTensor(),
+                           python_state.at(int64_t(0)).toGenericDict().at("momentum_buffer").toTensor()));
+  EXPECT_EQ(state.size(), python_state.size());
+
+  io::Checkpoint written;
+  written.arch = imta->arch();
+  written.state_dict = io::state_dict(*imta);
+  io::save_checkpoint(written, dir_ + "/imta_from_cpp.pth.tar");
+  python("check_imta " + reference_ + " " + kKeys + " " + dir_ + "/imta_from_cpp.pth.tar");
 }
 
 TEST_F(TorchSaveInterop, BadFilesAreRefusedWithTheirNameAndTheProblem) {

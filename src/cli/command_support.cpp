@@ -103,6 +103,7 @@ namespace {
 // IMTA's second stage starts from the first stage's network: its checkpoint goes into the backbone.
 void load_first_stage(const Flags& flags, models::NetworkOptions options, models::MultiExitNetworkImpl& net) {
   auto& imta = dynamic_cast<models::ImtaNetworkImpl&>(net);
+  imta.freeze_backbone_statistics(flags.imta_freeze_backbone_bn);
   const auto checkpoint = io::load_checkpoint(flags.imta_from);
   options.imta_heads(false);
   train::check_architecture(checkpoint, flags.imta_from, options);

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <utility>
 
+#include "l2w/io/run_folder.h"
 #include "l2w/models/imta_network.h"
 #include "l2w/runtime/mixed_precision.h"
 #include "l2w/train/distillation_step.h"
@@ -275,6 +276,10 @@ void add_meta_flags(CLI::App& app, Flags& f) {
   auto& m = f.meta;
   add_choice(app, "--method", f.method, kMethods, "training method")->default_str(word_for(kMethods, f.method));
   auto* from = app.add_option("--imta-from", f.imta_from, "--imta-stage2: the first stage's checkpoint (its backbone, frozen)");
+  app.add_flag("--imta-freeze-backbone-bn", f.imta_freeze_backbone_bn,
+               "--imta-stage2: keep the frozen backbone in eval mode, its BatchNorm statistics unchanged (IMTA's own "
+               "code normalises it with each batch's statistics and updates them)")
+      ->needs(from);
   app.add_option("--kd-temperature", f.distillation.temperature(), "--imta-stage2: distillation temperature T")
       ->check(kPositive)
       ->needs(from)
@@ -393,6 +398,8 @@ train::TrainerOptions trainer_options(const Flags& f, const torch::Device& devic
   auto o = f.run;
   o.schedule().base_lr = o.sgd().lr();
   o.schedule().milestones = train::default_milestones(f.data.name, o.epochs());
+  // IMTA's second stage chooses thresholds on its first stage's held-out images.
+  if (!f.imta_from.empty()) o.adopt_valid_index(io::run_folder_of_checkpoint(f.imta_from).valid_index());
   return o.device(device);
 }
 

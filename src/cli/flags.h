@@ -44,6 +44,7 @@ struct Flags {
   bool gradient_equilibrium = false;  // IMTA's: scales the gradients each block receives from the exits
   bool imta_stage2 = false;           // IMTA's second-stage heads (ISC) on the backbone
   std::string imta_from;              // train --imta-stage2: the first stage's checkpoint
+  bool imta_freeze_backbone_bn = false;  // train --imta-stage2: the backbone stays in eval mode
   criterion::DistillationOptions distillation;  // --kd-temperature, --kd-gamma
 
   // The command line's own.

@@ -16,6 +16,13 @@
                        MLP_tanh.load_state_dict (strict) and torch.optim.Adam.load_state_dict accept FILE's
                        meta entries (written by l2w), which equal DIR/l2w_LAYERS.pth.tar's bit for bit, and
                        Adam takes a step from them.
+  write_imta OUT KEYS_TSV
+                       OUT/imta.pth.tar: a second-stage checkpoint as IMTA's main_IMTA.py saves it, for the
+                       backbone of KEYS_TSV (10 classes): its IMTA_MSDNet in DataParallel, the pretrained
+                       backbone wrapped inside (module.net.module.*), the heads' SGD in two groups, best_acc1.
+  check_imta OUT KEYS_TSV FILE
+                       FILE (l2w's second-stage checkpoint) loads strictly into IMTA_MSDNet's module layout
+                       (net, classifier.k, isc_modules.j) and equals OUT/imta.pth.tar's tensors.
 Commands may be joined by "+" to run in one process.
 """
 import collections
@@ -169,13 +176,91 @@ def check_l2w(ref_dir, layers, inputs, path):
     print(f"{path}: MLP_tanh and torch.optim.Adam load l2w's meta_state_dict and meta_optimizer ({layers} layers)")
 
 
+def module_tree(keys):
+    """A module with exactly these parameter and buffer names and shapes (a layout from its key list)."""
+    root = torch.nn.Module()
+    for name, shape in keys:
+        *path, leaf = name.split(".")
+        m = root
+        for part in path:
+            if not hasattr(m, part):
+                m.add_module(part, torch.nn.Module())
+            m = getattr(m, part)
+        if is_buffer(name):
+            dtype = torch.long if name.endswith("num_batches_tracked") else torch.float32
+            m.register_buffer(leaf, torch.zeros(shape, dtype=dtype))
+        else:
+            m.register_parameter(leaf, torch.nn.Parameter(torch.zeros(shape)))
+    return root
+
+
+class Wrapped(torch.nn.Module):
+    """What DataParallel and IMTA's WrappedModel add to a key: 'module.'."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+
+class ImtaLayout(torch.nn.Module):
+    """IMTA_MSDNet's attributes: the backbone `net`, heads `classifier`, ISC modules `isc_modules`."""
+
+    def __init__(self, net, widths, classes):
+        super().__init__()
+        self.net = net
+        self.classifier = torch.nn.ModuleList(
+            torch.nn.Linear(w if i == 0 else 2 * w, classes) for i, w in enumerate(widths))
+        self.isc_modules = torch.nn.ModuleList(
+            torch.nn.Sequential(torch.nn.Linear(classes, w), torch.nn.BatchNorm1d(w), torch.nn.ReLU(inplace=True))
+            for w in widths[1:])
+
+
+def imta_layout(tsv, wrapped):
+    keys = read_keys(tsv)
+    widths = [shape[1] for name, shape in keys if name.startswith("classifier.") and name.endswith("linear.weight")]
+    return ImtaLayout(Wrapped(module_tree(keys)) if wrapped else module_tree(keys), widths, 10)
+
+
+def write_imta(out, tsv):
+    torch.manual_seed(3)
+    model = Wrapped(imta_layout(tsv, wrapped=True))  # DataParallel(IMTA_MSDNet) with a pretrained backbone
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                t.fill_(11)
+            elif name.endswith("running_var"):
+                t.copy_(torch.rand(t.shape) + 0.5)
+            else:
+                t.copy_(torch.randn(t.shape) * 0.2)
+    imta = model.module
+    sgd = torch.optim.SGD([{"params": imta.classifier.parameters()}, {"params": imta.isc_modules.parameters()}],
+                          lr=0.05, momentum=0.9, weight_decay=1e-4)
+    for p in list(imta.classifier.parameters()) + list(imta.isc_modules.parameters()):
+        p.grad = torch.randn_like(p)
+    sgd.step()
+    torch.save({"epoch": 4, "arch": "IMTA_MSDNet", "state_dict": model.state_dict(), "best_acc1": 55.5,
+                "optimizer": sgd.state_dict()}, f"{out}/imta.pth.tar")
+
+
+def check_imta(out, tsv, path):
+    got = torch.load(path)
+    layout = imta_layout(tsv, wrapped=False)
+    layout.load_state_dict(got["state_dict"], strict=True)
+    ref = torch.load(f"{out}/imta.pth.tar")["state_dict"]
+    for k, v in layout.state_dict().items():
+        r = ref["module." + k.replace("net.", "net.module.", 1)]
+        assert torch.equal(v, r), k
+    print(f"{path}: IMTA_MSDNet's layout loads l2w's second-stage state_dict strictly, {len(ref)} tensors bit for bit")
+
+
 def resave(src, dst):
     torch.save(torch.load(src), dst)
 
 
 if __name__ == "__main__":
     # Several commands may be joined by "+": importing torch is most of a call's time.
-    commands = {"write": write, "check": check, "resave": resave, "write_l2w": write_l2w, "check_l2w": check_l2w}
+    commands = {"write": write, "check": check, "resave": resave, "write_l2w": write_l2w, "check_l2w": check_l2w,
+                "write_imta": write_imta, "check_imta": check_imta}
     words = sys.argv[1:]
     while words:
         end = words.index("+") if "+" in words else len(words)

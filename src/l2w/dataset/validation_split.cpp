@@ -48,6 +48,15 @@ TrainValidSplit load_or_make_split(const std::string& path, int64_t n, int64_t n
 
 TrainValidSplit run_split(const std::string& index_path, int64_t n, const SplitOptions& options) {
   if (!options.use_valid) return {};
+  if (!options.adopt_from.empty() && std::filesystem::exists(options.adopt_from)) {
+    const auto adopted = load_split(options.adopt_from, n);
+    if (int64_t(adopted.valid.size()) != options.num_valid)
+      throw std::invalid_argument("num_sample_valid " + std::to_string(options.num_valid) + " disagrees with the " +
+                                  std::to_string(adopted.valid.size()) + " samples held out in " + options.adopt_from +
+                                  ", which this run adopts");
+    if (options.may_draw && !std::filesystem::exists(index_path))
+      std::filesystem::copy_file(options.adopt_from, index_path);
+  }
   if (options.may_draw) return load_or_make_split(index_path, n, options.num_valid, options.seed);
   return load_split(index_path, n);
 }

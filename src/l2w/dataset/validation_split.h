@@ -24,6 +24,10 @@ struct SplitOptions {
   int64_t num_valid = 5000;    // held out when the index file does not exist yet and `may_draw`
   uint64_t seed = 0;
   bool may_draw = false;       // false: the index file must exist (evaluation, other ranks)
+  // Another run's index to adopt instead of drawing one (IMTA's second stage takes its first stage's,
+  // so that its thresholds are chosen on images neither stage trained on). When that file exists and
+  // `index_path` does not, it is copied there; it must hold `num_valid` indices.
+  std::string adopt_from;
 };
 // The run's split: the one place that decides what `--use_valid` means. `index_path` holds the
 // held-out indices (the run folder's valid_index.txt).

@@ -96,6 +96,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   // The reference stores best_prec1 as a float or, from a metric tensor, as a 0-d tensor.
   if (get("best_prec1").isDouble()) c.best_prec1 = get("best_prec1").toDouble();
   if (get("best_prec1").isTensor()) c.best_prec1 = get("best_prec1").toTensor().item<double>();
+  if (get("best_acc1").isDouble()) c.best_prec1 = get("best_acc1").toDouble();  // IMTA's name for it
   c.optimizer = get("optimizer");
   if (d.contains("meta_state_dict")) c.meta_state_dict = from_dict(get("meta_state_dict"), path);
   c.meta_optimizer = get("meta_optimizer");

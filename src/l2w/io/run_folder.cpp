@@ -74,6 +74,11 @@ void RunFolder::set_latest(const std::string& path) const {
   write_file_atomically((fs::path(dir_) / "save_models" / "latest.txt").string(), path + "\n");
 }
 
+RunFolder run_folder_of_checkpoint(const std::string& checkpoint_path) {
+  const auto folder = fs::path(checkpoint_path).parent_path();
+  return RunFolder((folder.filename() == "save_models" ? folder.parent_path() : folder).string());
+}
+
 void write_flops(const std::string& path, const std::vector<nn::Cost>& costs) {
   std::ostringstream out;
   out << "exit\tmuladds\tparams\n";

@@ -54,6 +54,10 @@ class RunFolder {
   std::string dir_;
 };
 
+// The run folder a checkpoint belongs to: the folder above save_models/, or the checkpoint's own folder
+// when it lies elsewhere.
+RunFolder run_folder_of_checkpoint(const std::string& checkpoint_path);
+
 // flops.tsv: one line per exit: exit, cumulative MUL-ADDs, cumulative parameters.
 void write_flops(const std::string& path, const std::vector<nn::Cost>& costs);
 std::vector<nn::Cost> read_flops(const std::string& path);

@@ -29,6 +29,21 @@ std::string listing(const std::string& label, const std::vector<std::string>& it
   return s.str();
 }
 
+// The key without its "module." components: DataParallel and DistributedDataParallel wrap a network in
+// one, IMTA's second stage twice (module.net.module.blocks..., its frozen backbone wrapped inside).
+std::string without_wrappers(const std::string& key) {
+  std::string out;
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t end = key.find('.', start);
+    if (end == std::string::npos) end = key.size();
+    const auto part = key.substr(start, end - start);
+    if (part != "module") out += (out.empty() ? "" : ".") + part;
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 StateDict state_dict(const torch::nn::Module& module) {
@@ -38,13 +53,12 @@ StateDict state_dict(const torch::nn::Module& module) {
 }
 
 void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& what) {
-  const std::string ddp_prefix = "module.";
+  StateDict own = state_dict(module);
   StateDict given;
   for (const auto& item : state) {
     const auto& key = item.key();
-    given.insert(key.rfind(ddp_prefix, 0) == 0 ? key.substr(ddp_prefix.size()) : key, item.value());
+    given.insert(own.contains(key) ? key : without_wrappers(key), item.value());
   }
-  StateDict own = state_dict(module);
   std::vector<std::string> missing, unexpected, misshaped;
   for (const auto& item : own) {
     const torch::Tensor* other = given.find(item.key());

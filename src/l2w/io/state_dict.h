@@ -20,7 +20,8 @@ StateDict state_dict(const torch::nn::Module& module);
 
 // Copies `state` into `module`. Strict: every key present, no extra key, every shape equal; otherwise
 // one CheckpointError listing the missing, unexpected and mis-shaped keys (the first few and counts).
-// `what` names the source in the message. A leading "module." (DistributedDataParallel) is accepted.
+// `what` names the source in the message. Keys wrapped by DataParallel or DistributedDataParallel
+// ("module." anywhere in the path, as IMTA's second stage nests it) are accepted.
 void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& what);
 
 }  // namespace l2w::io

@@ -17,23 +17,29 @@ ImtaNetworkImpl::ImtaNetworkImpl(MultiExitNetwork backbone, int64_t num_classes)
       isc_modules->push_back(torch::nn::Sequential(torch::nn::Linear(num_classes, width), torch::nn::BatchNorm1d(width),
                                                    torch::nn::ReLU()));
   }
-  backbone_->eval();
+  train(is_training());
 }
 
 void ImtaNetworkImpl::train(bool on) {
   torch::nn::Module::train(on);
-  backbone_->eval();
+  if (frozen_statistics_) backbone_->eval();
+}
+
+void ImtaNetworkImpl::freeze_backbone_statistics(bool on) {
+  frozen_statistics_ = on;
+  train(is_training());
 }
 
 Features ImtaNetworkImpl::run_block(int64_t k, const Features& in) {
   Features stripped(in.begin(), in.end() - (k > 0 ? 1 : 0));  // head k-1's logits travel last
   auto features = backbone_->run_block(k, stripped);
-  auto x = backbone_->exit_features(k, features);
-  if (k > 0) x = torch::cat({x, nn::run(torch::nn::Sequential(isc_modules->ptr<torch::nn::SequentialImpl>(k - 1)), in.back())}, 1);
+  const auto own = backbone_->exit_features(k, features);
+  auto x = own;
+  if (k > 0) x = torch::cat({own, nn::run(torch::nn::Sequential(isc_modules->ptr<torch::nn::SequentialImpl>(k - 1)), in.back())}, 1);
   auto logits = nn::run(torch::nn::Linear(classifier->ptr<torch::nn::LinearImpl>(k)), x);
   if (k + 1 == num_exits() && is_training()) {
     torch::NoGradGuard no_grad;
-    teacher_ = backbone_->run_exit(k, features).detach();
+    teacher_ = backbone_->exit_logits_from_features(k, own).detach();
   }
   features.push_back(logits);
   return features;

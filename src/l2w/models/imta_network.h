@@ -15,19 +15,24 @@ namespace l2w::models {
 
 class ImtaNetworkImpl : public MultiExitNetworkImpl {
  public:
-  // `backbone` (its parameters set to requires_grad = false, its mode kept at eval) and new heads for
-  // `num_classes` classes.
+  // `backbone` (its parameters set to requires_grad = false) and new heads for `num_classes` classes.
   ImtaNetworkImpl(MultiExitNetwork backbone, int64_t num_classes);
 
   int64_t num_exits() const override { return backbone_->num_exits(); }
   Features run_block(int64_t k, const Features& in) override;
   torch::Tensor run_exit(int64_t k, const Features& features) override;
   std::string arch() const override { return "IMTA_" + backbone_->arch(); }
-  // The heads train; the backbone stays in eval mode (its BatchNorm statistics frozen).
+  // The heads train. The backbone follows the mode as in IMTA's code (its model.train() reaches the
+  // frozen backbone): in training it normalises with each batch's statistics and its running statistics
+  // move, while its parameters stay fixed. With freeze_backbone_statistics(true) it stays in eval mode
+  // and its buffers do not change.
   void train(bool on = true) override;
+  void freeze_backbone_statistics(bool on);
+  bool backbone_statistics_frozen() const { return frozen_statistics_; }
 
-  // The frozen backbone's own last-exit logits from the latest pass through the last block in training
-  // mode (detached): the teacher of one-for-all knowledge distillation.
+  // The backbone's own last-exit logits from the latest pass through the last block in training mode
+  // (detached), computed in the backbone's mode of that pass: the teacher of one-for-all knowledge
+  // distillation.
   const torch::Tensor& teacher_logits() const { return teacher_; }
   MultiExitNetwork backbone() const { return backbone_; }
 
@@ -35,6 +40,7 @@ class ImtaNetworkImpl : public MultiExitNetworkImpl {
   MultiExitNetwork backbone_;
   torch::nn::ModuleList classifier, isc_modules;
   torch::Tensor teacher_;
+  bool frozen_statistics_ = false;
 };
 TORCH_MODULE(ImtaNetwork);
 

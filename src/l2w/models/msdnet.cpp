@@ -174,6 +174,10 @@ torch::Tensor MSDNetImpl::exit_features(int64_t k, const Features& features) {
   return classifier->ptr<ClassifierModuleImpl>(k)->features(features.back());
 }
 
+torch::Tensor MSDNetImpl::exit_logits_from_features(int64_t k, const torch::Tensor& exit_features) {
+  return classifier->ptr<ClassifierModuleImpl>(k)->linear(exit_features);
+}
+
 int64_t MSDNetImpl::exit_feature_width(int64_t k) const {
   return classifier->ptr<ClassifierModuleImpl>(k)->linear->options.in_features();
 }

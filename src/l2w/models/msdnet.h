@@ -55,6 +55,7 @@ class MSDNetImpl : public MultiExitNetworkImpl {
   torch::Tensor run_exit(int64_t k, const Features& features) override;
   torch::Tensor exit_features(int64_t k, const Features& features) override;
   int64_t exit_feature_width(int64_t k) const override;
+  torch::Tensor exit_logits_from_features(int64_t k, const torch::Tensor& exit_features) override;
   std::string arch() const override { return "msdnet"; }
   bool supports_gradient_equilibrium() const override { return true; }  // exits read the coarsest scale
 

@@ -27,6 +27,10 @@ int64_t MultiExitNetworkImpl::exit_feature_width(int64_t) const {
   throw std::logic_error(arch() + " does not offer its exits' features");
 }
 
+torch::Tensor MultiExitNetworkImpl::exit_logits_from_features(int64_t, const torch::Tensor&) {
+  throw std::logic_error(arch() + " does not offer its exits' features");
+}
+
 void MultiExitNetworkImpl::set_gradient_equilibrium(bool on) {
   if (on && !supports_gradient_equilibrium())
     throw std::invalid_argument("gradient equilibrium needs exits that read one scale, as MSDNet's do; " + arch() +

@@ -24,6 +24,9 @@ class MultiExitNetworkImpl : public torch::nn::Module {
   // backbone does not offer them.
   virtual torch::Tensor exit_features(int64_t k, const Features& features);
   virtual int64_t exit_feature_width(int64_t k) const;
+  // Exit k's last Linear on what exit_features(k, ·) returned: run_exit without running the head's
+  // layers (and their BatchNorm statistics) a second time.
+  virtual torch::Tensor exit_logits_from_features(int64_t k, const torch::Tensor& exit_features);
   // The reference's name for the architecture (`msdnet`, `RANet`), stored in checkpoints.
   virtual std::string arch() const = 0;
 

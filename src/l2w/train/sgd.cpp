@@ -1,5 +1,6 @@
 #include "l2w/train/sgd.h"
 
+#include <numeric>
 #include <stdexcept>
 
 #include "l2w/train/optimizer_state.h"
@@ -87,22 +88,33 @@ c10::IValue Sgd::state_dict() const {
 void Sgd::load_state_dict(const c10::IValue& value) {
   const auto dict = value.toGenericDict();
   const auto groups = dict.at("param_groups").toList();
-  if (groups.size() != 1) throw std::runtime_error("optimizer state: expected one parameter group");
-  const auto group = groups.get(0).toGenericDict();
-  if (group.at("params").toList().size() != params_.size())
-    throw std::runtime_error("optimizer state: " + std::to_string(group.at("params").toList().size()) +
-                             " parameters, the model has " + std::to_string(params_.size()));
-  set_lr(group.at("lr").toDouble());
+  if (groups.size() == 0) throw std::runtime_error("optimizer state: no parameter group");
+  // PyTorch numbers the parameters of all groups in one sequence. An optimizer of the trainable
+  // parameters alone (IMTA's second stage: one group for its heads, one for its ISC modules) maps onto
+  // this one's trainable parameters, in order.
+  size_t count = 0;
+  for (const auto& group : groups) count += group.get().toGenericDict().at("params").toList().size();
+  std::vector<size_t> position(params_.size());
+  std::iota(position.begin(), position.end(), size_t(0));
+  if (count != params_.size()) {
+    position.clear();
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (params_[i].requires_grad()) position.push_back(i);
+    if (count != position.size())
+      throw std::runtime_error("optimizer state: " + std::to_string(count) + " parameters, the model has " +
+                               std::to_string(params_.size()) + " (" + std::to_string(position.size()) + " trainable)");
+  }
+  set_lr(groups.get(0).toGenericDict().at("lr").toDouble());
   std::vector<torch::Tensor> buffers(params_.size());
   for (const auto& entry : dict.at("state").toGenericDict()) {
-    const auto i = static_cast<size_t>(entry.key().toInt());
+    const auto j = static_cast<size_t>(entry.key().toInt());
     const auto buffer = entry.value().toGenericDict().at("momentum_buffer");
     if (buffer.isNone()) continue;  // PyTorch 2 keeps None for a parameter that never had a gradient
     const auto buf = buffer.toTensor();
-    if (i >= params_.size() || !buf.sizes().equals(params_[i].sizes()))
-      throw std::runtime_error("optimizer state: momentum buffer " + std::to_string(i) +
+    if (j >= position.size() || !buf.sizes().equals(params_[position[j]].sizes()))
+      throw std::runtime_error("optimizer state: momentum buffer " + std::to_string(j) +
                                " does not match the model's parameters");
-    buffers[i] = buf.to(params_[i].device());
+    buffers[position[j]] = buf.to(params_[position[j]].device());
   }
   buffers_ = std::move(buffers);
 }

@@ -73,7 +73,12 @@ Trainer::Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arc
   const int64_t world = parallel_.world_size();
   const int64_t per_rank_batch = distributed::share_of_batch(options_.batch_size(), world);
   if (parallel_.is_main()) checkpoints_.folder().create();
-  split_ = checkpoints_.split(data_.train->size(), {options_.use_valid(), options_.num_sample_valid(), options_.seed()});
+  dataset::SplitOptions split_options;
+  split_options.use_valid = options_.use_valid();
+  split_options.num_valid = options_.num_sample_valid();
+  split_options.seed = options_.seed();
+  split_options.adopt_from = options_.adopt_valid_index();
+  split_ = checkpoints_.split(data_.train->size(), split_options);
 
   train_loader_ = std::make_unique<dataset::BatchLoader>(data_.train, split_.train,
                                                          dataset::LoaderOptions()

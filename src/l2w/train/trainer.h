@@ -65,6 +65,8 @@ struct TrainerOptions {
   // otherwise the training set, without augmentation, is the validation set.
   TORCH_ARG(bool, use_valid) = false;
   TORCH_ARG(int64_t, num_sample_valid) = 5000;
+  // A held-out index to adopt rather than draw (IMTA's second stage: its first stage's valid_index.txt).
+  TORCH_ARG(std::string, adopt_valid_index);
   // Train at most this many epochs in this call, then return as if interrupted (0: no limit).
   TORCH_ARG(int64_t, stop_after) = 0;
   // A checkpoint inside the epoch every this many iterations (0: at epoch ends only). On a stop signal
