@@ -1,7 +1,11 @@
 #include <thread>
 
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "l2w/dataset/image_decoding.h"
 #include "l2w/models/msdnet.h"
@@ -27,13 +31,17 @@ std::string png_body(uint64_t seed, int64_t h = 28, int64_t w = 28) {
   return std::string(png.begin(), png.end());
 }
 
-// A server on a free loopback port, serving until the fixture ends.
+// A server on a free loopback port, ready and serving until the fixture ends.
 struct RunningServer {
   serve::Server server;
   std::thread thread;
   RunningServer(serve::InferenceQueue& queue, const serve::BudgetMenu& menu, int64_t max_body = 1 << 20)
-      : server(queue, menu, grey_28(), serve::ServerOptions().port(0).max_body_bytes(max_body).connection_threads(8)) {
+      : RunningServer(queue, menu, serve::ServerOptions().max_body_bytes(max_body).connection_threads(8)) {}
+  RunningServer(serve::InferenceQueue& queue, const serve::BudgetMenu& menu, serve::ServerOptions options,
+                bool ready = true)
+      : server(queue, menu, grey_28(), options.port(0)) {
     server.bind();
+    server.set_ready(ready);
     thread = std::thread([this] { server.run(); });
   }
   ~RunningServer() {
@@ -107,31 +115,31 @@ TEST_F(HttpServer, AnswersAsTheEarlyExitEngineDoesForSingleImagesAndBatches) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   const auto want = expected(bodies, budget);
-  size_t at = 0;
+  const auto answer = nlohmann::json::parse(res->body);
+  ASSERT_EQ(answer["images"].size(), 3u);
   for (int64_t i = 0; i < 3; ++i) {
-    at = res->body.find("{\"class\"", at);
-    ASSERT_NE(at, std::string::npos);
-    EXPECT_EQ(serve::json_number(res->body.substr(at), "class"), want.prediction[i].item<int64_t>());
-    EXPECT_EQ(serve::json_number(res->body.substr(at), "exit"), want.exit_index[i].item<int64_t>() + 1);
-    ++at;
+    EXPECT_EQ(answer["images"][i]["class"].get<int64_t>(), want.prediction[i].item<int64_t>());
+    EXPECT_EQ(answer["images"][i]["exit"].get<int64_t>(), want.exit_index[i].item<int64_t>() + 1);
   }
+  EXPECT_EQ(answer["request_id"].get<std::string>(), res->get_header_value("X-Request-Id"));
 }
 
 TEST_F(HttpServer, BadInputGetsAReasonAndTheServerGoesOn) {
   serve::InferenceQueue queue(engine(), serve::BudgetController(std::vector<serve::ServiceTime>(menu_.budgets.size()), {}));
   RunningServer running(queue, menu_, 4000);
   auto client = running.client();
-  const auto status_and_body = [&](const std::string& body) {
+  // The status and the error message of the JSON body.
+  const auto status_and_error = [&](const std::string& body) {
     const auto res = client.Post("/v1/classify", body, "application/octet-stream");
-    return res ? std::to_string(res->status) + " " + res->body : std::string("no answer");
+    if (!res) return std::string("no answer");
+    const auto answer = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+    return std::to_string(res->status) + " " + (answer.contains("error") ? answer["error"].get<std::string>() : "");
   };
-  EXPECT_EQ(status_and_body("not an image"), "400 {\"error\": \"the body: neither a JPEG nor a PNG file\"}\n");
-  EXPECT_EQ(status_and_body(png_body(1, 32, 32)),
-            "400 {\"error\": \"the image is 32x32 grey, the network takes 28x28 grey images\"}\n");
-  EXPECT_NE(status_and_body(png_body(1).substr(0, 300)).find("400 {\"error\": \"the body: cannot decode PNG"),
-            std::string::npos);
-  EXPECT_EQ(status_and_body(std::string(5000, 'x')).substr(0, 4), "413 ");
-  EXPECT_EQ(status_and_body(png_body(2)).substr(0, 4), "200 ");
+  EXPECT_EQ(status_and_error("not an image"), "400 the body: neither a JPEG nor a PNG file");
+  EXPECT_EQ(status_and_error(png_body(1, 32, 32)), "400 the image is 32x32 grey, the network takes 28x28 grey images");
+  EXPECT_NE(status_and_error(png_body(1).substr(0, 300)).find("400 the body: cannot decode PNG"), std::string::npos);
+  EXPECT_EQ(status_and_error(std::string(5000, 'x')), "413 the body is larger than the server takes");
+  EXPECT_EQ(status_and_error(png_body(2)), "200 ");
   const auto health = client.Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->body, "ok\n");
@@ -196,6 +204,150 @@ TEST_F(HttpServer, OverloadIsRefusedWith503AndRecoversAndShutdownDrains) {
   httplib::Client late("127.0.0.1", port);
   late.set_connection_timeout(1);
   EXPECT_FALSE(late.Get("/healthz"));
+}
+
+// /healthz answers while the process serves HTTP; /readyz and classification only once warmed up, and
+// not while draining.
+TEST_F(HttpServer, ReadinessIsSeparateFromLiveness) {
+  serve::InferenceQueue queue(engine(), serve::BudgetController(std::vector<serve::ServiceTime>(menu_.budgets.size()), {}));
+  auto running = std::make_unique<RunningServer>(queue, menu_, serve::ServerOptions().connection_threads(8), false);
+  auto client = running->client();
+  EXPECT_EQ(client.Get("/healthz")->status, 200);
+  const auto warming = client.Get("/readyz");
+  EXPECT_EQ(warming->status, 503);
+  EXPECT_EQ(warming->get_header_value("Retry-After"), "1");
+  const auto early = client.Post("/v1/classify", png_body(1), "image/png");
+  EXPECT_EQ(early->status, 503);
+  EXPECT_EQ(nlohmann::json::parse(early->body)["error"].get<std::string>(), "warming up");
+  EXPECT_FALSE(nlohmann::json::parse(client.Get("/v1/status")->body)["ready"].get<bool>());
+  running->server.set_ready(true);
+  EXPECT_EQ(client.Get("/readyz")->status, 200);
+  EXPECT_EQ(client.Post("/v1/classify", png_body(1), "image/png")->status, 200);
+  EXPECT_TRUE(nlohmann::json::parse(client.Get("/v1/status")->body)["ready"].get<bool>());
+  // While it drains (a slow request keeps it draining), readiness goes and liveness stays.
+  serve::InferenceQueue slow_queue(
+      [this](const torch::Tensor& images, size_t b) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        return engine_->classify(images, b);
+      },
+      serve::BudgetController(std::vector<serve::ServiceTime>(menu_.budgets.size()), {}));
+  RunningServer slow(slow_queue, menu_, serve::ServerOptions().connection_threads(8));
+  std::thread request([&] { slow.client().Post("/v1/classify", png_body(2), "image/png"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::thread drain([&] { slow.server.shutdown(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto probe = slow.client();
+  probe.set_keep_alive(false);
+  EXPECT_EQ(probe.Get("/readyz")->status, 503);
+  EXPECT_EQ(probe.Get("/healthz")->status, 200);
+  request.join();
+  drain.join();
+}
+
+// A client's X-Request-Id comes back in the header and the answer, one is made where none is given, and
+// the access log has a line for each request.
+TEST_F(HttpServer, RequestIdsAreEchoedOrMadeAndLogged) {
+  const auto log = test::temp_dir("access_log") + "/access.log";
+  serve::InferenceQueue queue(engine(), serve::BudgetController(std::vector<serve::ServiceTime>(menu_.budgets.size()), {}));
+  std::string id;
+  {
+    RunningServer running(queue, menu_, serve::ServerOptions().connection_threads(8).access_log(log));
+    auto client = running.client();
+    const auto given = client.Post("/v1/classify", {{"X-Request-Id", "trace-42"}}, png_body(3), "image/png");
+    ASSERT_EQ(given->status, 200);
+    EXPECT_EQ(given->get_header_value("X-Request-Id"), "trace-42");
+    const auto answer = nlohmann::json::parse(given->body);
+    EXPECT_EQ(answer["request_id"].get<std::string>(), "trace-42");
+    const auto made = client.Post("/v1/classify", png_body(4), "image/png");
+    id = made->get_header_value("X-Request-Id");
+    EXPECT_EQ(id.size(), 16u);
+    EXPECT_EQ(nlohmann::json::parse(made->body)["request_id"].get<std::string>(), id);
+    EXPECT_NE(client.Post("/v1/classify", png_body(5), "image/png")->get_header_value("X-Request-Id"), id);
+    const auto bad = client.Post("/v1/classify", {{"X-Request-Id", "bad"}}, "not an image", "image/png");
+    EXPECT_EQ(nlohmann::json::parse(bad->body)["request_id"].get<std::string>(), "bad");
+    client.Get("/healthz");
+    // A header with spaces or control characters is not echoed: a fresh id instead.
+    const auto odd = client.Get("/healthz", {{"X-Request-Id", "two words"}});
+    EXPECT_EQ(odd->get_header_value("X-Request-Id").size(), 16u);
+  }
+  std::ifstream in(log);
+  std::vector<std::vector<std::string>> lines;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::stringstream split(line);
+    for (std::string field; std::getline(split, field, '\t');) fields.push_back(field);
+    lines.push_back(fields);
+  }
+  ASSERT_EQ(lines.size(), 6u);
+  for (const auto& f : lines) ASSERT_EQ(f.size(), 6u);
+  EXPECT_EQ(lines[0][1], "trace-42");
+  EXPECT_EQ(lines[0][2], "POST /v1/classify");
+  EXPECT_EQ(lines[0][3], "200");
+  const int64_t exit = std::stoll(lines[0][4]);  // one image: one exit
+  EXPECT_GE(exit, 1);
+  EXPECT_LE(exit, static_cast<int64_t>(menu_.exit_muladds.size()));
+  EXPECT_GT(std::stod(lines[0][5]), 0.0);
+  EXPECT_EQ(lines[1][1], id);
+  EXPECT_EQ(lines[3][1], "bad");
+  EXPECT_EQ(lines[3][3], "400");
+  EXPECT_EQ(lines[3][4], "-");
+  EXPECT_EQ(lines[4][2], "GET /healthz");
+  EXPECT_EQ(lines[0][0].size(), 24u);  // 2026-12-02T19:06:49.123Z
+  EXPECT_EQ(lines[0][0].back(), 'Z');
+}
+
+// The status names the model whatever its path holds: the JSON parses and gives the path back, and the
+// answers' numbers keep their precision.
+TEST_F(HttpServer, EveryAnswerIsValidJsonThatRoundTrips) {
+  std::string path = "/runs/\"quoted\"/back\\slash/caf\u00e9-\u00fcber-\u65e5\u672c/tab\there/";
+  while (path.size() < 1000) path += "x";
+  serve::InferenceQueue queue(engine(), serve::BudgetController(std::vector<serve::ServiceTime>(menu_.budgets.size()), {}));
+  RunningServer running(queue, menu_, serve::ServerOptions().connection_threads(8).model(path));
+  auto client = running.client();
+  const auto answer = client.Post("/v1/classify", png_body(6), "image/png");
+  ASSERT_EQ(answer->status, 200);
+  const auto result = nlohmann::json::parse(answer->body);
+  const auto status = nlohmann::json::parse(client.Get("/v1/status")->body);
+  EXPECT_EQ(status["model"].get<std::string>(), path);
+  EXPECT_EQ(status["budget"]["muladds"].get<double>(), menu_.budgets[status["budget"]["index"].get<size_t>()].valid_expected_muladds);
+  EXPECT_EQ(status["budget"]["valid_accuracy"].get<double>(),
+            menu_.budgets[status["budget"]["index"].get<size_t>()].valid_accuracy);
+  // The confidence is the engine's float, exactly.
+  const auto want = expected({png_body(6)}, status["budget"]["index"].get<size_t>());
+  EXPECT_EQ(result["confidence"].get<float>(), want.confidence[0].item<float>());
+  EXPECT_EQ(result["budget_muladds"].get<double>(),
+            menu_.budgets[status["budget"]["index"].get<size_t>()].valid_expected_muladds);
+  const auto missing = client.Get("/nowhere");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(nlohmann::json::parse(missing->body)["error"].get<std::string>(), "no such path");
+}
+
+// Bursts: 256 clients at once, each opening a new connection per request, then 256 keep-alive
+// connections: every request gets 200, or 503 with Retry-After; no reset, refusal or time-out. Loopback
+// only, bounded in count and time.
+TEST_F(HttpServer, BurstsOfClientsGetOnly200Or503) {
+  serve::InferenceQueue queue(engine(), serve::BudgetController(std::vector<serve::ServiceTime>(menu_.budgets.size()), {}),
+                              serve::QueueOptions().max_queued_images(64));
+  RunningServer running(queue, menu_, serve::ServerOptions());
+  std::vector<serve::LabelledImage> images;
+  for (uint64_t seed = 0; seed < 16; ++seed) images.push_back({png_body(seed), 0});
+  for (const bool new_connections : {true, false}) {
+    const auto report = serve::drive_load("127.0.0.1", running.server.port(), images,
+                                          serve::LoadOptions()
+                                              .rate(1e6)  // every request at once: 256 in flight
+                                              .seconds(30)
+                                              .max_requests(2048)
+                                              .connections(256)
+                                              .timeout_s(20)
+                                              .new_connection_per_request(new_connections));
+    const std::string mode = new_connections ? "new connection per request" : "keep-alive";
+    EXPECT_EQ(report.sent, 2048) << mode;
+    EXPECT_EQ(report.answered + report.overloaded, report.sent) << mode;
+    EXPECT_EQ(report.reset, 0) << mode;
+    EXPECT_EQ(report.connect_failed, 0) << mode;
+    EXPECT_EQ(report.failed, 0) << mode;
+    EXPECT_GT(report.answered, 0) << mode;
+  }
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ std::vector<serve::LabelledImage> request_bodies(const dataset::ImageDataset& te
 
 // One run of the server on loopback under the load; returns the client's report.
 serve::LoadReport run_load(const Flags& flags, Serving& s, int64_t pinned, double rate,
-                           const std::vector<serve::LabelledImage>& images, double seconds) {
+                           const std::vector<serve::LabelledImage>& images, double seconds, bool new_connections) {
   serve::InferenceQueue queue([&](const torch::Tensor& batch, size_t b) { return s.engine->classify(batch, b); },
                               budget_controller(flags, s, pinned),
                               serve::QueueOptions().max_queued_images(flags.max_queue));
@@ -50,9 +50,15 @@ serve::LoadReport run_load(const Flags& flags, Serving& s, int64_t pinned, doubl
   options.bind("127.0.0.1");
   serve::Server server(queue, s.engine->menu(), s.format, options);
   const int port = server.bind();
+  server.set_ready(true);  // warm_up_serving has run
   std::thread serving([&] { server.run(); });
-  const auto report = serve::drive_load("127.0.0.1", port, images,
-                                        serve::LoadOptions().rate(rate).seconds(seconds).seed(flags.run.seed()));
+  const auto load = serve::LoadOptions()
+                        .rate(rate)
+                        .seconds(seconds)
+                        .seed(flags.run.seed())
+                        .connections(static_cast<int>(flags.clients))
+                        .new_connection_per_request(new_connections);
+  const auto report = serve::drive_load("127.0.0.1", port, images, load);
   server.shutdown();
   serving.join();
   queue.stop();
@@ -78,39 +84,52 @@ void print_row(const char* mode, const serve::LoadReport& r, double slo_ms) {
   const double budget = r.budget_muladds.empty() ? 0 : infer::percentile(r.budget_muladds, 50);
   const double sent = static_cast<double>(std::max<int64_t>(1, r.sent));
   const double answered = static_cast<double>(std::max<int64_t>(1, r.answered));
-  std::printf("  %-9s %6lld %8.1f %8.2f %8.2f %-4s %9.3f %9.3f %8.2f %6.1f %6lld\n", mode, static_cast<long long>(r.sent),
-              r.throughput(), p50, p99, p99 <= slo_ms && r.overloaded == 0 ? "yes" : "no", budget / 1e6,
-              r.muladds / answered / 1e6, 100.0 * static_cast<double>(r.correct) / answered,
-              100.0 * static_cast<double>(r.overloaded) / sent, static_cast<long long>(r.failed));
+  std::printf("  %-9s %6lld %8.1f %8.2f %8.2f %-4s %9.3f %9.3f %8.2f %6.1f %6lld %7lld %6lld\n", mode,
+              static_cast<long long>(r.sent), r.throughput(), p50, p99,
+              p99 <= slo_ms && r.overloaded == 0 ? "yes" : "no", budget / 1e6, r.muladds / answered / 1e6,
+              100.0 * static_cast<double>(r.correct) / answered, 100.0 * static_cast<double>(r.overloaded) / sent,
+              static_cast<long long>(r.reset), static_cast<long long>(r.connect_failed), static_cast<long long>(r.failed));
 }
 
 }  // namespace
 
 int bench_serve_command(const Flags& flags) {
   const auto loads = parse_loads(flags.serve_loads);
-  Serving s = prepare_serving(flags, true);
+  Serving s = prepare_serving(flags);
+  warm_up_serving(flags, s, /*measure=*/true);
   const auto images = request_bodies(*s.data.test, 1000);
   const int64_t full = static_cast<int64_t>(s.engine->menu().budgets.size()) - 1;
   print_machine(s.network.net->parameters().front().device());
   // The capacity loads are shares of: what the server pinned at the full network answers per second when
   // offered 1.5 times what its engine alone sustains, HTTP and this client included.
   const double engine_capacity = full_capacity(flags, s);
-  const double capacity = run_load(flags, s, full, 1.5 * engine_capacity, images, 3).throughput();
+  const double capacity = run_load(flags, s, full, 1.5 * engine_capacity, images, 3, false).throughput();
   std::printf("bench serve: %s, %s; %zu test images as requests; the full network's engine sustains %.0f images/s in "
               "batches of %lld, the server pinned at it %.0f requests/s (both measured: the capacity below); latency "
               "target %.1f ms; %.1f s per load\n",
               flags.evaluate_from.c_str(), s.network_report.c_str(), images.size(), engine_capacity,
               static_cast<long long>(flags.max_batch), capacity, flags.slo_ms, flags.serve_seconds);
+  std::vector<bool> client_modes;  // new connection per request?
+  if (flags.client_mode != ClientMode::kNewConnection) client_modes.push_back(false);
+  if (flags.client_mode != ClientMode::kKeepAlive) client_modes.push_back(true);
   for (const double load : loads) {
     const double rate = load * capacity;
-    std::printf("\noffered load %.2fx capacity: %.0f requests/s (Poisson, one image each)\n", load, rate);
-    std::printf("  %-9s %6s %8s %8s %8s %-4s %9s %9s %8s %6s %6s\n", "mode", "sent", "req/s", "p50 ms", "p99 ms", "slo",
-                "budget M", "mean M", "top-1 %", "503 %", "failed");
-    print_row("adaptive", run_load(flags, s, pinned_budget(flags, s), rate, images, flags.serve_seconds), flags.slo_ms);
-    print_row("full", run_load(flags, s, full, rate, images, flags.serve_seconds), flags.slo_ms);
+    for (const bool new_connections : client_modes) {
+      std::printf("\noffered load %.2fx capacity: %.0f requests/s (Poisson, one image each), %lld clients, %s\n", load,
+                  rate, static_cast<long long>(flags.clients),
+                  new_connections ? "a new connection per request" : "keep-alive connections");
+      std::printf("  %-9s %6s %8s %8s %8s %-4s %9s %9s %8s %6s %6s %7s %6s\n", "mode", "sent", "req/s", "p50 ms", "p99 ms",
+                  "slo", "budget M", "mean M", "top-1 %", "503 %", "reset", "no conn", "failed");
+      print_row("adaptive",
+                run_load(flags, s, pinned_budget(flags, s), rate, images, flags.serve_seconds, new_connections),
+                flags.slo_ms);
+      print_row("full", run_load(flags, s, full, rate, images, flags.serve_seconds, new_connections), flags.slo_ms);
+    }
   }
   std::printf("\nbudget M: the median budget the answers were served at (MUL-ADDs per image on the validation images);\n"
-              "mean M: MUL-ADDs the served images cost; slo: p99 within --slo-ms with no 503s.\n");
+              "mean M: MUL-ADDs the served images cost; slo: p99 within --slo-ms with no 503s; reset: connections\n"
+              "reset, closed or timed out after connecting; no conn: connections refused or not accepted in time;\n"
+              "failed: any other answer than 200 or 503 with Retry-After.\n");
   return 0;
 }
 

@@ -65,6 +65,8 @@ CLI::Option* add_choice(CLI::App& app, const std::string& names, Target& target,
 }
 
 const Choices<Method> kMethods = named({Method::kL2W, Method::kPlain}, method_name);
+const Choices<ClientMode> kClientModes{
+    {"keep-alive", ClientMode::kKeepAlive}, {"new-connection", ClientMode::kNewConnection}, {"both", ClientMode::kBoth}};
 const Choices<EvalMode> kEvalModes{{"anytime", EvalMode::kAnytime}, {"dynamic", EvalMode::kDynamic}, {"both", EvalMode::kBoth}};
 const Choices<StepModeFlag> kStepModes{
     {"even", StepModeFlag::kEven}, {"lin_grow", StepModeFlag::kLinGrow}, {"lg", StepModeFlag::kLg}};
@@ -330,6 +332,17 @@ void add_serving_flags(CLI::App& app, Flags& f) {
   app.add_option("--max-body-bytes", f.max_body_bytes, "request bodies beyond this get 413")->check(kPositive);
   add_deployment_flags(app, f);
   add_exit_criterion_flag(app, f);
+}
+
+void add_load_flags(CLI::App& app, Flags& f) {
+  app.add_option("--loads", f.serve_loads, "offered loads as shares of the full network's capacity (default 0.25,1.5)");
+  app.add_option("--seconds", f.serve_seconds, "duration of each load")->check(kPositive);
+  add_choice(app, "--client", f.client_mode, kClientModes,
+             "keep-alive: a connection per client, kept open; new-connection: a new one per request; both")
+      ->default_str(word_for(kClientModes, f.client_mode));
+  app.add_option("--clients", f.clients, "client threads, each with one request in flight")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
 }
 
 void add_exit_criterion_flag(CLI::App& app, Flags& f) {

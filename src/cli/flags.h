@@ -20,6 +20,8 @@ namespace l2w::cli {
 
 // The training method (--method).
 enum class Method { kL2W, kPlain };
+// How bench serve's clients connect (--client).
+enum class ClientMode { kKeepAlive, kNewConnection, kBoth };
 // What eval computes (--evalmode).
 enum class EvalMode { kAnytime, kDynamic, kBoth };
 // --stepmode: MSDNet takes even or lin_grow, RANet even or lg.
@@ -74,6 +76,9 @@ struct Flags {
   int64_t max_body_bytes = 8 << 20;
   std::string serve_loads = "0.25,1.5";  // bench serve: offered loads, shares of the full network's capacity
   double serve_seconds = 5;              // bench serve: each load's duration
+  ClientMode client_mode = ClientMode::kBoth;  // bench serve: how its clients connect
+  int64_t clients = 128;                       // bench serve: client threads
+  std::string access_log;                      // serve: one line per request, appended
   // plot.
   std::vector<std::string> plot_runs;
   std::string plot_output;
@@ -126,6 +131,7 @@ void add_deployment_flags(CLI::App& app, Flags& flags);    // infer's --memory-f
 void add_latency_flag(CLI::App& app, Flags& flags);        // --latency-images
 void add_exit_criterion_flag(CLI::App& app, Flags& flags); // --exit-criterion: what thresholds are compared with
 void add_serving_flags(CLI::App& app, Flags& flags);       // serve's --slo-ms, --budgets, --max-batch, ...
+void add_load_flags(CLI::App& app, Flags& flags);          // bench serve's --loads, --seconds, --client, --clients
 // After parsing: the reference's default for ImageNet, 50000 held-out images for --use_valid, unless
 // --num_sample_valid was given.
 void apply_data_defaults(const CLI::App& app, Flags& flags);

@@ -1,5 +1,7 @@
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.h"
 #include "l2w/models/exit_cost.h"
 
@@ -12,11 +14,12 @@ int flops_command(const Flags& flags) {
   auto net = build_network(flags, options);
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
   if (flags.json) {
-    std::cout << "{\"flops\": [";
-    for (size_t k = 0; k < costs.size(); ++k) std::cout << (k ? ", " : "") << costs[k].muladds;
-    std::cout << "], \"params\": [";
-    for (size_t k = 0; k < costs.size(); ++k) std::cout << (k ? ", " : "") << costs[k].params;
-    std::cout << "]}" << std::endl;
+    nlohmann::ordered_json out = {{"flops", nlohmann::json::array()}, {"params", nlohmann::json::array()}};
+    for (const auto& c : costs) {
+      out["flops"].push_back(c.muladds);
+      out["params"].push_back(c.params);
+    }
+    std::cout << out.dump() << std::endl;
     return 0;
   }
   std::cout << models::describe(options) << "\nexit   MUL-ADDs        params\n";

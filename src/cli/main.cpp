@@ -137,6 +137,8 @@ std::vector<Command> commands() {
          add_server_flags(a, f);
          a.add_option("--bind", f.bind, "address to listen on (default loopback only)");
          a.add_option("--port", f.port, "port (0: a free one, printed)")->check(CLI::Range(0, 65535));
+         a.add_option("--access-log", f.access_log,
+                      "append a line per request to this file: time, request id, method and path, status, exits, ms");
        },
        serve_command},
 #endif
@@ -174,8 +176,7 @@ std::vector<Command> bench_commands() {
       {"serve", "the server on loopback under Poisson load: latency, budget, accuracy, adaptive against pinned",
        [](CLI::App& a, Flags& f) {
          add_server_flags(a, f);
-         a.add_option("--loads", f.serve_loads, "offered loads as shares of the full network's capacity (default 0.25,1.5)");
-         a.add_option("--seconds", f.serve_seconds, "duration of each load")->check(kPositive);
+         add_load_flags(a, f);
        },
        bench_serve_command},
 #endif

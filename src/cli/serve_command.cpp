@@ -36,8 +36,8 @@ void print_serving(const Flags& flags, const Serving& s, int64_t pinned, int por
     std::printf("  budget       pinned: %.3f M MUL-ADDs (--budget)\n", menu.budgets[pinned].valid_expected_muladds / 1e6);
   else
     std::printf("  budget       adaptive to a latency target of %.1f ms\n", flags.slo_ms);
-  std::printf("listening on http://%s:%d (POST /v1/classify, GET /v1/status, /metrics, /healthz)\n", flags.bind.c_str(),
-              port);
+  std::printf("listening on http://%s:%d (POST /v1/classify, GET /v1/status, /metrics, /healthz, /readyz): ready\n",
+              flags.bind.c_str(), port);
   std::fflush(stdout);
 }
 
@@ -45,14 +45,15 @@ void print_serving(const Flags& flags, const Serving& s, int64_t pinned, int por
 
 int serve_command(const Flags& flags) {
   sigset_t signals = block_termination_signals();
-  Serving s = prepare_serving(flags, flags.budget <= 0);
+  Serving s = prepare_serving(flags);
   const int64_t pinned = pinned_budget(flags, s);
   serve::InferenceQueue queue([&](const torch::Tensor& images, size_t b) { return s.engine->classify(images, b); },
                               budget_controller(flags, s, pinned),
                               serve::QueueOptions().max_queued_images(flags.max_queue));
   serve::Server server(queue, s.engine->menu(), s.format, server_options(flags, static_cast<int>(flags.port)));
   const int port = server.bind();
-  print_serving(flags, s, pinned, port);
+  // Listening while the engine warms up: /healthz answers, /readyz says 503 until it is done.
+  std::thread serving([&] { server.run(); });
   std::thread([&] {
     int signal = 0;
     sigwait(&signals, &signal);
@@ -60,7 +61,11 @@ int serve_command(const Flags& flags) {
     std::fflush(stdout);
     server.shutdown();
   }).detach();
-  server.run();
+  warm_up_serving(flags, s, /*measure=*/pinned < 0);
+  queue.set_service_times(s.times);
+  server.set_ready(true);
+  print_serving(flags, s, pinned, port);
+  serving.join();
   queue.stop();
   const auto q = queue.status();
   std::printf("l2w serve: stopped after %lld images in %lld batches (HTTP responses: %lld with 200, %lld with 503)\n",

@@ -41,7 +41,7 @@ serve::BudgetMenu fit_menu(const Flags& flags, const Serving& s, const models::N
 
 }  // namespace
 
-Serving prepare_serving(const Flags& flags, bool measure) {
+Serving prepare_serving(const Flags& flags) {
   const torch::Device device = setup_runtime(flags);
   Serving s;
   s.data = dataset::load_data(data_options(flags));
@@ -62,14 +62,17 @@ Serving prepare_serving(const Flags& flags, bool measure) {
   s.engine = std::make_unique<serve::BudgetedEngine>(s.network, std::move(menu), plan.throughput_threads,
                                                      plan.latency_threads);
   s.format = serve::input_format(*s.data.test);
+  s.times.resize(s.engine->menu().budgets.size());
+  return s;
+}
+
+void warm_up_serving(const Flags& flags, Serving& s, bool measure) {
   dataset::BatchLoader loader(s.data.test, {}, dataset::LoaderOptions().batch_size(flags.max_batch));
   loader.start_epoch(0);
   const auto sample = loader.next();
   if (!sample) throw FlagError("no test images to measure the budgets on");
   s.engine->warm_up(sample->images, flags.max_batch);
-  s.times = measure ? serve::measure_service_times(*s.engine, sample->images, flags.max_batch)
-                    : std::vector<serve::ServiceTime>(s.engine->menu().budgets.size());
-  return s;
+  if (measure) s.times = serve::measure_service_times(*s.engine, sample->images, flags.max_batch);
 }
 
 int64_t pinned_budget(const Flags& flags, const Serving& s) {
@@ -94,7 +97,8 @@ serve::ServerOptions server_options(const Flags& flags, int port) {
       .bind(flags.bind)
       .port(port)
       .max_body_bytes(flags.max_body_bytes)
-      .model(flags.evaluate_from);
+      .model(flags.evaluate_from)
+      .access_log(flags.access_log);
 }
 
 double full_capacity(const Flags& flags, const Serving& s) {

@@ -19,10 +19,12 @@ struct Serving {
   std::string network_report, threads_report;
 };
 
-// Deploys --evaluate_from, reads --budgets or fits the menu on the validation images (and writes it to
-// RUN/budgets.txt), warms every batch size up, and, with `measure` (what the adaptive budget and the
-// benchmark need, not a pinned budget), times each budget on a batch of test images.
-Serving prepare_serving(const Flags& flags, bool measure);
+// Deploys --evaluate_from and reads --budgets or fits the menu on the validation images (and writes it
+// to RUN/budgets.txt); s.times are zeros.
+Serving prepare_serving(const Flags& flags);
+// Warms every batch size up and, with `measure` (what the adaptive budget and the benchmark need, not a
+// pinned budget), times each budget on a batch of test images into s.times.
+void warm_up_serving(const Flags& flags, Serving& s, bool measure);
 
 // The controller the flags ask for: adaptive to --slo-ms, or pinned at `pinned` (>= 0).
 serve::BudgetController budget_controller(const Flags& flags, const Serving& s, int64_t pinned);

@@ -20,6 +20,12 @@ BudgetController::BudgetController(std::vector<ServiceTime> times, ControllerOpt
     throw std::invalid_argument("budget controller: pinned budget out of range");
 }
 
+void BudgetController::set_times(std::vector<ServiceTime> times) {
+  if (times.size() != times_.size()) throw std::invalid_argument("budget controller: one time per budget");
+  times_ = std::move(times);
+  drift_ = 1;
+}
+
 double BudgetController::predicted_latency_s(size_t b, int64_t queued_images) const {
   const int64_t batch = options_.max_batch();
   const int64_t n = std::max<int64_t>(1, queued_images);

@@ -49,6 +49,9 @@ class BudgetController {
   double predicted_latency_s(size_t b, int64_t queued_images) const;
   // A batch of n images ran at budget b in `seconds`.
   void observe(size_t b, int64_t n, double seconds);
+  // Times measured after the controller was made (a server that listens while it warms up); one per
+  // budget, as at construction. The drift starts again from 1.
+  void set_times(std::vector<ServiceTime> times);
 
   double drift() const { return drift_; }
   size_t budgets() const { return times_.size(); }

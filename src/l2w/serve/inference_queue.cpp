@@ -41,6 +41,11 @@ void InferenceQueue::stop() {
   if (worker_.joinable()) worker_.join();
 }
 
+void InferenceQueue::set_service_times(std::vector<ServiceTime> times) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  controller_.set_times(std::move(times));
+}
+
 QueueStatus InferenceQueue::status() const {
   std::lock_guard<std::mutex> lock(mutex_);
   QueueStatus s = done_;

@@ -61,6 +61,8 @@ class InferenceQueue {
   std::optional<std::future<Served>> submit(torch::Tensor images);
   // Serves what is queued, then ends the worker; later submits are refused.
   void stop();
+  // The controller's batch times, measured after the queue started (BudgetController::set_times).
+  void set_service_times(std::vector<ServiceTime> times);
   QueueStatus status() const;
 
  private:

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 namespace l2w::serve {
 namespace {
@@ -51,12 +52,22 @@ class ArrivalQueue {
 };
 
 void record(LoadReport& report, const httplib::Result& result, const LabelledImage& image, double latency_s) {
-  if (!result || (result->status != 200 && result->status != 503)) {
-    ++report.failed;
+  if (!result) {
+    const auto error = result.error();
+    if (error == httplib::Error::Connection || error == httplib::Error::ConnectionTimeout)
+      ++report.connect_failed;
+    else if (error == httplib::Error::Read || error == httplib::Error::Write)
+      ++report.reset;
+    else
+      ++report.failed;
     return;
   }
-  if (result->status == 503) {
+  if (result->status == 503 && result->has_header("Retry-After")) {
     ++report.overloaded;
+    return;
+  }
+  if (result->status != 200) {
+    ++report.failed;
     return;
   }
   ++report.answered;
@@ -69,9 +80,10 @@ void record(LoadReport& report, const httplib::Result& result, const LabelledIma
 }  // namespace
 
 double json_number(const std::string& json, const std::string& key) {
-  const auto at = json.find("\"" + key + "\":");
-  if (at == std::string::npos) return std::numeric_limits<double>::quiet_NaN();
-  return std::strtod(json.c_str() + at + key.size() + 3, nullptr);
+  const auto parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object() || !parsed.contains(key) || !parsed[key].is_number())
+    return std::numeric_limits<double>::quiet_NaN();
+  return parsed[key].get<double>();
 }
 
 LoadReport drive_load(const std::string& host, int port, const std::vector<LabelledImage>& images,
@@ -86,14 +98,20 @@ LoadReport drive_load(const std::string& host, int port, const std::vector<Label
   int connected = 0;
   for (int c = 0; c < options.connections(); ++c) {
     connections.emplace_back([&] {
-      httplib::Client client(host, port);
-      client.set_keep_alive(true);
-      client.set_tcp_nodelay(true);  // else Nagle and delayed ACKs add 40 ms to each request
-      const auto timeout = std::chrono::duration<double>(options.timeout_s());
-      client.set_read_timeout(timeout);
-      client.set_write_timeout(timeout);
-      client.set_connection_timeout(timeout);
-      client.Get("/healthz");  // connected before the first arrival: no burst of connections under load
+      const bool keep_alive = !options.new_connection_per_request();
+      auto make_client = [&] {
+        auto client = std::make_unique<httplib::Client>(host, port);
+        client->set_keep_alive(keep_alive);
+        client->set_tcp_nodelay(true);  // else Nagle and delayed ACKs add 40 ms to each request
+        const auto timeout = std::chrono::duration<double>(options.timeout_s());
+        client->set_read_timeout(timeout);
+        client->set_write_timeout(timeout);
+        client->set_connection_timeout(timeout);
+        return client;
+      };
+      auto client = make_client();
+      // Keep-alive clients connect before the first arrival: no burst of connections under load.
+      if (keep_alive) client->Get("/healthz");
       {
         std::lock_guard<std::mutex> lock(connected_mutex);
         ++connected;
@@ -101,7 +119,8 @@ LoadReport drive_load(const std::string& host, int port, const std::vector<Label
       }
       for (Arrival a; arrivals.pop(a);) {
         const auto& image = images[a.image];
-        const auto result = client.Post("/v1/classify", image.body, "application/octet-stream");
+        if (!keep_alive) client = make_client();
+        const auto result = client->Post("/v1/classify", image.body, "application/octet-stream");
         const auto now = Clock::now();
         std::lock_guard<std::mutex> lock(report_mutex);
         record(report, result, image, std::chrono::duration<double>(now - a.at).count());

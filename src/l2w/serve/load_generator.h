@@ -1,7 +1,8 @@
 // `l2w bench serve`'s client (docs/serving.md): an open loop, so that a slow server does not slow the
 // offered load down. Requests arrive as a Poisson process at the given rate, for a bounded time and count;
-// each is sent as soon as a connection is free, and its latency is counted from its arrival, the wait for
-// a connection included. Traffic goes to the given host, which the benchmark keeps to 127.0.0.1.
+// each is sent as soon as a client is free, and its latency is counted from its arrival, the wait for a
+// client included. Each client keeps one connection open (keep-alive), or opens a new one per request as
+// most scripts and many services do. Traffic goes to the given host, which the benchmark keeps to 127.0.0.1.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,9 @@ struct LoadOptions {
   TORCH_ARG(double, rate) = 100;            // requests per second
   TORCH_ARG(double, seconds) = 5;           // arrivals stop after this
   TORCH_ARG(int64_t, max_requests) = 5000;  // or after this many
-  TORCH_ARG(int, connections) = 128;        // requests in flight at most (keep-alive connections)
+  TORCH_ARG(int, connections) = 128;        // requests in flight at most (one client each)
+  // A new connection for every request (closed after its answer) instead of one kept open per client.
+  TORCH_ARG(bool, new_connection_per_request) = false;
   TORCH_ARG(double, timeout_s) = 10;        // per request
   TORCH_ARG(uint64_t, seed) = 1;
 };
@@ -28,7 +31,10 @@ struct LabelledImage {
 };
 
 struct LoadReport {
-  int64_t sent = 0, answered = 0, overloaded = 0, failed = 0;  // 200, 503, anything else
+  int64_t sent = 0, answered = 0, overloaded = 0;  // sent; answered with 200; with 503
+  int64_t reset = 0;           // the connection failed while sending or reading (reset, closed, timed out)
+  int64_t connect_failed = 0;  // no connection (refused, or not accepted in time)
+  int64_t failed = 0;          // any other answer (another status, a 503 without Retry-After)
   int64_t correct = 0;                    // of the answered
   double seconds = 0;                     // from the first arrival to the last answer
   std::vector<double> latency_s;          // of the answered, from arrival
@@ -41,7 +47,8 @@ struct LoadReport {
 LoadReport drive_load(const std::string& host, int port, const std::vector<LabelledImage>& images,
                       const LoadOptions& options);
 
-// The number after "key": in a flat JSON object (the server's answers), or NaN.
+// The number under `key` in a JSON object (the server's answers), or NaN when the text is not JSON or the
+// key is missing or not a number.
 double json_number(const std::string& json, const std::string& key);
 
 }  // namespace l2w::serve
