@@ -65,5 +65,40 @@ TEST(NetworkOptions, AnotherArchitectureOrAnUnknownFieldDiffers) {
             (std::vector<std::string>{"nBlocks: 5 there, 7 here", "classes: 10 there, 100 here"}));
 }
 
+// A checkpoint's description gives back the options it was written from, every field set away from its
+// default; fields take their key or member name, and a value or field that does not exist is refused.
+TEST(NetworkOptions, ADescriptionGivesBackItsOptions) {
+  auto m = msdnet();
+  m.imta_heads(true);
+  m.msdnet().n_blocks(3).step_mode(models::StepMode::kEven).gr_factor({1, 2, 4, 4}).bn_factor({1, 2, 2, 4})
+      .prune(models::Prune::kMin).bottleneck(false).reduction(0.25).num_classes(100).in_channels(1).imagenet(true);
+  EXPECT_EQ(models::describe(models::options_from_description(models::describe(m))), models::describe(m));
+  auto r = ranet();
+  r.ranet().step_grows(true).scale_list({1, 2, 3, 3}).compress_factor(0.5).block_step(1);
+  const auto back = models::options_from_description(models::describe(r));
+  EXPECT_EQ(back.arch(), models::Arch::kRANet);
+  EXPECT_TRUE(back.ranet().step_grows());
+  EXPECT_EQ(models::describe(back), models::describe(r));
+  auto o = msdnet();
+  models::set_field(o, "n_blocks", "4");
+  models::set_field(o, "growthRate", "8");
+  models::set_field(o, "stepmode", "even");
+  EXPECT_EQ(o.msdnet().n_blocks(), 4);
+  EXPECT_EQ(o.msdnet().growth_rate(), 8);
+  EXPECT_EQ(o.msdnet().step_mode(), models::StepMode::kEven);
+  auto error_of = [&](const std::string& field, const std::string& value) {
+    try {
+      models::set_field(o, field, value);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error_of("stepmode", "lg"), "step_mode: 'lg' is not a value it takes");
+  EXPECT_EQ(error_of("nBlocks", "3.5"), "n_blocks: '3.5' is not a value it takes");
+  EXPECT_EQ(error_of("grFactor", "1-x"), "gr_factor: '1-x' is not a value it takes");
+  EXPECT_EQ(error_of("width", "2"), "width: not an option of msdnet");
+}
+
 }  // namespace
 }  // namespace l2w

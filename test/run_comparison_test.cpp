@@ -11,11 +11,11 @@ namespace {
 report::RunCurve run_a(double shift = 0) {
   // The dynamic points out of cost order on purpose.
   return {"a", {{2e6, 70 + shift}, {1e6, 50 + shift}, {4e6, 80 + shift}}, {{1e6, 48}, {2e6, 69}, {4e6, 81}},
-          "exits", {}, ""};
+          "exits", {}, std::nullopt};
 }
 
 report::RunCurve run_b() {
-  return {"b", {{1.5e6, 60}, {3e6, 84}}, {{1e6, 50}, {2e6, 72}, {4e6, 85}}, "exits", {}, ""};
+  return {"b", {{1.5e6, 60}, {3e6, 84}}, {{1e6, 50}, {2e6, 72}, {4e6, 85}}, "exits", {}, std::nullopt};
 }
 
 TEST(RunComparison, InterpolatesOnTheDynamicCurve) {

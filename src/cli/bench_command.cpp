@@ -150,7 +150,7 @@ int bench_data(const Flags& flags) {
 // The configuration line: what is measured, where, with which LibTorch.
 void print_bench_header(const Flags& flags, const models::NetworkOptions& options, const torch::Device& device,
                         int64_t world) {
-  std::cout << "bench train: " << models::describe(options) << "\n  method " << method_name(flags.method)
+  std::cout << "bench train: " << models::describe(options) << "\n  method " << meta::method_name(flags.method)
             << (flags.method == Method::kL2W ? " (--meta_grad " + meta::meta_grad_name(flags.meta.meta_grad()) + ")" : std::string())
             << ", batch " << flags.run.batch_size() << ", amp " << runtime::amp_name(flags.run.amp()) << ", LibTorch " << TORCH_VERSION << ", "
             << at::get_num_threads() << " intra-op threads, device " << device << " (" << runtime::device_name(device)
@@ -166,7 +166,7 @@ void compare_with_exact(const Flags& flags, models::MultiExitNetworkImpl& net, t
                         double fd_rate) {
   Flags exact_flags = flags;
   exact_flags.meta.meta_grad(meta::MetaGrad::kExact);
-  auto exact = step_factory(exact_flags)(net, sgd, nullptr);
+  auto exact = meta::make_step(method_options(exact_flags), net, sgd);
   runtime::reset_peak_memory(device);
   const double exact_rate = training_rate(*exact, images, labels, flags.bench_iterations, device);
   std::printf("exact images/s      %.1f  (--meta_grad exact, same run)\n", exact_rate);
@@ -228,7 +228,7 @@ int bench_train_command(const Flags& flags) {
   net->train();
   distributed::DataParallel parallel(net->parameters(), comm);
   train::Sgd sgd(net->parameters(), trainer_options(flags, device).sgd());
-  std::unique_ptr<train::TrainStep> step = step_factory(flags)(*net, sgd, &parallel);
+  std::unique_ptr<train::TrainStep> step = meta::make_step(method_options(flags), *net, sgd, &parallel);
   // Synthetic input: the benchmark measures compute, not data.
   const int64_t local_batch = flags.run.batch_size() / world;
   const auto images = torch::randn({local_batch, geometry.channels, geometry.height, geometry.width}).to(device);

@@ -12,7 +12,6 @@
 
 #include "l2w/distributed/process_group.h"
 #include "l2w/io/checkpoint.h"
-#include "l2w/models/imta_network.h"
 #include "l2w/runtime/device.h"
 
 namespace l2w::cli {
@@ -98,47 +97,17 @@ torch::Device setup_runtime(const Flags& f) {
   }
 }
 
-namespace {
-
-// IMTA's second stage starts from the first stage's network: its checkpoint goes into the backbone.
-void load_first_stage(const Flags& flags, models::NetworkOptions options, models::MultiExitNetworkImpl& net) {
-  auto& imta = dynamic_cast<models::ImtaNetworkImpl&>(net);
-  imta.freeze_backbone_statistics(flags.imta_freeze_backbone_bn);
-  const auto checkpoint = io::load_checkpoint(flags.imta_from);
-  options.imta_heads(false);
-  train::check_architecture(checkpoint, flags.imta_from, options);
-  io::load_state_dict(*imta.backbone(), checkpoint.state_dict, flags.imta_from);
-}
-
-}  // namespace
-
 models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options) {
-  if (flags.imta_stage2 && flags.gradient_equilibrium)
-    throw FlagError("--gradient-equilibrium: IMTA's first stage only; --imta-stage2 trains new heads on a frozen backbone");
-  torch::manual_seed(flags.run.seed());
-  models::MultiExitNetwork net;
   try {
-    net = models::make_network(options);
-  } catch (const std::logic_error& e) {
-    if (!flags.imta_stage2) throw;
-    throw FlagError(std::string("--imta-stage2: ") + e.what());  // a backbone without exit features
-  }
-  try {
-    net->set_gradient_equilibrium(flags.gradient_equilibrium);
+    return train::build_network(build_options(flags, options));
   } catch (const std::invalid_argument& e) {
-    throw FlagError(std::string("--gradient-equilibrium: ") + e.what());
+    throw flag_error(e);
   }
-  if (!flags.imta_from.empty()) load_first_stage(flags, options, *net);
-  return net;
 }
 
 models::MultiExitNetwork load_trained_network(const Flags& flags, const models::NetworkOptions& options) {
   if (flags.evaluate_from.empty()) throw FlagError("--evaluate_from: a checkpoint to evaluate is required");
-  auto net = build_network(flags, options);
-  const auto checkpoint = io::load_checkpoint(flags.evaluate_from);
-  train::check_architecture(checkpoint, flags.evaluate_from, options);
-  io::load_state_dict(*net, checkpoint.state_dict, flags.evaluate_from);
-  return net;
+  return train::load_trained_network(flags.evaluate_from, options);
 }
 
 std::vector<int64_t> validation_subset(const Flags& flags, const io::RunFolder& folder, int64_t train_size) {

@@ -37,7 +37,7 @@ std::vector<double> parse_budgets(const std::string& text) {
 std::string method_label(const std::vector<std::string>& labels, size_t i, const report::RunCurve& first_run) {
   if (i < labels.size()) return labels[i];
   const auto name = std::regex_replace(first_run.label, std::regex("_seed[0-9]+$"), "");
-  return first_run.exit_policy.empty() ? name : name + " (" + first_run.exit_policy + ")";
+  return first_run.exit_policy ? name + " (" + io::describe(*first_run.exit_policy) + ")" : name;
 }
 
 }  // namespace

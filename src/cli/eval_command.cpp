@@ -7,6 +7,7 @@
 #include "l2w/eval/calibration.h"
 #include "l2w/eval/dynamic.h"
 #include "l2w/eval/risk_control.h"
+#include "l2w/io/exit_policy_file.h"
 #include "l2w/io/numpy_file.h"
 #include "l2w/models/exit_cost.h"
 
@@ -85,8 +86,7 @@ std::vector<eval::DynamicPoint> evaluate_dynamic(const Flags& flags, const io::R
               << (flags.exit_criterion == criterion::ExitCriterion::kPatience ? "; p_idx is the patience" : "") << "):\n"
               << eval::dynamic_table(points);
     eval::write_dynamic(folder.dynamic(), points);
-    std::ofstream(folder.exit_policy()) << criterion::exit_criterion_name(flags.exit_criterion)
-                                        << (flags.calibrate ? ", calibrated" : "") << "\n";
+    io::write_exit_policy(folder.exit_policy(), {flags.exit_criterion, flags.calibrate});
   }
   if (flags.budget > 0) choose_thresholds(flags, folder, valid, test_confidences, costs, valid_name, temperatures);
   if (flags.max_accuracy_drop > 0)

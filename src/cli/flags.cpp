@@ -6,9 +6,7 @@
 #include <utility>
 
 #include "l2w/io/run_folder.h"
-#include "l2w/models/imta_network.h"
 #include "l2w/runtime/mixed_precision.h"
-#include "l2w/train/distillation_step.h"
 
 namespace l2w::cli {
 namespace {
@@ -64,7 +62,7 @@ CLI::Option* add_choice(CLI::App& app, const std::string& names, Target& target,
   return option;
 }
 
-const Choices<Method> kMethods = named({Method::kL2W, Method::kPlain}, method_name);
+const Choices<Method> kMethods = named({Method::kL2W, Method::kPlain}, meta::method_name);
 const Choices<ClientMode> kClientModes{
     {"keep-alive", ClientMode::kKeepAlive}, {"new-connection", ClientMode::kNewConnection}, {"both", ClientMode::kBoth}};
 const Choices<EvalMode> kEvalModes{{"anytime", EvalMode::kAnytime}, {"dynamic", EvalMode::kDynamic}, {"both", EvalMode::kBoth}};
@@ -142,7 +140,6 @@ const CLI::Validator kPositive = number_check("POSITIVE", [](double v) { return 
 const CLI::Validator kNonNegative = number_check("NON-NEGATIVE", [](double v) { return v >= 0; }, "zero or more");
 const CLI::Validator kOpenUnit = number_check("(0, 1)", [](double v) { return v > 0 && v < 1; }, "between 0 and 1, both excluded");
 
-std::string method_name(Method method) { return method == Method::kL2W ? "l2w" : "plain"; }
 
 void add_runtime_flags(CLI::App& app, Flags& f) {
   app.add_option("--seed", f.run.seed(), "seed of initialisation, data order and augmentation")->capture_default_str();
@@ -416,10 +413,44 @@ train::TrainerOptions trainer_options(const Flags& f, const torch::Device& devic
   return o.device(device);
 }
 
-meta::MetaOptions meta_options(const Flags& f, int64_t num_exits) {
-  auto o = f.meta;
-  o.wpn().num_exits(num_exits);
-  return o.amp(f.run.amp());
+meta::MethodOptions method_options(const Flags& f) {
+  return meta::MethodOptions().method(f.method).meta(f.meta).distillation(f.distillation).amp(f.run.amp());
+}
+
+train::NetworkBuildOptions build_options(const Flags& f, const models::NetworkOptions& arch) {
+  return train::NetworkBuildOptions()
+      .arch(arch)
+      .seed(f.run.seed())
+      .gradient_equilibrium(f.gradient_equilibrium)
+      .imta_from(f.imta_from)
+      .imta_freeze_backbone_bn(f.imta_freeze_backbone_bn);
+}
+
+namespace {
+
+// The flag of each library option whose field has another name.
+const std::vector<std::pair<std::string, std::string>> kFlagOfField{
+    {"gradient_equilibrium", "--gradient-equilibrium"},
+    {"imta_heads", "--imta-stage2"},
+    {"imta_from", "--imta-from"},
+    {"method", "--method"},
+    {"budget_muladds", "--budget"},
+    {"max_accuracy_drop", "--max-accuracy-drop"},
+    {"risk_confidence", "--risk-confidence"},
+    {"num_sample_valid", "--num_sample_valid"},
+    {"data", "--data"},
+};
+
+}  // namespace
+
+FlagError flag_error(const std::exception& e) {
+  std::string message = e.what();
+  for (const auto& [field, flag] : kFlagOfField) {
+    const bool leads = message.rfind(field, 0) == 0 && message.size() > field.size() &&
+                       (message[field.size()] == ':' || message[field.size()] == ' ');
+    if (leads) return FlagError(flag + message.substr(field.size()));
+  }
+  return FlagError(message);
 }
 
 infer::DeploymentOptions deployment_options(const Flags& f) {
@@ -440,26 +471,6 @@ distributed::JobOptions job_options(const Flags& f) {
   } catch (const std::invalid_argument& e) {
     throw FlagError(e.what());
   }
-}
-
-train::StepFactory step_factory(const Flags& f) {
-  if (f.imta_stage2) {
-    return [f](models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {
-      auto& imta = dynamic_cast<models::ImtaNetworkImpl&>(net);
-      return std::unique_ptr<train::TrainStep>(
-          new train::DistillationStep(imta, sgd, f.distillation, parallel, f.run.amp()));
-    };
-  }
-  if (f.method == Method::kPlain) {
-    return [smoothing = f.meta.label_smoothing(), amp = f.run.amp()](
-               models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {
-      return std::unique_ptr<train::TrainStep>(new train::PlainStep(net, sgd, smoothing, parallel, amp));
-    };
-  }
-  return [f](models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {
-    return std::unique_ptr<train::TrainStep>(
-        new meta::L2WStep(net, sgd, meta_options(f, net.num_exits()), parallel));
-  };
 }
 
 }  // namespace l2w::cli

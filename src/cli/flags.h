@@ -12,14 +12,15 @@
 #include "l2w/distributed/job_options.h"
 #include "l2w/criterion/knowledge_distillation.h"
 #include "l2w/infer/deployment.h"
-#include "l2w/meta/l2w_step.h"
+#include "l2w/meta/training_method.h"
 #include "l2w/models/network_options.h"
+#include "l2w/train/trained_network.h"
 #include "l2w/train/trainer.h"
 
 namespace l2w::cli {
 
-// The training method (--method).
-enum class Method { kL2W, kPlain };
+// The training method (--method): the library's.
+using meta::Method;
 // How bench serve's clients connect (--client).
 enum class ClientMode { kKeepAlive, kNewConnection, kBoth };
 // What eval computes (--evalmode).
@@ -109,8 +110,6 @@ struct Flags {
   std::vector<std::string> launch_command;
 };
 
-std::string method_name(Method method);  // "l2w", "plain"
-
 // Value checks whose message says what is wanted ("must be positive"), not a range to 1.8e308.
 extern const CLI::Validator kPositive;
 extern const CLI::Validator kNonNegative;
@@ -141,12 +140,13 @@ models::NetworkOptions network_options(const Flags& flags, const dataset::DataGe
 dataset::DataGeometry data_geometry(const Flags& flags, const dataset::DataSplits& data);
 dataset::DataOptions data_options(const Flags& flags);
 train::TrainerOptions trainer_options(const Flags& flags, const torch::Device& device);
-meta::MetaOptions meta_options(const Flags& flags, int64_t num_exits);
 // How infer and bench infer deploy the network: --memory-format, --training-form, and --threads (a
 // count given is used for latency too).
 infer::DeploymentOptions deployment_options(const Flags& flags);
-// The training method the flags choose (plain or L2W) for the trainer.
-train::StepFactory step_factory(const Flags& flags);
+// The training method the flags choose (plain, L2W, or IMTA's second stage's distillation).
+meta::MethodOptions method_options(const Flags& flags);
+// How the network is built for training: its architecture, --seed, --gradient-equilibrium, IMTA's stages.
+train::NetworkBuildOptions build_options(const Flags& flags, const models::NetworkOptions& arch);
 
 // This process's place in a data-parallel job: torchrun's environment, overridden by --dist_url,
 // --world_size, --rank, --dist_backend and --dist_timeout.
@@ -156,5 +156,8 @@ distributed::JobOptions job_options(const Flags& flags);
 struct FlagError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
+
+// A library error that names an option by its field (std::invalid_argument), with the flag's spelling.
+FlagError flag_error(const std::exception& e);
 
 }  // namespace l2w::cli

@@ -24,14 +24,14 @@ int train_command(const Flags& flags) {
 
   if (is_main)
     std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data.name << ": "
-            << data.train->size() << " train / " << data.test->size() << " test, method " << method_name(flags.method)
+            << data.train->size() << " train / " << data.test->size() << " test, method " << meta::method_name(flags.method)
               << (flags.gradient_equilibrium ? " with gradient equilibrium" : "")
               << (flags.imta_stage2 ? ", IMTA's second stage on " + flags.imta_from : std::string())
             << ", " << at::get_num_threads() << " threads, device " << device
             << (comm ? ", " + std::to_string(comm->world_size()) + " processes" : std::string()) << std::endl;
   // A scheduler's pre-emption or Ctrl-C: a checkpoint at the end of the iteration, then exit status 75.
   train::StopSignals stop_signals;
-  const auto result = train::Trainer(net, options, data, trainer_opts, step_factory(flags)).run();
+  const auto result = train::Trainer(net, options, data, trainer_opts, meta::step_factory(method_options(flags))).run();
   if (!is_main) return 0;
   std::cout << "\nFinal test results (" << flags.run.run_dir() << "):\n"
             << eval::anytime_table(result.last_test, result.costs)

@@ -16,6 +16,8 @@ std::string step_mode_name(StepMode mode);
 std::string prune_name(Prune prune);
 inline std::string field_text(StepMode mode) { return step_mode_name(mode); }
 inline std::string field_text(Prune prune) { return prune_name(prune); }
+inline std::vector<StepMode> field_choices(StepMode) { return {StepMode::kEven, StepMode::kLinGrow}; }
+inline std::vector<Prune> field_choices(Prune) { return {Prune::kMax, Prune::kMin}; }
 
 // The seed's CIFAR MSDNet by default. base: layers in block 1; gr_factor and bn_factor: one per scale;
 // imagenet: the ImageNet stem (7x7/2 conv + max-pool) and wide heads, otherwise the 32x32 (and 28x28)

@@ -74,4 +74,29 @@ std::vector<std::string> description_differences(const std::string& stored, cons
   return differences;
 }
 
+void set_field(NetworkOptions& options, const std::string& field, const std::string& value) {
+  const bool known = options.arch() == Arch::kMSDNet ? options.msdnet().set_field(field, value)
+                                                     : options.ranet().set_field(field, value);
+  if (!known) throw std::invalid_argument(field + ": not an option of " + arch_name(options.arch()));
+}
+
+NetworkOptions options_from_description(const std::string& description) {
+  std::istringstream in(description);
+  std::string name, item;
+  in >> name;
+  NetworkOptions options;
+  const std::string imta = "IMTA_";
+  if (name.rfind(imta, 0) == 0) {
+    options.imta_heads(true);
+    name = name.substr(imta.size());
+  }
+  options.arch(parse_arch(name));
+  while (in >> item) {
+    const auto equals = item.find('=');
+    if (equals == std::string::npos) throw std::invalid_argument("description: '" + item + "' is not key=value");
+    set_field(options, item.substr(0, equals), item.substr(equals + 1));
+  }
+  return options;
+}
+
 }  // namespace l2w::models

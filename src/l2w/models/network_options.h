@@ -38,4 +38,12 @@ std::string describe(const NetworkOptions& options);
 // the field's default.
 std::vector<std::string> description_differences(const std::string& stored, const NetworkOptions& options);
 
+// The options a description (describe()'s line, as checkpoints store it) was written from; fields it
+// lacks keep their defaults. std::invalid_argument naming what it does not know.
+NetworkOptions options_from_description(const std::string& description);
+// Sets the chosen backbone's field named by its key ("nBlocks") or member name ("n_blocks") from text
+// ("1-2-4", "true", "lin_grow"); std::invalid_argument naming the field when there is no such field or
+// it does not take the value.
+void set_field(NetworkOptions& options, const std::string& field, const std::string& value);
+
 }  // namespace l2w::models

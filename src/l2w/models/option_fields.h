@@ -5,7 +5,9 @@
 #pragma once
 
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <torch/arg.h>
@@ -26,17 +28,65 @@ inline std::string field_text(const std::vector<int64_t>& v) {  // 1-2-4
 }
 inline std::string stem_text(bool imagenet) { return imagenet ? "imagenet" : "small"; }
 
+// The values a field of a few values can take; an enum field's header declares its own.
+inline std::vector<bool> field_choices(bool) { return {true, false}; }
+
+// A field's value from its text (what `text` writes, for a field of a few values); false when the text
+// is not one.
+template <class T, class Text>
+bool parse_field(const std::string& s, T& out, Text text) {
+  std::istringstream in(s);
+  if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) {
+    T v;
+    if (!(in >> v) || !in.eof()) return false;
+    out = v;
+    return true;
+  } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+    std::vector<int64_t> v;
+    for (std::string part; std::getline(in, part, '-');) {
+      int64_t x;
+      std::istringstream one(part);
+      if (!(one >> x) || !one.eof()) return false;
+      v.push_back(x);
+    }
+    if (v.empty()) return false;
+    out = v;
+    return true;
+  } else {
+    for (const T& choice : field_choices(T{}))
+      if (text(choice) == s) {
+        out = choice;
+        return true;
+      }
+    return false;
+  }
+}
+
 }  // namespace l2w::models
 
 #define L2W_OPTION_MEMBER(type, name, default_value, key, text) TORCH_ARG(type, name) = default_value;
 #define L2W_OPTION_VISIT(type, name, default_value, key, text) visit(key, text(name()), text(type(default_value)));
+#define L2W_OPTION_ASSIGN(type, name, default_value, key, text)                                       \
+  if (field == key || field == #name) {                                                              \
+    type v = name();                                                                                 \
+    if (!::l2w::models::parse_field(value, v, [](const type& x) { return text(x); }))                \
+      throw std::invalid_argument(std::string(#name) + ": '" + value + "' is not a value it takes"); \
+    name(v);                                                                                         \
+    return true;                                                                                     \
+  }
 
-// Declares the members of FIELDS and for_each_field(visit), which calls visit(key, value text, default
-// text) for each field in order.
-#define L2W_OPTION_FIELDS(FIELDS)                    \
-  FIELDS(L2W_OPTION_MEMBER)                          \
- public:                                             \
-  template <class Visit>                             \
-  void for_each_field(Visit&& visit) const {         \
-    FIELDS(L2W_OPTION_VISIT)                         \
+// Declares the members of FIELDS, for_each_field(visit), which calls visit(key, value text, default
+// text) for each field in order, and set_field(field, text), which sets the field named by its key or
+// its member name from text as a description writes it (false for no such field; std::invalid_argument
+// naming the field for a value it does not take).
+#define L2W_OPTION_FIELDS(FIELDS)                                         \
+  FIELDS(L2W_OPTION_MEMBER)                                               \
+ public:                                                                  \
+  template <class Visit>                                                  \
+  void for_each_field(Visit&& visit) const {                              \
+    FIELDS(L2W_OPTION_VISIT)                                              \
+  }                                                                       \
+  bool set_field(const std::string& field, const std::string& value) {    \
+    FIELDS(L2W_OPTION_ASSIGN)                                             \
+    return false;                                                         \
   }

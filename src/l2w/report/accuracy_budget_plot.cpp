@@ -50,7 +50,7 @@ RunCurve read_run_curve(const std::string& run_dir) {
   RunCurve curve;
   curve.label = run_label(run_dir);
   const io::RunFolder folder(run_dir);
-  if (std::ifstream policy{folder.exit_policy()}) std::getline(policy, curve.exit_policy);
+  curve.exit_policy = io::read_exit_policy(folder.exit_policy());
   const auto dynamic_path = folder.dynamic();
   const auto anytime_path = folder.anytime();
   if (std::ifstream in{dynamic_path}) {

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "l2w/eval/dynamic.h"
+#include "l2w/io/exit_policy_file.h"
 
 namespace l2w::report {
 
@@ -17,7 +19,7 @@ struct RunCurve {
   std::vector<std::pair<double, double>> exits;      // (MUL-ADDs, top-1 %) per exit
   std::string points_name = "exits";                 // legend entry of `exits`
   std::vector<std::array<double, 3>> band;           // (MUL-ADDs, low, high): a shaded spread, if any
-  std::string exit_policy;                           // how dynamic evaluation decided exits, when recorded
+  std::optional<io::ExitPolicy> exit_policy;         // how dynamic evaluation decided exits, when recorded
 };
 
 // What the x axis shows: its label and the divisor from the curves' units to the axis's.

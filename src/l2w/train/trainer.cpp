@@ -166,7 +166,10 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
     // The host reads whether the run diverged where it reads anyway: at progress lines (every rank at
     // the same iterations), before checkpoints and at the epoch's end.
     if (options_.print_freq() > 0 && (it + 1) % options_.print_freq() == 0) divergence_.check();
-    progress_->iteration_done(it++, labels.size(0), lr_, meter);
+    progress_->iteration_done(it, labels.size(0), lr_, meter);
+    if (options_.on_iteration())
+      options_.on_iteration()({epoch, it, train_loader_->num_batches(), lr_, labels.size(0)});
+    ++it;
     checkpoint_within_epoch(epoch, it, meter);
   }
   divergence_.check();

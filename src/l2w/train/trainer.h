@@ -31,6 +31,14 @@
 
 namespace l2w::train {
 
+// What on_iteration is told.
+struct IterationDone {
+  int64_t epoch = 0, iteration = 0;  // 0-based
+  int64_t iterations = 0;            // in the epoch
+  double lr = 0;
+  int64_t images = 0;                // in the batch
+};
+
 struct TrainerOptions {
   // The run folder: scores, checkpoints and results.
   TORCH_ARG(std::string, run_dir) = "runs/default";
@@ -74,6 +82,8 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, save_every) = 0;
   // The data-parallel job this process belongs to; null: a single process.
   TORCH_ARG(std::shared_ptr<distributed::Communicator>, communicator);
+  // Called after every iteration (a progress bar, a notebook's callback); it may throw to stop the run.
+  TORCH_ARG(std::function<void(const IterationDone&)>, on_iteration);
 };
 
 // Makes the method's step for the network, its optimizer and its data parallelism (never null).

@@ -1,0 +1,77 @@
+// Deployment: the early-exit classifier at a set of thresholds, on the network in its inference form, as
+// `l2w infer` runs it.
+#include "bindings.h"
+
+#include "l2w/infer/deployment.h"
+#include "l2w/infer/early_exit_classifier.h"
+#include "l2w/io/thresholds_file.h"
+
+namespace l2w::python {
+namespace {
+
+class Classifier {
+ public:
+  Classifier(models::MultiExitNetwork net, const std::vector<int64_t>& image_shape, std::vector<float> thresholds,
+             const std::string& criterion, std::vector<float> temperatures, const std::string& device) {
+    const auto c = criterion::exit_criterion_from_name(criterion);
+    if (!c) throw std::invalid_argument("criterion: '" + criterion + "' is not max-prob, entropy, margin or patience");
+    if (static_cast<int64_t>(thresholds.size()) != net->num_exits())
+      throw std::invalid_argument("thresholds: " + std::to_string(thresholds.size()) + " given, the network has " +
+                                  std::to_string(net->num_exits()) + " exits");
+    deployed_ = infer::deploy(std::move(net), image_shape, torch::Device(device),
+                              infer::DeploymentOptions().layout(infer::Layout::kContiguous));
+    engine_ = std::make_unique<infer::EarlyExitClassifier>(deployed_.net, std::move(thresholds),
+                                                          deployed_.form.input_format, *c, std::move(temperatures));
+  }
+  py::tuple classify(const torch::Tensor& images) {
+    const auto& shape = deployed_.image_shape;
+    if (images.dim() != 4 || images.size(1) != shape[1] || images.size(2) != shape[2] || images.size(3) != shape[3])
+      throw std::invalid_argument("images: expected [N, " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
+                                  ", " + std::to_string(shape[3]) + "], got " + c10::str(images.sizes()));
+    infer::ExitDecisions d;
+    {
+      py::gil_scoped_release release;
+      torch::NoGradGuard no_grad;
+      d = engine_->classify(images);
+    }
+    return py::make_tuple(d.prediction, d.exit_index, d.confidence);
+  }
+  std::vector<int64_t> exit_muladds() const {
+    std::vector<int64_t> out;
+    for (const auto& c : deployed_.costs) out.push_back(c.muladds);
+    return out;
+  }
+
+ private:
+  infer::DeployedNetwork deployed_;
+  std::unique_ptr<infer::EarlyExitClassifier> engine_;
+};
+
+}  // namespace
+
+void bind_deployment(py::module_& m) {
+  py::class_<Classifier>(m, "Classifier")
+      .def(py::init<models::MultiExitNetwork, const std::vector<int64_t>&, std::vector<float>, const std::string&,
+                    std::vector<float>, const std::string&>(),
+           py::arg("network"), py::arg("image_shape"), py::arg("thresholds"), py::arg("criterion"),
+           py::arg("temperatures"), py::arg("device"))
+      .def("classify", &Classifier::classify, py::arg("images"))
+      .def_property_readonly("exit_muladds", &Classifier::exit_muladds);
+  m.def(
+      "_read_thresholds",
+      [](const std::string& path) {
+        const auto t = io::read_thresholds(path);
+        py::dict out;
+        out["thresholds"] = t.thresholds;
+        out["criterion"] = criterion::exit_criterion_name(t.criterion);
+        out["index"] = t.p_index;
+        out["valid_accuracy"] = t.valid_accuracy;
+        out["valid_muladds"] = t.valid_expected_muladds;
+        out["exit_muladds"] = t.exit_muladds;
+        out["temperatures"] = t.temperatures;
+        return out;
+      },
+      py::arg("path"));
+}
+
+}  // namespace l2w::python

@@ -1,0 +1,31 @@
+#include "l2w/meta/training_method.h"
+
+#include "l2w/models/imta_network.h"
+#include "l2w/train/distillation_step.h"
+
+namespace l2w::meta {
+
+std::string method_name(Method method) { return method == Method::kL2W ? "l2w" : "plain"; }
+
+std::unique_ptr<train::TrainStep> make_step(const MethodOptions& options, models::MultiExitNetworkImpl& net,
+                                            train::Sgd& sgd, distributed::DataParallel* parallel) {
+  if (auto* imta = dynamic_cast<models::ImtaNetworkImpl*>(&net)) {
+    if (options.method() == Method::kL2W)
+      throw std::invalid_argument("method: IMTA's second stage trains by distillation (plain); L2W weights the first stage");
+    return std::make_unique<train::DistillationStep>(*imta, sgd, options.distillation(), parallel, options.amp());
+  }
+  if (options.method() == Method::kPlain)
+    return std::make_unique<train::PlainStep>(net, sgd, options.meta().label_smoothing(), parallel, options.amp());
+  auto meta = options.meta();
+  meta.wpn().num_exits(net.num_exits());
+  meta.amp(options.amp());
+  return std::make_unique<L2WStep>(net, sgd, meta, parallel);
+}
+
+train::StepFactory step_factory(const MethodOptions& options) {
+  return [options](models::MultiExitNetworkImpl& net, train::Sgd& sgd, distributed::DataParallel* parallel) {
+    return make_step(options, net, sgd, parallel);
+  };
+}
+
+}  // namespace l2w::meta
