@@ -26,7 +26,7 @@ fail() {  # fail WHAT [LOG]
   exit 1
 }
 
-packages=(cmake clang g++ make ninja-build python3 python3-venv libcli11-dev zlib1g-dev libgtest-dev libjpeg62-turbo-dev libpng-dev
+packages=(cmake clang g++ make ninja-build python3 python3-venv python3-dev libcli11-dev zlib1g-dev libgtest-dev libjpeg62-turbo-dev libpng-dev
           libgloo-dev libcpp-httplib-dev nlohmann-json3-dev haproxy dataset-fashion-mnist gnuplot-nox)
 apt_updated=false
 apt_install() {  # apt_install PACKAGE...: those of them not installed yet
@@ -47,7 +47,7 @@ apt_install() {  # apt_install PACKAGE...: those of them not installed yet
 # Python first, for the virtual environment; then torch and the other Debian packages side by side (on a
 # fresh machine both mostly wait for the network and the disk).
 apt_install python3 python3-venv
-if ! "$venv/bin/python3" -c "import torch, numpy, PIL, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" \
+if ! "$venv/bin/python3" -c "import torch, numpy, PIL, pytest, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" \
     >>"$log" 2>&1; then
   pip_log=${log%.log}-pip.log
   step "setup: installing torch $torch_version (LibTorch, with its CUDA libraries: about 5 GB) into $venv (log: $pip_log)"
@@ -55,7 +55,7 @@ if ! "$venv/bin/python3" -c "import torch, numpy, PIL, sys; sys.exit(torch.__ver
   # (1 min 26 s against 1 min 39 s).
   python3 -m venv "$venv" >>"$log" 2>&1 || fail "creating the virtual environment $venv"
   "$venv/bin/python3" -m pip install -q --no-compile --disable-pip-version-check "torch==$torch_version" numpy \
-    pillow >"$pip_log" 2>&1 &
+    pillow pytest >"$pip_log" 2>&1 &
   pip_pid=$!
 fi
 apt_install "${packages[@]}"
@@ -86,4 +86,12 @@ targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 step "setup: building ${*:-everything} (a first build of everything takes about 3 minutes on 2 cores; log: $log)"
 cmake --build build -j "$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" "${targets[@]}" >>"$log" 2>&1 || fail "the build"
-step "setup: built build/src/cli/l2w"
+# `import l2w` in the virtual environment: a .pth file in its site-packages names this build's package
+# folder (the last clone set up wins; `pip install --no-build-isolation .` installs a copy instead).
+if compgen -G "build/python/l2w/_l2w*.so" >/dev/null; then
+  site=$("$venv/bin/python3" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$PWD/build/python" >"$site/l2w-build.pth"
+  step "setup: built build/src/cli/l2w and the Python package l2w (import l2w in $venv)"
+else
+  step "setup: built build/src/cli/l2w"
+fi

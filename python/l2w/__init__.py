@@ -310,8 +310,9 @@ def exit_outputs(network: Network, data: Union[Iterable[Tuple[Tensor, Tensor]], 
     was_training = network.training
     network.eval()
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], Tensor):
-        images, labels = data
-        data = ((images[i:i + batch_size], labels[i:i + batch_size]) for i in range(0, len(images), batch_size))
+        all_images, all_labels = data
+        data = [(all_images[i:i + batch_size], all_labels[i:i + batch_size])
+                for i in range(0, len(all_images), batch_size)]
     parts: list[list[Tensor]] = []
     label_parts: list[Tensor] = []
     with torch.no_grad():

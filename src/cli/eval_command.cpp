@@ -25,7 +25,12 @@ void save_probabilities(const io::RunFolder& folder, const std::string& set, con
 void choose_thresholds(const Flags& flags, const io::RunFolder& folder, const eval::ExitConfidences& valid,
                        const eval::ExitConfidences& test, const std::vector<nn::Cost>& costs,
                        const std::string& valid_name, const std::vector<float>& temperatures) {
-  auto chosen = eval::thresholds_for_budget(valid, costs, flags.budget);
+  io::ExitThresholds chosen;
+  try {
+    chosen = eval::thresholds_for_budget(valid, costs, flags.budget);
+  } catch (const std::invalid_argument& e) {
+    throw flag_error(e);
+  }
   chosen.temperatures = temperatures;
   const auto path = flags.thresholds.empty() ? folder.thresholds() : flags.thresholds;
   io::write_thresholds(path, chosen);
@@ -45,7 +50,7 @@ void choose_risk_controlled(const Flags& flags, const io::RunFolder& folder, con
   try {
     chosen = eval::risk_controlled_thresholds(valid, costs, flags.max_accuracy_drop, flags.risk_confidence);
   } catch (const std::invalid_argument& e) {
-    throw FlagError(e.what());
+    throw flag_error(e);
   }
   chosen.thresholds.temperatures = temperatures;
   const auto path = flags.thresholds.empty() ? folder.thresholds() : flags.thresholds;

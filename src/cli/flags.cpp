@@ -438,17 +438,26 @@ const std::vector<std::pair<std::string, std::string>> kFlagOfField{
     {"max_accuracy_drop", "--max-accuracy-drop"},
     {"risk_confidence", "--risk-confidence"},
     {"num_sample_valid", "--num_sample_valid"},
-    {"data", "--data"},
 };
 
 }  // namespace
 
 FlagError flag_error(const std::exception& e) {
   std::string message = e.what();
+  const auto identifier = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
   for (const auto& [field, flag] : kFlagOfField) {
-    const bool leads = message.rfind(field, 0) == 0 && message.size() > field.size() &&
-                       (message[field.size()] == ':' || message[field.size()] == ' ');
-    if (leads) return FlagError(flag + message.substr(field.size()));
+    // A field named by a plain word is the option only where it leads the message.
+    const bool anywhere = field.find('_') != std::string::npos;
+    for (size_t at = message.find(field); at != std::string::npos; at = message.find(field, at)) {
+      const size_t end = at + field.size();
+      const bool whole = (at == 0 || !identifier(message[at - 1])) && (end == message.size() || !identifier(message[end]));
+      if (whole && (anywhere || at == 0)) {
+        message.replace(at, field.size(), flag);
+        at += flag.size();
+      } else {
+        at = end;
+      }
+    }
   }
   return FlagError(message);
 }

@@ -80,7 +80,7 @@ int64_t pinned_budget(const Flags& flags, const Serving& s) {
   try {
     return static_cast<int64_t>(s.engine->menu().at_most(flags.budget));
   } catch (const std::invalid_argument& e) {
-    throw FlagError(e.what());
+    throw flag_error(e);
   }
 }
 

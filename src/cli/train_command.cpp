@@ -31,7 +31,12 @@ int train_command(const Flags& flags) {
             << (comm ? ", " + std::to_string(comm->world_size()) + " processes" : std::string()) << std::endl;
   // A scheduler's pre-emption or Ctrl-C: a checkpoint at the end of the iteration, then exit status 75.
   train::StopSignals stop_signals;
-  const auto result = train::Trainer(net, options, data, trainer_opts, meta::step_factory(method_options(flags))).run();
+  train::TrainResult result;
+  try {
+    result = train::Trainer(net, options, data, trainer_opts, meta::step_factory(method_options(flags))).run();
+  } catch (const std::invalid_argument& e) {
+    throw flag_error(e);  // an option the library refused, named by its field
+  }
   if (!is_main) return 0;
   std::cout << "\nFinal test results (" << flags.run.run_dir() << "):\n"
             << eval::anytime_table(result.last_test, result.costs)

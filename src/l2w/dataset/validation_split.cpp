@@ -34,7 +34,7 @@ TrainValidSplit load_split(const std::string& path, int64_t n) {
 TrainValidSplit load_or_make_split(const std::string& path, int64_t n, int64_t num_valid, uint64_t seed) {
   if (std::filesystem::exists(path)) return load_split(path, n);
   if (num_valid <= 0 || num_valid >= n)
-    throw std::invalid_argument("--num_sample_valid must be between 1 and " + std::to_string(n - 1));
+    throw std::invalid_argument("num_sample_valid must be between 1 and " + std::to_string(n - 1));
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(seed);

@@ -156,7 +156,7 @@ io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std
   }
   if (!best) {
     char why[200];
-    std::snprintf(why, sizeof why, "--budget %.0f MUL-ADDs is below the cheapest reachable cost, %.0f", budget_muladds,
+    std::snprintf(why, sizeof why, "budget_muladds %.0f is below the cheapest reachable cost, %.0f MUL-ADDs", budget_muladds,
                   cheapest);
     throw std::invalid_argument(why);
   }

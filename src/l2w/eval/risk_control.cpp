@@ -73,8 +73,8 @@ RiskControlledChoice risk_controlled_thresholds(const ExitConfidences& valid, co
   if (!chosen) {
     char why[240];
     std::snprintf(why, sizeof why,
-                  "--max-accuracy-drop %g: no threshold set qualifies; even without early exits the bound is %.4f "
-                  "(%lld validation images are too few for this drop at --risk-confidence %g)",
+                  "max_accuracy_drop %g: no threshold set qualifies; even without early exits the bound is %.4f "
+                  "(%lld validation images are too few for this drop at risk_confidence %g)",
                   max_drop, binomial_upper_bound(0, n, confidence), static_cast<long long>(n), confidence);
     throw std::invalid_argument(why);
   }

@@ -13,7 +13,7 @@ size_t BudgetMenu::at_most(double muladds) const {
   for (size_t b = budgets.size(); b-- > 0;)
     if (budgets[b].valid_expected_muladds <= muladds) return b;
   char why[200];
-  std::snprintf(why, sizeof why, "--budget %.0f MUL-ADDs is below the cheapest budget, %.0f", muladds,
+  std::snprintf(why, sizeof why, "budget_muladds %.0f is below the cheapest budget, %.0f MUL-ADDs", muladds,
                 budgets.front().valid_expected_muladds);
   throw std::invalid_argument(why);
 }

@@ -1,0 +1,63 @@
+"""Evaluation and deployment from Python equal the command's: budgeted evaluation's curve and the
+thresholds for a budget (`l2w eval`), and the early-exit classifier (`l2w infer`)."""
+import re
+
+import pytest
+import torch
+
+import l2w
+from conftest import ARCH_FLAGS, DATA_FLAGS, run_l2w
+
+
+@pytest.fixture(scope="module")
+def evaluated(fashion_mnist, command_runs):
+    run = command_runs["plain"]
+    net = l2w.load(str(run))
+    costs = [c[0] for c in net.exit_costs([1, 28, 28])]
+    budget = int(1.3 * costs[0])
+    out = run_l2w("eval", *ARCH_FLAGS, *DATA_FLAGS, "--evaluate_from", str(run / "save_models" / "model_best.pth.tar"),
+                  "--train_url", str(run), "--evalmode", "dynamic", "--budget", str(budget))
+    train_set, test_set = fashion_mnist
+    plain = dict(shuffle=False, augment=False)
+    valid = l2w.exit_outputs(net, l2w.Batches(train_set, **plain).epoch(0))
+    test = l2w.exit_outputs(net, l2w.Batches(test_set, **plain).epoch(0))
+    return dict(run=run, net=net, costs=costs, budget=budget, valid=valid, test=test, eval_output=out)
+
+
+def test_budgeted_evaluation_equals_l2w_eval(evaluated):
+    curve = l2w.budgeted(evaluated["valid"], evaluated["test"], evaluated["costs"])
+    rows = [line.split() for line in open(evaluated["run"] / "dynamic.txt")]
+    assert len(rows) == len(curve.index) == 39
+    for (accuracy, muladds), mine_accuracy, mine_muladds in zip(rows, curve.accuracy, curve.muladds):
+        assert float(accuracy) == pytest.approx(float(mine_accuracy), abs=1e-3)
+        assert float(muladds) == pytest.approx(float(mine_muladds), rel=1e-6)
+    metrics = l2w.anytime(evaluated["test"])
+    assert len(metrics) == 3 and all(0 <= m["top1"] <= 100 for m in metrics)
+
+
+def test_thresholds_for_a_budget_equal_eval_budget_and_the_classifier_equals_infer(evaluated):
+    mine = l2w.thresholds_for_budget(evaluated["valid"], evaluated["costs"], evaluated["budget"])
+    written = l2w.read_thresholds(str(evaluated["run"] / "thresholds.txt"))
+    assert mine.index == written.index
+    assert mine.thresholds == pytest.approx(written.thresholds, rel=1e-6)
+    run = evaluated["run"]
+    out = run_l2w("infer", *ARCH_FLAGS, *DATA_FLAGS, "--evaluate_from", str(run / "save_models" / "model_best.pth.tar"),
+                  "--train_url", str(run), "--thresholds", str(run / "thresholds.txt"), "--latency-images", "4")
+    want_accuracy = float(re.search(r"top-1 accuracy\s+([0-9.]+) %", out).group(1))
+    want_exits = re.search(r"exits taken\s+(\S+)", out).group(1)
+    classifier = l2w.Classifier(evaluated["net"], written, image_shape=[1, 28, 28])
+    test = evaluated["test"]
+    images = torch.cat([images for images, _, _ in l2w.Batches(
+        l2w.load_data("fashion-mnist", train_limit=1, test_limit=len(test.labels))[1], shuffle=False,
+        augment=False).epoch(0)])
+    classes, exits, confidences = classifier.classify(images)
+    accuracy = 100.0 * (classes == test.labels).double().mean().item()
+    assert f"{accuracy:.2f}" == f"{want_accuracy:.2f}"
+    assert "/".join(str((exits == k).sum().item()) for k in range(3)) == want_exits
+    assert confidences.dtype == torch.float32 and classifier.exit_muladds == evaluated["costs"]
+    with pytest.raises(ValueError, match=r"images: expected \[N, 1, 28, 28\]"):
+        classifier.classify(torch.zeros(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="thresholds: 2 given, the network has 3 exits"):
+        l2w.Classifier(evaluated["net"], [0.5, 0.5], image_shape=[1, 28, 28])
+    with pytest.raises(ValueError, match="budget"):
+        l2w.thresholds_for_budget(evaluated["valid"], evaluated["costs"], 10)
