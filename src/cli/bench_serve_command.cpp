@@ -41,16 +41,14 @@ std::vector<serve::LabelledImage> request_bodies(const dataset::ImageDataset& te
 }
 
 // One run of the server on loopback under the load; returns the client's report.
-serve::LoadReport run_load(const Flags& flags, Serving& s, int64_t pinned, double rate,
+serve::LoadReport run_load(const Flags& flags, serve::ServingStack& s, int64_t pinned, double rate,
                            const std::vector<serve::LabelledImage>& images, double seconds, bool new_connections) {
-  serve::InferenceQueue queue([&](const torch::Tensor& batch, size_t b) { return s.engine->classify(batch, b); },
-                              budget_controller(flags, s, pinned),
-                              serve::QueueOptions().max_queued_images(flags.max_queue));
-  auto options = server_options(flags, 0);
-  options.bind("127.0.0.1");
-  serve::Server server(queue, s.engine->menu(), s.format, options);
+  serve::InferenceQueue queue(s.batch_engine(), s.controller(pinned), s.options().queue());
+  auto options = s.options().server();
+  options.bind("127.0.0.1").port(0).access_log("");
+  serve::Server server(queue, s.menu(), s.format(), options);
   const int port = server.bind();
-  server.set_ready(true);  // warm_up_serving has run
+  server.set_ready(true);  // the stack is warmed up
   std::thread serving([&] { server.run(); });
   const auto load = serve::LoadOptions()
                         .rate(rate)
@@ -95,20 +93,24 @@ void print_row(const char* mode, const serve::LoadReport& r, double slo_ms) {
 
 int bench_serve_command(const Flags& flags) {
   const auto loads = parse_loads(flags.serve_loads);
-  Serving s = prepare_serving(flags);
-  warm_up_serving(flags, s, /*measure=*/true);
-  const auto images = request_bodies(*s.data.test, 1000);
-  const int64_t full = static_cast<int64_t>(s.engine->menu().budgets.size()) - 1;
-  print_machine(s.network.net->parameters().front().device());
+  Serving serving = prepare_serving(flags);
+  warm_up(serving);
+  auto& s = *serving.stack;
+  const int64_t pinned = pinned_budget(serving);
+  const double slo_ms = 1e3 * s.options().controller().slo_s();
+  const auto images = request_bodies(*serving.data.test, 1000);
+  const int64_t full = static_cast<int64_t>(s.menu().budgets.size()) - 1;
+  print_machine(s.network().net->parameters().front().device());
   // The capacity loads are shares of: what the server pinned at the full network answers per second when
   // offered 1.5 times what its engine alone sustains, HTTP and this client included.
-  const double engine_capacity = full_capacity(flags, s);
+  const double engine_capacity = s.full_capacity();
   const double capacity = run_load(flags, s, full, 1.5 * engine_capacity, images, 3, false).throughput();
-  std::printf("bench serve: %s, %s; %zu test images as requests; the full network's engine sustains %.0f images/s in "
-              "batches of %lld, the server pinned at it %.0f requests/s (both measured: the capacity below); latency "
-              "target %.1f ms; %.1f s per load\n",
-              flags.evaluate_from.c_str(), s.network_report.c_str(), images.size(), engine_capacity,
-              static_cast<long long>(flags.max_batch), capacity, flags.slo_ms, flags.serve_seconds);
+  std::printf("bench serve: %s, %s; budgets: %s; %zu test images as requests; the full network's engine sustains %.0f "
+              "images/s in batches of %lld, the server pinned at it %.0f requests/s (both measured: the capacity "
+              "below); latency target %.1f ms; %.1f s per load\n",
+              flags.evaluate_from.c_str(), s.network_report().c_str(), s.menu_report().c_str(), images.size(),
+              engine_capacity, static_cast<long long>(s.options().controller().max_batch()), capacity, slo_ms,
+              flags.serve_seconds);
   std::vector<bool> client_modes;  // new connection per request?
   if (flags.client_mode != ClientMode::kNewConnection) client_modes.push_back(false);
   if (flags.client_mode != ClientMode::kKeepAlive) client_modes.push_back(true);
@@ -120,10 +122,8 @@ int bench_serve_command(const Flags& flags) {
                   new_connections ? "a new connection per request" : "keep-alive connections");
       std::printf("  %-9s %6s %8s %8s %8s %-4s %9s %9s %8s %6s %6s %7s %6s\n", "mode", "sent", "req/s", "p50 ms", "p99 ms",
                   "slo", "budget M", "mean M", "top-1 %", "503 %", "reset", "no conn", "failed");
-      print_row("adaptive",
-                run_load(flags, s, pinned_budget(flags, s), rate, images, flags.serve_seconds, new_connections),
-                flags.slo_ms);
-      print_row("full", run_load(flags, s, full, rate, images, flags.serve_seconds, new_connections), flags.slo_ms);
+      print_row("adaptive", run_load(flags, s, pinned, rate, images, flags.serve_seconds, new_connections), slo_ms);
+      print_row("full", run_load(flags, s, full, rate, images, flags.serve_seconds, new_connections), slo_ms);
     }
   }
   std::printf("\nbudget M: the median budget the answers were served at (MUL-ADDs per image on the validation images);\n"

@@ -318,17 +318,51 @@ void add_deployment_flags(CLI::App& app, Flags& f) {
                "run the network as trained (BatchNorm not folded, contiguous): for comparison");
 }
 
+#ifdef L2W_WITH_SERVER
+namespace {
+
+// A flag in milliseconds for an option in seconds: the default shown is the library's, converted.
+CLI::Option* add_milliseconds(CLI::App& app, const std::string& name, double& seconds, const std::string& help) {
+  auto* option = app.add_option_function<double>(
+      name, [&seconds](double ms) { seconds = ms / 1e3; }, help);
+  std::ostringstream shown;
+  shown << seconds * 1e3;
+  return option->default_str(shown.str());
+}
+
+}  // namespace
+
 void add_serving_flags(CLI::App& app, Flags& f) {
-  app.add_option("--slo-ms", f.slo_ms, "latency target per request, ms: the budget falls as load rises to keep it")
+  auto& s = f.serving;
+  add_milliseconds(app, "--slo-ms", s.controller().slo_s(),
+                   "latency target per request, ms: the budget falls as load rises to keep it")
       ->check(kPositive);
-  app.add_option("--budgets", f.budgets, "budget menu file (default: fitted on the validation images, RUN/budgets.txt)");
-  app.add_option("--budget", f.budget, "pin the most expensive budget within these MUL-ADDs per image")->check(kPositive);
-  app.add_option("--max-batch", f.max_batch, "images per batch at most")->check(kPositive);
-  app.add_option("--max-wait-ms", f.max_wait_ms, "how long a batch waits to fill, ms")->check(kNonNegative);
-  app.add_option("--max-queue", f.max_queue, "images queued at most; beyond, 503")->check(kPositive);
-  app.add_option("--max-body-bytes", f.max_body_bytes, "request bodies beyond this get 413")->check(kPositive);
+  app.add_option("--budgets", s.budgets(), "budget menu file (default: fitted on the validation images, RUN/budgets.txt)");
+  app.add_option("--budget", s.budget_muladds(), "pin the most expensive budget within these MUL-ADDs per image")
+      ->check(kPositive);
+  app.add_option("--max-batch", s.controller().max_batch(), "images per batch at most")
+      ->check(kPositive)
+      ->capture_default_str();
+  add_milliseconds(app, "--max-wait-ms", s.controller().max_wait_s(), "how long a batch waits to fill, ms")
+      ->check(kNonNegative);
+  app.add_option("--max-queue", s.queue().max_queued_images(), "images queued at most; beyond, 503")
+      ->check(kPositive)
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", s.server().max_body_bytes(), "request bodies beyond this get 413")
+      ->check(kPositive)
+      ->capture_default_str();
   add_deployment_flags(app, f);
   add_exit_criterion_flag(app, f);
+}
+
+void add_listening_flags(CLI::App& app, Flags& f) {
+  auto& server = f.serving.server();
+  app.add_option("--bind", server.bind(), "address to listen on (default loopback only)")->capture_default_str();
+  app.add_option("--port", server.port(), "port (0: a free one, printed)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--access-log", server.access_log(),
+                 "append a line per request to this file: time, request id, method and path, status, exits, ms");
 }
 
 void add_load_flags(CLI::App& app, Flags& f) {
@@ -341,6 +375,7 @@ void add_load_flags(CLI::App& app, Flags& f) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
 }
+#endif
 
 void add_exit_criterion_flag(CLI::App& app, Flags& f) {
   add_choice(app, "--exit-criterion", f.exit_criterion, kExitCriteria,
@@ -438,6 +473,8 @@ const std::vector<std::pair<std::string, std::string>> kFlagOfField{
     {"max_accuracy_drop", "--max-accuracy-drop"},
     {"risk_confidence", "--risk-confidence"},
     {"num_sample_valid", "--num_sample_valid"},
+    {"budgets", "--budgets"},
+    {"exit_criterion", "--exit-criterion"},
 };
 
 }  // namespace

@@ -15,6 +15,9 @@
 #include "l2w/meta/training_method.h"
 #include "l2w/models/network_options.h"
 #include "l2w/train/trained_network.h"
+#ifdef L2W_WITH_SERVER
+#include "l2w/serve/serving_stack.h"
+#endif
 #include "l2w/train/trainer.h"
 
 namespace l2w::cli {
@@ -66,20 +69,15 @@ struct Flags {
   double risk_confidence = 0.9;
   // infer.
   int64_t latency_images = 500;
-  // serve and bench serve.
-  std::string bind = "127.0.0.1";
-  int64_t port = 8080;  // 0: a free one
-  double slo_ms = 100;
-  std::string budgets;  // a budget menu file; empty: fitted on the validation images (RUN/budgets.txt)
-  int64_t max_batch = 32;
-  double max_wait_ms = 2;
-  int64_t max_queue = 256;
-  int64_t max_body_bytes = 8 << 20;
+#ifdef L2W_WITH_SERVER
+  // serve and bench serve: the serving stack's options (the network, data and device come from the
+  // other flags).
+  serve::ServingOptions serving;
+#endif
   std::string serve_loads = "0.25,1.5";  // bench serve: offered loads, shares of the full network's capacity
   double serve_seconds = 5;              // bench serve: each load's duration
   ClientMode client_mode = ClientMode::kBoth;  // bench serve: how its clients connect
   int64_t clients = 128;                       // bench serve: client threads
-  std::string access_log;                      // serve: one line per request, appended
   // plot.
   std::vector<std::string> plot_runs;
   std::string plot_output;
@@ -129,8 +127,11 @@ void add_meta_flags(CLI::App& app, Flags& flags);          // --method and L2W's
 void add_deployment_flags(CLI::App& app, Flags& flags);    // infer's --memory-format, --training-form
 void add_latency_flag(CLI::App& app, Flags& flags);        // --latency-images
 void add_exit_criterion_flag(CLI::App& app, Flags& flags); // --exit-criterion: what thresholds are compared with
+#ifdef L2W_WITH_SERVER
 void add_serving_flags(CLI::App& app, Flags& flags);       // serve's --slo-ms, --budgets, --max-batch, ...
+void add_listening_flags(CLI::App& app, Flags& flags);     // serve's --bind, --port, --access-log
 void add_load_flags(CLI::App& app, Flags& flags);          // bench serve's --loads, --seconds, --client, --clients
+#endif
 // After parsing: the reference's default for ImageNet, 50000 held-out images for --use_valid, unless
 // --num_sample_valid was given.
 void apply_data_defaults(const CLI::App& app, Flags& flags);

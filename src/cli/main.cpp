@@ -74,6 +74,7 @@ void add_model_flags(CLI::App& app, Flags& f) {
   add_architecture_flags(app, f);
 }
 
+#ifdef L2W_WITH_SERVER
 // serve and bench serve: a trained network, its run folder and the server's own.
 void add_server_flags(CLI::App& app, Flags& f) {
   add_model_flags(app, f);
@@ -81,6 +82,7 @@ void add_server_flags(CLI::App& app, Flags& f) {
   add_checkpoint_flags(app, f);
   add_serving_flags(app, f);
 }
+#endif
 
 void add_training_flags(CLI::App& app, Flags& f) {
   add_model_flags(app, f);
@@ -135,10 +137,7 @@ std::vector<Command> commands() {
       {"serve", "an HTTP classifier whose budget falls as load rises to keep --slo-ms",
        [](CLI::App& a, Flags& f) {
          add_server_flags(a, f);
-         a.add_option("--bind", f.bind, "address to listen on (default loopback only)");
-         a.add_option("--port", f.port, "port (0: a free one, printed)")->check(CLI::Range(0, 65535));
-         a.add_option("--access-log", f.access_log,
-                      "append a line per request to this file: time, request id, method and path, status, exits, ms");
+         add_listening_flags(a, f);
        },
        serve_command},
 #endif

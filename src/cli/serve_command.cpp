@@ -20,24 +20,26 @@ sigset_t block_termination_signals() {
   return signals;
 }
 
-void print_serving(const Flags& flags, const Serving& s, int64_t pinned, int port) {
-  const auto& menu = s.engine->menu();
-  std::printf("l2w serve: %s, %s, exit criterion %s\n", flags.evaluate_from.c_str(), s.network_report.c_str(),
+void print_serving(const Flags& flags, const serve::ServingStack& s, int64_t pinned, int port) {
+  const auto& menu = s.menu();
+  const auto& options = s.options();
+  const int64_t max_batch = options.controller().max_batch();
+  std::printf("l2w serve: %s, %s, exit criterion %s\n", flags.evaluate_from.c_str(), s.network_report().c_str(),
               criterion::exit_criterion_name(menu.criterion).c_str());
-  std::printf("  threads      %s\n", s.threads_report.c_str());
-  std::printf("  budgets      %zu, %.3f M to %.3f M MUL-ADDs per image (full network %.3f M)\n", menu.budgets.size(),
+  std::printf("  threads      %s\n", s.threads_report().c_str());
+  std::printf("  budgets      %s; %.3f M to %.3f M MUL-ADDs per image (full network %.3f M)\n", s.menu_report().c_str(),
               menu.budgets.front().valid_expected_muladds / 1e6, menu.budgets.back().valid_expected_muladds / 1e6,
               static_cast<double>(menu.full_muladds) / 1e6);
   if (pinned < 0)
-    std::printf("  batch time   %d images: cheapest budget %.2f ms, full network %.2f ms (%.0f images/s)\n",
-                static_cast<int>(flags.max_batch), 1e3 * s.times.front().of(flags.max_batch),
-                1e3 * s.times.back().of(flags.max_batch), full_capacity(flags, s));
+    std::printf("  batch time   %lld images: cheapest budget %.2f ms, full network %.2f ms (%.0f images/s)\n",
+                static_cast<long long>(max_batch), 1e3 * s.times().front().of(max_batch),
+                1e3 * s.times().back().of(max_batch), s.full_capacity());
   if (pinned >= 0)
     std::printf("  budget       pinned: %.3f M MUL-ADDs (--budget)\n", menu.budgets[pinned].valid_expected_muladds / 1e6);
   else
-    std::printf("  budget       adaptive to a latency target of %.1f ms\n", flags.slo_ms);
+    std::printf("  budget       adaptive to a latency target of %.1f ms\n", 1e3 * options.controller().slo_s());
   std::printf("listening on http://%s:%d (POST /v1/classify, GET /v1/status, /metrics, /healthz, /readyz): ready\n",
-              flags.bind.c_str(), port);
+              options.server().bind().c_str(), port);
   std::fflush(stdout);
 }
 
@@ -46,11 +48,10 @@ void print_serving(const Flags& flags, const Serving& s, int64_t pinned, int por
 int serve_command(const Flags& flags) {
   sigset_t signals = block_termination_signals();
   Serving s = prepare_serving(flags);
-  const int64_t pinned = pinned_budget(flags, s);
-  serve::InferenceQueue queue([&](const torch::Tensor& images, size_t b) { return s.engine->classify(images, b); },
-                              budget_controller(flags, s, pinned),
-                              serve::QueueOptions().max_queued_images(flags.max_queue));
-  serve::Server server(queue, s.engine->menu(), s.format, server_options(flags, static_cast<int>(flags.port)));
+  auto& stack = *s.stack;
+  const int64_t pinned = pinned_budget(s);
+  serve::InferenceQueue queue(stack.batch_engine(), stack.controller(pinned), stack.options().queue());
+  serve::Server server(queue, stack.menu(), stack.format(), stack.options().server());
   const int port = server.bind();
   // Listening while the engine warms up: /healthz answers, /readyz says 503 until it is done.
   std::thread serving([&] { server.run(); });
@@ -61,10 +62,10 @@ int serve_command(const Flags& flags) {
     std::fflush(stdout);
     server.shutdown();
   }).detach();
-  warm_up_serving(flags, s, /*measure=*/pinned < 0);
-  queue.set_service_times(s.times);
+  warm_up(s);
+  queue.set_service_times(stack.times());
   server.set_ready(true);
-  print_serving(flags, s, pinned, port);
+  print_serving(flags, stack, pinned, port);
   serving.join();
   queue.stop();
   const auto q = queue.status();
