@@ -376,9 +376,7 @@ def thresholds_for_budget(valid: ExitOutputs, exit_muladds: Sequence[int], budge
 
 def read_thresholds(path: str) -> Thresholds:
     """A thresholds file that ``l2w eval --budget`` wrote."""
-    t = _l2w._read_thresholds(path)
-    t.pop("exit_muladds")
-    return Thresholds(**t)
+    return Thresholds(**_l2w._read_thresholds(path))
 
 
 class Classifier:

@@ -6,9 +6,17 @@
 #include <torch/extension.h>
 #include <torch/python.h>
 
+#include "l2w/eval/anytime.h"
+#include "l2w/io/thresholds_file.h"
+
 namespace l2w::python {
 
 namespace py = pybind11;
+
+// Per exit {top1, top5, loss}, as Python receives anytime metrics.
+py::list metrics_list(const std::vector<eval::ExitMetrics>& metrics);
+// {thresholds, criterion, index, valid_accuracy, valid_muladds, temperatures}: l2w.Thresholds' fields.
+py::dict thresholds_dict(const io::ExitThresholds& t);
 
 void bind_errors(py::module_& m);
 void bind_networks(py::module_& m);

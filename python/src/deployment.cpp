@@ -59,18 +59,7 @@ void bind_deployment(py::module_& m) {
       .def_property_readonly("exit_muladds", &Classifier::exit_muladds);
   m.def(
       "_read_thresholds",
-      [](const std::string& path) {
-        const auto t = io::read_thresholds(path);
-        py::dict out;
-        out["thresholds"] = t.thresholds;
-        out["criterion"] = criterion::exit_criterion_name(t.criterion);
-        out["index"] = t.p_index;
-        out["valid_accuracy"] = t.valid_accuracy;
-        out["valid_muladds"] = t.valid_expected_muladds;
-        out["exit_muladds"] = t.exit_muladds;
-        out["temperatures"] = t.temperatures;
-        return out;
-      },
+      [](const std::string& path) { return thresholds_dict(io::read_thresholds(path)); },
       py::arg("path"));
 }
 

@@ -33,17 +33,32 @@ std::vector<nn::Cost> costs_of(const std::vector<int64_t>& exit_muladds) {
 
 }  // namespace
 
+py::list metrics_list(const std::vector<eval::ExitMetrics>& metrics) {
+  py::list out;
+  for (const auto& m : metrics) {
+    py::dict d;
+    d["top1"] = m.top1, d["top5"] = m.top5, d["loss"] = m.loss;
+    out.append(d);
+  }
+  return out;
+}
+
+py::dict thresholds_dict(const io::ExitThresholds& t) {
+  py::dict out;
+  out["thresholds"] = t.thresholds;
+  out["criterion"] = criterion::exit_criterion_name(t.criterion);
+  out["index"] = t.p_index;
+  out["valid_accuracy"] = t.valid_accuracy;
+  out["valid_muladds"] = t.valid_expected_muladds;
+  out["temperatures"] = t.temperatures;
+  return out;
+}
+
 void bind_evaluation(py::module_& m) {
   m.def(
       "_anytime",
       [](const std::vector<torch::Tensor>& logits, const torch::Tensor& labels) {
-        py::list out;
-        for (const auto& metric : eval::anytime_metrics(outputs(logits, labels))) {
-          py::dict d;
-          d["top1"] = metric.top1, d["top5"] = metric.top5, d["loss"] = metric.loss;
-          out.append(d);
-        }
-        return out;
+        return metrics_list(eval::anytime_metrics(outputs(logits, labels)));
       },
       py::arg("logits"), py::arg("labels"));
   m.def(
@@ -80,16 +95,9 @@ void bind_evaluation(py::module_& m) {
       "_thresholds_for_budget",
       [](const std::vector<torch::Tensor>& valid_logits, const torch::Tensor& valid_labels,
          const std::vector<int64_t>& exit_muladds, double budget_muladds, const std::string& criterion) {
-        const auto t = eval::thresholds_for_budget(
+        return thresholds_dict(eval::thresholds_for_budget(
             eval::exit_confidences(outputs(valid_logits, valid_labels), criterion_named(criterion)),
-            costs_of(exit_muladds), budget_muladds);
-        py::dict out;
-        out["thresholds"] = t.thresholds;
-        out["criterion"] = criterion::exit_criterion_name(t.criterion);
-        out["index"] = t.p_index;
-        out["valid_accuracy"] = t.valid_accuracy;
-        out["valid_muladds"] = t.valid_expected_muladds;
-        return out;
+            costs_of(exit_muladds), budget_muladds));
       },
       py::arg("valid_logits"), py::arg("valid_labels"), py::arg("exit_muladds"), py::arg("budget_muladds"),
       py::arg("criterion"));

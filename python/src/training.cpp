@@ -2,6 +2,8 @@
 // trainer on a built-in data set, with a callback per iteration and Ctrl-C stopping it cleanly.
 #include "bindings.h"
 
+#include <chrono>
+
 #include "l2w/dataset/data_sets.h"
 #include "l2w/meta/training_method.h"
 #include "l2w/models/network_options.h"
@@ -67,16 +69,6 @@ py::dict step_result(const train::StepReport& r, double lr) {
   return out;
 }
 
-py::list metrics_list(const std::vector<eval::ExitMetrics>& metrics) {
-  py::list out;
-  for (const auto& m : metrics) {
-    py::dict d;
-    d["top1"] = m.top1, d["top5"] = m.top5, d["loss"] = m.loss;
-    out.append(d);
-  }
-  return out;
-}
-
 }  // namespace
 
 void bind_training(py::module_& m) {
@@ -106,6 +98,16 @@ void bind_training(py::module_& m) {
             return step_result(report, self.lr());
           },
           py::arg("images"), py::arg("labels"), py::arg("epoch"), py::arg("iteration"))
+      .def(
+          "_time",
+          [](train::Learner& self, const torch::Tensor& images, const torch::Tensor& labels, int64_t iterations) {
+            // The same iterations in a C++ loop, as `l2w bench train` times them: the benchmark's baseline.
+            py::gil_scoped_release release;
+            const auto start = std::chrono::steady_clock::now();
+            for (int64_t i = 0; i < iterations; ++i) self.learn(images, labels, 0, i);
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          },
+          py::arg("images"), py::arg("labels"), py::arg("iterations"))
       .def_property_readonly("lr", &train::Learner::lr)
       .def(
           "_wpn",
