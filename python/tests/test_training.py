@@ -107,7 +107,7 @@ def test_the_trainer_runs_from_python_and_ctrl_c_leaves_a_checkpoint(tmp_path, f
             if iteration == 1 and epoch == 0:
                 os.kill(os.getpid(), signal.SIGINT)
         try:
-            l2w.train(net, train_url=sys.argv[1], epochs=2, batch_size={BATCH}, train_limit={TRAIN_LIMIT},
+            l2w.train(net, train_url=sys.argv[1], epochs=1, batch_size={BATCH}, train_limit={TRAIN_LIMIT},
                       test_limit={TEST_LIMIT}, method="plain", progress=progress)
         except KeyboardInterrupt as e:
             print("interrupted:", e, "after", seen)
@@ -124,7 +124,7 @@ def test_the_trainer_runs_from_python_and_ctrl_c_leaves_a_checkpoint(tmp_path, f
     done = subprocess.run([sys.executable, "-c", script_done, str(run)], capture_output=True, text=True, env=env,
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert (run / "save_models" / "checkpoint_002.pth.tar").exists()
+    assert (run / "save_models" / "checkpoint_001.pth.tar").exists()
 
 
 def test_bad_training_options_raise_with_the_option_named(fashion_mnist):
