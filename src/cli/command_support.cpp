@@ -107,7 +107,11 @@ models::MultiExitNetwork build_network(const Flags& flags, const models::Network
 
 models::MultiExitNetwork load_trained_network(const Flags& flags, const models::NetworkOptions& options) {
   if (flags.evaluate_from.empty()) throw FlagError("--evaluate_from: a checkpoint to evaluate is required");
-  return train::load_trained_network(flags.evaluate_from, options);
+  try {
+    return train::load_trained_network(flags.evaluate_from, options);
+  } catch (const std::invalid_argument& e) {
+    throw flag_error(e);
+  }
 }
 
 std::vector<int64_t> validation_subset(const Flags& flags, const io::RunFolder& folder, int64_t train_size) {

@@ -10,13 +10,10 @@ source_dir=$2
 work=$3/replicas_check
 rm -rf "$work"
 mkdir -p "$work"
-arch=(--data fashion-mnist --train-limit 384 --test-limit 64 --nBlocks 3 --nChannels 8 --growthRate 4 --stepmode lin_grow
-      --step 1 --base 1 --grFactor 1-2-4 --bnFactor 1-2-4 --threads 1)
-"$l2w" train "${arch[@]}" --method plain --epochs 1 --batch-size 64 --seed 0 --print-freq 0 --train_url "$work/run" \
-  >"$work/train.log" 2>&1 || { cat "$work/train.log"; exit 1; }
+source "$(dirname "$0")/served_network.sh"
 port=$("$L2W_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 L2W=$l2w "$source_dir/scripts/serve_replicas.sh" --port "$port" --slo-ms 100 --dir "$work/replicas" -- "${arch[@]}" \
-  --evaluate_from "$work/run/save_models/model_best.pth.tar" --train_url "$work/run" --max-queue 64 \
+  --evaluate_from "$ckpt" --train_url "$work/run" --max-queue 64 \
   >"$work/replicas.log" 2>&1 &
 replicas=$!
 trap 'kill -TERM $replicas 2>/dev/null || true; wait $replicas 2>/dev/null || true' EXIT

@@ -9,11 +9,7 @@ l2w=$1
 work=$2/serve_check
 rm -rf "$work"
 mkdir -p "$work"
-arch=(--data fashion-mnist --train-limit 384 --test-limit 64 --nBlocks 3 --nChannels 8 --growthRate 4 --stepmode lin_grow
-      --step 1 --base 1 --grFactor 1-2-4 --bnFactor 1-2-4 --threads 1)
-"$l2w" train "${arch[@]}" --method plain --epochs 1 --batch-size 64 --seed 0 --print-freq 0 --train_url "$work/run" \
-  >"$work/train.log" 2>&1 || { cat "$work/train.log"; exit 1; }
-ckpt=$work/run/save_models/model_best.pth.tar
+source "$(dirname "$0")/served_network.sh"
 # 1.3 times the first exit's cost: below the full network's, so that images leave early.
 budget=$(awk 'NR == 2 { print int($2 * 1.3) }' "$work/run/flops.tsv")
 "$l2w" eval "${arch[@]}" --evaluate_from "$ckpt" --train_url "$work/run" --evalmode dynamic --budget "$budget" \

@@ -10,6 +10,21 @@
 
 namespace l2w::train {
 
+namespace {
+
+// The network of `arch` with fresh parameters; std::invalid_argument naming imta_heads for a backbone
+// whose exits offer no features for IMTA's heads.
+models::MultiExitNetwork make(const models::NetworkOptions& arch) {
+  try {
+    return models::make_network(arch);
+  } catch (const std::logic_error& e) {
+    if (!arch.imta_heads() || dynamic_cast<const std::invalid_argument*>(&e) != nullptr) throw;
+    throw std::invalid_argument(std::string("imta_heads: ") + e.what());
+  }
+}
+
+}  // namespace
+
 models::MultiExitNetwork build_network(const NetworkBuildOptions& options) {
   const bool imta = options.arch().imta_heads();
   if (imta && options.gradient_equilibrium())
@@ -17,13 +32,7 @@ models::MultiExitNetwork build_network(const NetworkBuildOptions& options) {
         "gradient_equilibrium: IMTA's first stage only; the second stage trains new heads on a frozen backbone");
   if (!options.imta_from().empty() && !imta) throw std::invalid_argument("imta_from: only for IMTA's second stage");
   torch::manual_seed(options.seed());
-  models::MultiExitNetwork net;
-  try {
-    net = models::make_network(options.arch());
-  } catch (const std::logic_error& e) {
-    if (!imta) throw;
-    throw std::invalid_argument(std::string("imta_heads: ") + e.what());  // a backbone without exit features
-  }
+  auto net = make(options.arch());
   try {
     net->set_gradient_equilibrium(options.gradient_equilibrium());
   } catch (const std::invalid_argument& e) {
@@ -55,7 +64,7 @@ models::MultiExitNetwork load_trained_network(const std::string& checkpoint_or_r
   const auto path = checkpoint_path(checkpoint_or_run);
   const auto checkpoint = io::load_checkpoint(path);
   check_architecture(checkpoint, path, arch);
-  auto net = models::make_network(arch);
+  auto net = make(arch);
   io::load_state_dict(*net, checkpoint.state_dict, path);
   net->eval();
   return net;
