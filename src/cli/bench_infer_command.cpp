@@ -8,10 +8,10 @@
 namespace l2w::cli {
 namespace {
 
-void print_row(const infer::SpeedRow& r, double full_rate) {
-  std::printf("%5s   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   %s\n", r.name.c_str(), r.accuracy,
-              r.muladds / 1e6, r.mean_ms, r.p50_ms, r.p99_ms, r.images_per_s, r.images_per_s / full_rate,
-              r.exits_taken.c_str());
+void print_row(const infer::SpeedRow& r, double whole_muladds) {
+  std::printf("%5s   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   %10.2f   %s\n", r.name.c_str(),
+              r.accuracy, r.muladds / 1e6, r.mean_ms, r.p50_ms, r.p99_ms, r.images_per_s, r.speed_up(),
+              r.efficiency(whole_muladds), r.exits_taken.c_str());
 }
 
 void print_latency_by_exit(const infer::SpeedRow& r) {
@@ -34,16 +34,34 @@ std::string rounds_text(const std::vector<double>& rates) {
   return text;
 }
 
-void print_speed_table(const infer::SpeedTable& t, const Flags& flags, const torch::Device& device) {
+void print_speed_table(const infer::SpeedTable& t, const Flags& flags, const torch::Device& device,
+                       infer::Batching batching) {
   std::printf("bench infer: %s on %lld test images, %s; throughput at batch %lld, latency at batch 1 "
               "over %lld images\n",
               flags.evaluate_from.c_str(), static_cast<long long>(t.images), device.str().c_str(),
               static_cast<long long>(flags.run.batch_size()), static_cast<long long>(t.latency_images));
-  std::printf("p_idx   top-1 %%   MUL-ADDs (M)   latency ms (mean / p50 / p99)   images/s   speed-up   exits taken\n");
-  for (const auto* row : {&t.all, &t.last}) print_row(*row, t.all.images_per_s);
-  for (const auto& row : t.budgets) print_row(row, t.all.images_per_s);
+  std::printf("p_idx   top-1 %%   MUL-ADDs (M)   latency ms (mean / p50 / p99)   images/s   speed-up   efficiency   "
+              "exits taken\n");
+  for (const auto* row : {&t.all, &t.last}) print_row(*row, t.all.muladds);
+  for (const auto& row : t.budgets) print_row(row, t.all.muladds);
   const auto& half = t.budgets[t.half];
-  std::printf("\nAt p_idx %s (MUL-ADDs nearest half the whole network's): throughput %.2fx the whole network's,\n"
+  std::printf("\nSpeed-up: over the whole network (every exit computed) timed next to the row (between groups of %zu "
+              "budgets: %s images/s).\nEfficiency: the speed-up over the MUL-ADD reduction (whole network's MUL-ADDs "
+              "over the row's); 1 when every MUL-ADD saved became time saved.\n",
+              infer::kBudgetsPerWholePass, rounds_text(t.whole_passes).c_str());
+  if (const auto* least = infer::least_efficient(t, t.all.muladds))
+    std::printf("Early-exit efficiency between a quarter and the whole of the MUL-ADDs (%s batching, batch %lld): "
+                "at least %.2f (p_idx %s).\n",
+                infer::batching_name(batching).c_str(), static_cast<long long>(flags.run.batch_size()),
+                least->efficiency(t.all.muladds), least->name.c_str());
+  if (!t.half_per_batch_rounds.empty()) {
+    const double per_batch = infer::percentile(t.half_per_batch_rounds, 50);
+    std::printf("Stage-wise batching at p_idx %s: %.2fx the per-batch engine's throughput (%.1f against %.1f images/s, "
+                "medians of %d interleaved rounds; per-batch %s).\n",
+                half.name.c_str(), half.images_per_s / per_batch, half.images_per_s, per_batch, infer::kHeadlineRounds,
+                rounds_text(t.half_per_batch_rounds).c_str());
+  }
+  std::printf("At p_idx %s (MUL-ADDs nearest half the whole network's): throughput %.2fx the whole network's,\n"
               "%.2fx the last-exit-only network's; exit checks and compaction take %.3f ms per image at batch 1,\n"
               "%.1f%% of the whole network's latency (%.3f ms).\n",
               half.name.c_str(), half.images_per_s / t.all.images_per_s, half.images_per_s / t.last.images_per_s,
@@ -114,8 +132,9 @@ int bench_infer_command(const Flags& flags) {
   print_machine(device);
   std::printf("network             %s\n", plan.network.c_str());
   std::printf("threads             %s\n", plan.threads.c_str());
+  std::printf("batching            %s\n", infer::batching_name(plan.batching).c_str());
   std::printf("exit criterion      %s\n", criterion::exit_criterion_name(flags.exit_criterion).c_str());
-  print_speed_table(table, flags, device);
+  print_speed_table(table, flags, device, plan.batching);
   infer::write_speed_table(table, folder.infer_bench());
   plot_speed(table, folder, flags.run.batch_size());
   return 0;

@@ -80,6 +80,8 @@ const Choices<meta::MetaGrad> kMetaGrads =
     named({meta::MetaGrad::kExact, meta::MetaGrad::kFiniteDifference}, meta::meta_grad_name);
 const Choices<infer::Layout> kLayouts =
     named({infer::Layout::kAuto, infer::Layout::kChannelsLast, infer::Layout::kContiguous}, infer::layout_name);
+const Choices<infer::Batching> kBatchings =
+    named({infer::Batching::kStageWise, infer::Batching::kPerBatch}, infer::batching_name);
 const Choices<criterion::ExitCriterion> kExitCriteria = [] {
   Choices<criterion::ExitCriterion> choices;
   for (const auto c : criterion::all_exit_criteria()) choices.emplace_back(criterion::exit_criterion_name(c), c);
@@ -316,6 +318,10 @@ void add_deployment_flags(CLI::App& app, Flags& f) {
       ->default_str(word_for(kLayouts, f.deployment.layout()));
   app.add_flag("--training-form", f.deployment.training_form(),
                "run the network as trained (BatchNorm not folded, contiguous): for comparison");
+  add_choice(app, "--batching", f.deployment.batching(), kBatchings,
+             "stage-wise: every block at --batch-size, images waiting between blocks; per-batch: each batch "
+             "compacted at every exit (for comparison)")
+      ->default_str(word_for(kBatchings, f.deployment.batching()));
 }
 
 #ifdef L2W_WITH_SERVER

@@ -38,9 +38,9 @@ int infer_command(const Flags& flags) {
   dataset::BatchLoader loader(
       data.test, {},
       dataset::LoaderOptions().batch_size(flags.run.batch_size()).workers(flags.run.workers()).skip_bad_images(flags.run.skip_bad_images()));
-  const auto run = infer::timed_run(engine, loader, m, device, plan.throughput_threads);
+  const auto run = infer::timed_run(engine, loader, m, device, plan.throughput_threads, plan.batching);
   auto single = infer::first_images_one_at_a_time(data.test, flags.latency_images, flags.run.skip_bad_images());
-  const auto latency = infer::timed_run(engine, single, m, device, plan.latency_threads);
+  const auto latency = infer::timed_run(engine, single, m, device, plan.latency_threads, plan.batching);
 
   std::printf("Early-exit inference of %s with %s (p_idx %lld) on %lld test images, %s\n",
               flags.evaluate_from.c_str(), flags.thresholds.c_str(), static_cast<long long>(thresholds.p_index),
@@ -53,8 +53,8 @@ int infer_command(const Flags& flags) {
   std::printf("  exits taken          %s\n", eval::exit_histogram(run.exit_counts).c_str());
   std::printf("  mean MUL-ADDs        %.3f M per image (full network %.3f M)\n", run.mean_muladds / 1e6,
               double(m.costs.back().muladds) / 1e6);
-  std::printf("  throughput           %.1f images/s (batch %lld)\n", run.images_per_second(),
-              static_cast<long long>(flags.run.batch_size()));
+  std::printf("  throughput           %.1f images/s (batch %lld, %s batching)\n", run.images_per_second(),
+              static_cast<long long>(flags.run.batch_size()), infer::batching_name(plan.batching).c_str());
   std::printf("  latency, batch 1     p50 %.3f ms, p90 %.3f ms, p99 %.3f ms (%lld images)\n",
               1e3 * infer::percentile(latency.batch_seconds, 50), 1e3 * infer::percentile(latency.batch_seconds, 90),
               1e3 * infer::percentile(latency.batch_seconds, 99), static_cast<long long>(latency.images));

@@ -77,4 +77,21 @@ void ExitScorer::keep_rows(const torch::Tensor& rows) {
   previous_score_ = previous_score_.index_select(0, rows);
 }
 
+std::vector<torch::Tensor> ExitScorer::carried() const {
+  if (!previous_prediction_.defined()) return {};
+  return {previous_prediction_, previous_score_};
+}
+
+void ExitScorer::set_carried(const std::vector<torch::Tensor>& state) {
+  if (state.empty()) {
+    previous_prediction_ = previous_score_ = torch::Tensor();
+    return;
+  }
+  if (state.size() != 2 || criterion_ != ExitCriterion::kPatience)
+    throw std::invalid_argument("exit scorer: " + std::to_string(state.size()) + " carried tensors for " +
+                                exit_criterion_name(criterion_));
+  previous_prediction_ = state[0];
+  previous_score_ = state[1];
+}
+
 }  // namespace l2w::criterion

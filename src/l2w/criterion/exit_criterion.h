@@ -49,6 +49,12 @@ class ExitScorer {
   Scored next(const torch::Tensor& probabilities);
   // After some samples left: keeps the carried state of `rows` (int64) only.
   void keep_rows(const torch::Tensor& rows);
+  // The state carried from one exit to the next, one tensor per quantity with a row per sample (patience:
+  // the previous predictions and scores; nothing for the other criteria), so that samples can wait
+  // between exits in other batches (infer/stagewise_classifier.h). set_carried takes what carried() gave,
+  // rows rearranged alike.
+  std::vector<torch::Tensor> carried() const;
+  void set_carried(const std::vector<torch::Tensor>& state);
 
  private:
   ExitCriterion criterion_;

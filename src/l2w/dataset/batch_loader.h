@@ -54,6 +54,7 @@ class BatchLoader {
   // This rank's samples per epoch.
   int64_t num_samples() const;
   int64_t num_batches() const;
+  int64_t batch_size() const { return options_.batch_size(); }
   const ImageDataset& data() const { return *data_; }
 
   // Begins `epoch` at its batch `first_batch` (a resumed epoch skips the ones already trained on);

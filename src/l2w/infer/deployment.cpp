@@ -69,6 +69,7 @@ DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>&
 Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options, const torch::Device& device) {
   Deployment plan;
   plan.throughput_threads = at::get_num_threads();
+  plan.batching = options.batching();
   const bool choose_threads = options.choose_latency_threads() && device.is_cpu();
   const auto counts = choose_threads ? thread_counts_to_try(plan.throughput_threads)
                                      : std::vector<int>{plan.throughput_threads};

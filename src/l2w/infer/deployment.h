@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "l2w/infer/inference_form.h"
+#include "l2w/infer/stagewise_classifier.h"
 #include "l2w/models/multi_exit_network.h"
 #include "l2w/nn/cost_meter.h"
 
@@ -23,6 +24,9 @@ struct DeploymentOptions {
   // Time 1, 2, 4, ... threads for batch-1 latency on a CPU and keep the fastest; otherwise latency
   // uses the current count too (a count the user pinned).
   TORCH_ARG(bool, choose_latency_threads) = true;
+  // How a stream of batches (a data set) is batched: stage-wise, every block at the batch size, or per
+  // batch, compacted at each exit (for comparison).
+  TORCH_ARG(Batching, batching) = Batching::kStageWise;
 };
 
 // The network as it runs, and what it costs per exit.
@@ -44,6 +48,7 @@ DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>&
 // what was chosen and why.
 struct Deployment {
   int throughput_threads = 1, latency_threads = 1;
+  Batching batching = Batching::kStageWise;  // for throughput over a data set
   std::string network, threads;
 };
 

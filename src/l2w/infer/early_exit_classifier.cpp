@@ -9,21 +9,6 @@
 namespace l2w::infer {
 namespace {
 
-// cuDNN's benchmark mode searches for the fastest algorithm at each new input shape. Compaction makes
-// many shapes (16 batch sizes per layer even when padded), so the searches would cost more than the
-// inference: the GPU check measured early exit at 0.04x the whole network's throughput with it on, before
-// padding. Off while classifying.
-class NoCudnnBenchmark {
- public:
-  NoCudnnBenchmark() : previous_(at::globalContext().benchmarkCuDNN()) { at::globalContext().setBenchmarkCuDNN(false); }
-  ~NoCudnnBenchmark() { at::globalContext().setBenchmarkCuDNN(previous_); }
-  NoCudnnBenchmark(const NoCudnnBenchmark&) = delete;
-  NoCudnnBenchmark& operator=(const NoCudnnBenchmark&) = delete;
-
- private:
-  bool previous_;
-};
-
 // `rows` followed by copies of its last entry, `size` entries in all.
 torch::Tensor padded(const torch::Tensor& rows, int64_t size) {
   const int64_t extra = size - rows.size(0);
@@ -31,6 +16,12 @@ torch::Tensor padded(const torch::Tensor& rows, int64_t size) {
 }
 
 }  // namespace
+
+NoCudnnBenchmark::NoCudnnBenchmark() : previous_(at::globalContext().benchmarkCuDNN()) {
+  at::globalContext().setBenchmarkCuDNN(false);
+}
+
+NoCudnnBenchmark::~NoCudnnBenchmark() { at::globalContext().setBenchmarkCuDNN(previous_); }
 
 int64_t padded_batch_size(int64_t n) {
   if (n <= 4) return n;
@@ -80,30 +71,39 @@ void EarlyExitClassifier::mark(double& bucket) {
   last_ = now;
 }
 
+void EarlyExitClassifier::start_clock() {
+  if (profiling_) last_ = std::chrono::steady_clock::now();
+}
+
+EarlyExitClassifier::ExitStep EarlyExitClassifier::step(int64_t k, models::Features& features, int64_t real,
+                                                        criterion::ExitScorer& scorer) {
+  features = net_->run_block(k, features);
+  mark(profile_.blocks_s);
+  auto logits = net_->run_exit(k, features);
+  mark(profile_.exits_s);
+  if (logits.size(0) > real) logits = logits.slice(0, 0, real);
+  logits = logits.to(torch::kFloat32);
+  if (!temperatures_.empty() && temperatures_[k] != 1) logits = logits / temperatures_[k];
+  auto [confidence, prediction] = scorer.next(torch::softmax(logits, 1));
+  const bool last = k + 1 == net_->num_exits();
+  auto leave = last ? torch::ones_like(confidence, torch::kBool) : confidence.ge(thresholds_[k]);
+  return {std::move(leave), std::move(prediction), std::move(confidence)};
+}
+
 ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
   c10::InferenceMode inference;
   NoCudnnBenchmark fixed_algorithms;
   const int64_t n = images.size(0);
-  const int64_t exits = net_->num_exits();
   const auto on = torch::TensorOptions().device(images.device());
   ExitDecisions out{torch::empty({n}, on.dtype(torch::kLong)), torch::empty({n}, on.dtype(torch::kFloat32)),
                     torch::empty({n}, on.dtype(torch::kLong))};
-  if (profiling_) last_ = std::chrono::steady_clock::now();
+  start_clock();
   models::Features features{images.contiguous(input_format_)};
   torch::Tensor inside;  // original rows of the samples still inside; undefined while all are
   criterion::ExitScorer scorer(criterion_);
   int64_t real = n;  // the first `real` rows of `features` are samples; the rest pad the batch
-  for (int64_t k = 0; k < exits; ++k) {
-    features = net_->run_block(k, features);
-    mark(profile_.blocks_s);
-    auto logits = net_->run_exit(k, features);
-    mark(profile_.exits_s);
-    if (logits.size(0) > real) logits = logits.slice(0, 0, real);
-    logits = logits.to(torch::kFloat32);
-    if (!temperatures_.empty() && temperatures_[k] != 1) logits = logits / temperatures_[k];
-    const auto [confidence, prediction] = scorer.next(torch::softmax(logits, 1));
-    const bool last = k + 1 == exits;
-    const auto leave = last ? torch::ones_like(confidence, torch::kBool) : confidence.ge(thresholds_[k]);
+  for (int64_t k = 0; k < net_->num_exits(); ++k) {
+    const auto [leave, prediction, confidence] = step(k, features, real, scorer);
     const auto leaving = leave.nonzero().squeeze(1);
     if (leaving.size(0) > 0) {
       const auto rows = inside.defined() ? inside.index_select(0, leaving) : leaving;

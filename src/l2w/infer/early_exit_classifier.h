@@ -38,6 +38,21 @@ struct EngineProfile {
   double total() const { return blocks_s + exits_s + decisions_s; }
 };
 
+// cuDNN's benchmark mode searches for the fastest algorithm at each new input shape. Compaction makes
+// many shapes (a batch size per layer for each padded size), so the searches would cost more than the
+// inference: the GPU check measured early exit at 0.04x the whole network's throughput with it on, before
+// padding. The engines turn it off while they classify.
+class NoCudnnBenchmark {
+ public:
+  NoCudnnBenchmark();
+  ~NoCudnnBenchmark();
+  NoCudnnBenchmark(const NoCudnnBenchmark&) = delete;
+  NoCudnnBenchmark& operator=(const NoCudnnBenchmark&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class EarlyExitClassifier {
  public:
   // `thresholds` has one entry per exit; the last exit takes whoever is left, whatever its entry. Images are
@@ -49,13 +64,32 @@ class EarlyExitClassifier {
                       criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb,
                       std::vector<float> temperatures = {});
 
+  // One batch, compacted after each exit: the images still inside go on as a smaller batch.
   ExitDecisions classify(const torch::Tensor& images);
   // The network without early exits, as deployed without them: every block, the last exit only.
   torch::Tensor classify_full(const torch::Tensor& images);
   torch::Tensor full_logits(const torch::Tensor& images);  // classify_full's logits
 
+  // What each image decided at one exit (rows: the first `real` of the batch).
+  struct ExitStep {
+    torch::Tensor leave;       // bool [real]: the score reached the exit's threshold (all at the last exit)
+    torch::Tensor prediction;  // int64 [real]
+    torch::Tensor confidence;  // float32 [real]
+  };
+  // Block k on `features` (replaced by its output), exit k, and the decisions there, for a batch whose
+  // first `real` rows are images (the rest pad it). classify() and the stage-wise engine step through it.
+  ExitStep step(int64_t k, models::Features& features, int64_t real, criterion::ExitScorer& scorer);
+
+  int64_t num_exits() const { return net_->num_exits(); }
+  torch::MemoryFormat input_format() const { return input_format_; }
+  criterion::ExitCriterion exit_criterion() const { return criterion_; }
+
   void set_profiling(bool on) { profiling_ = on; }
   const EngineProfile& profile() const { return profile_; }
+  // Profiling: the clock starts (at a call's beginning), and the time since the last mark goes to the
+  // exit checks and compaction.
+  void start_clock();
+  void mark_decisions() { mark(profile_.decisions_s); }
 
  private:
   void mark(double& bucket);
