@@ -4,13 +4,19 @@
 # - the seed's CIFAR-100 MSDNet (5 exits, nChannels 16). CIFAR-100 cannot be downloaded here, so it is
 #   trained for one short epoch on synthetic images written in CIFAR-100's binary format: its accuracy
 #   means nothing, its speed is the network's. Thresholds come from validation confidences as usual.
-# Each network is measured as trained (--training-form) and in the inference form. Usage:
-#   bash scripts/bench_infer.sh [OUT]   (default runs/bench_infer; 7 to 9 minutes on 2 cores per round)
+# Each network is measured in the inference form at batch 64 and 256 with stage-wise batching (the
+# default), each budget's throughput timed between passes of the whole network, L2W_BENCH_ROUNDS times
+# (default 3; medians kept). L2W_BENCH_FORMS="training-form inference-form" adds the network as trained;
+# L2W_BENCH_BATCHING=per-batch measures the engine without stage-wise batching. Usage:
+#   bash scripts/bench_infer.sh [OUT]   (default runs/bench_infer; about 20 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/bench_infer}
-rounds=${L2W_BENCH_ROUNDS:-1}
+rounds=${L2W_BENCH_ROUNDS:-3}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench_infer.sh: L2W_BENCH_ROUNDS must be a positive integer, got '$rounds'" >&2; exit 2; }
+forms=${L2W_BENCH_FORMS:-inference-form}
+batches=${L2W_BENCH_BATCHES:-64 256}
+batching=${L2W_BENCH_BATCHING:-stage-wise}
 l2w=build/src/cli/l2w
 [[ -x $l2w ]] || bash scripts/setup.sh
 mkdir -p "$out"
@@ -38,24 +44,22 @@ if [[ ! -f $out/cifar100/save_models/model_best.pth.tar ]]; then
 fi
 demo_net=(--data fashion-mnist --nBlocks 3 --nChannels 8 --growthRate 4)
 
-bench() {  # name, network flags..., then -- and the form's flags
-  local name=$1
-  shift
-  "$l2w" bench infer "$@" -b 256 --latency-images 300 --train_url "$out/$name" >"$out/$name.log" 2>&1
+bench() {  # name, batch size, network flags...
+  local name=$1 batch=$2
+  shift 2
+  "$l2w" bench infer "$@" -b "$batch" --latency-images 200 --rounds "$rounds" --batching "$batching" \
+    --train_url "$out/$name" >"$out/$name.log" 2>&1
   echo "== $name"
-  grep -E "^(network|threads)|^ +(all|last) |^At p_idx|^[0-9.]+x the|^Throughputs|^Its|^The whole" "$out/$name.log"
+  grep -E "^(network|threads|batching)|^ +(all|last) |^Early-exit|^Stage-wise|^At p_idx|^[0-9.]+x the|^Throughputs|^Its|^The whole" \
+    "$out/$name.log"
 }
-# The forms alternate, L2W_BENCH_ROUNDS times (default 1): the machine's speed drifts between runs minutes
-# apart, and alternating shows how far.
-for round in $(seq "$rounds"); do
-  for form in training-form inference-form; do
-    flags=()
-    [[ $form == training-form ]] && flags=(--training-form)
-    suffix=$form
-    [[ $rounds == 1 ]] || suffix=${form}_round$round
-    bench "demo_$suffix" "${demo_net[@]}" --evaluate_from runs/demo/l2w/save_models/model_best.pth.tar \
+for form in $forms; do
+  flags=()
+  [[ $form == training-form ]] && flags=(--training-form)
+  for batch in $batches; do
+    bench "demo_${form}_b${batch}_$batching" "$batch" "${demo_net[@]}" --evaluate_from runs/demo/l2w/save_models/model_best.pth.tar \
       --test-limit 2000 "${flags[@]}"
-    bench "cifar100_$suffix" "${cifar_net[@]}" --evaluate_from "$out/cifar100/save_models/model_best.pth.tar" \
-      "${flags[@]}"
+    bench "cifar100_${form}_b${batch}_$batching" "$batch" "${cifar_net[@]}" \
+      --evaluate_from "$out/cifar100/save_models/model_best.pth.tar" "${flags[@]}"
   done
 done

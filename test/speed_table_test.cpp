@@ -80,6 +80,38 @@ TEST(SpeedTable, HeadlineRowsAreMediansOfInterleavedRounds) {
   EXPECT_GE(t.decisions_ms, 0.0);
 }
 
+// Each budget is compared with whole-network passes timed around it; the bound is the speed-up the
+// whole network's own time per block and exit allows: 1 when nobody leaves early, 1/(exit 1's share) when
+// everyone leaves at exit 1.
+TEST(SpeedTable, EachBudgetsSpeedUpIsAgainstTheWholeNetworkTimedBesideIt) {
+  const auto [m, t] = measure_tiny();
+  EXPECT_EQ(t.whole_passes.size(), t.budgets.size() + 1);
+  for (const auto& row : t.budgets) {
+    EXPECT_GT(row.whole_images_per_s, 0.0);
+    EXPECT_DOUBLE_EQ(row.speed_up(), row.images_per_s / row.whole_images_per_s);
+    EXPECT_DOUBLE_EQ(row.efficiency(t.all.muladds), row.speed_up() * row.muladds / t.all.muladds);
+  }
+  ASSERT_EQ(t.stage_share.size(), 3u);
+  double total = 0;
+  for (const double share : t.stage_share) {
+    EXPECT_GT(share, 0.0);
+    total += share;
+  }
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  EXPECT_NEAR(t.budgets[0].bound_speed_up, 1.0 / t.stage_share[0], 1e-9);
+  EXPECT_NEAR(t.budgets[1].bound_speed_up, 1.0, 1e-9);
+  // The middle set: each image pays the shares of the blocks up to its exit.
+  const auto& counts = t.budgets[2].exit_counts;
+  ASSERT_EQ(counts.size(), 3u);
+  const double time = double(counts[0]) * t.stage_share[0] + double(counts[1]) * (t.stage_share[0] + t.stage_share[1]) +
+                      double(counts[2]);
+  EXPECT_NEAR(t.budgets[2].bound_speed_up, double(counts[0] + counts[1] + counts[2]) / time, 1e-9);
+  const auto* least = infer::least_efficient(t, t.all.muladds, 0.0);
+  ASSERT_NE(least, nullptr);
+  for (const auto& row : t.budgets) EXPECT_LE(least->efficiency(t.all.muladds), row.efficiency(t.all.muladds));
+  EXPECT_EQ(infer::least_efficient(t, t.all.muladds, 2.0), nullptr);  // no budget costs twice the whole network
+}
+
 TEST(SpeedTable, WrittenAsOneLinePerRow) {
   const auto [m, t] = measure_tiny();
   const auto path = test::temp_dir("speed_table") + "/infer_bench.tsv";

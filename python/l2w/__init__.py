@@ -385,7 +385,8 @@ class Classifier:
     threshold, so the compute really stops.
 
     ``classify(images)`` returns ``(classes, exits, confidences)``: int64 ``[N]``, the 0-based exit
-    taken ``[N]``, and the criterion's score there ``[N]``.
+    taken ``[N]``, and the criterion's score there ``[N]``. ``classify_stream(batches)`` classifies a
+    stream of batches stage-wise, as ``l2w infer`` runs a data set (docs/inference.md).
     """
 
     def __init__(self, network: Network, thresholds: Union[Thresholds, Sequence[float]],
@@ -398,6 +399,23 @@ class Classifier:
 
     def classify(self, images: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         return self._classifier.classify(images)
+
+    def classify_stream(self, batches: Iterable[Tensor],
+                        batch_size: Optional[int] = None) -> Tuple[Tensor, Tensor, Tensor]:
+        """Every image of ``batches`` with every block on full batches: the images that continue past an
+        exit wait until ``batch_size`` of them (default: the first batch's size) have gathered. Returns
+        ``classify``'s ``(classes, exits, confidences)`` for all the images, in the order given; they equal
+        ``classify``'s image for image."""
+        try:
+            for images in batches:
+                if batch_size is None:
+                    batch_size = int(images.shape[0])
+                if batch_size < 1:
+                    raise ValueError(f"batch_size: {batch_size}, expected at least 1")
+                self._classifier.push(images, batch_size)
+        finally:
+            decisions = self._classifier.finish()
+        return decisions
 
     @property
     def exit_muladds(self) -> list[int]:

@@ -4,6 +4,7 @@
 
 #include "l2w/infer/deployment.h"
 #include "l2w/infer/early_exit_classifier.h"
+#include "l2w/infer/stagewise_classifier.h"
 #include "l2w/io/thresholds_file.h"
 
 namespace l2w::python {
@@ -24,17 +25,31 @@ class Classifier {
                                                           deployed_.form.input_format, *c, std::move(temperatures));
   }
   py::tuple classify(const torch::Tensor& images) {
-    const auto& shape = deployed_.image_shape;
-    if (images.dim() != 4 || images.size(1) != shape[1] || images.size(2) != shape[2] || images.size(3) != shape[3])
-      throw std::invalid_argument("images: expected [N, " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
-                                  ", " + std::to_string(shape[3]) + "], got " + c10::str(images.sizes()));
+    check_shape(images);
     infer::ExitDecisions d;
     {
       py::gil_scoped_release release;
       torch::NoGradGuard no_grad;
       d = engine_->classify(images);
     }
-    return py::make_tuple(d.prediction, d.exit_index, d.confidence);
+    return decisions(d);
+  }
+  // A stream's next images, batched stage-wise at `batch_size` (the first push's decides).
+  void push(const torch::Tensor& images, int64_t batch_size) {
+    check_shape(images);
+    if (!stream_) stream_ = std::make_unique<infer::StagewiseClassifier>(*engine_, batch_size);
+    py::gil_scoped_release release;
+    stream_->push(images);
+  }
+  py::tuple finish() {
+    infer::ExitDecisions d;
+    if (stream_) {
+      py::gil_scoped_release release;
+      d = stream_->finish();
+    }
+    stream_.reset();
+    return d.prediction.defined() ? decisions(d) : decisions({torch::empty({0}, torch::kLong), torch::empty({0}),
+                                                              torch::empty({0}, torch::kLong)});
   }
   std::vector<int64_t> exit_muladds() const {
     std::vector<int64_t> out;
@@ -43,8 +58,19 @@ class Classifier {
   }
 
  private:
+  void check_shape(const torch::Tensor& images) const {
+    const auto& shape = deployed_.image_shape;
+    if (images.dim() != 4 || images.size(1) != shape[1] || images.size(2) != shape[2] || images.size(3) != shape[3])
+      throw std::invalid_argument("images: expected [N, " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
+                                  ", " + std::to_string(shape[3]) + "], got " + c10::str(images.sizes()));
+  }
+  static py::tuple decisions(const infer::ExitDecisions& d) {
+    return py::make_tuple(d.prediction, d.exit_index, d.confidence);
+  }
+
   infer::DeployedNetwork deployed_;
   std::unique_ptr<infer::EarlyExitClassifier> engine_;
+  std::unique_ptr<infer::StagewiseClassifier> stream_;
 };
 
 }  // namespace
@@ -56,6 +82,8 @@ void bind_deployment(py::module_& m) {
            py::arg("network"), py::arg("image_shape"), py::arg("thresholds"), py::arg("criterion"),
            py::arg("temperatures"), py::arg("device"))
       .def("classify", &Classifier::classify, py::arg("images"))
+      .def("push", &Classifier::push, py::arg("images"), py::arg("batch_size"))
+      .def("finish", &Classifier::finish)
       .def_property_readonly("exit_muladds", &Classifier::exit_muladds);
   m.def(
       "_read_thresholds",

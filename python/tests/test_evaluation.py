@@ -55,8 +55,14 @@ def test_thresholds_for_a_budget_equal_eval_budget_and_the_classifier_equals_inf
     assert f"{accuracy:.2f}" == f"{want_accuracy:.2f}"
     assert "/".join(str((exits == k).sum().item()) for k in range(3)) == want_exits
     assert confidences.dtype == torch.float32 and classifier.exit_muladds == evaluated["costs"]
+    # Stage-wise over a stream whose batches (37) are not the batch size (32): the same answers and exits.
+    streamed = classifier.classify_stream(images.split(37), batch_size=32)
+    assert torch.equal(streamed[0], classes) and torch.equal(streamed[1], exits)
+    assert torch.allclose(streamed[2], confidences, atol=1e-6)
     with pytest.raises(ValueError, match=r"images: expected \[N, 1, 28, 28\]"):
         classifier.classify(torch.zeros(2, 1, 32, 32))
+    with pytest.raises(ValueError, match=r"images: expected \[N, 1, 28, 28\]"):
+        classifier.classify_stream([torch.zeros(2, 1, 32, 32)])
     with pytest.raises(ValueError, match="thresholds: 2 given, the network has 3 exits"):
         l2w.Classifier(evaluated["net"], [0.5, 0.5], image_shape=[1, 28, 28])
     with pytest.raises(ValueError, match="budget"):

@@ -9,9 +9,11 @@ namespace l2w::cli {
 namespace {
 
 void print_row(const infer::SpeedRow& r, double whole_muladds) {
-  std::printf("%5s   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   %10.2f   %s\n", r.name.c_str(),
+  char bound[16] = "";
+  if (r.bound_speed_up > 0) std::snprintf(bound, sizeof bound, "%.2f", r.efficiency_bound(whole_muladds));
+  std::printf("%5s   %7.2f   %12.3f   %8.3f / %7.3f / %7.3f      %9.1f   %8.2f   %10.2f   %5s   %s\n", r.name.c_str(),
               r.accuracy, r.muladds / 1e6, r.mean_ms, r.p50_ms, r.p99_ms, r.images_per_s, r.speed_up(),
-              r.efficiency(whole_muladds), r.exits_taken.c_str());
+              r.efficiency(whole_muladds), bound, r.exits_taken.c_str());
 }
 
 void print_latency_by_exit(const infer::SpeedRow& r) {
@@ -35,25 +37,36 @@ std::string rounds_text(const std::vector<double>& rates) {
 }
 
 void print_speed_table(const infer::SpeedTable& t, const Flags& flags, const torch::Device& device,
-                       infer::Batching batching) {
+                       infer::Batching batching, const std::vector<nn::Cost>& costs) {
   std::printf("bench infer: %s on %lld test images, %s; throughput at batch %lld, latency at batch 1 "
               "over %lld images\n",
               flags.evaluate_from.c_str(), static_cast<long long>(t.images), device.str().c_str(),
               static_cast<long long>(flags.run.batch_size()), static_cast<long long>(t.latency_images));
   std::printf("p_idx   top-1 %%   MUL-ADDs (M)   latency ms (mean / p50 / p99)   images/s   speed-up   efficiency   "
-              "exits taken\n");
+              "bound   exits taken\n");
   for (const auto* row : {&t.all, &t.last}) print_row(*row, t.all.muladds);
   for (const auto& row : t.budgets) print_row(row, t.all.muladds);
   const auto& half = t.budgets[t.half];
-  std::printf("\nSpeed-up: over the whole network (every exit computed) timed next to the row (between groups of %zu "
-              "budgets: %s images/s).\nEfficiency: the speed-up over the MUL-ADD reduction (whole network's MUL-ADDs "
-              "over the row's); 1 when every MUL-ADD saved became time saved.\n",
-              infer::kBudgetsPerWholePass, rounds_text(t.whole_passes).c_str());
+  std::printf("\nSpeed-up: over the whole network (every exit computed) timed before and after the row, %d time%s (its "
+              "%zu passes: median %.1f, from %.1f to %.1f images/s); rows keep the median speed-up.\nEfficiency: the speed-up "
+              "over the MUL-ADD reduction (whole network's MUL-ADDs over the row's); 1 when every MUL-ADD saved became "
+              "time saved.\nBound: the efficiency of a perfect engine, whose images pay the whole network's time per image in each "
+              "block and exit they reach at this batch size.\n",
+              static_cast<int>(flags.bench_rounds), flags.bench_rounds == 1 ? "" : "s", t.whole_passes.size(),
+              infer::percentile(t.whole_passes, 50), infer::percentile(t.whole_passes, 0),
+              infer::percentile(t.whole_passes, 100));
   if (const auto* least = infer::least_efficient(t, t.all.muladds))
     std::printf("Early-exit efficiency between a quarter and the whole of the MUL-ADDs (%s batching, batch %lld): "
                 "at least %.2f (p_idx %s).\n",
                 infer::batching_name(batching).c_str(), static_cast<long long>(flags.run.batch_size()),
                 least->efficiency(t.all.muladds), least->name.c_str());
+  std::printf("The whole network at batch %lld, each block and its exit (share of the time / of the MUL-ADDs):",
+              static_cast<long long>(flags.run.batch_size()));
+  for (size_t k = 0; k < t.stage_share.size(); ++k) {
+    const double muladds = double(costs[k].muladds - (k ? costs[k - 1].muladds : 0)) / double(costs.back().muladds);
+    std::printf("%s %zu: %.1f%% / %.1f%%", k ? "," : "", k + 1, 100 * t.stage_share[k], 100 * muladds);
+  }
+  std::printf("\n");
   if (!t.half_per_batch_rounds.empty()) {
     const double per_batch = infer::percentile(t.half_per_batch_rounds, 50);
     std::printf("Stage-wise batching at p_idx %s: %.2fx the per-batch engine's throughput (%.1f against %.1f images/s, "
@@ -128,13 +141,14 @@ int bench_infer_command(const Flags& flags) {
   auto m = infer::deploy(net, data.test->image_shape(), device, options);
   const auto plan = infer::plan_deployment(m, options, device);
   const auto table =
-      infer::measure_speed(m, test, eval::candidate_thresholds(valid), device, plan, flags.exit_criterion);
+      infer::measure_speed(m, test, eval::candidate_thresholds(valid), device, plan, flags.exit_criterion,
+                           static_cast<int>(flags.bench_rounds));
   print_machine(device);
   std::printf("network             %s\n", plan.network.c_str());
   std::printf("threads             %s\n", plan.threads.c_str());
   std::printf("batching            %s\n", infer::batching_name(plan.batching).c_str());
   std::printf("exit criterion      %s\n", criterion::exit_criterion_name(flags.exit_criterion).c_str());
-  print_speed_table(table, flags, device, plan.batching);
+  print_speed_table(table, flags, device, plan.batching, m.costs);
   infer::write_speed_table(table, folder.infer_bench());
   plot_speed(table, folder, flags.run.batch_size());
   return 0;

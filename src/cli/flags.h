@@ -93,6 +93,7 @@ struct Flags {
   // bench.
   int64_t bench_iterations = 20;
   int64_t bench_profile = 0;  // bench train: steps profiled per operator after the timed ones; 0: none
+  int64_t bench_rounds = 1;   // bench infer: timings of each budget's throughput
   // Data-parallel jobs (torchrun's environment, or these, which win).
   std::string dist_url;
   int64_t world_size = 0;  // 0: from WORLD_SIZE, else 1

@@ -163,6 +163,10 @@ std::vector<Command> bench_commands() {
          add_deployment_flags(a, f);
          add_latency_flag(a, f);
          add_exit_criterion_flag(a, f);
+         a.add_option("--rounds", f.bench_rounds,
+                      "times each budget's throughput is timed between passes of the whole network (medians kept)")
+             ->check(kPositive)
+             ->capture_default_str();
        },
        bench_infer_command},
       {"data", "JPEG decoding and ImageNet augmentation, images/s per thread",

@@ -77,10 +77,15 @@ void EarlyExitClassifier::start_clock() {
 
 EarlyExitClassifier::ExitStep EarlyExitClassifier::step(int64_t k, models::Features& features, int64_t real,
                                                         criterion::ExitScorer& scorer) {
+  const auto begun = last_;
   features = net_->run_block(k, features);
   mark(profile_.blocks_s);
   auto logits = net_->run_exit(k, features);
   mark(profile_.exits_s);
+  if (profiling_) {
+    profile_.stage_s.resize(std::max(profile_.stage_s.size(), size_t(k + 1)), 0.0);
+    profile_.stage_s[size_t(k)] += std::chrono::duration<double>(last_ - begun).count();
+  }
   if (logits.size(0) > real) logits = logits.slice(0, 0, real);
   logits = logits.to(torch::kFloat32);
   if (!temperatures_.empty() && temperatures_[k] != 1) logits = logits / temperatures_[k];

@@ -35,6 +35,7 @@ struct EngineProfile {
   double blocks_s = 0;     // the backbone's blocks
   double exits_s = 0;      // the exits' classifiers
   double decisions_s = 0;  // softmax, threshold checks, recording results and compacting the batch
+  std::vector<double> stage_s;  // per k: block k and exit k
   double total() const { return blocks_s + exits_s + decisions_s; }
 };
 

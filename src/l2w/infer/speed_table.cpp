@@ -24,6 +24,7 @@ SpeedRow measure(EarlyExitClassifier& engine, TestLoaders& test, const DeployedN
   row.p99_ms = 1e3 * percentile(latency.batch_seconds, 99);
   row.images_per_s = run.images_per_second();
   row.exits_taken = last_exit_only ? "last exit only" : eval::exit_histogram(run.exit_counts);
+  if (!last_exit_only) row.exit_counts = run.exit_counts;
   row.latency_ms_by_exit = latency_ms_by_exit(latency, m.net->num_exits());
   return row;
 }
@@ -54,6 +55,27 @@ void interleave_headline_throughputs(SpeedTable& t, const DeployedNetwork& m, Te
   for (auto* row : {&t.all, &t.last, &at_half}) row->whole_images_per_s = t.all.images_per_s;
 }
 
+// Each budget's speed-up bound from the whole network's time per block and exit at the batch size.
+void set_speed_up_bounds(SpeedTable& t, const DeployedNetwork& m, TestLoaders& test, const torch::Device& device,
+                         const Deployment& plan) {
+  EarlyExitClassifier whole(m.net, never_exit(m.net->num_exits()), m.form.input_format);
+  whole.set_profiling(true);
+  timed_run(whole, test.batches, m, device, plan.throughput_threads, Batching::kPerBatch);
+  const auto& stage_s = whole.profile().stage_s;
+  const double total = std::accumulate(stage_s.begin(), stage_s.end(), 0.0);
+  t.stage_share.clear();
+  for (const double s : stage_s) t.stage_share.push_back(s / total);
+  for (auto& row : t.budgets) {
+    // An image that left at exit k ran stages 0..k: its share of the whole network's time.
+    double time = 0, images = 0;
+    for (size_t k = 0; k < row.exit_counts.size(); ++k) {
+      images += double(row.exit_counts[k]);
+      time += double(row.exit_counts[k]) * std::accumulate(t.stage_share.begin(), t.stage_share.begin() + long(k) + 1, 0.0);
+    }
+    row.bound_speed_up = images / time;
+  }
+}
+
 }  // namespace
 
 dataset::BatchLoader first_images_one_at_a_time(std::shared_ptr<const dataset::ImageDataset> data, int64_t count,
@@ -71,8 +93,10 @@ InferenceRun timed_run(EarlyExitClassifier& engine, dataset::BatchLoader& loader
 }
 
 SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std::vector<std::vector<float>>& thresholds,
-                         const torch::Device& device, const Deployment& plan, criterion::ExitCriterion criterion) {
+                         const torch::Device& device, const Deployment& plan, criterion::ExitCriterion criterion,
+                         int rounds) {
   if (thresholds.empty()) throw std::invalid_argument("measure_speed: no thresholds to measure");
+  if (rounds < 1) throw std::invalid_argument("measure_speed: " + std::to_string(rounds) + " rounds");
   SpeedTable t;
   EarlyExitClassifier full(m.net, never_exit(m.net->num_exits()), m.form.input_format);
   // Warm-ups at both batch sizes: caches, lazily created kernels and (CUDA) algorithm searches.
@@ -83,20 +107,29 @@ SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std:
   t.last = measure(full, test, m, device, plan, "last", /*last_exit_only=*/true);
   t.images = test.batches.num_samples();
   t.latency_images = test.single.num_samples();
-  const double half = 0.5 * double(m.costs.back().muladds);
-  const auto whole_pass = [&] {
-    return timed_run(full, test.batches, m, device, plan.throughput_threads, plan.batching).images_per_second();
+  std::vector<EarlyExitClassifier> engines;
+  for (const auto& set : thresholds) engines.emplace_back(m.net, set, m.form.input_format, criterion);
+  const auto pass = [&](EarlyExitClassifier& engine) {
+    return timed_run(engine, test.batches, m, device, plan.throughput_threads, plan.batching).images_per_second();
   };
-  for (size_t i = 0; i < thresholds.size(); ++i) {
-    if (i % kBudgetsPerWholePass == 0) t.whole_passes.push_back(whole_pass());
-    EarlyExitClassifier engine(m.net, thresholds[i], m.form.input_format, criterion);
-    t.budgets.push_back(measure(engine, test, m, device, plan, std::to_string(eval::candidate_index(criterion, i))));
-    if (std::abs(t.budgets[i].muladds - half) < std::abs(t.budgets[t.half].muladds - half)) t.half = i;
+  // Whole, budget 1, whole, budget 2, ..., whole: each budget next to the whole network, in every round.
+  std::vector<std::vector<double>> rates(thresholds.size()), speed_ups(thresholds.size());
+  for (int round = 0; round < rounds; ++round) {
+    t.whole_passes.push_back(pass(full));
+    for (size_t i = 0; i < thresholds.size(); ++i) {
+      if (round == 0)
+        t.budgets.push_back(measure(engines[i], test, m, device, plan, std::to_string(eval::candidate_index(criterion, i))));
+      rates[i].push_back(round == 0 ? t.budgets[i].images_per_s : pass(engines[i]));
+      t.whole_passes.push_back(pass(full));
+      speed_ups[i].push_back(rates[i].back() / (0.5 * (t.whole_passes[t.whole_passes.size() - 2] + t.whole_passes.back())));
+    }
   }
-  t.whole_passes.push_back(whole_pass());
+  // The median of each round's speed-up: a round compares passes seconds apart, so drift cancels within it.
+  const double half = 0.5 * double(m.costs.back().muladds);
   for (size_t i = 0; i < t.budgets.size(); ++i) {
-    const size_t group = i / kBudgetsPerWholePass;
-    t.budgets[i].whole_images_per_s = 0.5 * (t.whole_passes[group] + t.whole_passes[group + 1]);
+    t.budgets[i].images_per_s = percentile(rates[i], 50);
+    t.budgets[i].whole_images_per_s = t.budgets[i].images_per_s / percentile(speed_ups[i], 50);
+    if (std::abs(t.budgets[i].muladds - half) < std::abs(t.budgets[t.half].muladds - half)) t.half = i;
   }
   interleave_headline_throughputs(t, m, test, thresholds[t.half], device, plan, criterion);
   EarlyExitClassifier profiled(m.net, thresholds[t.half], m.form.input_format, criterion);
@@ -107,6 +140,7 @@ SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std:
   batches.set_profiling(true);
   timed_run(batches, test.batches, m, device, plan.throughput_threads, plan.batching);
   t.batch_profile = batches.profile();
+  set_speed_up_bounds(t, m, test, device, plan);
   return t;
 }
 
@@ -122,13 +156,13 @@ const SpeedRow* least_efficient(const SpeedTable& t, double whole_muladds, doubl
 void write_speed_table(const SpeedTable& t, const std::string& path) {
   std::ofstream table(path);
   table << "p_index\ttop1\tmuladds\tlatency_mean_ms\tlatency_p50_ms\tlatency_p99_ms\timages_per_s\t"
-           "whole_images_per_s\tspeed_up\tefficiency\n";
+           "whole_images_per_s\tspeed_up\tefficiency\tefficiency_bound\n";
   std::vector<const SpeedRow*> rows{&t.all, &t.last};
   for (const auto& row : t.budgets) rows.push_back(&row);
   for (const auto* r : rows)
     table << r->name << '\t' << r->accuracy << '\t' << r->muladds << '\t' << r->mean_ms << '\t' << r->p50_ms << '\t'
           << r->p99_ms << '\t' << r->images_per_s << '\t' << r->whole_images_per_s << '\t' << r->speed_up() << '\t'
-          << r->efficiency(t.all.muladds) << '\n';
+          << r->efficiency(t.all.muladds) << '\t' << r->efficiency_bound(t.all.muladds) << '\n';
   if (!table) throw std::runtime_error(path + ": cannot write the speed table");
 }
 

@@ -25,7 +25,8 @@ std::string batching_name(Batching batching);  // "stage-wise", "per-batch"
 
 class StagewiseClassifier {
  public:
-  // Runs `engine`'s network, thresholds and criterion at `batch_size` images per block.
+  // Runs `engine`'s network, thresholds and criterion (`engine` must outlive this) at `batch_size`
+  // images per block.
   StagewiseClassifier(EarlyExitClassifier& engine, int64_t batch_size);
 
   // The stream's next images (any count). Images reach their exits as full batches gather, so an
