@@ -65,12 +65,14 @@ void set_speed_up_bounds(SpeedTable& t, const DeployedNetwork& m, TestLoaders& t
   const double total = std::accumulate(stage_s.begin(), stage_s.end(), 0.0);
   t.stage_share.clear();
   for (const double s : stage_s) t.stage_share.push_back(s / total);
+  // An image that left at exit k ran stages 0..k: that share of the whole network's time.
+  std::vector<double> up_to(t.stage_share.size());
+  std::partial_sum(t.stage_share.begin(), t.stage_share.end(), up_to.begin());
   for (auto& row : t.budgets) {
-    // An image that left at exit k ran stages 0..k: its share of the whole network's time.
     double time = 0, images = 0;
     for (size_t k = 0; k < row.exit_counts.size(); ++k) {
       images += double(row.exit_counts[k]);
-      time += double(row.exit_counts[k]) * std::accumulate(t.stage_share.begin(), t.stage_share.begin() + long(k) + 1, 0.0);
+      time += double(row.exit_counts[k]) * up_to.at(k);
     }
     row.bound_speed_up = images / time;
   }

@@ -118,12 +118,12 @@ ExitDecisions StagewiseClassifier::finish() {
   NoCudnnBenchmark fixed_algorithms;
   engine_.start_clock();
   for (int64_t k = 0; k < static_cast<int64_t>(queues_.size()); ++k) flush(k);
-  ExitDecisions out{torch::empty({pushed_}, torch::kLong), torch::empty({pushed_}, torch::kFloat32),
-                    torch::empty({pushed_}, torch::kLong)};
+  // Every pushed image has left by now (the last exit takes everyone): scatter the decisions by place.
+  const auto on = done_.empty() ? torch::TensorOptions(torch::kLong) : done_ids_.front().options();
+  ExitDecisions out{torch::empty({pushed_}, on), torch::empty({pushed_}, on.dtype(torch::kFloat32)),
+                    torch::empty({pushed_}, on)};
   if (!done_.empty()) {
     const auto ids = torch::cat(done_ids_);
-    const auto on = ids.options();
-    out = {torch::empty({pushed_}, on), torch::empty({pushed_}, on.dtype(torch::kFloat32)), torch::empty({pushed_}, on)};
     std::vector<torch::Tensor> prediction, confidence, exit_index;
     for (const auto& d : done_) {
       prediction.push_back(d.prediction);
