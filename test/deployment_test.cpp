@@ -34,11 +34,13 @@ TEST(Deployment, DeployCountsCostsAndFoldsBatchNorm) {
   EXPECT_GT(m.last_exit_only_muladds, expected.front().muladds);
   EXPECT_LT(m.last_exit_only_muladds, expected.back().muladds);
   EXPECT_GT(m.form.folded_batch_norms, 0);
+  EXPECT_GT(m.form.pointwise_convs, 0);  // MSDNet's bottlenecks and transitions
   EXPECT_FALSE(m.net->is_training());
   EXPECT_EQ(m.image_shape, (std::vector<int64_t>{1, 3, 32, 32}));
   const auto as_trained = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU,
                                         infer::DeploymentOptions().training_form(true));
   EXPECT_EQ(as_trained.form.folded_batch_norms, 0);
+  EXPECT_EQ(as_trained.form.pointwise_convs, 0);
 }
 
 TEST(Deployment, PinnedLayoutAndThreadsAreKept) {
@@ -68,6 +70,24 @@ TEST(Deployment, AutomaticLayoutTimesBothAndLeavesTheNetworkInTheChosenOne) {
     if (p.dim() != 4 || p.size(2) * p.size(3) == 1) continue;
     EXPECT_EQ(p.is_contiguous(torch::MemoryFormat::ChannelsLast), channels_last);
   }
+}
+
+// For throughput at a batch, the layout is chosen by the whole network's time at that batch; both
+// batch sizes' figures are reported.
+TEST(Deployment, ThroughputBatchChoosesTheLayoutByItsOwnTime) {
+  const auto options = infer::DeploymentOptions().throughput_batch(16).choose_latency_threads(false);
+  auto m = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU, options);
+  const auto plan = infer::plan_deployment(m, options, torch::kCPU);
+  EXPECT_NE(plan.network.find("the faster layout measured (whole network at batch 16: contiguous "),
+            std::string::npos) << plan.network;
+  EXPECT_NE(plan.network.find("; at batch 1: contiguous "), std::string::npos) << plan.network;
+  const bool channels_last = m.form.input_format == torch::MemoryFormat::ChannelsLast;
+  EXPECT_NE(plan.network.find(channels_last ? "convolutions as matrix products, channels_last"
+                                            : "convolutions as matrix products, contiguous"),
+            std::string::npos) << plan.network;
+  for (const auto& p : m.net->parameters())
+    if (p.dim() == 4 && p.size(2) * p.size(3) > 1)
+      EXPECT_EQ(p.is_contiguous(torch::MemoryFormat::ChannelsLast), channels_last);
 }
 
 }  // namespace

@@ -137,7 +137,7 @@ int bench_infer_command(const Flags& flags) {
   infer::TestLoaders test{
       dataset::BatchLoader(data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.run.batch_size())),
       infer::first_images_one_at_a_time(data.test, flags.latency_images, flags.run.skip_bad_images())};
-  const auto options = deployment_options(flags);
+  const auto options = deployment_options(flags).throughput_batch(flags.run.batch_size());
   auto m = infer::deploy(net, data.test->image_shape(), device, options);
   const auto plan = infer::plan_deployment(m, options, device);
   const auto table =

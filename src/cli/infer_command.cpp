@@ -28,7 +28,7 @@ int infer_command(const Flags& flags) {
   const auto thresholds = io::read_thresholds(flags.thresholds);
   const auto data = dataset::load_data(data_options(flags));
   const auto geometry = data_geometry(flags, data);
-  const auto options = deployment_options(flags);
+  const auto options = deployment_options(flags).throughput_batch(flags.run.batch_size());
   auto m = infer::deploy(load_trained_network(flags, network_options(flags, geometry)),
                          {geometry.channels, geometry.height, geometry.width}, device, options);
   check_thresholds_fit(thresholds, m, flags.thresholds);

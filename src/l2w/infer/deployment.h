@@ -27,6 +27,9 @@ struct DeploymentOptions {
   // How a stream of batches (a data set) is batched: stage-wise, every block at the batch size, or per
   // batch, compacted at each exit (for comparison).
   TORCH_ARG(Batching, batching) = Batching::kStageWise;
+  // The batch size throughput will run at. Above 1, kAuto chooses the layout by the whole network's time
+  // at this batch (the layout moves large-batch throughput far more than batch-1 latency; docs/inference.md).
+  TORCH_ARG(int64_t, throughput_batch) = 1;
 };
 
 // The network as it runs, and what it costs per exit.
@@ -52,12 +55,12 @@ struct Deployment {
   std::string network, threads;
 };
 
-// Chooses the layout (kAuto: both timed on the whole network at batch 1) and the latency thread count,
-// and leaves `m` in the chosen layout.
+// Chooses the layout (kAuto: both timed on the whole network, at options.throughput_batch and at batch 1;
+// the first decides when it is above 1) and the latency thread count, and leaves `m` in the chosen layout.
 Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options, const torch::Device& device);
 
-// Of layouts whose best batch-1 times are `best_ms`, the index to use: a later one only when it is more
-// than 3% faster, so that a tie keeps the first (contiguous, the layout LibTorch starts from).
+// Of layouts whose times are `best_ms`, the index to use: a later one only when it is more than 3% faster,
+// so that a tie keeps the first (contiguous, the layout LibTorch starts from).
 size_t faster_layout(const std::vector<double>& best_ms);
 
 // Thresholds no image reaches: every exit computed, the path of an image that reaches the last exit.

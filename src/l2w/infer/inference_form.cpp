@@ -1,6 +1,7 @@
 #include "l2w/infer/inference_form.h"
 
 #include "l2w/nn/batch_norm_folding.h"
+#include "l2w/nn/pointwise_conv.h"
 
 namespace l2w::infer {
 
@@ -14,6 +15,7 @@ InferenceForm to_inference_form(models::MultiExitNetworkImpl& net, const Inferen
   net.eval();
   InferenceForm form;
   form.folded_batch_norms = nn::fold_batch_norms(net);
+  form.pointwise_convs = nn::use_pointwise_convs(net);
   torch::NoGradGuard no_grad;
   for (auto& p : net.parameters()) p.set_requires_grad(false);
   if (options.channels_last()) form.input_format = torch::MemoryFormat::ChannelsLast;

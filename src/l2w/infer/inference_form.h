@@ -1,6 +1,7 @@
 // The inference form of a trained network (docs/inference.md): BatchNorm folded into the convolution before
-// it, and, where it measures faster, weights and activations in channels_last. Same module tree and same
-// forward code as the trained network; it computes the trained network's eval-mode outputs.
+// it, 1x1 convolutions computed as matrix products, and, where it measures faster, weights and activations
+// in channels_last. Same module tree and same forward code as the trained network; it computes the trained
+// network's eval-mode outputs.
 #pragma once
 
 #include "l2w/models/multi_exit_network.h"
@@ -15,6 +16,7 @@ struct InferenceFormOptions {
 // What the conversion did, and how the engine must feed the result.
 struct InferenceForm {
   int64_t folded_batch_norms = 0;
+  int64_t pointwise_convs = 0;  // 1x1 convolutions that became nn::PointwiseConv
   torch::MemoryFormat input_format = torch::MemoryFormat::Contiguous;
 };
 

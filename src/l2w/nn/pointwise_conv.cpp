@@ -1,0 +1,67 @@
+#include "l2w/nn/pointwise_conv.h"
+
+#include <variant>
+
+namespace l2w::nn {
+namespace {
+
+bool all_equal(const torch::ExpandingArray<2>& values, int64_t v) { return values->at(0) == v && values->at(1) == v; }
+
+torch::nn::Conv2dOptions options_of(const torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  return torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size()).bias(o.bias());
+}
+
+}  // namespace
+
+bool is_pointwise(const torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  const auto* padding = std::get_if<torch::ExpandingArray<2>>(&o.padding());
+  return all_equal(o.kernel_size(), 1) && all_equal(o.stride(), 1) && all_equal(o.dilation(), 1) &&
+         padding != nullptr && all_equal(*padding, 0) && o.groups() == 1;
+}
+
+PointwiseConvImpl::PointwiseConvImpl(const torch::nn::Conv2dImpl& conv) : Conv2dImpl(options_of(conv)) {
+  TORCH_CHECK(is_pointwise(conv), "PointwiseConv: not a 1x1 convolution of stride 1 without padding");
+  torch::NoGradGuard no_grad;
+  // The base class made parameters of the same shapes; they become views of `conv`'s.
+  weight.set_data(conv.weight);
+  weight.set_requires_grad(conv.weight.requires_grad());
+  if (bias.defined()) {
+    bias.set_data(conv.bias);
+    bias.set_requires_grad(conv.bias.requires_grad());
+  }
+  if (!conv.is_training()) eval();
+}
+
+torch::Tensor PointwiseConvImpl::forward(const torch::Tensor& x) {
+  if (!x.is_cpu() || x.dim() != 4 || !x.is_contiguous()) return Conv2dImpl::forward(x);
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  const int64_t out = weight.size(0), in = weight.size(1);
+  // [O, C] x [N, C, H*W] -> [N, O, H*W]: one product per image, so an image's result does not depend on
+  // the batch it came in (the stage-wise engine relies on that).
+  auto y = torch::matmul(weight.reshape({out, in}), x.reshape({n, in, h * w}));
+  if (bias.defined()) y.add_(bias.view({1, out, 1}));
+  return y.view({n, out, h, w});
+}
+
+int64_t use_pointwise_convs(torch::nn::Module& root) {
+  int64_t count = 0;
+  for (const auto& module : root.modules()) {
+    auto* seq = dynamic_cast<torch::nn::SequentialImpl*>(module.get());
+    if (seq == nullptr) continue;
+    const auto names = seq->named_children().keys();
+    size_t i = 0;
+    for (auto it = seq->begin(); it != seq->end(); ++it, ++i) {
+      const auto* conv = dynamic_cast<const torch::nn::Conv2dImpl*>(it->ptr().get());
+      if (conv == nullptr || dynamic_cast<const PointwiseConvImpl*>(conv) != nullptr || !is_pointwise(*conv)) continue;
+      auto replacement = PointwiseConv(*conv);
+      seq->replace_module(names[i], replacement.ptr());
+      *it = torch::nn::AnyModule(replacement);
+      ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace l2w::nn
