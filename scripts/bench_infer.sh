@@ -8,7 +8,7 @@
 # default), each budget's throughput timed between passes of the whole network, L2W_BENCH_ROUNDS times
 # (default 3; medians kept). L2W_BENCH_FORMS="training-form inference-form" adds the network as trained;
 # L2W_BENCH_BATCHING=per-batch measures the engine without stage-wise batching. Usage:
-#   bash scripts/bench_infer.sh [OUT]   (default runs/bench_infer; about 20 minutes on 2 cores)
+#   bash scripts/bench_infer.sh [OUT]   (default runs/bench_infer; about 30 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/bench_infer}
