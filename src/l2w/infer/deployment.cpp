@@ -125,14 +125,14 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
     plan.network = "inference form: " + std::to_string(m.form.folded_batch_norms) +
                    " BatchNorms folded into their convolutions, " + std::to_string(m.form.pointwise_convs) +
                    " 1x1 convolutions as matrix products, " + names[chosen];
-    if (by_throughput)
+    if (formats.size() == 1)
+      plan.network += " (as asked)";
+    else if (by_throughput)
       plan.network += ", the faster layout measured (whole network at batch " +
                       std::to_string(options.throughput_batch()) + ": " + figures(names, batch_ms) +
                       "; at batch 1: " + figures(names, best_ms) + ")";
     else
-      plan.network += formats.size() > 1 ? ", the faster layout measured (whole network at batch 1: " +
-                                               figures(names, best_ms) + ")"
-                                         : " (as asked)";
+      plan.network += ", the faster layout measured (whole network at batch 1: " + figures(names, best_ms) + ")";
   }
   if (!choose_threads) {
     plan.threads = std::to_string(plan.throughput_threads) + " for throughput and for latency";
