@@ -38,6 +38,17 @@ TEST(PointwiseConv, SharesTheConvolutionsParameters) {
   EXPECT_FALSE(p->is_training());
 }
 
+// MSDNet's dense layers hand their maps on as channel prefixes of a larger buffer (nn/channel_concat.h).
+TEST(PointwiseConv, AChannelPrefixOfALargerMapEqualsTheConvolutionInFloat64) {
+  auto c = conv(12, 5, pointwise(12, 5), torch::kFloat64);
+  auto p = nn::PointwiseConv(*c);
+  const auto buffer = torch::randn({3, 20, 6, 6}, torch::kFloat64);
+  const auto x = buffer.narrow(1, 0, 12);
+  ASSERT_FALSE(x.is_contiguous());
+  torch::NoGradGuard no_grad;
+  EXPECT_LT((p->forward(x) - c->forward(x.contiguous())).abs().max().item<double>(), 1e-12);
+}
+
 // The stage-wise engine gathers an image's companions differently from the per-batch engine: an image's
 // result must not depend on the batch it is in, to the last bit.
 TEST(PointwiseConv, AnImagesResultDoesNotDependOnItsBatch) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "l2w/nn/channel_concat.h"
 #include "l2w/runtime/device.h"
 
 namespace l2w::infer {
@@ -98,6 +99,7 @@ EarlyExitClassifier::ExitStep EarlyExitClassifier::step(int64_t k, models::Featu
 ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
   c10::InferenceMode inference;
   NoCudnnBenchmark fixed_algorithms;
+  nn::ChannelArena arena;  // feature maps grow across blocks in place (nn/channel_concat.h)
   const int64_t n = images.size(0);
   const auto on = torch::TensorOptions().device(images.device());
   ExitDecisions out{torch::empty({n}, on.dtype(torch::kLong)), torch::empty({n}, on.dtype(torch::kFloat32)),
@@ -142,6 +144,7 @@ torch::Tensor EarlyExitClassifier::classify_full(const torch::Tensor& images) {
 
 torch::Tensor EarlyExitClassifier::full_logits(const torch::Tensor& images) {
   c10::InferenceMode inference;
+  nn::ChannelArena arena;
   models::Features features{images.contiguous(input_format_)};
   for (int64_t k = 0; k < net_->num_exits(); ++k) features = net_->run_block(k, features);
   return net_->run_exit(net_->num_exits() - 1, features);

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "l2w/nn/channel_concat.h"
+
 namespace l2w::infer {
 namespace {
 
@@ -32,6 +34,7 @@ int64_t StagewiseClassifier::waiting() const {
 void StagewiseClassifier::push(const torch::Tensor& images) {
   c10::InferenceMode inference;
   NoCudnnBenchmark fixed_algorithms;
+  nn::ChannelArena arena;  // a full batch's maps grow from block to block in place (nn/channel_concat.h)
   engine_.start_clock();
   const int64_t n = images.size(0);
   const auto ids = torch::arange(pushed_, pushed_ + n, torch::TensorOptions().device(images.device()).dtype(torch::kLong));
@@ -116,6 +119,7 @@ void StagewiseClassifier::flush(int64_t k) {
 ExitDecisions StagewiseClassifier::finish() {
   c10::InferenceMode inference;
   NoCudnnBenchmark fixed_algorithms;
+  nn::ChannelArena arena;
   engine_.start_clock();
   for (int64_t k = 0; k < static_cast<int64_t>(queues_.size()); ++k) flush(k);
   // Every pushed image has left by now (the last exit takes everyone): scatter the decisions by place.

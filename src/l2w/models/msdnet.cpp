@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "l2w/nn/channel_concat.h"
 #include "l2w/nn/classifier_module.h"
 #include "l2w/nn/conv_blocks.h"
 #include "l2w/nn/cost_meter.h"
@@ -161,6 +162,8 @@ MSDNetImpl::MSDNetImpl(const MSDNetOptions& o) : options(o) {
 
 Features MSDNetImpl::run_block(int64_t k, const Features& in) {
   const auto block = blocks->ptr<torch::nn::ModuleListImpl>(k);
+  // Without autograd the dense layers grow each scale's map in place (nn/channel_concat.h).
+  nn::ChannelArena arena;
   Features x = in;
   for (size_t i = 0; i < block->size(); ++i) x = block->ptr<ScaleStage>(i)->forward(x);
   return x;

@@ -2,11 +2,13 @@
 
 #include <stdexcept>
 
+#include "l2w/nn/channel_concat.h"
 #include "l2w/nn/gradient_scale.h"
 
 namespace l2w::models {
 
 std::vector<torch::Tensor> MultiExitNetworkImpl::forward(const torch::Tensor& images) {
+  nn::ChannelArena arena;  // without autograd, feature maps grow across blocks in place
   std::vector<torch::Tensor> logits;
   Features features{images};
   const int64_t n = num_exits();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "l2w/nn/channel_concat.h"
 #include "l2w/nn/cost_meter.h"
 
 namespace l2w::nn {
@@ -49,7 +50,7 @@ ConvNormalImpl::ConvNormalImpl(int64_t in_channels, int64_t out_channels, bool b
 }
 
 torch::Tensor ConvNormalImpl::forward(const torch::Tensor& x) {
-  return torch::cat({x, conv_normal(x)}, 1);
+  return append_channels(x, {conv_normal(x)});
 }
 
 ConvDownNormalImpl::ConvDownNormalImpl(int64_t in_finer, int64_t in_same, int64_t out_channels,
@@ -68,7 +69,7 @@ ConvDownNormalImpl::ConvDownNormalImpl(int64_t in_finer, int64_t in_same, int64_
 }
 
 torch::Tensor ConvDownNormalImpl::forward(const torch::Tensor& finer, const torch::Tensor& same) {
-  return torch::cat({same, conv_down(finer), conv_normal(same)}, 1);
+  return append_channels(same, {conv_down(finer), conv_normal(same)});
 }
 
 }  // namespace l2w::nn

@@ -2,6 +2,8 @@
 
 #include <variant>
 
+#include "l2w/nn/channel_concat.h"
+
 namespace l2w::nn {
 namespace {
 
@@ -35,12 +37,13 @@ PointwiseConvImpl::PointwiseConvImpl(const torch::nn::Conv2dImpl& conv) : Conv2d
 }
 
 torch::Tensor PointwiseConvImpl::forward(const torch::Tensor& x) {
-  if (!x.is_cpu() || x.dim() != 4 || !x.is_contiguous()) return Conv2dImpl::forward(x);
+  if (!x.is_cpu() || !has_dense_images(x)) return Conv2dImpl::forward(x);
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   const int64_t out = weight.size(0), in = weight.size(1);
   // [O, C] x [N, C, H*W] -> [N, O, H*W]: one product per image, so an image's result does not depend on
-  // the batch it came in (the stage-wise engine relies on that).
-  auto y = torch::matmul(weight.reshape({out, in}), x.reshape({n, in, h * w}));
+  // the batch it came in (the stage-wise engine relies on that). Images may lie apart in memory (the
+  // channel prefix of a larger buffer, nn/channel_concat.h).
+  auto y = torch::matmul(weight.reshape({out, in}), x.as_strided({n, in, h * w}, {x.stride(0), h * w, 1}));
   if (bias.defined()) y.add_(bias.view({1, out, 1}));
   return y.view({n, out, h, w});
 }

@@ -8,8 +8,9 @@
 
 namespace l2w::nn {
 
-// A Conv2d (same options, parameters and cost) whose forward is the matrix product for a contiguous (NCHW)
-// CPU input; any other input (channels_last, a GPU) goes to the convolution, which is fast there.
+// A Conv2d (same options, parameters and cost) whose forward is the matrix product for a CPU input whose
+// images are each NCHW-contiguous; any other input (channels_last, a GPU) goes to the convolution, which is
+// fast there.
 class PointwiseConvImpl : public torch::nn::Conv2dImpl {
  public:
   // Shares `conv`'s weight and bias (their storage).
