@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "l2w/nn/sequential_edit.h"
+
 namespace l2w::nn {
 namespace {
 
@@ -36,19 +38,13 @@ torch::nn::Conv2d folded(const torch::nn::Conv2dImpl& conv, const torch::nn::Bat
 }
 
 int64_t fold_in(torch::nn::SequentialImpl& seq) {
-  const auto names = seq.named_children().keys();
   int64_t count = 0;
-  auto it = seq.begin();
-  for (size_t i = 0; i + 1 < seq.size(); ++i, ++it) {
-    const auto* conv = dynamic_cast<const torch::nn::Conv2dImpl*>(it->ptr().get());
-    const auto* bn = dynamic_cast<const torch::nn::BatchNorm2dImpl*>(std::next(it)->ptr().get());
+  for (size_t i = 0; i + 1 < seq.size(); ++i) {
+    const auto* conv = dynamic_cast<const torch::nn::Conv2dImpl*>(seq.ptr(i).get());
+    const auto* bn = dynamic_cast<const torch::nn::BatchNorm2dImpl*>(seq.ptr(i + 1).get());
     if (conv == nullptr || bn == nullptr) continue;
-    auto replacement = folded(*conv, *bn);
-    auto identity = torch::nn::Identity();
-    seq.replace_module(names[i], replacement.ptr());
-    seq.replace_module(names[i + 1], identity.ptr());
-    *it = torch::nn::AnyModule(replacement);
-    *std::next(it) = torch::nn::AnyModule(identity);
+    replace_child(seq, i, folded(*conv, *bn));
+    replace_child(seq, i + 1, torch::nn::Identity());
     ++count;
   }
   return count;
@@ -58,9 +54,7 @@ int64_t fold_in(torch::nn::SequentialImpl& seq) {
 
 int64_t fold_batch_norms(torch::nn::Module& root) {
   int64_t count = 0;
-  // modules() lists every module once, `root` included; the ones replaced below are leaves.
-  for (const auto& module : root.modules())
-    if (auto* seq = dynamic_cast<torch::nn::SequentialImpl*>(module.get())) count += fold_in(*seq);
+  for (const auto& seq : sequentials_under(root)) count += fold_in(*seq);
   return count;
 }
 

@@ -3,6 +3,7 @@
 #include <variant>
 
 #include "l2w/nn/channel_concat.h"
+#include "l2w/nn/sequential_edit.h"
 
 namespace l2w::nn {
 namespace {
@@ -50,17 +51,11 @@ torch::Tensor PointwiseConvImpl::forward(const torch::Tensor& x) {
 
 int64_t use_pointwise_convs(torch::nn::Module& root) {
   int64_t count = 0;
-  for (const auto& module : root.modules()) {
-    auto* seq = dynamic_cast<torch::nn::SequentialImpl*>(module.get());
-    if (seq == nullptr) continue;
-    const auto names = seq->named_children().keys();
-    size_t i = 0;
-    for (auto it = seq->begin(); it != seq->end(); ++it, ++i) {
-      const auto* conv = dynamic_cast<const torch::nn::Conv2dImpl*>(it->ptr().get());
+  for (const auto& seq : sequentials_under(root)) {
+    for (size_t i = 0; i < seq->size(); ++i) {
+      const auto* conv = dynamic_cast<const torch::nn::Conv2dImpl*>(seq->ptr(i).get());
       if (conv == nullptr || dynamic_cast<const PointwiseConvImpl*>(conv) != nullptr || !is_pointwise(*conv)) continue;
-      auto replacement = PointwiseConv(*conv);
-      seq->replace_module(names[i], replacement.ptr());
-      *it = torch::nn::AnyModule(replacement);
+      replace_child(*seq, i, PointwiseConv(*conv));
       ++count;
     }
   }

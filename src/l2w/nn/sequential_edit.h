@@ -1,0 +1,28 @@
+// Editing a network's Sequentials in place (BatchNorm folding, the 1x1 products): the module tree and
+// its names stay, so the network's forward code and state_dict keys are unchanged.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+namespace l2w::nn {
+
+// Every Sequential under `root`, `root` included, each once.
+inline std::vector<std::shared_ptr<torch::nn::SequentialImpl>> sequentials_under(torch::nn::Module& root) {
+  std::vector<std::shared_ptr<torch::nn::SequentialImpl>> found;
+  for (const auto& module : root.modules())
+    if (auto seq = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(module)) found.push_back(std::move(seq));
+  return found;
+}
+
+// Puts `replacement` in child `index`'s place: both the registered child (what parameters() and
+// state_dict see) and the entry that forward runs, which a Sequential keeps separately.
+template <typename ModuleHolder>
+void replace_child(torch::nn::SequentialImpl& seq, size_t index, const ModuleHolder& replacement) {
+  seq.replace_module(seq.named_children().keys().at(index), replacement.ptr());
+  *(seq.begin() + static_cast<std::ptrdiff_t>(index)) = torch::nn::AnyModule(replacement);
+}
+
+}  // namespace l2w::nn
