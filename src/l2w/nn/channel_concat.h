@@ -1,7 +1,7 @@
 // Concatenation along channels for feature maps that grow layer by layer (MSDNet's dense layers:
 // out = [x, new channels]). `torch::cat` copies all of x at every layer, so a block of L layers copies its
-// feature map L times; at the finest scale of a CIFAR MSDNet that copying was a fifth of inference time
-// (docs/inference.md, "Concatenating in place"). Inside a ChannelArena, the map instead lives in a buffer
+// feature map L times; at the finest scale of a CIFAR MSDNet that copying was a fifth of a whole-network
+// pass (docs/inference.md, "Dense layers concatenate in place"). Inside a ChannelArena, the map instead lives in a buffer
 // with room to spare and each layer writes only its new channels.
 #pragma once
 
@@ -45,7 +45,8 @@ class ChannelArena {
 bool has_dense_images(const torch::Tensor& x);
 
 // [x, parts...] along channels (dim 1) of 4-d maps. In place inside a ChannelArena with autograd off, for a
-// contiguous CPU x or one this arena grew; `torch::cat` otherwise. Either way the values are the same.
+// CPU x whose images are each NCHW-contiguous (has_dense_images); `torch::cat` otherwise. Either way the
+// values are the same.
 torch::Tensor append_channels(const torch::Tensor& x, at::TensorList parts);
 
 }  // namespace l2w::nn
