@@ -12,6 +12,7 @@ Usage: python scripts/profile_inference.py CHECKPOINT [--image-shape 3,32,32] [-
 import argparse
 import collections
 import statistics
+import sys
 import time
 
 import torch
@@ -57,31 +58,54 @@ def memory_bound(passes):
         print(f"{n:6d}  {mb:6.1f}   {product / n * 1e6:18.1f}   {mb / 1e3 / product:19.1f}   {2 * mb / 1e3 / copy:9.1f}")
 
 
+def positive(text):
+    """An integer flag's value that must be at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def image_shape(text):
+    """C,H,W as three positive integers."""
+    try:
+        shape = [int(v) for v in text.split(",")]
+    except ValueError:
+        shape = []
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not C,H,W (three positive integers)")
+    return shape
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", nargs="?")
     parser.add_argument("--memory", action="store_true", help="time the memory-bound product and copies instead")
-    parser.add_argument("--image-shape", default="3,32,32", help="C,H,W of one image")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--passes", type=int, default=None, help="default 3 (15 with --memory)")
-    parser.add_argument("--rows", type=int, default=20)
+    parser.add_argument("--image-shape", type=image_shape, default="3,32,32", help="C,H,W of one image")
+    parser.add_argument("--batch-size", type=positive, default=256)
+    parser.add_argument("--threads", type=positive, default=2)
+    parser.add_argument("--passes", type=positive, default=None, help="default 3 (15 with --memory, at least 2)")
+    parser.add_argument("--rows", type=positive, default=20)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.memory:
+        if args.passes == 1:
+            parser.error("--memory needs --passes 2 or more (the first is a warm-up)")
         memory_bound(args.passes or 15)
         return
     if args.checkpoint is None:
         parser.error("a checkpoint to profile, or --memory")
     args.passes = args.passes or 3
-    shape = [int(v) for v in args.image_shape.split(",")]
-    net = l2w.load(args.checkpoint)
-    exits = net.num_exits
-    # Thresholds no confidence reaches, but the last exit's: every block and exit runs.
-    whole = l2w.Classifier(net, [2.0] * (exits - 1) + [0.0], image_shape=shape)
-    images = torch.randn(args.batch_size, *shape)
-    for _ in range(2):
-        whole.classify(images)
+    shape = args.image_shape
+    try:
+        net = l2w.load(args.checkpoint)
+        # Thresholds no confidence reaches, but the last exit's: every block and exit runs.
+        whole = l2w.Classifier(net, [2.0] * (net.num_exits - 1) + [0.0], image_shape=shape)
+        images = torch.randn(args.batch_size, *shape)
+        for _ in range(2):
+            whole.classify(images)
+    except (RuntimeError, ValueError) as error:  # l2w's errors (a bad checkpoint, a shape it cannot take)
+        sys.exit(f"profile_inference.py: {error}")
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as p:
         for _ in range(args.passes):
             whole.classify(images)
