@@ -9,7 +9,9 @@ torch::Tensor one_for_all_distillation_loss(const std::vector<torch::Tensor>& lo
   const auto target = torch::softmax(teacher.detach() / t, 1);
   auto loss = F::cross_entropy(logits.back(), labels);
   for (size_t k = 0; k + 1 < logits.size(); ++k) {
-    const auto kl = F::kl_div(torch::log_softmax(logits[k] / t, 1), target, F::KLDivFuncOptions().reduction(torch::kMean));
+    // KLDivLoss() as IMTA uses it (reduction 'mean': over every element, not per sample), written out as
+    // kl_div computes it, since LibTorch warns on every call that this reduction is deprecated.
+    const auto kl = (torch::xlogy(target, target) - target * torch::log_softmax(logits[k] / t, 1)).mean();
     loss = loss + (1 - gamma) * F::cross_entropy(logits[k], labels) + gamma * t * t * kl;
   }
   return loss;

@@ -10,8 +10,10 @@ DistillationStep::DistillationStep(models::ImtaNetworkImpl& net, Sgd& sgd, crite
 
 StepReport DistillationStep::compute(const torch::Tensor& images, const torch::Tensor& labels, const StepPosition&) {
   auto logits = forward_logits(net_, images, amp_);
-  const auto loss = criterion::one_for_all_distillation_loss(logits, labels, net_.teacher_logits().to(torch::kFloat32),
-                                                             options_);
+  // The teacher in the logits' dtype: float32 under mixed precision (forward_logits' outputs), and
+  // float64 when the network is, so that nothing is rounded on the way.
+  const auto teacher = net_.teacher_logits().to(logits.back().scalar_type());
+  const auto loss = criterion::one_for_all_distillation_loss(logits, labels, teacher, options_);
   StepReport report;
   report.grad_norm = descend(loss, sgd_, parallel_, scaler_);
   for (auto& l : logits) report.logits.push_back(l.detach());
