@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "l2w/train/sgd.h"
@@ -39,6 +41,25 @@ TEST(Sgd, StateRoundTrips) {
   restored.load_state_dict(sgd.state_dict());
   EXPECT_DOUBLE_EQ(restored.options().lr(), 0.1);
   EXPECT_TRUE(torch::equal(restored.momentum_buffers()[0], sgd.momentum_buffers()[0]));
+}
+
+
+TEST(Sgd, RefusesWhatTorchOptimSgdRefusesNamingTheField) {
+  const auto error_of = [](const train::SgdOptions& o) {
+    try {
+      train::check_sgd_options(o);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error_of(train::SgdOptions()), "");
+  EXPECT_EQ(error_of(train::SgdOptions().lr(-1)), "lr: -1, expected a number >= 0");
+  EXPECT_EQ(error_of(train::SgdOptions().lr(std::nan(""))), "lr: nan, expected a number >= 0");
+  EXPECT_EQ(error_of(train::SgdOptions().momentum(1)), "momentum: 1, expected a number in [0, 1)");
+  EXPECT_EQ(error_of(train::SgdOptions().weight_decay(-0.5)), "weight_decay: -0.5, expected a number >= 0");
+  EXPECT_EQ(error_of(train::SgdOptions().momentum(0).nesterov(true)), "nesterov: needs a non-zero momentum");
+  EXPECT_THROW(train::Sgd({torch::zeros(1)}, train::SgdOptions().lr(-0.1)), std::invalid_argument);
 }
 
 }  // namespace

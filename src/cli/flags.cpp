@@ -481,6 +481,9 @@ const std::vector<std::pair<std::string, std::string>> kFlagOfField{
     {"num_sample_valid", "--num_sample_valid"},
     {"budgets", "--budgets"},
     {"exit_criterion", "--exit-criterion"},
+    {"lr", "--lr"},
+    {"momentum", "--momentum"},
+    {"weight_decay", "--weight-decay"},
 };
 
 }  // namespace

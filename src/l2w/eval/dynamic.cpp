@@ -1,5 +1,7 @@
 #include "l2w/eval/dynamic.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -142,6 +144,8 @@ io::ExitThresholds thresholds_record(const ExitConfidences& valid, std::vector<f
 
 io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
                                      double budget_muladds) {
+  if (!std::isfinite(budget_muladds))
+    throw std::invalid_argument("budget_muladds: " + std::to_string(budget_muladds) + " is not a finite number");
   std::optional<io::ExitThresholds> best;
   double cheapest = std::numeric_limits<double>::infinity();
   const auto candidates = candidate_thresholds(valid);

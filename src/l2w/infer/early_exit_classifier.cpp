@@ -1,5 +1,7 @@
 #include "l2w/infer/early_exit_classifier.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -61,6 +63,13 @@ EarlyExitClassifier::EarlyExitClassifier(models::MultiExitNetwork net, std::vect
   if (static_cast<int64_t>(thresholds_.size()) != net_->num_exits())
     throw std::invalid_argument("early exit: " + std::to_string(thresholds_.size()) + " thresholds for a network with " +
                                 std::to_string(net_->num_exits()) + " exits");
+  // +inf (no image leaves here) and -inf (every image does) are thresholds; NaN would never compare true.
+  for (size_t k = 0; k < thresholds_.size(); ++k)
+    if (std::isnan(thresholds_[k])) throw std::invalid_argument("early exit: threshold " + std::to_string(k + 1) + " is NaN");
+  for (size_t k = 0; k < temperatures_.size(); ++k)
+    if (!(temperatures_[k] > 0) || !std::isfinite(temperatures_[k]))
+      throw std::invalid_argument("early exit: temperature " + std::to_string(k + 1) + " is " +
+                                  std::to_string(temperatures_[k]) + ", expected a positive number");
   net_->eval();
 }
 

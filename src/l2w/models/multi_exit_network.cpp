@@ -1,5 +1,6 @@
 #include "l2w/models/multi_exit_network.h"
 
+#include <map>
 #include <stdexcept>
 
 #include "l2w/nn/channel_concat.h"
@@ -38,6 +39,36 @@ void MultiExitNetworkImpl::set_gradient_equilibrium(bool on) {
     throw std::invalid_argument("gradient equilibrium needs exits that read one scale, as MSDNet's do; " + arch() +
                                 "'s later blocks also fuse every layer's features (docs/algorithm.md)");
   gradient_equilibrium_ = on;
+}
+
+namespace {
+
+// A dtype as torch spells it in Python ("torch.float32"), which is how users write it.
+std::string dtype_name(c10::ScalarType t) {
+  static const std::map<c10::ScalarType, std::string> names{
+      {c10::kFloat, "float32"}, {c10::kDouble, "float64"}, {c10::kHalf, "float16"}, {c10::kBFloat16, "bfloat16"},
+      {c10::kLong, "int64"},    {c10::kInt, "int32"},      {c10::kByte, "uint8"},   {c10::kBool, "bool"}};
+  const auto found = names.find(t);
+  return "torch." + (found != names.end() ? found->second : std::string(c10::toString(t)));
+}
+
+}  // namespace
+
+void check_images(const MultiExitNetworkImpl& net, const torch::Tensor& images) {
+  if (images.dim() != 4)
+    throw std::invalid_argument("images: expected [N, C, H, W], got " + std::to_string(images.dim()) + " dimensions " +
+                                c10::str(images.sizes()));
+  if (images.size(0) == 0) throw std::invalid_argument("images: an empty batch (N = 0)");
+  const auto params = net.parameters();
+  if (params.empty()) return;
+  const auto want = params.front().scalar_type();
+  const auto got = images.scalar_type();
+  if (got != want)
+    throw std::invalid_argument("images: " + dtype_name(got) + " but the network's parameters are " + dtype_name(want) +
+                                ": convert the images to " + dtype_name(want) + " or the network to " + dtype_name(got));
+  if (images.device() != params.front().device())
+    throw std::invalid_argument("images: on " + images.device().str() + " but the network is on " +
+                                params.front().device().str() + ": move one of them");
 }
 
 }  // namespace l2w::models

@@ -50,4 +50,9 @@ class MultiExitNetworkImpl : public torch::nn::Module {
 
 using MultiExitNetwork = std::shared_ptr<MultiExitNetworkImpl>;
 
+// std::invalid_argument, in words a caller can act on, for images `net` cannot take: not [N, C, H, W],
+// an empty batch, or another dtype or device than the parameters' (rather than an operator's message
+// from deep inside the first convolution).
+void check_images(const MultiExitNetworkImpl& net, const torch::Tensor& images);
+
 }  // namespace l2w::models

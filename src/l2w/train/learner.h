@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 
 #include "l2w/train/lr_schedule.h"
 #include "l2w/train/trainer.h"
@@ -16,12 +17,22 @@ struct LearnerOptions {
   TORCH_ARG(LrSchedule, schedule);
 };
 
+// An iteration whose loss, weights or gradient came out NaN or infinite; the iteration was undone.
+struct NonFiniteLoss : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class Learner {
  public:
+  // std::invalid_argument naming the field for options SGD refuses (check_sgd_options).
   Learner(models::MultiExitNetwork net, LearnerOptions options, const StepFactory& make_step);
+  ~Learner();
 
   // Trains on one batch as iteration `iteration` (0-based) of epoch `epoch` (0-based); the network is
-  // put in training mode first.
+  // put in training mode first. std::invalid_argument for a place off the schedule (past its end
+  // included) or a batch the network cannot take (mismatched counts, an empty batch, another dtype);
+  // NonFiniteLoss, with the network, SGD's momentum and the method's state as they were before the
+  // call, when the step's loss, weights or gradient are not finite.
   StepReport learn(const torch::Tensor& images, const torch::Tensor& labels, int64_t epoch, int64_t iteration);
   // The learning rate of the latest iteration.
   double lr() const { return lr_; }
@@ -29,6 +40,11 @@ class Learner {
   Sgd& sgd() { return sgd_; }
 
  private:
+  struct Snapshot;
+  void check_position(int64_t epoch, int64_t iteration) const;
+  Snapshot snapshot() const;
+  void restore(const Snapshot& snapshot);
+
   models::MultiExitNetwork net_;
   LearnerOptions options_;
   Sgd sgd_;

@@ -1,5 +1,6 @@
 #include "l2w/train/sgd.h"
 
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 
@@ -7,8 +8,22 @@
 
 namespace l2w::train {
 
+void check_sgd_options(const SgdOptions& o) {
+  const auto number = [](double v) { return c10::str(v); };
+  if (!std::isfinite(o.lr()) || o.lr() < 0) throw std::invalid_argument("lr: " + number(o.lr()) + ", expected a number >= 0");
+  if (!(o.momentum() >= 0 && o.momentum() < 1))
+    throw std::invalid_argument("momentum: " + number(o.momentum()) + ", expected a number in [0, 1)");
+  if (!(o.dampening() >= 0 && o.dampening() <= 1))
+    throw std::invalid_argument("dampening: " + number(o.dampening()) + ", expected a number in [0, 1]");
+  if (!std::isfinite(o.weight_decay()) || o.weight_decay() < 0)
+    throw std::invalid_argument("weight_decay: " + number(o.weight_decay()) + ", expected a number >= 0");
+  if (o.nesterov() && o.momentum() == 0) throw std::invalid_argument("nesterov: needs a non-zero momentum");
+}
+
 Sgd::Sgd(std::vector<torch::Tensor> params, SgdOptions options)
-    : params_(std::move(params)), buffers_(params_.size()), options_(options) {}
+    : params_(std::move(params)), buffers_(params_.size()), options_(options) {
+  check_sgd_options(options_);
+}
 
 std::pair<torch::Tensor, torch::Tensor> Sgd::update(size_t i, const torch::Tensor& g,
                                                     const torch::Tensor& param) const {
@@ -27,6 +42,7 @@ double Sgd::direction_gain(size_t i) const {
 }
 
 void Sgd::set_lr(double lr) {
+  if (!std::isfinite(lr) || lr < 0) throw std::invalid_argument("lr: " + c10::str(lr) + ", expected a number >= 0");
   options_.lr(lr);
   if (lr_.defined()) lr_.fill_(lr);
 }

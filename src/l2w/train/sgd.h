@@ -17,6 +17,11 @@ struct SgdOptions {
   TORCH_ARG(bool, nesterov) = false;
 };
 
+// std::invalid_argument naming the field for options torch.optim.SGD would refuse: a negative rate or
+// weight decay, momentum outside [0, 1), Nesterov without momentum. (Nesterov with dampening, which
+// torch also refuses, is kept: its update is well defined, and the meta step's tests exercise it.)
+void check_sgd_options(const SgdOptions& options);
+
 class Sgd {
  public:
   Sgd(std::vector<torch::Tensor> params, SgdOptions options);
