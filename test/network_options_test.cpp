@@ -94,10 +94,17 @@ TEST(NetworkOptions, ADescriptionGivesBackItsOptions) {
     }
     return std::string();
   };
-  EXPECT_EQ(error_of("stepmode", "lg"), "step_mode: 'lg' is not a value it takes");
-  EXPECT_EQ(error_of("nBlocks", "3.5"), "n_blocks: '3.5' is not a value it takes");
-  EXPECT_EQ(error_of("grFactor", "1-x"), "gr_factor: '1-x' is not a value it takes");
-  EXPECT_EQ(error_of("width", "2"), "width: not an option of msdnet");
+  EXPECT_EQ(error_of("stepmode", "lg"), "step_mode: 'lg' is not a value it takes (one of even, lin_grow)");
+  EXPECT_EQ(error_of("nBlocks", "3.5"), "n_blocks: '3.5' is not a value it takes (an integer)");
+  EXPECT_EQ(error_of("grFactor", "1-x"),
+            "gr_factor: '1-x' is not a value it takes (integers joined by dashes, such as 1-2-4)");
+  EXPECT_EQ(error_of("width", "2").rfind("width: not an option of msdnet (it takes nBlocks, n_blocks, nChannels", 0), 0u);
+  // A yes/no field written as words takes true and false too (as Python's True and False arrive).
+  models::NetworkOptions stem;
+  models::set_field(stem, "imagenet", "true");
+  EXPECT_TRUE(stem.msdnet().imagenet());
+  models::set_field(stem, "stem", "small");
+  EXPECT_FALSE(stem.msdnet().imagenet());
 }
 
 }  // namespace

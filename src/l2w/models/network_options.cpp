@@ -77,7 +77,14 @@ std::vector<std::string> description_differences(const std::string& stored, cons
 void set_field(NetworkOptions& options, const std::string& field, const std::string& value) {
   const bool known = options.arch() == Arch::kMSDNet ? options.msdnet().set_field(field, value)
                                                      : options.ranet().set_field(field, value);
-  if (!known) throw std::invalid_argument(field + ": not an option of " + arch_name(options.arch()));
+  if (known) return;
+  std::string names;
+  for (const auto& name : field_names(options.arch())) names += (names.empty() ? "" : ", ") + name;
+  throw std::invalid_argument(field + ": not an option of " + arch_name(options.arch()) + " (it takes " + names + ")");
+}
+
+std::vector<std::string> field_names(Arch arch) {
+  return arch == Arch::kMSDNet ? MSDNetOptions::field_names() : RANetOptions::field_names();
 }
 
 NetworkOptions options_from_description(const std::string& description) {

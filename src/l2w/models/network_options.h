@@ -45,5 +45,8 @@ NetworkOptions options_from_description(const std::string& description);
 // ("1-2-4", "true", "lin_grow"); std::invalid_argument naming the field when there is no such field or
 // it does not take the value.
 void set_field(NetworkOptions& options, const std::string& field, const std::string& value);
+// The fields set_field takes for an architecture: each by its description key, then by its member name
+// where that differs.
+std::vector<std::string> field_names(Arch arch);
 
 }  // namespace l2w::models

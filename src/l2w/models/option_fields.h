@@ -58,7 +58,30 @@ bool parse_field(const std::string& s, T& out, Text text) {
         out = choice;
         return true;
       }
+    if constexpr (std::is_same_v<T, bool>) {  // a yes/no field written as words (stem): true and false too
+      if (s == "true" || s == "false") {
+        out = s == "true";
+        return true;
+      }
+    }
     return false;
+  }
+}
+
+// What a field takes, for an error message: its choices, or the kind of value.
+template <class T, class Text>
+std::string field_values_hint(Text text) {
+  if constexpr (std::is_same_v<T, int64_t>) {
+    return "an integer";
+  } else if constexpr (std::is_same_v<T, double>) {
+    return "a number";
+  } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+    return "integers joined by dashes, such as 1-2-4";
+  } else {
+    std::string out = "one of ";
+    bool first = true;
+    for (const T& choice : field_choices(T{})) out += (first ? "" : ", ") + text(choice), first = false;
+    return out;
   }
 }
 
@@ -66,11 +89,16 @@ bool parse_field(const std::string& s, T& out, Text text) {
 
 #define L2W_OPTION_MEMBER(type, name, default_value, key, text) TORCH_ARG(type, name) = default_value;
 #define L2W_OPTION_VISIT(type, name, default_value, key, text) visit(key, text(name()), text(type(default_value)));
+#define L2W_OPTION_NAME(type, name, default_value, key, text) \
+  names.push_back(key);                                       \
+  if (std::string(key) != #name) names.push_back(#name);
 #define L2W_OPTION_ASSIGN(type, name, default_value, key, text)                                       \
   if (field == key || field == #name) {                                                              \
     type v = name();                                                                                 \
     if (!::l2w::models::parse_field(value, v, [](const type& x) { return text(x); }))                \
-      throw std::invalid_argument(std::string(#name) + ": '" + value + "' is not a value it takes"); \
+      throw std::invalid_argument(std::string(#name) + ": '" + value + "' is not a value it takes (" + \
+                                  ::l2w::models::field_values_hint<type>([](const type& x) { return text(x); }) + \
+                                  ")");                                                              \
     name(v);                                                                                         \
     return true;                                                                                     \
   }
@@ -89,4 +117,9 @@ bool parse_field(const std::string& s, T& out, Text text) {
   bool set_field(const std::string& field, const std::string& value) {    \
     FIELDS(L2W_OPTION_ASSIGN)                                             \
     return false;                                                         \
+  }                                                                       \
+  static std::vector<std::string> field_names() {                         \
+    std::vector<std::string> names;                                       \
+    FIELDS(L2W_OPTION_NAME)                                               \
+    return names;                                                         \
   }
