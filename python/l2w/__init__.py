@@ -8,178 +8,98 @@ its checkpoint is written.
 """
 from __future__ import annotations
 
-import collections
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
-from torch.nn.cpp import ModuleWrapper
+import torch.utils.data
 
 from . import _l2w
-from ._l2w import CheckpointError, DataError
+from ._l2w import CheckpointError, DataError, NonFiniteLossError
+from .network import Network, NetworkBuild, load, msdnet, ranet
+
+__version__ = "0.1.0"
 
 __all__ = [
-    "CheckpointError", "DataError", "Network", "msdnet", "ranet", "load", "Dataset", "load_data", "Batches",
-    "Learner", "train", "ExitOutputs", "exit_outputs", "anytime", "BudgetCurve", "budgeted", "Thresholds",
-    "thresholds_for_budget", "read_thresholds", "Classifier",
+    "CheckpointError", "DataError", "NonFiniteLossError", "Network", "msdnet", "ranet", "load", "Dataset",
+    "load_data", "Batches", "Learner", "StepResult", "train", "TrainResult", "ExitOutputs", "exit_outputs",
+    "anytime", "BudgetCurve", "budgeted", "Thresholds", "thresholds_for_budget", "read_thresholds", "Classifier",
 ]
 
 Tensor = torch.Tensor
-FieldValue = Union[int, float, bool, str, Sequence[int]]
 
 
-def _field_text(value: FieldValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "-".join(str(int(v)) for v in value)
-    return str(value)
+class Dataset(torch.utils.data.Dataset):
+    """One split of a data set l2w reads (:func:`load_data`): ``len(data)`` images, ``data[i]`` the i-th
+    as ``(image [C, H, W] float32, label)``, normalised as l2w's test batches are (no augmentation), so a
+    ``torch.utils.data.DataLoader`` (worker processes included) can serve it. :class:`Batches` makes
+    l2w's own shuffled and augmented batches of it, as ``l2w train`` does."""
 
+    def __init__(self, cpp_dataset: Any, name: str) -> None:
+        self._data = cpp_dataset
+        self.name = name
 
-class Network(ModuleWrapper):
-    """A multi-exit classifier, a ``torch.nn.Module`` over l2w's C++ network.
+    def __len__(self) -> int:
+        return self._data.size
 
-    ``net(images)`` returns every exit's logits ``[N, classes]``, first exit first, with autograd, so a
-    loss written in Python trains ``net.parameters()`` with any ``torch.optim`` optimiser. ``train()``,
-    ``eval()`` and ``to()`` work as for any module; ``state_dict()`` has the reference's keys.
-    """
+    def __getitem__(self, index: int) -> Tuple[Tensor, int]:
+        return self._data._item(int(index))
 
-    # Methods of torch.nn.Module that ModuleWrapper would replace by the C++ module's, which return None.
-    _OWN = ("forward", "to", "train", "eval", "cuda", "cpu", "double", "float", "half", "state_dict",
-            "load_state_dict")
+    def __repr__(self) -> str:
+        c, h, w = self.image_shape
+        return f"l2w.Dataset({self.name}: {len(self)} images {c}x{h}x{w}, {self.num_classes} classes)"
 
-    def __init__(self, cpp_module: Any, description: str) -> None:
-        super().__init__(cpp_module)
-        for name in self._OWN:
-            self.__dict__.pop(name, None)
-        self._description = description
-
-    @property
-    def description(self) -> str:
-        """The architecture in one line, as checkpoints store it."""
-        return self._description
+    def __reduce__(self) -> Any:
+        # DataLoader's workers under the spawn or forkserver start methods receive the dataset pickled.
+        images = self._data._images
+        if images is None:
+            raise TypeError(f"{self!r}: images read from files as batches are made cannot be pickled; use a "
+                            "DataLoader with the fork start method, or l2w.Batches")
+        return _dataset_from_tensors, (images, self.labels, self.num_classes, self.mean, self.std, self.name)
 
     @property
-    def num_exits(self) -> int:
-        return self.cpp_module._num_exits
+    def size(self) -> int:
+        """The number of images."""
+        return self._data.size
 
     @property
-    def arch(self) -> str:
-        """The reference's name of the architecture: ``msdnet``, ``RANet``, ``IMTA_msdnet``."""
-        return self.cpp_module._arch
+    def num_classes(self) -> int:
+        """The number of classes."""
+        return self._data.num_classes
 
-    def forward(self, images: Tensor) -> list[Tensor]:
-        """Every exit's logits ``[N, classes]`` for images ``[N, C, H, W]``, first exit first."""
-        return self.cpp_module.forward(images)
+    @property
+    def image_shape(self) -> List[int]:
+        """``[C, H, W]`` of the images as the network sees them."""
+        return list(self._data.image_shape)
 
-    def train(self, mode: bool = True) -> "Network":
-        self.cpp_module.train(mode)
-        return self
+    @property
+    def mean(self) -> List[float]:
+        """The per-channel mean of the normalisation (0..1 scale)."""
+        return list(self._data.mean)
 
-    def eval(self) -> "Network":
-        return self.train(False)
+    @property
+    def std(self) -> List[float]:
+        """The per-channel standard deviation of the normalisation."""
+        return list(self._data.std)
 
-    def to(self, *args: Any, **kwargs: Any) -> "Network":
-        """Moves the parameters and buffers (``to(device)``, ``to(dtype)``, ``to(device, dtype)``)."""
-        device, dtype, non_blocking, _ = torch._C._nn._parse_to(*args, **kwargs)
-        self.cpp_module.to(device, dtype, non_blocking)
-        return self
-
-    def cuda(self, device: Optional[int] = None) -> "Network":
-        return self.to(torch.device("cuda", device) if device is not None else torch.device("cuda"))
-
-    def cpu(self) -> "Network":
-        return self.to(torch.device("cpu"))
-
-    def double(self) -> "Network":
-        return self.to(torch.float64)
-
-    def float(self) -> "Network":
-        return self.to(torch.float32)
-
-    def half(self) -> "Network":
-        return self.to(torch.float16)
-
-    def state_dict(self, *args: Any, **kwargs: Any) -> "collections.OrderedDict[str, Tensor]":
-        """Parameters and buffers under the reference's names, in PyTorch's order (the tensors themselves)."""
-        return self.cpp_module._state_dict()
-
-    def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True) -> None:
-        """Copies ``state_dict`` in: every key, no other, every shape, else :class:`CheckpointError`.
-        DataParallel's ``module.`` prefixes are accepted."""
-        if not strict:
-            raise ValueError("strict: l2w loads state_dicts strictly")
-        self.cpp_module._load_state_dict(dict(state_dict))
-
-    def exit_costs(self, image_shape: Sequence[int]) -> list[Tuple[int, int]]:
-        """Per exit, the cumulative (MUL-ADDs, parameters) of one image of shape ``(C, H, W)``."""
-        return self.cpp_module._exit_costs(list(image_shape))
-
-    def copy(self) -> "Network":
-        """A new network of the same architecture with these parameters and buffers."""
-        other = _wrap(_l2w._build_network(self._description, 0, False, "", False), self._description)
-        other.load_state_dict(self.state_dict())
-        return other.train(self.training)
+    @property
+    def labels(self) -> Tensor:
+        """Every image's label, int64 ``[N]``."""
+        return self._data.labels
 
 
-def _wrap(cpp_module: Any, description: str) -> Network:
-    return Network(cpp_module, description)
-
-
-def _description(arch: str, imta_heads: bool, fields: Mapping[str, FieldValue]) -> str:
-    return _l2w._network_options(arch, imta_heads, {k: _field_text(v) for k, v in fields.items()})
-
-
-def msdnet(*, seed: int = 0, gradient_equilibrium: bool = False, imta_stage2: bool = False,
-           imta_from: str = "", imta_freeze_backbone_bn: bool = False, **fields: FieldValue) -> Network:
-    """An MSDNet with freshly drawn parameters (LibTorch's generator seeded with ``seed``).
-
-    ``fields`` are the architecture's options by their reference names or l2w's (``nBlocks=3`` or
-    ``n_blocks=3``, ``grFactor=[1, 2, 4]``, ``stepmode="even"``, ``num_classes=10``, ``in_channels=1``);
-    the others keep l2w's defaults (the seed's CIFAR MSDNet). ``imta_stage2`` adds IMTA's second-stage
-    heads on a frozen backbone, loaded from ``imta_from``.
-    """
-    return _build("msdnet", seed, gradient_equilibrium, imta_stage2, imta_from, imta_freeze_backbone_bn, fields)
-
-
-def ranet(*, seed: int = 0, **fields: FieldValue) -> Network:
-    """A RANet with freshly drawn parameters; ``fields`` as for :func:`msdnet` (``scale_list=[1, 2, 3]``...)."""
-    return _build("RANet", seed, False, False, "", False, fields)
-
-
-def _build(arch: str, seed: int, ge: bool, imta: bool, imta_from: str, freeze: bool,
-           fields: Mapping[str, FieldValue]) -> Network:
-    description = _description(arch, imta, fields)
-    return _wrap(_l2w._build_network(description, seed, ge, imta_from, freeze), description)
-
-
-def load(checkpoint_or_run: str, *, arch: Optional[str] = None, imta_stage2: bool = False,
-         **fields: FieldValue) -> Network:
-    """The trained network of a checkpoint file or a run folder (its best checkpoint), in eval mode.
-
-    An l2w checkpoint describes its architecture, so nothing else is needed; the reference's checkpoints
-    do not: give ``arch`` ("msdnet" or "RANet") and the fields as for :func:`msdnet`. A checkpoint of
-    another architecture than the one given raises :class:`CheckpointError` naming the differences.
-    """
-    if arch is None and not fields and not imta_stage2:
-        description = _l2w._checkpoint_description(checkpoint_or_run)
-        if not description:
-            raise ValueError(f"{checkpoint_or_run}: the checkpoint does not describe its architecture "
-                             "(a reference checkpoint): give arch= and its fields")
-    else:
-        description = _description(arch or "msdnet", imta_stage2, fields)
-    return _wrap(_l2w._load_network(checkpoint_or_run, description), description)
-
-
-Dataset = _l2w.Dataset
+def _dataset_from_tensors(images: Tensor, labels: Tensor, num_classes: int, mean: List[float], std: List[float],
+                          name: str) -> Dataset:
+    return Dataset(_l2w.Dataset._from_tensors(images, labels, num_classes, mean, std), name)
 
 
 def load_data(name: str = "fashion-mnist", *, data_url: str = "", train_limit: int = 0,
-              test_limit: int = 0) -> Tuple[Any, Any]:
+              test_limit: int = 0) -> Tuple[Dataset, Dataset]:
     """The (train, test) sets of a data set l2w knows (``fashion-mnist``, ``mnist``, ``cifar10``,
     ``cifar100``, ``ImageNet``) from ``data_url`` (default: Fashion-MNIST's Debian folder), optionally
     only their first images."""
-    return _l2w._load_data(name, data_url, train_limit, test_limit)
+    train_set, test_set = _l2w._load_data(name, data_url, train_limit, test_limit)
+    return Dataset(train_set, name), Dataset(test_set, name)
 
 
 class Batches:
@@ -192,12 +112,13 @@ class Batches:
 
     def __init__(self, data: Any, *, batch_size: int = 64, shuffle: bool = True, augment: bool = True,
                  seed: int = 0, subset: Sequence[int] = (), workers: int = 1) -> None:
-        self._loader = _l2w.BatchLoader(data, list(subset), batch_size, shuffle, augment, seed, workers)
+        self._loader = _l2w.BatchLoader(data._data, list(subset), batch_size, shuffle, augment, seed, workers)
 
     def __len__(self) -> int:
         return len(self._loader)
 
     def epoch(self, epoch: int) -> Iterator[Tuple[Tensor, Tensor, Tensor]]:
+        """The batches ``(images, labels, indices)`` of epoch ``epoch`` (0-based)."""
         return iter(self._loader.epoch(epoch))
 
 
@@ -253,23 +174,39 @@ class Learner:
         return self._learner.lr
 
 
+@dataclass
+class TrainResult:
+    """What :func:`train` reports: the final model's test metrics per exit (``top1``, ``top5``,
+    ``loss``), each exit's cumulative (MUL-ADDs, parameters), the budgeted-evaluation points
+    ``(p_index, expected MUL-ADDs, accuracy)``, the best last-exit top-1 and the epochs run by this call."""
+    test: List[dict]
+    costs: List[Tuple[int, int]]
+    dynamic: List[Tuple[int, float, float]]
+    best_prec1: float
+    epochs_run: int
+
+
 def train(network: Network, *, data: str = "fashion-mnist", train_url: str = "runs/python",
           progress: Union[bool, Callable[[int, int, int, float, int], None]] = True,
-          **options: Any) -> dict:
-    """Runs l2w's whole trainer (what ``l2w train`` runs) on a data set l2w knows, for ``network``'s
-    architecture, into the run folder ``train_url``; resumes from it when it holds checkpoints.
+          **options: Any) -> TrainResult:
+    """Trains ``network`` with l2w's whole trainer (what ``l2w train`` runs) on a data set l2w knows,
+    into the run folder ``train_url``, and leaves the trained weights in ``network``.
 
-    Options by their ``l2w train`` names: ``epochs``, ``batch_size``, ``seed``, ``data_url``,
-    ``train_limit``, ``test_limit``, ``use_valid``, ``num_sample_valid``, ``workers``, ``print_freq``,
-    ``resume``, ``finetune_from``, ``save_every``, ``gradient_equilibrium``, and :class:`Learner`'s.
+    Training starts from the network's current weights, unless the run folder holds checkpoints: then it
+    resumes from the latest (``finetune_from`` loads another checkpoint's weights first). A network
+    built with ``imta_stage2=True, imta_from=...`` trains IMTA's second stage by distillation (give
+    ``method="plain"``), choosing thresholds on its first stage's held-out images, as the command does.
+
+    Options by their ``l2w train`` names: ``epochs``, ``batch_size``, ``seed`` (the data's order and
+    augmentation), ``data_url``, ``train_limit``, ``test_limit``, ``use_valid``, ``num_sample_valid``,
+    ``workers``, ``print_freq``, ``resume``, ``finetune_from``, ``save_every``, and :class:`Learner`'s.
     ``progress``: a tqdm bar when tqdm is installed (True), nothing (False), or a callback
-    ``(epoch, iteration, iterations, lr, images)`` after every iteration. The network is built anew
-    from its architecture and ``seed``; Ctrl-C ends the current iteration, writes its checkpoint and
-    raises ``KeyboardInterrupt`` (the same call continues from it). Returns the final test metrics per
-    exit, the exits' costs and the budgeted-evaluation points.
+    ``(epoch, iteration, iterations, lr, images)`` after every iteration. Ctrl-C ends the current
+    iteration, writes its checkpoint and raises ``KeyboardInterrupt`` (the same call continues from it).
     """
     options.setdefault("print_freq", 0)
-    callback, bar = None, None
+    callback = None
+    bars: list = []
     if callable(progress):
         callback = progress
     elif progress:
@@ -282,18 +219,20 @@ def train(network: Network, *, data: str = "fashion-mnist", train_url: str = "ru
 
             def callback(epoch: int, iteration: int, iterations: int, lr: float, images: int) -> None:
                 if state.get("epoch") != epoch:
-                    if state.get("bar") is not None:
-                        state["bar"].close()
+                    if bars:
+                        bars.pop().close()
                     state["epoch"] = epoch
-                    state["bar"] = tqdm(total=iterations, desc=f"epoch {epoch + 1}", initial=iteration)
-                state["bar"].update(1)
-                state["bar"].set_postfix(lr=f"{lr:.4g}")
+                    bars.append(tqdm(total=iterations, desc=f"epoch {epoch + 1}", initial=iteration))
+                bars[-1].update(1)
+                bars[-1].set_postfix(lr=f"{lr:.4g}")
     options.update(data=data, train_url=train_url)
     try:
-        return _l2w._train(network.description, options, callback)
+        out = _l2w._train(network.cpp_module, network.description, network._build.imta_from, options, callback)
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
+    return TrainResult(out["test"], [tuple(c) for c in out["costs"]], [tuple(p) for p in out["dynamic"]],
+                       out["best_prec1"], out["epochs_run"])
 
 
 @dataclass
@@ -307,27 +246,37 @@ def exit_outputs(network: Network, data: Union[Iterable[Tuple[Tensor, Tensor]], 
                  *, batch_size: int = 256) -> ExitOutputs:
     """The network's logits at every exit, in eval mode and without gradient, on ``(images, labels)``
     tensors or on any iterable of (images, labels, ...) batches (a DataLoader, :meth:`Batches.epoch`)."""
-    was_training = network.training
-    network.eval()
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], Tensor):
         all_images, all_labels = data
+        _check_counts(all_images, all_labels)
         data = [(all_images[i:i + batch_size], all_labels[i:i + batch_size])
                 for i in range(0, len(all_images), batch_size)]
     parts: list[list[Tensor]] = []
     label_parts: list[Tensor] = []
-    with torch.no_grad():
-        for batch in data:
-            images, labels = batch[0], batch[1]
-            logits = network(images)
-            if not parts:
-                parts = [[] for _ in logits]
-            for k, l in enumerate(logits):
-                parts[k].append(l.cpu())
-            label_parts.append(torch.as_tensor(labels).cpu())
-    network.train(was_training)
+    modes = [m.training for m in network.modules()]
+    network.eval()
+    try:
+        with torch.no_grad():
+            for batch in data:
+                images, labels = batch[0], torch.as_tensor(batch[1])
+                _check_counts(images, labels)
+                logits = network(images)
+                if not parts:
+                    parts = [[] for _ in logits]
+                for k, l in enumerate(logits):
+                    parts[k].append(l.cpu())
+                label_parts.append(labels.cpu())
+    finally:
+        for module, mode in zip(network.modules(), modes):
+            module.training = mode
     if not parts:
         raise ValueError("data: no batch")
     return ExitOutputs([torch.cat(p) for p in parts], torch.cat(label_parts))
+
+
+def _check_counts(images: Tensor, labels: Tensor) -> None:
+    if labels.dim() != 1 or len(labels) != len(images):
+        raise ValueError(f"labels: {tuple(labels.shape)} for {len(images)} images, expected one label per image")
 
 
 def anytime(outputs: ExitOutputs) -> list[dict]:

@@ -4,6 +4,7 @@
 
 #include "l2w/dataset/batch_loader.h"
 #include "l2w/dataset/data_sets.h"
+#include "l2w/dataset/transforms.h"
 
 namespace l2w::python {
 namespace {
@@ -28,6 +29,26 @@ class EpochBatches {
   std::shared_ptr<dataset::BatchLoader> loader_;
 };
 
+// Image i of `data` normalised as the test batches are ([C, H, W] float32) and its label.
+py::tuple item(const std::shared_ptr<dataset::ImageDataset>& data, int64_t i) {
+  if (i < 0) i += data->size();
+  if (i < 0 || i >= data->size())
+    throw py::index_error("index " + std::to_string(i) + " out of range for " + std::to_string(data->size()) + " images");
+  if (data->images.defined()) {
+    const auto shape = data->image_shape();
+    const auto bytes = data->images[i].contiguous();
+    auto out = torch::empty(shape, torch::kFloat32);
+    dataset::normalize(bytes.data_ptr<uint8_t>(), out.data_ptr<float>(), {shape[0], shape[1], shape[2]}, data->mean,
+                       data->std);
+    return py::make_tuple(out, data->labels[i].item<int64_t>());
+  }
+  // Images decoded from files: the test transform, as a one-image batch of the loader makes it.
+  dataset::BatchLoader loader(data, {i}, dataset::LoaderOptions().batch_size(1).shuffle(false).augment(false).workers(1));
+  loader.start_epoch(0);
+  const auto batch = loader.next();
+  return py::make_tuple(batch->images[0], batch->labels[0].item<int64_t>());
+}
+
 }  // namespace
 
 void bind_data(py::module_& m) {
@@ -37,7 +58,19 @@ void bind_data(py::module_& m) {
       .def_property_readonly("image_shape", &dataset::ImageDataset::image_shape)
       .def_property_readonly("mean", [](const dataset::ImageDataset& d) { return d.mean; })
       .def_property_readonly("std", [](const dataset::ImageDataset& d) { return d.std; })
-      .def_property_readonly("labels", [](const dataset::ImageDataset& d) { return d.labels; });
+      .def_property_readonly("labels", [](const dataset::ImageDataset& d) { return d.labels; })
+      .def("_item", &item, py::arg("index"))
+      .def_property_readonly("_images", [](const dataset::ImageDataset& d) { return d.images; })
+      .def_static(
+          "_from_tensors",
+          [](const torch::Tensor& images, const torch::Tensor& labels, int64_t num_classes, std::vector<float> mean,
+             std::vector<float> std) {
+            auto d = std::make_shared<dataset::ImageDataset>();
+            d->images = images, d->labels = labels, d->num_classes = num_classes;
+            d->mean = std::move(mean), d->std = std::move(std);
+            return d;
+          },
+          py::arg("images"), py::arg("labels"), py::arg("num_classes"), py::arg("mean"), py::arg("std"));
   m.def(
       "_load_data",
       [](const std::string& name, const std::string& root, int64_t train_limit, int64_t test_limit) {

@@ -2,6 +2,7 @@
 
 #include "l2w/dataset/image_dataset.h"
 #include "l2w/io/state_dict.h"
+#include "l2w/train/learner.h"
 #include "l2w/train/preemption.h"
 
 namespace l2w::python {
@@ -11,6 +12,8 @@ void bind_errors(py::module_& m) {
   py::register_exception<io::CheckpointError>(m, "CheckpointError", PyExc_ValueError);
   // A data file that is missing, truncated or not what its name says.
   py::register_exception<dataset::DataError>(m, "DataError", PyExc_OSError);
+  // A training iteration whose loss came out NaN or infinite, undone.
+  py::register_exception<train::NonFiniteLoss>(m, "NonFiniteLossError", PyExc_FloatingPointError);
   // Training stopped by Ctrl-C (SIGINT) or SIGTERM after writing its checkpoint: KeyboardInterrupt, as
   // Python's own Ctrl-C.
   py::register_exception_translator([](std::exception_ptr p) {

@@ -50,7 +50,21 @@ class OptionReader {
       const auto key = item.first.cast<std::string>();
       if (!read_.count(key) && !item.second.is_none()) unknown += (unknown.empty() ? "" : ", ") + key;
     }
-    if (!unknown.empty()) throw std::invalid_argument("unknown option(s): " + unknown);
+    if (unknown.empty()) return;
+    // The options this call takes are those read; Python's difflib picks the near misses.
+    py::list known;
+    for (const auto& key : read_) known.append(key);
+    const auto close = py::module_::import("difflib").attr("get_close_matches");
+    std::string hints;
+    for (const auto& item : options_) {
+      const auto key = item.first.cast<std::string>();
+      if (read_.count(key) || item.second.is_none()) continue;
+      for (const auto& match : close(key, known, 3)) hints += (hints.empty() ? "" : ", ") + match.cast<std::string>();
+    }
+    std::string all;
+    for (const auto& key : read_) all += (all.empty() ? "" : ", ") + key;
+    throw std::invalid_argument("unknown option(s): " + unknown + (hints.empty() ? "" : "; did you mean " + hints + "?") +
+                                " (options: " + all + ")");
   }
 
  private:

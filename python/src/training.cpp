@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "l2w/dataset/data_sets.h"
+#include "l2w/io/run_folder.h"
 #include "l2w/meta/training_method.h"
 #include "l2w/models/network_options.h"
 #include "l2w/train/learner.h"
@@ -119,7 +120,8 @@ void bind_training(py::module_& m) {
 
   m.def(
       "_train",
-      [](const std::string& description, py::dict options, py::object on_iteration) {
+      [](models::MultiExitNetwork net, const std::string& description, const std::string& imta_from, py::dict options,
+         py::object on_iteration) {
         OptionReader in(options);
         dataset::DataOptions data_options;
         in.read("data", data_options.name);
@@ -139,12 +141,13 @@ void bind_training(py::module_& m) {
         in.read("finetune_from", o.finetune_from());
         in.read("save_every", o.save_every());
         read_optimizer(in, o.sgd(), o.schedule());
-        bool gradient_equilibrium = false;
-        in.read("gradient_equilibrium", gradient_equilibrium);
         const auto method = method_options(in);
         in.check_all_read();
+        train::check_sgd_options(o.sgd());
         o.schedule().base_lr = o.sgd().lr();
         if (o.schedule().milestones.empty()) o.schedule().milestones = train::default_milestones(data_options.name, o.epochs());
+        // IMTA's second stage chooses thresholds on its first stage's held-out images, as `l2w train` does.
+        if (!imta_from.empty()) o.adopt_valid_index(io::run_folder_of_checkpoint(imta_from).valid_index());
         if (!on_iteration.is_none()) {
           o.on_iteration([on_iteration](const train::IterationDone& done) {
             py::gil_scoped_acquire acquire;
@@ -156,8 +159,6 @@ void bind_training(py::module_& m) {
         {
           py::gil_scoped_release release;
           const auto data = dataset::load_data(data_options);
-          auto net = train::build_network(
-              train::NetworkBuildOptions().arch(arch).seed(o.seed()).gradient_equilibrium(gradient_equilibrium));
           // Ctrl-C or SIGTERM: the iteration ends, its checkpoint is written, then KeyboardInterrupt.
           train::StopSignals stop_signals;
           result = train::Trainer(net, arch, data, o, meta::step_factory(method)).run();
@@ -173,7 +174,7 @@ void bind_training(py::module_& m) {
         out["epochs_run"] = result.epochs_run;
         return out;
       },
-      py::arg("description"), py::arg("options"), py::arg("on_iteration"));
+      py::arg("network"), py::arg("description"), py::arg("imta_from"), py::arg("options"), py::arg("on_iteration"));
 }
 
 }  // namespace l2w::python

@@ -67,3 +67,18 @@ def test_thresholds_for_a_budget_equal_eval_budget_and_the_classifier_equals_inf
         l2w.Classifier(evaluated["net"], [0.5, 0.5], image_shape=[1, 28, 28])
     with pytest.raises(ValueError, match="budget"):
         l2w.thresholds_for_budget(evaluated["valid"], evaluated["costs"], 10)
+
+
+def test_non_finite_budgets_and_nan_thresholds_are_refused(evaluated):
+    for budget in [float("nan"), float("inf")]:
+        with pytest.raises(ValueError, match="budget_muladds: .* is not a finite number"):
+            l2w.thresholds_for_budget(evaluated["valid"], evaluated["costs"], budget)
+    with pytest.raises(ValueError, match="threshold 2 is NaN"):
+        l2w.Classifier(evaluated["net"], [0.9, float("nan"), float("-inf")], image_shape=[1, 28, 28])
+    with pytest.raises(ValueError, match="temperature 1 is -1"):
+        l2w.Classifier(evaluated["net"], l2w.Thresholds([0.9, 0.8, float("-inf")], temperatures=[-1.0, 1.0, 1.0]),
+                       image_shape=[1, 28, 28])
+    # +inf and -inf are thresholds: no image leaves at exit 1, every image that reaches exit 2 leaves there.
+    classifier = l2w.Classifier(evaluated["net"], [float("inf"), float("-inf"), float("-inf")], image_shape=[1, 28, 28])
+    _, exits, _ = classifier.classify(torch.randn(6, 1, 28, 28))
+    assert exits.tolist() == [1] * 6

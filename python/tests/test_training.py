@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import l2w
-from conftest import ARCH, BATCH, FASHION_MNIST, ROOT, TEST_LIMIT, TRAIN_LIMIT
+from conftest import ARCH, BATCH, FASHION_MNIST, L2W_BIN, ROOT, TEST_LIMIT, TRAIN_LIMIT
 
 METHODS = {"plain": dict(method="plain"), "exact": dict(method="l2w", meta_grad="exact"),
            "fd": dict(method="l2w", meta_grad="fd")}
@@ -135,3 +135,127 @@ def test_bad_training_options_raise_with_the_option_named(fashion_mnist):
         l2w.Learner(net, epochs=1, iterations_per_epoch=1, meta_grad="second")
     with pytest.raises(ValueError, match="lr: 'fast' is not a value it takes"):
         l2w.Learner(net, epochs=1, iterations_per_epoch=1, lr="fast")
+
+
+def test_a_nan_batch_raises_and_leaves_network_optimiser_and_wpn_as_they_were(fashion_mnist):
+    train_set, _ = fashion_mnist
+    images, labels, _ = next(l2w.Batches(train_set, batch_size=BATCH, seed=0).epoch(0))
+    learners = [l2w.Learner(l2w.msdnet(seed=0, **ARCH), epochs=1, iterations_per_epoch=3, method="l2w",
+                            meta_grad="exact", lr=0.1, meta_net_hidden_size=16) for _ in range(2)]
+    for learner in learners:
+        learner.step(images, labels)  # momentum buffers and the WPN's Adam state now exist
+    poisoned, hit = learners[0], learners[1]
+    before = {k: v.clone() for k, v in poisoned.network.state_dict().items()}
+    wpn_before = [p.clone() for p in poisoned._learner._wpn()]
+    bad = images.clone()
+    bad[5, 0, 3, 3] = float("nan")
+    with pytest.raises(l2w.NonFiniteLossError, match="epoch 0, iteration 1: exit 1's loss is not finite"):
+        poisoned.step(bad, labels)
+    assert all(torch.equal(v, before[k]) for k, v in poisoned.network.state_dict().items())
+    assert all(torch.equal(a, b) for a, b in zip(wpn_before, poisoned._learner._wpn()))
+    # The next clean step is the step a learner that never saw the NaN takes: SGD's momentum and the WPN's
+    # Adam moments were restored too, bit for bit.
+    poisoned.step(images, labels)
+    hit.step(images, labels)
+    assert all(torch.equal(a, b) for a, b in zip(poisoned.network.state_dict().values(), hit.network.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(poisoned._learner._wpn(), hit._learner._wpn()))
+
+
+def test_bad_hyper_parameters_places_and_batches_are_refused():
+    net = l2w.msdnet(**ARCH)
+    for options, message in [(dict(lr=-1), "lr: -1, expected a number >= 0"),
+                             (dict(momentum=1.0), "momentum: 1, expected a number in \\[0, 1\\)"),
+                             (dict(momentum=-0.1), "momentum: -0.1"),
+                             (dict(weight_decay=-1e-4), "weight_decay: -0.0001, expected a number >= 0"),
+                             (dict(nesterov=True, momentum=0.0), "nesterov: needs a non-zero momentum")]:
+        with pytest.raises(ValueError, match=message):
+            l2w.Learner(net, epochs=1, iterations_per_epoch=2, **options)
+    learner = l2w.Learner(net, epochs=1, iterations_per_epoch=2, method="plain")
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    learner.step(x, y)
+    learner.step(x, y)
+    with pytest.raises(ValueError, match="epoch 1 \\(0-based\\) is past the schedule's end \\(1 epochs of 2"):
+        learner.step(x, y)
+    with pytest.raises(ValueError, match="iteration 5 is not a place on the schedule"):
+        learner.step(x, y, epoch=0, iteration=5)
+    with pytest.raises(ValueError, match="labels: expected \\[8\\], one per image, got \\[3\\]"):
+        learner.step(x, y[:3], epoch=0, iteration=0)
+    with pytest.raises(ValueError, match="images: an empty batch"):
+        learner.step(x[:0], y[:0], epoch=0, iteration=0)
+    with pytest.raises(ValueError, match="images: torch.float64 but the network's parameters are torch.float32: "
+                                         "convert the images to torch.float32 or the network to torch.float64"):
+        learner.step(x.double(), y, epoch=0, iteration=0)
+    with pytest.raises(ValueError, match="labels: \\(3,\\) for 8 images"):
+        l2w.exit_outputs(net, (x, y[:3]))
+    with pytest.raises(ValueError, match="did you mean meta_lr"):
+        l2w.Learner(net, epochs=1, iterations_per_epoch=1, meta_lrr=0.1)
+
+
+def test_train_starts_from_the_given_network_and_leaves_the_trained_weights_in_it(tmp_path, fashion_mnist,
+                                                                                      command_runs):
+    net = l2w.msdnet(seed=5, **ARCH)
+    net.load_state_dict(l2w.msdnet(seed=0, **ARCH).state_dict())  # the command's initial weights, not seed 5's
+    result = l2w.train(net, train_url=str(tmp_path / "run"), epochs=1, batch_size=BATCH, lr=0.1, seed=0,
+                       train_limit=TRAIN_LIMIT, test_limit=TEST_LIMIT, method="plain", progress=False)
+    assert isinstance(result, l2w.TrainResult) and result.epochs_run == 1 and len(result.test) == 3
+    command = torch.load(command_runs["plain"] / "save_models" / "checkpoint_001.pth.tar", weights_only=False)
+    mine = net.state_dict()
+    assert all(torch.equal(mine[k], v) for k, v in command["state_dict"].items())
+
+
+def run_imta_stage2_command(first_stage, run):
+    flags = ["--data", "fashion-mnist", "--nBlocks", "3", "--nChannels", "8", "--growthRate", "4", "--stepmode",
+             "lin_grow", "--step", "1", "--base", "1", "--grFactor", "1-2-4", "--bnFactor", "1-2-4",
+             "--train-limit", str(TRAIN_LIMIT), "--test-limit", str(TEST_LIMIT), "--threads", "1"]
+    done = subprocess.run([L2W_BIN, "train", *flags, "--imta-stage2", "--imta-from", str(first_stage), "--method",
+                           "plain", "--epochs", "1", "--batch-size", str(BATCH), "--lr", "0.1", "--seed", "0",
+                           "--print-freq", "0", "--train_url", str(run)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stderr
+
+
+def test_imta_second_stage_from_python_equals_the_command_and_warns_nothing(tmp_path, fashion_mnist, command_runs):
+    first_stage = command_runs["plain"] / "save_models" / "model_best.pth.tar"
+    stderr = run_imta_stage2_command(first_stage, tmp_path / "command")
+    assert "deprecat" not in stderr.lower() and "warning" not in stderr.lower(), stderr
+    net = l2w.msdnet(seed=0, imta_stage2=True, imta_from=str(first_stage), **ARCH)
+    l2w.train(net, train_url=str(tmp_path / "python"), epochs=1, batch_size=BATCH, lr=0.1, seed=0,
+              train_limit=TRAIN_LIMIT, test_limit=TEST_LIMIT, method="plain", progress=False)
+    command = torch.load(tmp_path / "command" / "save_models" / "checkpoint_001.pth.tar", weights_only=False)
+    mine = net.state_dict()
+    assert list(mine) == list(command["state_dict"])
+    assert all(torch.equal(mine[k], v) for k, v in command["state_dict"].items())
+
+
+def test_imta_distillation_gradient_in_float64_equals_a_hand_built_loss(command_runs):
+    """The second stage's step in float64 against IMTA's loss written here with torch.nn's KLDivLoss: the
+    teacher is not rounded to float32 on the way."""
+    first_stage = str(command_runs["plain"] / "save_models" / "model_best.pth.tar")
+    net = l2w.msdnet(seed=3, imta_stage2=True, imta_from=first_stage, imta_freeze_backbone_bn=True, **ARCH).double()
+    teacher_net = l2w.load(first_stage).double().eval()
+    torch.manual_seed(0)
+    x = torch.randn(12, 1, 28, 28, dtype=torch.float64)
+    y = torch.randint(0, 10, (12,))
+    t, gamma = 3.0, 0.7
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    trainable = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+    net.train()
+    logits = net(x)
+    with torch.no_grad():
+        teacher = teacher_net(x)[-1]
+    target = torch.softmax(teacher / t, 1)
+    kl = torch.nn.KLDivLoss()  # IMTA's: reduction 'mean' over every element
+    with pytest.warns(UserWarning):
+        loss = torch.nn.functional.cross_entropy(logits[-1], y) + sum(
+            (1 - gamma) * torch.nn.functional.cross_entropy(l, y) + gamma * t * t * kl(torch.log_softmax(l / t, 1), target)
+            for l in logits[:-1])
+    grads = torch.autograd.grad(loss, [p for _, p in trainable])
+    net.load_state_dict(start)  # the forward above moved the heads' BatchNorm statistics
+    learner = l2w.Learner(net, epochs=1, iterations_per_epoch=1, method="plain", lr=1.0, momentum=0.0,
+                          weight_decay=0.0, kd_temperature=t, kd_gamma=gamma)
+    learner.step(x, y)
+    after = dict(net.named_parameters())
+    for (name, _), grad in zip(trainable, grads):
+        step = start[name] - after[name].detach()  # lr 1, no momentum or weight decay: the gradient itself
+        scale = grad.abs().max().item()
+        assert (step - grad).abs().max().item() <= 1e-12 * max(scale, 1e-3), name
