@@ -52,6 +52,17 @@ std::string dtype_name(c10::ScalarType t) {
   return "torch." + (found != names.end() ? found->second : std::string(c10::toString(t)));
 }
 
+// The first parameter depth first, without listing them all (a batch-1 forward checks it every call).
+torch::Tensor first_parameter(const torch::nn::Module& module) {
+  const auto own = module.parameters(/*recurse=*/false);
+  if (!own.empty()) return own.front();
+  for (const auto& child : module.children()) {
+    auto found = first_parameter(*child);
+    if (found.defined()) return found;
+  }
+  return {};
+}
+
 }  // namespace
 
 void check_images(const MultiExitNetworkImpl& net, const torch::Tensor& images) {
@@ -59,16 +70,16 @@ void check_images(const MultiExitNetworkImpl& net, const torch::Tensor& images) 
     throw std::invalid_argument("images: expected [N, C, H, W], got " + std::to_string(images.dim()) + " dimensions " +
                                 c10::str(images.sizes()));
   if (images.size(0) == 0) throw std::invalid_argument("images: an empty batch (N = 0)");
-  const auto params = net.parameters();
-  if (params.empty()) return;
-  const auto want = params.front().scalar_type();
+  const auto first = first_parameter(net);
+  if (!first.defined()) return;
+  const auto want = first.scalar_type();
   const auto got = images.scalar_type();
   if (got != want)
     throw std::invalid_argument("images: " + dtype_name(got) + " but the network's parameters are " + dtype_name(want) +
                                 ": convert the images to " + dtype_name(want) + " or the network to " + dtype_name(got));
-  if (images.device() != params.front().device())
+  if (images.device() != first.device())
     throw std::invalid_argument("images: on " + images.device().str() + " but the network is on " +
-                                params.front().device().str() + ": move one of them");
+                                first.device().str() + ": move one of them");
 }
 
 }  // namespace l2w::models
