@@ -16,6 +16,11 @@ import torch.utils.data
 
 from . import _l2w
 from ._l2w import CheckpointError, DataError, NonFiniteLossError
+
+CheckpointError.__doc__ = "A checkpoint that is damaged, of another architecture, or lacks what is asked of it."
+DataError.__doc__ = "A data file that is missing, truncated or not what its name says."
+NonFiniteLossError.__doc__ = ("A training iteration whose loss, weights or gradient came out NaN or infinite; "
+                              "it was undone.")
 from .network import Network, NetworkBuild, load, msdnet, ranet
 
 __version__ = "0.1.0"
@@ -347,6 +352,8 @@ class Classifier:
                                            thresholds.criterion, list(thresholds.temperatures), device)
 
     def classify(self, images: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """``(classes, exits, confidences)`` of normalised images ``[N, C, H, W]``: each image stops at the
+        first exit whose score reaches its threshold."""
         return self._classifier.classify(images)
 
     def classify_stream(self, batches: Iterable[Tensor],

@@ -61,6 +61,7 @@ class Network(modules.CppBacked, torch.nn.Module):
         return self.cpp_module._forward(images)
 
     def extra_repr(self) -> str:
+        """The architecture's one-line description, shown by ``print(net)`` above the module tree."""
         return self.description
 
     def exit_costs(self, image_shape: Sequence[int]) -> List[Tuple[int, int]]:
