@@ -2,7 +2,8 @@
 # Installs what l2w needs and builds it into build/ (run as root on Debian 12):
 # - Debian's packages: Clang (the compiler; GCC builds too, more slowly), CMake and Ninja, CLI11,
 #   GoogleTest, zlib, libjpeg/libpng, Gloo's headers (for c10d), cpp-httplib (for l2w serve), nlohmann/json,
-#   HAProxy (the replica example scripts/serve_replicas.sh and its test),
+#   HAProxy and nginx (the replica example scripts/serve_replicas.sh and its tests), Prometheus' promtool
+#   (the server's /metrics checked in a test),
 #   Fashion-MNIST, gnuplot;
 # - LibTorch: PyPI's torch wheel (pinned below; built with CUDA, it also runs without a GPU) in a virtual
 #   environment outside the clone, $L2W_VENV (default ~/.cache/l2w/venv), reused by every clone and by CI.
@@ -27,7 +28,7 @@ fail() {  # fail WHAT [LOG]
 }
 
 packages=(cmake clang g++ make ninja-build python3 python3-venv python3-dev libcli11-dev zlib1g-dev libgtest-dev libjpeg62-turbo-dev libpng-dev
-          libgloo-dev libcpp-httplib-dev nlohmann-json3-dev haproxy dataset-fashion-mnist gnuplot-nox)
+          libgloo-dev libcpp-httplib-dev nlohmann-json3-dev haproxy nginx-light prometheus dataset-fashion-mnist gnuplot-nox)
 apt_updated=false
 apt_install() {  # apt_install PACKAGE...: those of them not installed yet
   local missing=() p

@@ -1,7 +1,12 @@
-#include <thread>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <future>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -12,6 +17,7 @@
 #include "l2w/serve/budgeted_engine.h"
 #include "l2w/serve/http_server.h"
 #include "l2w/serve/load_generator.h"
+#include "image_bombs.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -23,12 +29,59 @@ serve::InputFormat grey_28() {
   return f;
 }
 
+// An ImageNet-style format: any image size is resized and cropped, so only the pixel limit refuses one.
+serve::InputFormat resizing_28() {
+  serve::InputFormat f;
+  f.channels = 3, f.resize_and_crop = true;
+  f.mean = {0.5f, 0.5f, 0.5f}, f.std = {0.25f, 0.25f, 0.25f};
+  return f;
+}
+
 std::string png_body(uint64_t seed, int64_t h = 28, int64_t w = 28) {
   std::mt19937_64 rng(seed);
   dataset::RgbImage image{h, w, std::vector<uint8_t>(static_cast<size_t>(h * w * 3)), 1};
   for (int64_t i = 0; i < h * w; ++i) image.pixels[i * 3] = image.pixels[i * 3 + 1] = image.pixels[i * 3 + 2] = rng() % 256;
   const auto png = dataset::encode_png(image);
   return std::string(png.begin(), png.end());
+}
+
+// Sends `request` on a new loopback connection, then (when `half_close`) shuts down the sending side, and
+// returns everything the server sends until it closes, or what came within `timeout_s`.
+std::string raw_exchange(int port, const std::string& request, bool half_close, double timeout_s = 4) {
+  const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{static_cast<time_t>(timeout_s), static_cast<suseconds_t>((timeout_s - static_cast<int>(timeout_s)) * 1e6)};
+  ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  if (::connect(sock, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::send(sock, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+    if (half_close) ::shutdown(sock, SHUT_WR);
+    char buffer[4096];
+    for (ssize_t n; (n = ::recv(sock, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(sock);
+  return answer;
+}
+
+// The status line's code of a raw answer ("" when none came).
+std::string status_of(const std::string& answer) { return answer.size() >= 12 ? answer.substr(9, 3) : ""; }
+
+// This process's peak resident memory since the last reset_peak_memory(), in bytes (Linux).
+void reset_peak_memory() { std::ofstream("/proc/self/clear_refs") << "5"; }
+int64_t peak_memory() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  return -1;
+}
+int64_t resident_memory() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  return -1;
 }
 
 // A server on a free loopback port, ready and serving until the fixture ends.
@@ -71,7 +124,7 @@ class HttpServer : public ::testing::Test {
   // The early-exit engine's answers for these bodies at the given budget, as one batch.
   infer::ExitDecisions expected(const std::vector<std::string>& bodies, size_t budget) {
     std::vector<torch::Tensor> images;
-    for (const auto& b : bodies) images.push_back(serve::image_to_input(std::vector<uint8_t>(b.begin(), b.end()), grey_28()));
+    for (const auto& b : bodies) images.push_back(serve::image_to_input(std::vector<uint8_t>(b.begin(), b.end()), grey_28(), dataset::kMaxImagePixels));
     infer::EarlyExitClassifier reference(deployed_.net, menu_.budgets[budget].thresholds, deployed_.form.input_format);
     return reference.classify(torch::stack(images));
   }
@@ -138,16 +191,18 @@ TEST_F(HttpServer, BadInputGetsAReasonAndTheServerGoesOn) {
   EXPECT_EQ(status_and_error("not an image"), "400 the body: neither a JPEG nor a PNG file");
   EXPECT_EQ(status_and_error(png_body(1, 32, 32)), "400 the image is 32x32 grey, the network takes 28x28 grey images");
   EXPECT_NE(status_and_error(png_body(1).substr(0, 300)).find("400 the body: cannot decode PNG"), std::string::npos);
-  EXPECT_EQ(status_and_error(std::string(5000, 'x')), "413 the body is larger than the server takes");
+  EXPECT_EQ(status_and_error(std::string(5000, 'x')), "413 the body is larger than the server takes (4000 bytes)");
   EXPECT_EQ(status_and_error(png_body(2)), "200 ");
   const auto health = client.Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->body, "ok\n");
   const auto metrics = client.Get("/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find("l2w_requests_total{outcome=\"bad_request\",code=\"400\"} 3\n"), std::string::npos)
+  EXPECT_NE(metrics->body.find("l2w_requests_total{endpoint=\"classify\",outcome=\"bad_request\",code=\"400\"} 3\n"),
+            std::string::npos)
       << metrics->body;
-  EXPECT_NE(metrics->body.find("l2w_requests_total{outcome=\"too_large\",code=\"413\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics->body.find("l2w_requests_total{endpoint=\"classify\",outcome=\"too_large\",code=\"413\"} 1\n"),
+            std::string::npos);
   EXPECT_NE(metrics->body.find("l2w_request_latency_seconds_count 1\n"), std::string::npos);
   const auto status = client.Get("/v1/status");
   ASSERT_TRUE(status);
@@ -242,6 +297,112 @@ TEST_F(HttpServer, ReadinessIsSeparateFromLiveness) {
   EXPECT_EQ(probe.Get("/healthz")->status, 200);
   request.join();
   drain.join();
+}
+
+// Before the network is attached the server already listens: liveness 200, readiness and
+// classification 503 with Retry-After, a status that says "starting", metrics without the queue's
+// gauges, and readiness polls counted as readiness polls, not as refused classifications.
+TEST_F(HttpServer, ListensAndAnswersProbesBeforeTheNetworkIsLoaded) {
+  serve::Server server(serve::ServerOptions().port(0).connection_threads(8));
+  server.bind();
+  std::thread serving([&] { server.run(); });
+  httplib::Client client("127.0.0.1", server.port());
+  EXPECT_EQ(client.Get("/healthz")->status, 200);
+  const auto ready = client.Get("/readyz");
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_EQ(ready->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(nlohmann::json::parse(ready->body)["error"].get<std::string>(), "starting");
+  const auto early = client.Post("/v1/classify", png_body(1), "image/png");
+  EXPECT_EQ(early->status, 503);
+  EXPECT_EQ(nlohmann::json::parse(early->body)["error"].get<std::string>(), "starting");
+  EXPECT_EQ(nlohmann::json::parse(client.Get("/v1/status")->body)["state"].get<std::string>(), "starting");
+  auto metrics = client.Get("/metrics")->body;
+  EXPECT_NE(metrics.find("l2w_requests_total{endpoint=\"readyz\",outcome=\"not_ready\",code=\"503\"} 1\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("l2w_requests_total{endpoint=\"classify\",outcome=\"unavailable\",code=\"503\"} 1\n"),
+            std::string::npos);
+  EXPECT_EQ(metrics.find("overloaded"), std::string::npos);
+  EXPECT_EQ(metrics.find("l2w_budget_muladds"), std::string::npos);
+
+  serve::InferenceQueue queue(engine(), serve::BudgetController(std::vector<serve::ServiceTime>(menu_.budgets.size()), {}));
+  server.attach(queue, menu_, grey_28());
+  EXPECT_EQ(nlohmann::json::parse(client.Get("/readyz")->body)["error"].get<std::string>(), "warming up");
+  server.set_ready(true);
+  EXPECT_EQ(client.Post("/v1/classify", png_body(1), "image/png")->status, 200);
+  metrics = client.Get("/metrics")->body;
+  EXPECT_NE(metrics.find("l2w_budget_muladds"), std::string::npos);
+  EXPECT_NE(metrics.find("l2w_exits_taken_total{exit=\"1\"}"), std::string::npos);
+  server.shutdown();
+  serving.join();
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {  // Debian's prometheus package
+    const auto file = test::temp_dir("metrics") + "/metrics.txt";
+    std::ofstream(file) << metrics;
+    EXPECT_EQ(std::system(("promtool check metrics < " + file).c_str()), 0) << metrics;
+  }
+}
+
+// A shutdown that comes before run() (a signal during start-up) makes run() return at once.
+TEST_F(HttpServer, ShutdownBeforeRunEndsIt) {
+  serve::Server server(serve::ServerOptions().port(0).connection_threads(2));
+  server.bind();
+  server.shutdown();
+  auto run = std::async(std::launch::async, [&] { server.run(); });
+  EXPECT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+}
+
+// A client that half-closes its connection after sending gets its answer; a request body whose length
+// is negative, beyond 2^64, too large, chunked or not given is answered at once, not after the read
+// time-out (5 s; the client waits 4).
+TEST_F(HttpServer, HalfClosedClientsAndBadBodyLengthsAreAnsweredAtOnce) {
+  serve::InferenceQueue queue(engine(), serve::BudgetController(std::vector<serve::ServiceTime>(menu_.budgets.size()), {}));
+  RunningServer running(queue, menu_, 1 << 16);
+  const int port = running.server.port();
+  const auto body = png_body(3);
+  const auto post = [&](const std::string& version, const std::string& headers) {
+    return "POST /v1/classify HTTP/" + version + "\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n" + headers + "\r\n";
+  };
+  const auto whole = post("1.1", "Content-Length: " + std::to_string(body.size()) + "\r\n") + body;
+  const auto half_closed = raw_exchange(port, whole, /*half_close=*/true);
+  EXPECT_EQ(status_of(half_closed), "200") << half_closed;
+  EXPECT_NE(half_closed.find("\"class\":"), std::string::npos);
+  EXPECT_EQ(status_of(raw_exchange(port, post("1.0", "Content-Length: " + std::to_string(body.size()) + "\r\n") + body, true)),
+            "200");
+  EXPECT_EQ(status_of(raw_exchange(port, post("1.1", "Content-Length: -1\r\n") + body, false)), "400");
+  EXPECT_EQ(status_of(raw_exchange(port, post("1.1", "Content-Length: 18446744073709551616\r\n") + body, false)), "400");
+  EXPECT_EQ(status_of(raw_exchange(port, post("1.1", "Content-Length: 9999999\r\n") + body, false)), "413");
+  EXPECT_EQ(status_of(raw_exchange(port, post("1.0", "") + body, false)), "411");
+  EXPECT_EQ(status_of(raw_exchange(port, post("1.1", "Transfer-Encoding: chunked\r\n") + "5\r\nhello\r\n0\r\n\r\n", false)), "411");
+  // The server goes on.
+  EXPECT_EQ(running.client().Post("/v1/classify", body, "image/png")->status, 200);
+}
+
+// Decompression bombs: 8 concurrent 110 kB PNGs declaring 30000 x 30000 pixels each get 413 from the
+// header alone, and the process's peak resident memory grows by less than 100 MB (decoding one would
+// take 2.7 GB).
+TEST_F(HttpServer, DecompressionBombsGet413WithoutTheirPixels) {
+  serve::InferenceQueue queue(engine(), serve::BudgetController(std::vector<serve::ServiceTime>(menu_.budgets.size()), {}));
+  serve::Server server(queue, menu_, resizing_28(), serve::ServerOptions().port(0).connection_threads(16));
+  server.bind();
+  server.set_ready(true);
+  std::thread serving([&] { server.run(); });
+  const auto bomb = test::bomb_png(30000, 30000);
+  const std::string body(bomb.begin(), bomb.end());
+  reset_peak_memory();
+  const int64_t before = resident_memory();
+  std::vector<std::future<std::string>> answers;
+  for (int i = 0; i < 8; ++i)
+    answers.push_back(std::async(std::launch::async, [&] {
+      httplib::Client client("127.0.0.1", server.port());
+      const auto res = client.Post("/v1/classify", body, "image/png");
+      return res ? std::to_string(res->status) + " " + nlohmann::json::parse(res->body)["error"].get<std::string>() : "none";
+    }));
+  for (auto& a : answers)
+    EXPECT_EQ(a.get(), "413 the image is 30000x30000 pixels, more than the 89478485 this server decodes");
+  const int64_t growth = peak_memory() - before;
+  std::printf("peak resident memory growth over 8 concurrent bombs: %.1f MB\n", growth / 1e6);
+  EXPECT_LT(growth, 100'000'000);
+  server.shutdown();
+  serving.join();
 }
 
 // A client's X-Request-Id comes back in the header and the answer, one is made where none is given, and

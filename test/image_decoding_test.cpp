@@ -11,6 +11,7 @@
 
 #include "l2w/dataset/image_dataset.h"
 #include "l2w/dataset/image_decoding.h"
+#include "image_bombs.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -113,6 +114,34 @@ TEST_F(DamagedImages, CutAndFlippedPngsAreRefused) {
     const auto message = error_of("flipped_" + std::to_string(at) + ".png", bytes);
     EXPECT_NE(message.find("cannot decode PNG"), std::string::npos) << at << ": " << message;
   }
+}
+
+// The header alone gives an image's size, and an image whose header declares more pixels than allowed
+// is refused before its pixels are decoded: a 110 kB PNG of 30000 x 30000 and a 1 kB JPEG claiming 65000
+// x 65000 (decompression bombs), while the limit itself is still decoded.
+TEST_F(DamagedImages, HeadersGiveTheSizeAndBombsAreRefusedBeforeDecoding) {
+  const auto header = dataset::read_image_header(read(dir_ + "/whole.jpg"), "whole.jpg");
+  EXPECT_EQ(header.height, 120);
+  EXPECT_EQ(header.width, 160);
+  EXPECT_EQ(header.channels, 3);
+  EXPECT_EQ(dataset::read_image_header(read(dir_ + "/whole.png"), "whole.png").width, 160);
+  EXPECT_EQ(dataset::decode_image_bytes(read(dir_ + "/whole.png"), "whole.png", 120 * 160).width, 160);
+  EXPECT_THROW(dataset::decode_image_bytes(read(dir_ + "/whole.png"), "whole.png", 120 * 160 - 1), dataset::ImageTooLarge);
+
+  const auto png = test::bomb_png(30000, 30000);
+  EXPECT_LT(png.size(), 200000u);
+  EXPECT_EQ(dataset::read_image_header(png, "bomb.png").height, 30000);
+  write(dir_ + "/bomb.png", png);
+  try {
+    dataset::decode_image(dir_ + "/bomb.png");  // the folder reader's limit: what Pillow refuses
+    ADD_FAILURE() << "the bomb was decoded";
+  } catch (const dataset::ImageTooLarge& e) {
+    EXPECT_EQ(e.height, 30000);
+    EXPECT_EQ(std::string(e.what()), dir_ + "/bomb.png: the image is 30000x30000 pixels, more than the 178956970 this reader decodes");
+  }
+  const auto jpeg = test::bomb_jpeg(read(dir_ + "/whole.jpg"), 65000, 65000);
+  EXPECT_EQ(dataset::read_image_header(jpeg, "bomb.jpg").width, 65000);
+  EXPECT_THROW(dataset::decode_image_bytes(jpeg, "bomb.jpg"), dataset::ImageTooLarge);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ serve::InputFormat fashion_mnist_format() {
 
 std::string reason(const std::vector<uint8_t>& bytes, const serve::InputFormat& f) {
   try {
-    serve::image_to_input(bytes, f);
+    serve::image_to_input(bytes, f, dataset::kMaxImagePixels);
   } catch (const serve::InputError& e) {
     return e.what();
   }
@@ -36,7 +36,7 @@ std::string reason(const std::vector<uint8_t>& bytes, const serve::InputFormat& 
 
 TEST(ImageInput, AGreyPngBecomesTheNormalisedPixelsEvaluationSees) {
   const auto image = grey_image(28, 28);
-  const auto input = serve::image_to_input(dataset::encode_png(image), fashion_mnist_format());
+  const auto input = serve::image_to_input(dataset::encode_png(image), fashion_mnist_format(), dataset::kMaxImagePixels);
   ASSERT_EQ(input.sizes(), (std::vector<int64_t>{1, 28, 28}));
   std::vector<uint8_t> chw(28 * 28);
   for (int64_t i = 0; i < 28 * 28; ++i) chw[i] = image.pixels[i * 3];
@@ -51,7 +51,8 @@ TEST(ImageInput, AGreyJpegIsTakenAndAColourOneRefusedByAGreyNetwork) {
   const auto image = grey_image(28, 28);
   dataset::write_jpeg((dir / "grey.jpg").string(), image, 95, /*grey=*/true);
   dataset::write_jpeg((dir / "colour.jpg").string(), image, 95);
-  const auto grey = serve::image_to_input(dataset::read_file((dir / "grey.jpg").string()), fashion_mnist_format());
+  const auto grey = serve::image_to_input(dataset::read_file((dir / "grey.jpg").string()), fashion_mnist_format(),
+                                           dataset::kMaxImagePixels);
   EXPECT_EQ(grey.sizes(), (std::vector<int64_t>{1, 28, 28}));
   EXPECT_EQ(reason(dataset::read_file((dir / "colour.jpg").string()), fashion_mnist_format()),
             "the image is 28x28 colour, the network takes 28x28 grey images");

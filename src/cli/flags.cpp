@@ -357,6 +357,10 @@ void add_serving_flags(CLI::App& app, Flags& f) {
   app.add_option("--max-body-bytes", s.server().max_body_bytes(), "request bodies beyond this get 413")
       ->check(kPositive)
       ->capture_default_str();
+  app.add_option("--max-image-pixels", s.server().max_image_pixels(),
+                 "images whose headers declare more pixels get 413, undecoded (default: Pillow's limit)")
+      ->check(kPositive)
+      ->capture_default_str();
   add_deployment_flags(app, f);
   add_exit_criterion_flag(app, f);
 }

@@ -68,7 +68,7 @@ assert code == 400 and "neither a JPEG nor a PNG" in body, (code, body)
 code, body = post(png(np.zeros((32, 32), np.uint8)))
 assert code == 400 and "32x32 grey" in body, (code, body)
 metrics = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
-assert 'l2w_requests_total{outcome="bad_request",code="400"} 2' in metrics, metrics
+assert 'l2w_requests_total{endpoint="classify",outcome="bad_request",code="400"} 2' in metrics, metrics
 # SIGTERM while requests are in flight: every one is answered.
 results = []
 def send(a): results.append(post(png(a))[0])
@@ -93,4 +93,69 @@ if "$l2w" serve "${arch[@]}" --evaluate_from "$ckpt" --budgets "$work/other.txt"
 fi
 cat "$work/other.err"
 [[ $(wc -l <"$work/other.err") == 1 ]] && grep -q "made for another network" "$work/other.err"
+
+# Start-up: the port answers from the first line the server prints (/healthz 200, /readyz 503 with
+# Retry-After while the budget menu is fitted and the engine warms up), and SIGTERM or SIGINT at any
+# moment of start-up ends the process within 2 s with status 0. A signal that comes before l2w has
+# blocked it (while the dynamic loader maps LibTorch) ends the process as the signal does: 143 or 130.
+"$L2W_PYTHON" - "$l2w" "$work" "${arch[@]}" --evaluate_from "$ckpt" --train_url "$work/startup" <<'PY'
+import random, re, signal, subprocess, sys, time, urllib.error, urllib.request
+l2w, work, flags = sys.argv[1], sys.argv[2], sys.argv[3:]
+command = [l2w, "serve", *flags, "--port", "0"]
+def start(log):
+    return subprocess.Popen(command, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+def port_of(log, process, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline and process.poll() is None:
+        found = re.search(r"^l2w serve: listening on http://127.0.0.1:(\d+), starting", open(log).read(), re.M)
+        if found:
+            return int(found.group(1))
+        time.sleep(0.005)
+    raise SystemExit(f"no listening line in {log}: {open(log).read()}")
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.headers.get("Retry-After")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Retry-After")
+# Probes during start-up, until ready; the start-up is timed for the signal moments below.
+log = f"{work}/startup.log"
+began = time.time()
+server = start(log)
+port = port_of(log, server)
+states = set()
+while True:
+    health, ready = get(port, "/healthz"), get(port, "/readyz")
+    assert health[0] == 200, health
+    states.add(ready)
+    if ready[0] == 200:
+        break
+    assert ready == (503, "1"), ready
+    assert time.time() - began < 120, "not ready after 120 s"
+startup = time.time() - began
+print(f"start-up {startup:.2f} s; /readyz answers seen: {sorted(states)}")
+assert (503, "1") in states, "/readyz never said 503 during start-up"
+server.send_signal(signal.SIGTERM)
+assert server.wait(30) == 0
+# A signal at random moments of start-up.
+random.seed(7)
+for attempt in range(10):
+    sig = random.choice([signal.SIGTERM, signal.SIGINT])
+    moment = random.uniform(0, startup)
+    server = start(log)
+    time.sleep(moment)
+    server.send_signal(sig)
+    sent = time.time()
+    try:
+        status = server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        raise SystemExit(f"{sig.name} {moment:.2f} s into start-up: still running 10 s later")
+    took = time.time() - sent
+    printed = open(log).read()
+    early = "l2w serve:" not in printed  # before l2w had blocked the signal
+    print(f"{sig.name} at {moment:.2f} s: exit {status} after {took:.2f} s{' (before l2w started)' if early else ''}")
+    assert took < 2, printed
+    assert status == 0 or (early and status == -sig), printed
+PY
 echo "serve_check: passed"

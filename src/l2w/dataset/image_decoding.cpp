@@ -51,7 +51,13 @@ void on_jpeg_message(j_common_ptr info, int level) {
   on_jpeg_error(info);
 }
 
-RgbImage decode_jpeg(const std::string& path, const std::vector<uint8_t>& bytes) {
+// Throws ImageTooLarge when the header's size is over the limit: before a pixel buffer is allocated.
+void check_pixels(const std::string& path, int64_t height, int64_t width, int64_t max_pixels) {
+  if (height * width > max_pixels) throw ImageTooLarge(path, height, width, max_pixels);
+}
+
+// Decodes the pixels unless `header_only`, when only the header is read.
+RgbImage decode_jpeg(const std::string& path, const std::vector<uint8_t>& bytes, int64_t max_pixels, bool header_only) {
   jpeg_decompress_struct info{};
   JpegError error{};
   info.err = jpeg_std_error(&error.manager);
@@ -67,6 +73,13 @@ RgbImage decode_jpeg(const std::string& path, const std::vector<uint8_t>& bytes)
   jpeg_mem_src(&info, bytes.data(), bytes.size());
   jpeg_read_header(&info, TRUE);
   image.channels = info.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+  image.height = info.image_height;
+  image.width = info.image_width;
+  if (header_only || image.height * image.width > max_pixels) {
+    jpeg_destroy_decompress(&info);
+    if (!header_only) check_pixels(path, image.height, image.width, max_pixels);
+    return image;
+  }
   const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
   info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   info.dct_method = JDCT_ISLOW;
@@ -126,7 +139,7 @@ void on_png_warning(png_structp png, png_const_charp message) {
     on_png_error(png, message);
 }
 
-RgbImage decode_png(const std::string& path, const std::vector<uint8_t>& bytes) {
+RgbImage decode_png(const std::string& path, const std::vector<uint8_t>& bytes, int64_t max_pixels, bool header_only) {
   std::string message;
   PngReader reader;
   reader.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &message, on_png_error, on_png_warning);
@@ -140,6 +153,10 @@ RgbImage decode_png(const std::string& path, const std::vector<uint8_t>& bytes) 
   png_read_info(reader.png, reader.info);
   const auto colour = png_get_color_type(reader.png, reader.info);
   image.channels = colour == PNG_COLOR_TYPE_GRAY || colour == PNG_COLOR_TYPE_GRAY_ALPHA ? 1 : 3;
+  image.height = png_get_image_height(reader.png, reader.info);
+  image.width = png_get_image_width(reader.png, reader.info);
+  if (header_only) return image;
+  check_pixels(path, image.height, image.width, max_pixels);
   png_set_expand(reader.png);  // palette and low-depth grey to 8 bits, tRNS to alpha
   png_set_strip_16(reader.png);
   png_set_strip_alpha(reader.png);
@@ -157,12 +174,34 @@ RgbImage decode_png(const std::string& path, const std::vector<uint8_t>& bytes) 
 
 }  // namespace
 
-RgbImage decode_image(const std::string& path) { return decode_image_bytes(read_file(path), path); }
+ImageTooLarge::ImageTooLarge(const std::string& name, int64_t h, int64_t w, int64_t max_pixels)
+    : DataError(name + ": the image is " + std::to_string(h) + "x" + std::to_string(w) + " pixels, more than the " +
+                std::to_string(max_pixels) + " this reader decodes"),
+      height(h),
+      width(w) {}
 
-RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name) {
-  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(name, bytes);
-  if (bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0) return decode_png(name, bytes);
+namespace {
+
+RgbImage decode(const std::vector<uint8_t>& bytes, const std::string& name, int64_t max_pixels, bool header_only) {
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF)
+    return decode_jpeg(name, bytes, max_pixels, header_only);
+  if (bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0) return decode_png(name, bytes, max_pixels, header_only);
   throw DataError(name + ": neither a JPEG nor a PNG file");
+}
+
+}  // namespace
+
+ImageHeader read_image_header(const std::vector<uint8_t>& bytes, const std::string& name) {
+  const auto image = decode(bytes, name, 0, /*header_only=*/true);
+  return ImageHeader{image.height, image.width, image.channels};
+}
+
+RgbImage decode_image(const std::string& path, int64_t max_pixels) {
+  return decode_image_bytes(read_file(path), path, max_pixels);
+}
+
+RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name, int64_t max_pixels) {
+  return decode(bytes, name, max_pixels, /*header_only=*/false);
 }
 
 void write_jpeg(const std::string& path, const RgbImage& image, int quality, bool grey, bool cmyk) {

@@ -35,10 +35,17 @@ InputFormat input_format(const dataset::ImageDataset& data) {
   return f;
 }
 
-torch::Tensor image_to_input(const std::vector<uint8_t>& bytes, const InputFormat& f) {
+torch::Tensor image_to_input(const std::vector<uint8_t>& bytes, const InputFormat& f, int64_t max_pixels) {
   dataset::RgbImage image;
   try {
-    image = dataset::decode_image_bytes(bytes, "the body");
+    const auto header = dataset::read_image_header(bytes, "the body");
+    if (!f.resize_and_crop && (header.height != f.height || header.width != f.width || header.channels != f.channels))
+      throw InputError("the image is " + describe(header.channels, header.height, header.width) +
+                       ", the network takes " + describe(f.channels, f.height, f.width) + " images");
+    if (header.height * header.width > max_pixels)
+      throw InputTooLarge("the image is " + std::to_string(header.height) + "x" + std::to_string(header.width) +
+                          " pixels, more than the " + std::to_string(max_pixels) + " this server decodes");
+    image = dataset::decode_image_bytes(bytes, "the body", max_pixels);
   } catch (const dataset::DataError& e) {
     throw InputError(e.what());
   }

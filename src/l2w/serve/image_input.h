@@ -18,6 +18,10 @@ namespace l2w::serve {
 struct InputError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
+// An image whose header declares more pixels than the server decodes (the server answers 413).
+struct InputTooLarge : InputError {
+  using InputError::InputError;
+};
 
 struct InputFormat {
   int64_t channels = 1, height = 28, width = 28;
@@ -29,7 +33,9 @@ struct InputFormat {
 InputFormat input_format(const dataset::ImageDataset& data);
 
 // float32 [C, H, W]: the decoded, prepared and normalised image. InputError when the bytes are not a
-// PNG or JPEG image, are cut short, or hold an image of another size or channel count.
-torch::Tensor image_to_input(const std::vector<uint8_t>& bytes, const InputFormat& format);
+// PNG or JPEG image, are cut short, or hold an image of another size or channel count; InputTooLarge
+// when the header declares more than `max_pixels` pixels. Both are found from the header, before any
+// pixel is decoded, so that a small file declaring a huge image costs no memory.
+torch::Tensor image_to_input(const std::vector<uint8_t>& bytes, const InputFormat& format, int64_t max_pixels);
 
 }  // namespace l2w::serve
