@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "l2w/report/run_comparison.h"
+#include "l2w/runtime/atomic_file.h"
 
 namespace l2w::cli {
 namespace {
@@ -56,7 +57,7 @@ int compare_command(const Flags& flags) {
   const auto comparison = report::compare(methods, parse_budgets(flags.compare_budgets));
   std::cout << report::comparison_table(comparison, flags.compare_exits);
   if (!flags.compare_markdown.empty()) {
-    std::ofstream(flags.compare_markdown) << report::comparison_markdown(comparison);
+    runtime::write_file_atomically(flags.compare_markdown, report::comparison_markdown(comparison));
     std::cout << "Markdown: " << flags.compare_markdown << std::endl;
   }
   std::vector<report::RunCurve> curves;

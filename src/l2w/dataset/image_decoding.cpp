@@ -2,6 +2,7 @@
 
 #include <csetjmp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -10,6 +11,7 @@
 #include <png.h>
 
 #include "l2w/dataset/image_dataset.h"
+#include "l2w/runtime/atomic_file.h"
 
 namespace l2w::dataset {
 namespace {
@@ -205,13 +207,13 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
 }
 
 void write_jpeg(const std::string& path, const RgbImage& image, int quality, bool grey, bool cmyk) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
-  if (!file) throw DataError(path + ": cannot write");
   jpeg_compress_struct info{};
   jpeg_error_mgr error{};
   info.err = jpeg_std_error(&error);
   jpeg_create_compress(&info);
-  jpeg_stdio_dest(&info, file.get());
+  unsigned char* encoded = nullptr;  // libjpeg's buffer, grown as it writes
+  unsigned long encoded_size = 0;
+  jpeg_mem_dest(&info, &encoded, &encoded_size);
   info.image_width = static_cast<JDIMENSION>(image.width);
   info.image_height = static_cast<JDIMENSION>(image.height);
   info.input_components = grey ? 1 : cmyk ? 4 : 3;
@@ -241,6 +243,9 @@ void write_jpeg(const std::string& path, const RgbImage& image, int quality, boo
   }
   jpeg_finish_compress(&info);
   jpeg_destroy_compress(&info);
+  const std::string bytes(reinterpret_cast<const char*>(encoded), encoded_size);
+  std::free(encoded);
+  runtime::write_file_atomically(path, bytes);
 }
 
 namespace {
@@ -281,8 +286,7 @@ std::vector<uint8_t> encode_png(const RgbImage& image) {
 
 void write_png(const std::string& path, const RgbImage& image) {
   const auto bytes = encode_png(image);
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
-  if (!file || std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size()) throw DataError(path + ": cannot write");
+  runtime::write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
 }
 
 }  // namespace l2w::dataset

@@ -1,4 +1,5 @@
 #include "l2w/dataset/validation_split.h"
+#include "l2w/runtime/atomic_file.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -42,7 +43,8 @@ TrainValidSplit load_or_make_split(const std::string& path, int64_t n, int64_t n
   std::vector<int64_t> valid(order.end() - num_valid, order.end());
   std::ostringstream text;
   for (int64_t v : valid) text << v << '\n';
-  std::ofstream(path) << text.str();
+  // Written whole or not at all: it fixes the held-out images across resumes.
+  runtime::write_file_atomically(path, text.str());
   return load_split(path, n);
 }
 

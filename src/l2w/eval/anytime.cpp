@@ -1,4 +1,5 @@
 #include "l2w/eval/anytime.h"
+#include "l2w/runtime/atomic_file.h"
 
 #include <cstdio>
 #include <fstream>
@@ -57,13 +58,13 @@ std::string anytime_table(const std::vector<ExitMetrics>& metrics, const std::ve
 
 void write_anytime_csv(const std::string& path, const std::vector<ExitMetrics>& metrics,
                        const std::vector<nn::Cost>& costs) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error(path + ": cannot write");
+  std::ostringstream out;
   out << "exit,top1,top5,loss,muladds,params\n";
   for (size_t k = 0; k < metrics.size(); ++k) {
     out << k + 1 << ',' << metrics[k].top1 << ',' << metrics[k].top5 << ',' << metrics[k].loss << ','
         << (k < costs.size() ? costs[k].muladds : 0) << ',' << (k < costs.size() ? costs[k].params : 0) << '\n';
   }
+  runtime::write_file_atomically(path, out.str());
 }
 
 }  // namespace l2w::eval

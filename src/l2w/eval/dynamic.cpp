@@ -1,4 +1,5 @@
 #include "l2w/eval/dynamic.h"
+#include "l2w/runtime/atomic_file.h"
 
 #include <cmath>
 
@@ -185,10 +186,10 @@ std::string dynamic_table(const std::vector<DynamicPoint>& points) {
 }
 
 void write_dynamic(const std::string& path, const std::vector<DynamicPoint>& points) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error(path + ": cannot write");
+  std::ostringstream out;
   out.precision(17);  // exact doubles
   for (const auto& p : points) out << p.test.accuracy << ' ' << p.test.expected_muladds << '\n';
+  runtime::write_file_atomically(path, out.str());
 }
 
 }  // namespace l2w::eval

@@ -1,4 +1,5 @@
 #include "l2w/infer/speed_table.h"
+#include "l2w/runtime/atomic_file.h"
 
 #include <cmath>
 #include <fstream>
@@ -156,7 +157,7 @@ const SpeedRow* least_efficient(const SpeedTable& t, double whole_muladds, doubl
 }
 
 void write_speed_table(const SpeedTable& t, const std::string& path) {
-  std::ofstream table(path);
+  std::ostringstream table;
   table << "p_index\ttop1\tmuladds\tlatency_mean_ms\tlatency_p50_ms\tlatency_p99_ms\timages_per_s\t"
            "whole_images_per_s\tspeed_up\tefficiency\tefficiency_bound\n";
   std::vector<const SpeedRow*> rows{&t.all, &t.last};
@@ -165,7 +166,7 @@ void write_speed_table(const SpeedTable& t, const std::string& path) {
     table << r->name << '\t' << r->accuracy << '\t' << r->muladds << '\t' << r->mean_ms << '\t' << r->p50_ms << '\t'
           << r->p99_ms << '\t' << r->images_per_s << '\t' << r->whole_images_per_s << '\t' << r->speed_up() << '\t'
           << r->efficiency(t.all.muladds) << '\t' << r->efficiency_bound(t.all.muladds) << '\n';
-  if (!table) throw std::runtime_error(path + ": cannot write the speed table");
+  runtime::write_file_atomically(path, table.str());
 }
 
 }  // namespace l2w::infer

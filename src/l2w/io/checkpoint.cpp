@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "l2w/io/atomic_file.h"
+#include "l2w/runtime/atomic_file.h"
 #include "l2w/io/torch_save_reader.h"
 #include "l2w/io/torch_save_writer.h"
 
@@ -70,7 +70,7 @@ void save_checkpoint(const Checkpoint& c, const std::string& path) {
     d.insert("iteration", c.within_epoch->iteration);
     d.insert("epoch_state", state);
   }
-  write_file_atomically(path, torch_save_bytes(d));
+  runtime::write_file_atomically(path, torch_save_bytes(d));
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

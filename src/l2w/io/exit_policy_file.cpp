@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "l2w/io/atomic_file.h"
+#include "l2w/runtime/atomic_file.h"
 #include "l2w/io/key_value_file.h"
 
 namespace l2w::io {
@@ -13,7 +13,7 @@ std::string describe(const ExitPolicy& policy) {
 }
 
 void write_exit_policy(const std::string& path, const ExitPolicy& policy) {
-  write_file_atomically(path, "l2w-exit-policy 1\ncriterion " + criterion::exit_criterion_name(policy.criterion) +
+  runtime::write_file_atomically(path, "l2w-exit-policy 1\ncriterion " + criterion::exit_criterion_name(policy.criterion) +
                                   "\ncalibrated " + (policy.calibrated ? "true" : "false") + "\n");
 }
 

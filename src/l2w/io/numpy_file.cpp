@@ -1,4 +1,5 @@
 #include "l2w/io/numpy_file.h"
+#include "l2w/runtime/atomic_file.h"
 
 #include <cstring>
 #include <fstream>
@@ -40,16 +41,14 @@ void write_npy(const std::string& path, const torch::Tensor& tensor) {
   header.append(total - 10 - header.size() - 1, ' ');
   header += '\n';
 
-  std::ofstream out(path, std::ios::binary);
-  if (!out) fail(path, "cannot write");
+  std::string out(kMagic, kMagicSize);
   const uint16_t length = static_cast<uint16_t>(header.size());
   const unsigned char version_and_length[4] = {1, 0, static_cast<unsigned char>(length & 0xff),
                                                static_cast<unsigned char>(length >> 8)};
-  out.write(kMagic, kMagicSize);
-  out.write(reinterpret_cast<const char*>(version_and_length), 4);
-  out << header;
-  out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
-  if (!out) fail(path, "write failed");
+  out.append(reinterpret_cast<const char*>(version_and_length), 4);
+  out += header;
+  out.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
+  runtime::write_file_atomically(path, out);
 }
 
 torch::Tensor read_npy(const std::string& path) {

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "l2w/io/atomic_file.h"
+#include "l2w/runtime/atomic_file.h"
 
 namespace l2w::io {
 namespace fs = std::filesystem;
@@ -71,7 +71,7 @@ std::vector<std::string> RunFolder::resume_candidates() const {
 }
 
 void RunFolder::set_latest(const std::string& path) const {
-  write_file_atomically((fs::path(dir_) / "save_models" / "latest.txt").string(), path + "\n");
+  runtime::write_file_atomically((fs::path(dir_) / "save_models" / "latest.txt").string(), path + "\n");
 }
 
 RunFolder run_folder_of_checkpoint(const std::string& checkpoint_path) {
@@ -83,7 +83,7 @@ void write_flops(const std::string& path, const std::vector<nn::Cost>& costs) {
   std::ostringstream out;
   out << "exit\tmuladds\tparams\n";
   for (size_t k = 0; k < costs.size(); ++k) out << k + 1 << '\t' << costs[k].muladds << '\t' << costs[k].params << '\n';
-  write_file_atomically(path, out.str());
+  runtime::write_file_atomically(path, out.str());
 }
 
 std::vector<nn::Cost> read_flops(const std::string& path) {

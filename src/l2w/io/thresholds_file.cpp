@@ -1,4 +1,5 @@
 #include "l2w/io/thresholds_file.h"
+#include "l2w/runtime/atomic_file.h"
 
 #include "l2w/io/key_value_file.h"
 
@@ -26,11 +27,9 @@ std::optional<float> parse_threshold(const std::string& text) {
 void write_thresholds(const std::string& path, const ExitThresholds& t) {
   if (t.thresholds.size() != t.exit_muladds.size())
     throw std::invalid_argument("thresholds file: thresholds and exit costs disagree in number");
-  const std::string temporary = path + ".tmp";
+  std::ostringstream out;
+  out.precision(10);
   {
-    std::ofstream out(temporary);
-    if (!out) throw std::runtime_error(path + ": cannot write");
-    out.precision(10);
     out << "# l2w exit thresholds. A sample leaves at the first exit whose score by the criterion is >= the\n"
         << "# exit's threshold (inf: never; the last exit takes everyone left). Chosen on the validation set as\n"
         << "# the most expensive candidate (one of the 39 target distributions; patience: a patience) whose\n"
@@ -50,9 +49,8 @@ void write_thresholds(const std::string& path, const ExitThresholds& t) {
       for (const auto temperature : t.temperatures) out << " " << threshold_text(temperature);
       out << "\n";
     }
-    if (!out) throw std::runtime_error(path + ": write failed");
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": cannot replace");
+  runtime::write_file_atomically(path, out.str());
 }
 
 ExitThresholds read_thresholds(const std::string& path) {

@@ -1,4 +1,5 @@
 #include "l2w/report/accuracy_budget_plot.h"
+#include "l2w/runtime/atomic_file.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -86,8 +87,7 @@ namespace {
 // One gnuplot data block per series, separated by two blank lines: run r's curve is index 3r, its exits
 // 3r+1, its band 3r+2.
 void write_plot_data(const std::vector<RunCurve>& runs, const std::string& path, const PlotAxis& axis) {
-  std::ofstream data(path);
-  if (!data) throw std::runtime_error(path + ": cannot write");
+  std::ostringstream data;
   data.precision(10);
   for (const auto& run : runs) {
     // A curve is drawn left to right: measured times need not follow the budgets' order.
@@ -105,6 +105,7 @@ void write_plot_data(const std::vector<RunCurve>& runs, const std::string& path,
     if (run.band.empty()) data << "NaN NaN NaN\n";
     data << "\n\n";
   }
+  runtime::write_file_atomically(path, data.str());
 }
 
 // The `plot` command: each run's curve as lines and its exits as squares, one colour per run.
@@ -130,8 +131,7 @@ std::string plot_command(const std::vector<RunCurve>& runs) {
 void write_plot_script(const std::vector<RunCurve>& runs, const std::string& output, const std::string& title,
                        const PlotAxis& axis) {
   const std::string script_path = output + ".gp";
-  std::ofstream script(script_path);
-  if (!script) throw std::runtime_error(script_path + ": cannot write");
+  std::ostringstream script;
   script << "# Accuracy against " << axis.label << "; regenerate with: gnuplot " << quoted(script_path) << "\n"
          << "data = " << quoted(output + ".dat") << "\n"
          << "set title " << quoted(title) << "\n"
@@ -144,6 +144,7 @@ void write_plot_script(const std::vector<RunCurve>& runs, const std::string& out
          << "set terminal svg size 900,600 noenhanced font 'sans,11'\n"
          << "set output " << quoted(output + ".svg") << "\n"
          << "replot\nunset output\n";
+  runtime::write_file_atomically(script_path, script.str());
 }
 
 void run_gnuplot(const std::string& script_path) {

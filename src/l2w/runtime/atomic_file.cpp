@@ -1,4 +1,4 @@
-#include "l2w/io/atomic_file.h"
+#include "l2w/runtime/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,9 +6,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
-namespace l2w::io {
+namespace l2w::runtime {
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp" + std::to_string(::getpid());
@@ -34,4 +36,10 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   }
 }
 
-}  // namespace l2w::io
+void append_file_atomically(const std::string& path, const std::string& bytes) {
+  std::string content;
+  if (std::ifstream in{path, std::ios::binary}) content.assign(std::istreambuf_iterator<char>(in), {});
+  write_file_atomically(path, content + bytes);
+}
+
+}  // namespace l2w::runtime

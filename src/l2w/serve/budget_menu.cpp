@@ -1,4 +1,5 @@
 #include "l2w/serve/budget_menu.h"
+#include "l2w/runtime/atomic_file.h"
 
 #include "l2w/io/key_value_file.h"
 
@@ -43,11 +44,9 @@ BudgetMenu fit_budget_menu(const eval::ExitConfidences& valid, const std::vector
 }
 
 void write_budget_menu(const std::string& path, const BudgetMenu& menu) {
-  const std::string temporary = path + ".tmp";
+  std::ostringstream out;
+  out.precision(10);
   {
-    std::ofstream out(temporary);
-    if (!out) throw std::runtime_error(path + ": cannot write");
-    out.precision(10);
     out << "# l2w budget menu: the threshold sets a server switches between, cheapest first; budget 0 is the\n"
         << "# full network without early exits.\n"
         << "l2w-budgets 1\n"
@@ -61,9 +60,8 @@ void write_budget_menu(const std::string& path, const BudgetMenu& menu) {
       for (const auto t : b.thresholds) out << " " << io::threshold_text(t);
       out << "\n";
     }
-    if (!out) throw std::runtime_error(path + ": write failed");
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": cannot replace");
+  runtime::write_file_atomically(path, out.str());
 }
 
 BudgetMenu read_budget_menu(const std::string& path) {

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "l2w/io/state_dict.h"
+#include "l2w/train/cuda_graph_step.h"
 
 namespace l2w::train {
 
@@ -40,12 +41,14 @@ struct Learner::Snapshot {
   io::Checkpoint method;
 };
 
-Learner::Learner(models::MultiExitNetwork net, LearnerOptions options, const StepFactory& make_step)
+Learner::Learner(models::MultiExitNetwork net, LearnerOptions options, const StepFactory& make_step,
+                 distributed::DataParallel* parallel)
     : net_(std::move(net)), options_(std::move(options)), sgd_(net_->parameters(), options_.sgd()) {
   if (options_.schedule().epochs < 1 || options_.schedule().iterations_per_epoch < 1)
     throw std::invalid_argument("schedule: epochs and iterations_per_epoch must be positive");
   options_.schedule().base_lr = options_.sgd().lr();
-  step_ = make_step(*net_, sgd_, nullptr);
+  step_ = make_step(*net_, sgd_, parallel);
+  if (options_.cuda_graphs()) step_ = std::make_unique<CudaGraphStep>(std::move(step_));
   lr_ = options_.sgd().lr();
 }
 
@@ -91,11 +94,16 @@ void Learner::restore(const Snapshot& s) {
 }
 
 StepReport Learner::learn(const torch::Tensor& images, const torch::Tensor& labels, int64_t epoch, int64_t iteration) {
-  check_position(epoch, iteration);
-  check_batch(*net_, images, labels);
   if (!net_->is_training()) net_->train();
   const auto& schedule = options_.schedule();
   const double lr = schedule.at(epoch, iteration);
+  if (!options_.guarded()) {
+    sgd_.set_lr(lr);
+    lr_ = lr;
+    return step_->run(images, labels, {iteration, lr / schedule.base_lr});
+  }
+  check_position(epoch, iteration);
+  check_batch(*net_, images, labels);
   const auto before = snapshot();
   StepReport report;
   try {

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "l2w/criterion/multi_exit_loss.h"
-#include "l2w/io/atomic_file.h"
+#include "l2w/runtime/atomic_file.h"
 
 namespace l2w::train {
 namespace {
@@ -23,7 +23,7 @@ void write_table(const std::string& path, const torch::Tensor& index, const torc
     for (int64_t k = 0; k < v.size(1); ++k) out << '\t' << p[i * v.size(1) + k];
     out << '\n';
   }
-  io::write_file_atomically(path, out.str());
+  runtime::write_file_atomically(path, out.str());
 }
 
 }  // namespace

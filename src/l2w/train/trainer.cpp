@@ -6,10 +6,9 @@
 #include <sstream>
 
 #include "l2w/dataset/distributed_sampler.h"
-#include "l2w/io/atomic_file.h"
+#include "l2w/runtime/atomic_file.h"
 #include "l2w/io/checkpoint.h"
 #include "l2w/models/exit_cost.h"
-#include "l2w/train/cuda_graph_step.h"
 #include "l2w/train/divergence.h"
 #include "l2w/train/preemption.h"
 
@@ -40,7 +39,7 @@ void trim_scores(const std::string& path, int64_t epochs_done, const std::string
       if (!line.empty() && std::stoll(line.substr(0, line.find('\t'))) <= epochs_done) kept << line << '\n';
     }
   }
-  io::write_file_atomically(path, kept.str());
+  runtime::write_file_atomically(path, kept.str());
 }
 
 // The one line a pre-empted run ends with.
@@ -68,8 +67,7 @@ Trainer::Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arc
       quiet_(options_.quiet() || !parallel_.is_main()),
       checkpoints_(io::RunFolder(options_.run_dir()), arch,
                    RunCheckpointsOptions().resume(options_.resume()).finetune_from(options_.finetune_from()).quiet(quiet_),
-                   parallel_.communicator()),
-      sgd_(net_->parameters(), options_.sgd()) {
+                   parallel_.communicator()) {
   const int64_t world = parallel_.world_size();
   const int64_t per_rank_batch = distributed::share_of_batch(options_.batch_size(), world);
   if (parallel_.is_main()) checkpoints_.folder().create();
@@ -92,17 +90,14 @@ Trainer::Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arc
                                                              .skip_bad_images(options_.skip_bad_images())
                                                              .pin_memory(options_.device().is_cuda()));
   test_loader_ = evaluation_loader(data_.test, {});
-  schedule_ = options_.schedule();
-  schedule_.epochs = options_.epochs();
-  schedule_.iterations_per_epoch = train_loader_->num_batches();
-  step_ = make_step(*net_, sgd_, &parallel_);
-  if (options_.cuda_graphs() && options_.device().is_cuda()) {
-    if (world > 1) {
-      if (!quiet_) std::cout << "CUDA graphs: off (data-parallel steps run eagerly)" << std::endl;
-    } else {
-      step_ = std::make_unique<CudaGraphStep>(std::move(step_));
-    }
-  }
+  auto schedule = options_.schedule();
+  schedule.epochs = options_.epochs();
+  schedule.iterations_per_epoch = train_loader_->num_batches();
+  const bool graphs = options_.cuda_graphs() && options_.device().is_cuda();
+  if (graphs && world > 1 && !quiet_) std::cout << "CUDA graphs: off (data-parallel steps run eagerly)" << std::endl;
+  learner_.emplace(net_,
+                   LearnerOptions().sgd(options_.sgd()).schedule(schedule).guarded(false).cuda_graphs(graphs && world == 1),
+                   make_step, &parallel_);
   progress_.emplace(options_.epochs(), train_loader_->num_batches(), train_loader_->num_samples(), world,
                     options_.print_freq(), quiet_);
 }
@@ -126,14 +121,15 @@ void Trainer::resume() {
   net_->train();
   result_.costs = models::exit_costs(*net_, data_.train->image_shape());
   if (parallel_.is_main()) io::write_flops(checkpoints_.folder().flops(), result_.costs);
-  start_ = checkpoints_.resume(*net_, sgd_, *step_);
+  start_ = checkpoints_.resume(*net_, learner_->sgd(), learner_->step());
   result_.best_prec1 = start_.best_prec1;
   replicated_ = net_->parameters();
-  for (const auto& t : step_->shared_state()) replicated_.push_back(t);
+  for (const auto& t : learner_->step().shared_state()) replicated_.push_back(t);
   // Every rank starts from rank 0's parameters (a fresh start on another machine may draw others).
   parallel_.broadcast_from_main(replicated_);
   if (parallel_.is_main())
-    trim_scores(checkpoints_.folder().scores(), start_.epoch, scores_header(net_->num_exits(), step_->has_meta()));
+    trim_scores(checkpoints_.folder().scores(), start_.epoch,
+                scores_header(net_->num_exits(), learner_->step().has_meta()));
 }
 
 EpochMeter Trainer::run_epoch(int64_t epoch) {
@@ -155,20 +151,18 @@ EpochMeter Trainer::run_epoch(int64_t epoch) {
       ++it;  // it counts the loader's batches: a resume inside the epoch starts from it
       continue;
     }
-    lr_ = schedule_.at(epoch, it);
-    sgd_.set_lr(lr_);
     const auto images = batch->images.to(options_.device(), /*non_blocking=*/true);
     const auto labels = batch->labels.to(options_.device(), /*non_blocking=*/true);
-    const StepReport report = step_->run(images, labels, {it, lr_ / schedule_.base_lr});
+    const StepReport report = learner_->learn(images, labels, epoch, it);
     divergence_.add(report, epoch + 1, it + 1);
     meter.add(report, labels);
     if (per_sample_) per_sample_->add(batch->indices, report);
     // The host reads whether the run diverged where it reads anyway: at progress lines (every rank at
     // the same iterations), before checkpoints and at the epoch's end.
     if (options_.print_freq() > 0 && (it + 1) % options_.print_freq() == 0) divergence_.check();
-    progress_->iteration_done(it, labels.size(0), lr_, meter);
+    progress_->iteration_done(it, labels.size(0), learner_->lr(), meter);
     if (options_.on_iteration())
-      options_.on_iteration()({epoch, it, train_loader_->num_batches(), lr_, labels.size(0)});
+      options_.on_iteration()({epoch, it, train_loader_->num_batches(), learner_->lr(), labels.size(0)});
     ++it;
     checkpoint_within_epoch(epoch, it, meter);
   }
@@ -227,15 +221,17 @@ eval::ExitOutputs Trainer::evaluate(dataset::BatchLoader& loader) {
 }
 
 void Trainer::append_scores(int64_t epoch, const EpochMeter& meter) const {
-  std::ofstream scores(checkpoints_.folder().scores(), std::ios::app);
-  scores << epoch + 1 << '\t' << lr_;
-  if (step_->has_meta()) scores << '\t' << step_->meta_lr();
+  std::ostringstream scores;
+  const auto& step = learner_->step();
+  scores << epoch + 1 << '\t' << learner_->lr();
+  if (step.has_meta()) scores << '\t' << step.meta_lr();
   for (size_t k = 0; k < meter.loss.size(); ++k) scores << '\t' << meter.mean_loss(k);
   for (size_t k = 0; k < meter.loss.size(); ++k) scores << '\t' << meter.top1(k);
-  if (step_->has_meta()) scores << '\t' << meter.mean_meta_loss();
+  if (step.has_meta()) scores << '\t' << meter.mean_meta_loss();
   for (const auto& m : result_.last_test) scores << '\t' << m.loss;
   for (const auto& m : result_.last_test) scores << '\t' << m.top1;
   scores << '\n';
+  runtime::append_file_atomically(checkpoints_.folder().scores(), scores.str());
 }
 
 io::Checkpoint Trainer::checkpoint(int64_t epochs_done) const {
@@ -244,9 +240,9 @@ io::Checkpoint Trainer::checkpoint(int64_t epochs_done) const {
   c.arch = net_->arch();
   c.config = models::describe(arch_);
   c.state_dict = io::state_dict(*net_);
-  c.optimizer = sgd_.state_dict();
+  c.optimizer = learner_->sgd().state_dict();
   c.best_prec1 = result_.best_prec1;
-  step_->save(c);
+  learner_->step().save(c);
   check_finite(c);
   return c;
 }

@@ -23,6 +23,7 @@
 #include "l2w/models/network_options.h"
 #include "l2w/train/divergence.h"
 #include "l2w/train/epoch_meter.h"
+#include "l2w/train/learner.h"
 #include "l2w/train/lr_schedule.h"
 #include "l2w/train/per_sample_record.h"
 #include "l2w/train/progress_printer.h"
@@ -86,9 +87,6 @@ struct TrainerOptions {
   TORCH_ARG(std::function<void(const IterationDone&)>, on_iteration);
 };
 
-// Makes the method's step for the network, its optimizer and its data parallelism (never null).
-using StepFactory =
-    std::function<std::unique_ptr<TrainStep>(models::MultiExitNetworkImpl&, Sgd&, distributed::DataParallel*)>;
 
 struct TrainResult {
   std::vector<eval::ExitMetrics> last_test;  // the final epoch's test metrics
@@ -132,17 +130,14 @@ class Trainer {
   distributed::DataParallel parallel_;
   const bool quiet_;  // options.quiet, and every rank but 0
   RunCheckpoints checkpoints_;
-  LrSchedule schedule_;  // options.schedule with the run's epochs and iterations per epoch
   dataset::TrainValidSplit split_;
   std::unique_ptr<dataset::BatchLoader> train_loader_, test_loader_;
-  Sgd sgd_;
-  std::unique_ptr<TrainStep> step_;
+  std::optional<Learner> learner_;  // the iterations, SGD and the method's step
   DivergenceWatch divergence_;
   std::vector<torch::Tensor> replicated_;  // what every rank holds alike: backbone and method parameters
   std::optional<ProgressPrinter> progress_;
   std::optional<PerSampleRecord> per_sample_;  // in epochs that record one
   ResumePoint start_;
-  double lr_ = 0;  // the latest iteration's
   std::optional<eval::ExitOutputs> test_outputs_;  // of the latest model
   TrainResult result_;
 };
