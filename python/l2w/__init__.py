@@ -146,12 +146,8 @@ class Learner:
     then the method's step (L2W: both halves' meta step and real step, the WPN's Adam included; plain:
     one SGD step). ``epochs`` and ``iterations_per_epoch`` place iterations on the schedule.
 
-    Options (``None`` or absent: l2w's default, as ``l2w train --help`` shows it): ``method`` ("l2w" or
-    "plain"), ``lr``, ``lr_type`` ("cosine" or "multistep"), ``decay_rate``, ``milestones``,
-    ``momentum``, ``weight_decay``, ``nesterov``, ``label_smoothing``, and L2W's ``meta_grad`` ("exact" or
-    "fd"), ``meta_lr``, ``meta_weight_decay``, ``meta_interval``, ``epsilon``, ``target_p_index``,
-    ``meta_net_hidden_size``, ``meta_net_num_layers``, ``meta_net_input_type``,
-    ``constraint_dimension``, ``fd_epsilon``; for IMTA's second stage ``kd_temperature``, ``kd_gamma``.
+    Options (``None`` or absent: the default; the names of ``l2w train``'s flags, listed below from
+    the library's own option lists):
     """
 
     def __init__(self, network: Network, *, epochs: int, iterations_per_epoch: int,
@@ -202,12 +198,12 @@ def train(network: Network, *, data: str = "fashion-mnist", train_url: str = "ru
     built with ``imta_stage2=True, imta_from=...`` trains IMTA's second stage by distillation (give
     ``method="plain"``), choosing thresholds on its first stage's held-out images, as the command does.
 
-    Options by their ``l2w train`` names: ``epochs``, ``batch_size``, ``seed`` (the data's order and
-    augmentation), ``data_url``, ``train_limit``, ``test_limit``, ``use_valid``, ``num_sample_valid``,
-    ``workers``, ``print_freq``, ``resume``, ``finetune_from``, ``save_every``, and :class:`Learner`'s.
     ``progress``: a tqdm bar when tqdm is installed (True), nothing (False), or a callback
     ``(epoch, iteration, iterations, lr, images)`` after every iteration. Ctrl-C ends the current
     iteration, writes its checkpoint and raises ``KeyboardInterrupt`` (the same call continues from it).
+
+    Options (``None`` or absent: the default; the names of ``l2w train``'s flags, listed below from
+    the library's own option lists):
     """
     options.setdefault("print_freq", 0)
     callback = None
@@ -238,6 +234,20 @@ def train(network: Network, *, data: str = "fashion-mnist", train_url: str = "ru
             bar.close()
     return TrainResult(out["test"], [tuple(c) for c in out["costs"]], [tuple(p) for p in out["dynamic"]],
                        out["best_prec1"], out["epochs_run"])
+
+
+def _options_doc(*kinds: str) -> str:
+    """The options of ``kinds`` (see ``_l2w._option_help``) as docstring lines."""
+    lines = []
+    for kind in kinds:
+        for name, type_name, default, help_text in _l2w._option_help(kind):
+            shown = f", default {default}" if default != "" else ""
+            lines.append(f"    - ``{name}`` ({type_name}{shown}): {help_text}")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+Learner.__doc__ = (Learner.__doc__ or "") + _options_doc("optimizer", "method")
+train.__doc__ = (train.__doc__ or "") + _options_doc("data", "trainer", "method")
 
 
 @dataclass

@@ -1,4 +1,5 @@
 #include "bindings.h"
+#include "l2w/runtime/process_setup.h"
 
 #include "l2w/dataset/image_dataset.h"
 #include "l2w/io/state_dict.h"
@@ -31,6 +32,9 @@ PYBIND11_MODULE(_l2w, m) {
   namespace py = pybind11;
   py::module_::import("torch");  // torch's type casters and its Module class come from torch._C
   m.doc() = "l2w's C++ library: multi-exit networks, L2W training, budgeted evaluation, early-exit inference.";
+  // The allocator's policy and oneDNN's cache, as the command sets them up (the thread count stays the
+  // user's: torch.set_num_threads).
+  l2w::runtime::set_up_process();
   l2w::python::bind_errors(m);
   l2w::python::bind_networks(m);
   l2w::python::bind_data(m);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bindings.h"
+#include "l2w/runtime/option_list.h"
 
 namespace l2w::python {
 
@@ -43,6 +44,15 @@ class OptionReader {
     }
     throw std::invalid_argument(key + ": '" + text + "' is not one of " + listed);
   }
+  // Sets each option of `list` that is given onto `target`, through the option's own parsing and checks
+  // (options::OptionError, a ValueError in Python, names it).
+  template <class S>
+  void read(S& target, const options::OptionList<S>& list) {
+    for (const auto& o : list) {
+      const auto value = given(o.name);
+      if (value) o.set(target, text_of(o.name, *value, o.is_switch));
+    }
+  }
   // std::invalid_argument naming every option given that was not read.
   void check_all_read() const {
     std::string unknown;
@@ -74,6 +84,23 @@ class OptionReader {
     py::object value = options_[py::str(key)];
     if (value.is_none()) return std::nullopt;
     return value;
+  }
+
+  // A Python value as the command line would write it: a bool (for yes/no options only), an int, a float
+  // (its shortest exact form), a string, or a list or tuple of them (comma-separated).
+  static std::string text_of(const std::string& name, const py::handle& value, bool yes_no) {
+    if (py::isinstance<py::bool_>(value)) {
+      if (!yes_no) throw options::OptionError(name, py::repr(value).cast<std::string>() + " is not a value it takes");
+      return value.cast<bool>() ? "true" : "false";
+    }
+    if (py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value)) return py::repr(value).cast<std::string>();
+    if (py::isinstance<py::str>(value)) return value.cast<std::string>();
+    if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+      std::string joined;
+      for (const auto& item : value) joined += (joined.empty() ? "" : ",") + text_of(name, item, false);
+      return joined;
+    }
+    throw options::OptionError(name, py::repr(value).cast<std::string>() + " is not a value it takes");
   }
 
   py::dict options_;

@@ -17,47 +17,19 @@
 namespace l2w::python {
 namespace {
 
-template <class T>
-std::vector<T> all_of(std::initializer_list<T> values) {
-  return values;
-}
-
-// The method's options: --method and L2W's (or IMTA's distillation) flags, by the reference's names.
+// The method's options by the reference's names: method, L2W's (or IMTA's distillation's), label smoothing.
 meta::MethodOptions method_options(OptionReader& in) {
   meta::MethodOptions o;
-  in.read_choice("method", o.method(), all_of({meta::Method::kL2W, meta::Method::kPlain}), meta::method_name);
-  auto& m = o.meta();
-  in.read_choice("meta_grad", m.meta_grad(), all_of({meta::MetaGrad::kExact, meta::MetaGrad::kFiniteDifference}),
-                 meta::meta_grad_name);
-  in.read("meta_lr", m.meta_lr());
-  in.read("meta_weight_decay", m.meta_weight_decay());
-  in.read("meta_interval", m.meta_interval());
-  in.read("target_p_index", m.target_p_index());
-  in.read("label_smoothing", m.label_smoothing());
-  in.read("fd_epsilon", m.fd_epsilon());
-  in.read("epsilon", m.wpn().epsilon());
-  in.read("meta_net_hidden_size", m.wpn().hidden_size());
-  in.read("meta_net_num_layers", m.wpn().num_layers());
-  in.read_choice("meta_net_input_type", m.wpn().input(),
-                 all_of({meta::WpnInput::kLoss, meta::WpnInput::kConfidence, meta::WpnInput::kBoth}),
-                 meta::wpn_input_name);
-  in.read_choice("constraint_dimension", m.wpn().constraint(),
-                 all_of({meta::Constraint::kRow, meta::Constraint::kCol, meta::Constraint::kMat}), meta::constraint_name);
-  in.read("kd_temperature", o.distillation().temperature());
-  in.read("kd_gamma", o.distillation().gamma());
+  in.read(o, meta::MethodOptions::option_list());
   return o;
 }
 
-// The backbone's SGD and the learning-rate schedule.
-void read_optimizer(OptionReader& in, train::SgdOptions& sgd, train::LrSchedule& schedule) {
-  in.read("lr", sgd.lr());
-  in.read("momentum", sgd.momentum());
-  in.read("weight_decay", sgd.weight_decay());
-  in.read("nesterov", sgd.nesterov());
-  in.read_choice("lr_type", schedule.type, all_of({train::LrType::kCosine, train::LrType::kMultistep}),
-                 train::lr_type_name);
-  in.read("decay_rate", schedule.decay_rate);
-  in.read("milestones", schedule.milestones);
+// Each option of `list` as (name, type, default, help), for the docstrings.
+template <class S>
+py::list option_help(const options::OptionList<S>& list, const S& defaults) {
+  py::list out;
+  for (const auto& o : list) out.append(py::make_tuple(o.name, o.type_name, o.text(defaults), o.help));
+  return out;
 }
 
 py::dict step_result(const train::StepReport& r, double lr) {
@@ -77,13 +49,12 @@ void bind_training(py::module_& m) {
       .def(py::init([](models::MultiExitNetwork net, int64_t epochs, int64_t iterations_per_epoch, py::dict options) {
              OptionReader in(options);
              train::LearnerOptions o;
-             read_optimizer(in, o.sgd(), o.schedule());
+             in.read(o.sgd(), train::SgdOptions::option_list());
+             in.read(o.schedule(), train::LrSchedule::option_list());
              const auto method = method_options(in);
              in.check_all_read();
              o.schedule().epochs = epochs;
              o.schedule().iterations_per_epoch = iterations_per_epoch;
-             if (o.schedule().type == train::LrType::kMultistep && o.schedule().milestones.empty())
-               o.schedule().milestones = train::default_milestones("cifar10", epochs);
              return std::make_unique<train::Learner>(net, o, meta::step_factory(method));
            }),
            py::arg("network"), py::arg("epochs"), py::arg("iterations_per_epoch"), py::arg("options"))
@@ -119,35 +90,34 @@ void bind_training(py::module_& m) {
           });
 
   m.def(
+      "_option_help",
+      [](const std::string& kind) {
+        if (kind == "data") return option_help(dataset::DataOptions::option_list(), dataset::DataOptions{});
+        if (kind == "trainer") return option_help(train::TrainerOptions::option_list(), train::TrainerOptions{});
+        if (kind == "optimizer") {
+          auto out = option_help(train::SgdOptions::option_list(), train::SgdOptions{});
+          out += option_help(train::LrSchedule::option_list(), train::LrSchedule{});
+          return out;
+        }
+        if (kind == "method") return option_help(meta::MethodOptions::option_list(), meta::MethodOptions{});
+        throw std::invalid_argument("kind: '" + kind + "' is not one of data, trainer, optimizer, method");
+      },
+      py::arg("kind"),
+      "The options of `kind` (data, trainer, optimizer, method) as (name, type, default, help): what the "
+      "docstrings list.");
+  m.def(
       "_train",
       [](models::MultiExitNetwork net, const std::string& description, const std::string& imta_from, py::dict options,
          py::object on_iteration) {
         OptionReader in(options);
         dataset::DataOptions data_options;
-        in.read("data", data_options.name);
-        in.read("data_url", data_options.root);
-        in.read("train_limit", data_options.train_limit);
-        in.read("test_limit", data_options.test_limit);
-        train::TrainerOptions o;
-        in.read("train_url", o.run_dir());
-        in.read("epochs", o.epochs());
-        in.read("batch_size", o.batch_size());
-        in.read("seed", o.seed());
-        in.read("print_freq", o.print_freq());
-        in.read("workers", o.workers());
-        in.read("use_valid", o.use_valid());
-        in.read("num_sample_valid", o.num_sample_valid());
-        in.read("resume", o.resume());
-        in.read("finetune_from", o.finetune_from());
-        in.read("save_every", o.save_every());
-        read_optimizer(in, o.sgd(), o.schedule());
-        const auto method = method_options(in);
+        in.read(data_options, dataset::DataOptions::option_list());
+        train::TrainerOptions trainer;
+        in.read(trainer, train::TrainerOptions::option_list());
+        auto method = method_options(in);
         in.check_all_read();
-        train::check_sgd_options(o.sgd());
-        o.schedule().base_lr = o.sgd().lr();
-        if (o.schedule().milestones.empty()) o.schedule().milestones = train::default_milestones(data_options.name, o.epochs());
-        // IMTA's second stage chooses thresholds on its first stage's held-out images, as `l2w train` does.
-        if (!imta_from.empty()) o.adopt_valid_index(io::run_folder_of_checkpoint(imta_from).valid_index());
+        auto o = train::complete_trainer_options(trainer, data_options.name, imta_from);
+        method.amp(o.amp());
         if (!on_iteration.is_none()) {
           o.on_iteration([on_iteration](const train::IterationDone& done) {
             py::gil_scoped_acquire acquire;

@@ -150,8 +150,8 @@ int bench_data(const Flags& flags) {
 // The configuration line: what is measured, where, with which LibTorch.
 void print_bench_header(const Flags& flags, const models::NetworkOptions& options, const torch::Device& device,
                         int64_t world) {
-  std::cout << "bench train: " << models::describe(options) << "\n  method " << meta::method_name(flags.method)
-            << (flags.method == Method::kL2W ? " (--meta_grad " + meta::meta_grad_name(flags.meta.meta_grad()) + ")" : std::string())
+  std::cout << "bench train: " << models::describe(options) << "\n  method " << meta::method_name(flags.method.method())
+            << (flags.method.method() == Method::kL2W ? " (--meta_grad " + meta::meta_grad_name(flags.method.meta().meta_grad()) + ")" : std::string())
             << ", batch " << flags.run.batch_size() << ", amp " << runtime::amp_name(flags.run.amp()) << ", LibTorch " << TORCH_VERSION << ", "
             << at::get_num_threads() << " intra-op threads, device " << device << " (" << runtime::device_name(device)
             << ")"
@@ -165,7 +165,7 @@ void compare_with_exact(const Flags& flags, models::MultiExitNetworkImpl& net, t
                         const torch::Tensor& images, const torch::Tensor& labels, const torch::Device& device,
                         double fd_rate) {
   Flags exact_flags = flags;
-  exact_flags.meta.meta_grad(meta::MetaGrad::kExact);
+  exact_flags.method.meta().meta_grad(meta::MetaGrad::kExact);
   auto exact = meta::make_step(method_options(exact_flags), net, sgd);
   runtime::reset_peak_memory(device);
   const double exact_rate = training_rate(*exact, images, labels, flags.bench_iterations, device);
@@ -247,12 +247,12 @@ int bench_train_command(const Flags& flags) {
   std::printf("matmul GFLOP/s      %.1f  (float32 product on %s, this run)\n", peak, device.str().c_str());
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
   std::printf("%s %.0f\n", device.is_cuda() ? "peak GPU memory MB " : "peak resident MB   ", peak_mb);
-  print_host_syncs(*step, images, labels, flags.meta.meta_interval(), device);
+  print_host_syncs(*step, images, labels, flags.method.meta().meta_interval(), device);
   if (flags.bench_profile > 0) print_operator_profile(*step, images, labels, flags.bench_profile, device);
-  if (flags.method == Method::kL2W && flags.meta.meta_grad() == meta::MetaGrad::kFiniteDifference && world == 1)
+  if (flags.method.method() == Method::kL2W && flags.method.meta().meta_grad() == meta::MetaGrad::kFiniteDifference && world == 1)
     compare_with_exact(flags, *net, sgd, images, labels, device, images_per_s);
   if (device.is_cuda() && flags.run.cuda_graphs() && world == 1)
-    compare_with_graphs(std::move(step), images, labels, flags.bench_iterations, flags.meta.meta_interval(), device,
+    compare_with_graphs(std::move(step), images, labels, flags.bench_iterations, flags.method.meta().meta_interval(), device,
                         images_per_s);
   return 0;
 }

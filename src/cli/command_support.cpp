@@ -6,10 +6,6 @@
 #include <iostream>
 #include <thread>
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
 #include "l2w/distributed/process_group.h"
 #include "l2w/io/checkpoint.h"
 #include "l2w/runtime/device.h"
@@ -36,10 +32,11 @@ std::shared_ptr<distributed::Communicator> join_job(const Flags& flags, torch::D
 }
 
 void check_batch_divides(const Flags& flags) {
+  const int64_t world = job_options(flags).world_size;
   try {
-    distributed::share_of_batch(flags.run.batch_size(), job_options(flags).world_size);
+    distributed::share_of_batch(flags.run.batch_size(), world);
   } catch (const std::invalid_argument& e) {
-    throw FlagError(std::string("--batch-size: ") + e.what());
+    throw flag_error(e);
   }
 }
 
@@ -65,35 +62,10 @@ void report_error(const std::string& kind, const std::string& message) {
 }
 
 torch::Device setup_runtime(const Flags& f) {
-#ifdef __GLIBC__
-  // Training allocates and frees the same multi-megabyte activations every step. glibc would hand them
-  // back to the kernel (mmap above 128 KiB by default, heap trimming) and page-fault them in again, a
-  // visible share of a CPU training step. Keep them in the heap instead.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_TOP_PAD, 256 << 20);
-#endif
-  // oneDNN keeps 1024 prepared convolution kernels by default; early-exit inference meets each layer at
-  // several batch sizes (docs/inference.md), more than that on the larger networks. Read at first use.
-  setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8192", /*overwrite=*/0);
-  // LibTorch may start with fewer threads than cores: set the count explicitly. Without --threads,
-  // OMP_NUM_THREADS decides, as for any LibTorch program (torchrun sets it to 1 for several ranks; the
-  // test suite, to share the cores among the tests it runs at once); without either, several ranks on
-  // one machine (l2w launch) share its cores.
-  const char* omp_threads = std::getenv("OMP_NUM_THREADS");
-  const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
-  const int sharing = local_world != nullptr ? std::max(1, std::atoi(local_world)) : 1;
-  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  int threads = std::max(1, cores / sharing);
-  if (omp_threads != nullptr && std::atoi(omp_threads) > 0) threads = std::atoi(omp_threads);
-  if (f.threads > 0) threads = int(f.threads);
-  at::set_num_threads(threads);
   try {
-    const torch::Device device = runtime::parse_device(f.device);
-    runtime::prepare(device);
-    return device;
+    return runtime::set_up_run(f.runtime);
   } catch (const std::invalid_argument& e) {
-    throw FlagError(std::string("--device ") + e.what());
+    throw flag_error(e);
   }
 }
 

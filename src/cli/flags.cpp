@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 #include <utility>
 
@@ -9,6 +10,19 @@
 #include "l2w/runtime/mixed_precision.h"
 
 namespace l2w::cli {
+
+// The flag of each option name, as added: what errors naming an option are rendered with.
+namespace {
+
+std::map<std::string, std::string>& flags_of_options() {
+  static std::map<std::string, std::string> flags;
+  return flags;
+}
+
+}  // namespace
+
+void register_flag(const std::string& name, const std::string& flag) { flags_of_options().emplace(name, flag); }
+
 namespace {
 
 // The words a choice flag takes, each with its value. Built from the library's own names where it has
@@ -62,33 +76,48 @@ CLI::Option* add_choice(CLI::App& app, const std::string& names, Target& target,
   return option;
 }
 
-const Choices<Method> kMethods = named({Method::kL2W, Method::kPlain}, meta::method_name);
 const Choices<ClientMode> kClientModes{
     {"keep-alive", ClientMode::kKeepAlive}, {"new-connection", ClientMode::kNewConnection}, {"both", ClientMode::kBoth}};
 const Choices<EvalMode> kEvalModes{{"anytime", EvalMode::kAnytime}, {"dynamic", EvalMode::kDynamic}, {"both", EvalMode::kBoth}};
 const Choices<StepModeFlag> kStepModes{
     {"even", StepModeFlag::kEven}, {"lin_grow", StepModeFlag::kLinGrow}, {"lg", StepModeFlag::kLg}};
-const Choices<runtime::Amp> kAmps = named({runtime::Amp::kOff, runtime::Amp::kBf16, runtime::Amp::kFp16}, runtime::amp_name);
 const Choices<models::Arch> kArchs = named({models::Arch::kMSDNet, models::Arch::kRANet}, models::arch_name);
 const Choices<models::Prune> kPrunes = named({models::Prune::kMax, models::Prune::kMin}, models::prune_name);
-const Choices<train::LrType> kLrTypes = named({train::LrType::kCosine, train::LrType::kMultistep}, train::lr_type_name);
-const Choices<meta::WpnInput> kWpnInputs =
-    named({meta::WpnInput::kLoss, meta::WpnInput::kConfidence, meta::WpnInput::kBoth}, meta::wpn_input_name);
-const Choices<meta::Constraint> kConstraints =
-    named({meta::Constraint::kRow, meta::Constraint::kCol, meta::Constraint::kMat}, meta::constraint_name);
-const Choices<meta::MetaGrad> kMetaGrads =
-    named({meta::MetaGrad::kExact, meta::MetaGrad::kFiniteDifference}, meta::meta_grad_name);
-const Choices<infer::Layout> kLayouts =
-    named({infer::Layout::kAuto, infer::Layout::kChannelsLast, infer::Layout::kContiguous}, infer::layout_name);
-const Choices<infer::Batching> kBatchings =
-    named({infer::Batching::kStageWise, infer::Batching::kPerBatch}, infer::batching_name);
 const Choices<criterion::ExitCriterion> kExitCriteria = [] {
   Choices<criterion::ExitCriterion> choices;
   for (const auto c : criterion::all_exit_criteria()) choices.emplace_back(criterion::exit_criterion_name(c), c);
   return choices;
 }();
-const Choices<bool> kOnOff{{"on", true}, {"off", false}};
 const Choices<bool> kTrueFalse{{"true", true}, {"false", false}, {"True", true}, {"False", false}, {"1", true}, {"0", false}};
+
+
+// The options of `list` in `group` as flags setting `target`: spellings, help, the default shown (the
+// struct's own), and the option's own parsing and checks.
+template <class S>
+void add_options(CLI::App& app, S& target, const options::OptionList<S>& list, const std::string& group) {
+  for (const auto& o : list) {
+    if (o.group != group || o.flags.empty()) continue;
+    std::string names;
+    for (const auto& flag : o.flags) names += (names.empty() ? "" : ",") + flag;
+    register_flag(o.name, o.flags.front());
+    if (o.is_switch) {
+      app.add_flag_function(names, [&target, set = o.set](int64_t) { set(target, "true"); }, o.help);
+      continue;
+    }
+    app.add_option_function<std::string>(
+           names,
+           [&target, set = o.set, flag = o.flags.front()](const std::string& text) {
+             try {
+               set(target, text);
+             } catch (const options::OptionError& e) {
+               throw CLI::ValidationError(flag, e.why);
+             }
+           },
+           o.help)
+        ->type_name(o.type_name)
+        ->default_str(o.text(target));
+  }
+}
 
 // A dash-separated list of positive integers (1-2-4) into `target`.
 template <class Target>
@@ -144,27 +173,14 @@ const CLI::Validator kOpenUnit = number_check("(0, 1)", [](double v) { return v 
 
 
 void add_runtime_flags(CLI::App& app, Flags& f) {
-  app.add_option("--seed", f.run.seed(), "seed of initialisation, data order and augmentation")->capture_default_str();
-  app.add_option("--threads", f.threads,
-                 "LibTorch threads (0: OMP_NUM_THREADS if set, else all cores, shared among l2w launch's ranks)")
-      ->check(kNonNegative);
-  app.add_option("--device", f.device, "cpu | cuda[:i]");
-  app.add_option("--gpu", f.device, "accepted for the reference's scripts; same as --device")->group("");
+  add_options(app, f.run, train::TrainerOptions::option_list(), "runtime");
+  add_options(app, f.runtime, runtime::RuntimeOptions::option_list(), "runtime");
 }
 
-void add_run_flags(CLI::App& app, Flags& f) {
-  app.add_option("--train_url,--save", f.run.run_dir(), "run folder: scores, checkpoints, results")->capture_default_str();
-  app.add_option("--batch-size,-b", f.run.batch_size(), "images per batch (training: over all processes)")
-      ->check(kPositive)
-      ->capture_default_str();
-  app.add_option("--print-freq,-p", f.run.print_freq(), "progress line every N iterations")
-      ->check(kNonNegative)
-      ->capture_default_str();
-}
+void add_run_flags(CLI::App& app, Flags& f) { add_options(app, f.run, train::TrainerOptions::option_list(), "run"); }
 
 void add_precision_flag(CLI::App& app, Flags& f) {
-  add_choice(app, "--amp", f.run.amp(), kAmps, "mixed precision of the real step and evaluation (fp16: loss-scaled)")
-      ->default_str(word_for(kAmps, f.run.amp()));
+  add_options(app, f.run, train::TrainerOptions::option_list(), "precision");
 }
 
 void add_checkpoint_flags(CLI::App& app, Flags& f) {
@@ -173,6 +189,8 @@ void add_checkpoint_flags(CLI::App& app, Flags& f) {
 }
 
 void add_distributed_flags(CLI::App& app, Flags& f) {
+  register_flag("dist_url", "--dist_url");
+  register_flag("dist_backend", "--dist_backend");
   app.add_option("--dist_url", f.dist_url, "data-parallel job: rank 0's tcp://HOST:PORT (default: MASTER_ADDR/PORT)")
       ->group("Distributed");
   app.add_option("--world_size,--world-size", f.world_size, "processes in the job (default: WORLD_SIZE, else 1)")
@@ -188,21 +206,8 @@ void add_distributed_flags(CLI::App& app, Flags& f) {
 }
 
 void add_data_flags(CLI::App& app, Flags& f) {
-  app.add_option("--data", f.data.name, "cifar10 | cifar100 | ImageNet | fashion-mnist | mnist")
-      ->check(CLI::IsMember({"cifar10", "cifar100", "ImageNet", "fashion-mnist", "mnist"}))
-      ->capture_default_str();
-  app.add_option("--data_url,--data-root", f.data.root, "data folder (fashion-mnist: Debian's package folder)");
-  app.add_option("--workers,-j", f.run.workers(), "data loader threads (image folders: decode threads)")
-      ->check(kPositive)
-      ->capture_default_str();
-  app.add_flag("--skip-bad-images", f.run.skip_bad_images(), "skip and count image files that cannot be decoded");
-  app.add_option("--train-limit", f.data.train_limit, "use only the first N training samples")->check(kNonNegative);
-  app.add_option("--test-limit", f.data.test_limit, "use only the first N test samples")->check(kNonNegative);
-
-  app.add_flag("--use_valid,--use-valid", f.run.use_valid(), "hold out --num_sample_valid training samples for thresholds");
-  app.add_option("--num_sample_valid", f.run.num_sample_valid(), "held-out samples (ImageNet: 50000)")
-      ->check(kPositive)
-      ->capture_default_str();
+  add_options(app, f.data, dataset::DataOptions::option_list(), "data");
+  add_options(app, f.run, train::TrainerOptions::option_list(), "data");
 }
 
 void add_architecture_flags(CLI::App& app, Flags& f) {
@@ -247,65 +252,24 @@ void add_architecture_flags(CLI::App& app, Flags& f) {
 }
 
 void add_optimizer_flags(CLI::App& app, Flags& f) {
-  auto& o = f.run;
-  app.add_option("--epochs", o.epochs())->check(kPositive)->capture_default_str();
-  app.add_option("--lr,--learning-rate", o.sgd().lr())->check(kPositive)->capture_default_str();
-  add_choice(app, "--lr-type", o.schedule().type, kLrTypes, "schedule")->default_str(word_for(kLrTypes, o.schedule().type));
-  app.add_option("--decay-rate", o.schedule().decay_rate, "multistep decay factor")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_option("--momentum", o.sgd().momentum())->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  app.add_option("--weight-decay,--wd", o.sgd().weight_decay())->check(kNonNegative)->capture_default_str();
-  app.add_flag("--nesterov", o.sgd().nesterov());
-  app.add_option("--label-smoothing,--labelsmooth", f.meta.label_smoothing())
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_option("--resume", o.resume(), "checkpoint to resume from (default: the run folder's latest)");
-  app.add_option("--save-every,--save_every", o.save_every(),
-                 "also checkpoint every N iterations inside an epoch (SIGTERM, SIGINT or SIGUSR1 always write one)")
-      ->check(kNonNegative);
-  app.add_option("--finetune_from", o.finetune_from(), "initial weights from this checkpoint (l2w's or Python's)");
+  add_options(app, f.run, train::TrainerOptions::option_list(), "optimizer");
+  add_options(app, f.method, meta::MethodOptions::option_list(), "optimizer");
   app.add_flag("--gradient-equilibrium,--GE", f.gradient_equilibrium,
                "IMTA's gradient equilibrium (MSDNet): block k gets its exit's gradient over (n-k) and the later "
                "blocks' times (n-k-1)/(n-k)");
-  add_choice(app, "--cuda-graphs,--cuda_graphs", o.cuda_graphs(), kOnOff,
-             "with --device cuda: capture the training iteration as CUDA graphs and replay them")
-      ->default_str(word_for(kOnOff, o.cuda_graphs()));
+  register_flag("gradient_equilibrium", "--gradient-equilibrium");
 }
 
 void add_meta_flags(CLI::App& app, Flags& f) {
-  auto& m = f.meta;
-  add_choice(app, "--method", f.method, kMethods, "training method")->default_str(word_for(kMethods, f.method));
+  add_options(app, f.method, meta::MethodOptions::option_list(), "meta");
   auto* from = app.add_option("--imta-from", f.imta_from, "--imta-stage2: the first stage's checkpoint (its backbone, frozen)");
+  register_flag("imta_from", "--imta-from");
   app.add_flag("--imta-freeze-backbone-bn", f.imta_freeze_backbone_bn,
                "--imta-stage2: keep the frozen backbone in eval mode, its BatchNorm statistics unchanged (IMTA's own "
                "code normalises it with each batch's statistics and updates them)")
       ->needs(from);
-  app.add_option("--kd-temperature", f.distillation.temperature(), "--imta-stage2: distillation temperature T")
-      ->check(kPositive)
-      ->needs(from)
-      ->capture_default_str();
-  app.add_option("--kd-gamma", f.distillation.gamma(), "--imta-stage2: the teacher's share of each early exit's loss")
-      ->check(CLI::Range(0.0, 1.0))
-      ->needs(from)
-      ->capture_default_str();
-  app.add_option("--meta_net_hidden_size", m.wpn().hidden_size())->check(kPositive)->capture_default_str();
-  app.add_option("--meta_net_num_layers", m.wpn().num_layers())->check(kPositive)->capture_default_str();
-  app.add_option("--meta_interval", m.meta_interval())->check(kPositive)->capture_default_str();
-  app.add_option("--meta_lr", m.meta_lr())->check(kNonNegative)->capture_default_str();
-  app.add_option("--meta_weight_decay", m.meta_weight_decay())->check(kNonNegative)->capture_default_str();
-  app.add_option("--epsilon", m.wpn().epsilon())->check(kNonNegative)->capture_default_str();
-  app.add_option("--target_p_index", m.target_p_index(), "1..39")->check(CLI::Range(1, 39))->capture_default_str();
-  add_choice(app, "--meta_net_input_type", m.wpn().input(), kWpnInputs, "the WPN's input")
-      ->default_str(word_for(kWpnInputs, m.wpn().input()));
-  add_choice(app, "--constraint_dimension", m.wpn().constraint(), kConstraints, "what the WPN's outputs are centred over")
-      ->default_str(word_for(kConstraints, m.wpn().constraint()));
-  add_choice(app, "--meta_grad", m.meta_grad(), kMetaGrads,
-             "exact (second-order backward) | fd (first order: a finite-difference directional derivative)")
-      ->default_str(word_for(kMetaGrads, m.meta_grad()));
-  app.add_option("--fd_epsilon", m.fd_epsilon(), "fd: relative step, delta = e*(1+|theta|)/|h| (0: by precision)")
-      ->check(kNonNegative)
-      ->capture_default_str();
+  // The distillation's options mean something only for the second stage.
+  for (const auto* flag : {"--kd-temperature", "--kd-gamma"}) app.get_option(flag)->needs(from);
 }
 
 void add_latency_flag(CLI::App& app, Flags& f) {
@@ -313,66 +277,18 @@ void add_latency_flag(CLI::App& app, Flags& f) {
 }
 
 void add_deployment_flags(CLI::App& app, Flags& f) {
-  add_choice(app, "--memory-format", f.deployment.layout(), kLayouts,
-             "layout of the inference form's weights and activations (auto: the faster measured)")
-      ->default_str(word_for(kLayouts, f.deployment.layout()));
-  app.add_flag("--training-form", f.deployment.training_form(),
-               "run the network as trained (BatchNorm not folded, contiguous): for comparison");
-  add_choice(app, "--batching", f.deployment.batching(), kBatchings,
-             "stage-wise: every block at --batch-size, images waiting between blocks; per-batch: each batch "
-             "compacted at every exit (for comparison)")
-      ->default_str(word_for(kBatchings, f.deployment.batching()));
+  add_options(app, f.deployment, infer::DeploymentOptions::option_list(), "deployment");
 }
 
 #ifdef L2W_WITH_SERVER
-namespace {
-
-// A flag in milliseconds for an option in seconds: the default shown is the library's, converted.
-CLI::Option* add_milliseconds(CLI::App& app, const std::string& name, double& seconds, const std::string& help) {
-  auto* option = app.add_option_function<double>(
-      name, [&seconds](double ms) { seconds = ms / 1e3; }, help);
-  std::ostringstream shown;
-  shown << seconds * 1e3;
-  return option->default_str(shown.str());
-}
-
-}  // namespace
-
 void add_serving_flags(CLI::App& app, Flags& f) {
-  auto& s = f.serving;
-  add_milliseconds(app, "--slo-ms", s.controller().slo_s(),
-                   "latency target per request, ms: the budget falls as load rises to keep it")
-      ->check(kPositive);
-  app.add_option("--budgets", s.budgets(), "budget menu file (default: fitted on the validation images, RUN/budgets.txt)");
-  app.add_option("--budget", s.budget_muladds(), "pin the most expensive budget within these MUL-ADDs per image")
-      ->check(kPositive);
-  app.add_option("--max-batch", s.controller().max_batch(), "images per batch at most")
-      ->check(kPositive)
-      ->capture_default_str();
-  add_milliseconds(app, "--max-wait-ms", s.controller().max_wait_s(), "how long a batch waits to fill, ms")
-      ->check(kNonNegative);
-  app.add_option("--max-queue", s.queue().max_queued_images(), "images queued at most; beyond, 503")
-      ->check(kPositive)
-      ->capture_default_str();
-  app.add_option("--max-body-bytes", s.server().max_body_bytes(), "request bodies beyond this get 413")
-      ->check(kPositive)
-      ->capture_default_str();
-  app.add_option("--max-image-pixels", s.server().max_image_pixels(),
-                 "images whose headers declare more pixels get 413, undecoded (default: Pillow's limit)")
-      ->check(kPositive)
-      ->capture_default_str();
+  add_options(app, f.serving, serve::ServingOptions::option_list(), "serving");
   add_deployment_flags(app, f);
   add_exit_criterion_flag(app, f);
 }
 
 void add_listening_flags(CLI::App& app, Flags& f) {
-  auto& server = f.serving.server();
-  app.add_option("--bind", server.bind(), "address to listen on (default loopback only)")->capture_default_str();
-  app.add_option("--port", server.port(), "port (0: a free one, printed)")
-      ->check(CLI::Range(0, 65535))
-      ->capture_default_str();
-  app.add_option("--access-log", server.access_log(),
-                 "append a line per request to this file: time, request id, method and path, status, exits, ms");
+  add_options(app, f.serving, serve::ServingOptions::option_list(), "listening");
 }
 
 void add_load_flags(CLI::App& app, Flags& f) {
@@ -391,6 +307,7 @@ void add_exit_criterion_flag(CLI::App& app, Flags& f) {
   add_choice(app, "--exit-criterion", f.exit_criterion, kExitCriteria,
              "each exit's score compared with its threshold (docs/exit_policies.md)")
       ->default_str(word_for(kExitCriteria, f.exit_criterion));
+  register_flag("exit_criterion", "--exit-criterion");
 }
 
 void apply_data_defaults(const CLI::App& app, Flags& f) {
@@ -449,17 +366,16 @@ dataset::DataGeometry data_geometry(const Flags& f, const dataset::DataSplits& d
 dataset::DataOptions data_options(const Flags& f) { return f.data; }
 
 train::TrainerOptions trainer_options(const Flags& f, const torch::Device& device) {
-  if (f.run.sgd().nesterov() && f.run.sgd().momentum() == 0) throw FlagError("--nesterov needs a non-zero --momentum");
-  auto o = f.run;
-  o.schedule().base_lr = o.sgd().lr();
-  o.schedule().milestones = train::default_milestones(f.data.name, o.epochs());
-  // IMTA's second stage chooses thresholds on its first stage's held-out images.
-  if (!f.imta_from.empty()) o.adopt_valid_index(io::run_folder_of_checkpoint(f.imta_from).valid_index());
-  return o.device(device);
+  try {
+    return train::complete_trainer_options(f.run, f.data.name, f.imta_from).device(device);
+  } catch (const std::invalid_argument& e) {
+    throw flag_error(e);
+  }
 }
 
 meta::MethodOptions method_options(const Flags& f) {
-  return meta::MethodOptions().method(f.method).meta(f.meta).distillation(f.distillation).amp(f.run.amp());
+  auto o = f.method;
+  return o.amp(f.run.amp());
 }
 
 train::NetworkBuildOptions build_options(const Flags& f, const models::NetworkOptions& arch) {
@@ -471,50 +387,20 @@ train::NetworkBuildOptions build_options(const Flags& f, const models::NetworkOp
       .imta_freeze_backbone_bn(f.imta_freeze_backbone_bn);
 }
 
-namespace {
-
-// The flag of each library option whose field has another name.
-const std::vector<std::pair<std::string, std::string>> kFlagOfField{
-    {"gradient_equilibrium", "--gradient-equilibrium"},
-    {"imta_heads", "--imta-stage2"},
-    {"imta_from", "--imta-from"},
-    {"method", "--method"},
-    {"budget_muladds", "--budget"},
-    {"max_accuracy_drop", "--max-accuracy-drop"},
-    {"risk_confidence", "--risk-confidence"},
-    {"num_sample_valid", "--num_sample_valid"},
-    {"budgets", "--budgets"},
-    {"exit_criterion", "--exit-criterion"},
-    {"lr", "--lr"},
-    {"momentum", "--momentum"},
-    {"weight_decay", "--weight-decay"},
-};
-
-}  // namespace
+std::string flag_of(const std::string& name) {
+  const auto& flags = flags_of_options();
+  const auto found = flags.find(name);
+  return found == flags.end() ? name : found->second;
+}
 
 FlagError flag_error(const std::exception& e) {
-  std::string message = e.what();
-  const auto identifier = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
-  for (const auto& [field, flag] : kFlagOfField) {
-    // A field named by a plain word is the option only where it leads the message.
-    const bool anywhere = field.find('_') != std::string::npos;
-    for (size_t at = message.find(field); at != std::string::npos; at = message.find(field, at)) {
-      const size_t end = at + field.size();
-      const bool whole = (at == 0 || !identifier(message[at - 1])) && (end == message.size() || !identifier(message[end]));
-      if (whole && (anywhere || at == 0)) {
-        message.replace(at, field.size(), flag);
-        at += flag.size();
-      } else {
-        at = end;
-      }
-    }
-  }
-  return FlagError(message);
+  if (const auto* option = dynamic_cast<const options::OptionError*>(&e)) return FlagError(flag_of(option->name) + ": " + option->why);
+  return FlagError(e.what());
 }
 
 infer::DeploymentOptions deployment_options(const Flags& f) {
   auto o = f.deployment;
-  return o.choose_latency_threads(f.threads <= 0);
+  return o.choose_latency_threads(f.runtime.threads() <= 0);
 }
 
 distributed::JobOptions job_options(const Flags& f) {
@@ -528,7 +414,7 @@ distributed::JobOptions job_options(const Flags& f) {
     distributed::check_job(job);
     return job;
   } catch (const std::invalid_argument& e) {
-    throw FlagError(e.what());
+    throw flag_error(e);
   }
 }
 

@@ -14,6 +14,7 @@
 #include "l2w/infer/deployment.h"
 #include "l2w/meta/training_method.h"
 #include "l2w/models/network_options.h"
+#include "l2w/runtime/process_setup.h"
 #include "l2w/train/trained_network.h"
 #ifdef L2W_WITH_SERVER
 #include "l2w/serve/serving_stack.h"
@@ -35,7 +36,7 @@ struct Flags {
   // The library's options, bound to their flags: a flag left out keeps the default written on the
   // options struct (l2w COMMAND --help shows it).
   train::TrainerOptions run;   // run folder, epochs, batch, optimiser, schedule, loading, checkpoints, --amp
-  meta::MetaOptions meta{1};   // L2W's flags and --label-smoothing; the exit count comes with the network
+  meta::MethodOptions method;  // --method, L2W's flags, --label-smoothing, IMTA's distillation
   dataset::DataOptions data;   // --data, --data_url, --train-limit, --test-limit
   infer::DeploymentOptions deployment;  // --memory-format, --training-form
   models::Arch arch = models::Arch::kMSDNet;
@@ -51,15 +52,12 @@ struct Flags {
   bool imta_stage2 = false;           // IMTA's second-stage heads (ISC) on the backbone
   std::string imta_from;              // train --imta-stage2: the first stage's checkpoint
   bool imta_freeze_backbone_bn = false;  // train --imta-stage2: the backbone stays in eval mode
-  criterion::DistillationOptions distillation;  // --kd-temperature, --kd-gamma
 
   // The command line's own.
-  Method method = Method::kL2W;
   EvalMode evalmode = EvalMode::kAnytime;
   criterion::ExitCriterion exit_criterion = criterion::ExitCriterion::kMaxProb;
   std::string evaluate_from;
-  int64_t threads = 0;  // 0: all cores
-  std::string device = "cpu";
+  runtime::RuntimeOptions runtime;  // --threads, --device
   // eval.
   bool save_probs = false;
   double budget = 0;  // MUL-ADDs per image; 0: no thresholds file
@@ -159,7 +157,12 @@ struct FlagError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// A library error that names an option by its field (std::invalid_argument), with the flag's spelling.
+// A library error naming an option (options::OptionError) with the option's flag; any other as it is.
 FlagError flag_error(const std::exception& e);
+
+// The flag of the option `name` (as the option lists and errors name it), or the name itself when no
+// flag was added for it; register_flag records a flag added by hand.
+std::string flag_of(const std::string& name);
+void register_flag(const std::string& name, const std::string& flag);
 
 }  // namespace l2w::cli

@@ -21,7 +21,7 @@ int launch_command(const Flags& flags) {
   try {
     return distributed::launch(command, options);
   } catch (const std::invalid_argument& e) {
-    throw FlagError(e.what());
+    throw flag_error(e);
   }
 }
 

@@ -58,6 +58,8 @@ void add_compare_flags(CLI::App& app, Flags& f) {
 }
 
 void add_launch_flags(CLI::App& app, Flags& f) {
+  for (const auto& [name, flag] : {std::pair{"nproc", "--nproc"}, {"node_rank", "--node_rank"}, {"master_port", "--master_port"}})
+    register_flag(name, flag);
   app.add_option("--nproc,--nproc_per_node,--nproc-per-node", f.nproc, "processes on this machine")->check(kPositive);
   app.add_option("--nnodes", f.nnodes, "machines in the job (each runs l2w launch)")->check(kPositive);
   app.add_option("--node_rank,--node-rank", f.node_rank, "this machine's index")->check(kNonNegative);

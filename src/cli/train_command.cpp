@@ -9,7 +9,7 @@ int train_command(const Flags& flags) {
   if (flags.imta_stage2 && flags.imta_from.empty())
     throw FlagError("--imta-stage2: training the second stage needs --imta-from CKPT, the first stage's checkpoint");
   if (!flags.imta_from.empty() && !flags.imta_stage2) throw FlagError("--imta-from: only with --imta-stage2");
-  if (flags.imta_stage2 && flags.method == Method::kL2W)
+  if (flags.imta_stage2 && flags.method.method() == Method::kL2W)
     throw FlagError("--imta-stage2: the second stage trains by distillation (--method plain); L2W weights the first "
                     "stage (docs/algorithm.md, \"IMTA\")");
   torch::Device device = setup_runtime(flags);
@@ -24,7 +24,7 @@ int train_command(const Flags& flags) {
 
   if (is_main)
     std::cout << "l2w train: " << models::describe(options) << "\n  data " << flags.data.name << ": "
-            << data.train->size() << " train / " << data.test->size() << " test, method " << meta::method_name(flags.method)
+            << data.train->size() << " train / " << data.test->size() << " test, method " << meta::method_name(flags.method.method())
               << (flags.gradient_equilibrium ? " with gradient equilibrium" : "")
               << (flags.imta_stage2 ? ", IMTA's second stage on " + flags.imta_from : std::string())
             << ", " << at::get_num_threads() << " threads, device " << device

@@ -2,6 +2,20 @@
 
 namespace l2w::criterion {
 
+const options::OptionList<DistillationOptions>& DistillationOptions::option_list() {
+  using namespace options;
+  using D = DistillationOptions;
+  static const OptionList<D> list{
+      value<D>("kd_temperature", {"--kd-temperature"}, L2W_FIELD(temperature),
+               "IMTA's second stage: distillation temperature T", Check::kPositive)
+          .in("meta"),
+      value<D>("kd_gamma", {"--kd-gamma"}, L2W_FIELD(gamma), "IMTA's second stage: the teacher's share of each early exit's loss",
+               Check::kUnitInterval)
+          .in("meta"),
+  };
+  return list;
+}
+
 torch::Tensor one_for_all_distillation_loss(const std::vector<torch::Tensor>& logits, const torch::Tensor& labels,
                                             const torch::Tensor& teacher, const DistillationOptions& options) {
   namespace F = torch::nn::functional;

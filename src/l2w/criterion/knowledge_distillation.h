@@ -6,11 +6,16 @@
 
 #include <torch/torch.h>
 
+#include "l2w/runtime/option_list.h"
+
 namespace l2w::criterion {
 
 struct DistillationOptions {
   TORCH_ARG(double, temperature) = 1.0;  // T: IMTA's published run (its code's default is 3)
   TORCH_ARG(double, gamma) = 0.1;        // the teacher's share (its code's default is 0.9)
+
+ public:
+  static const options::OptionList<DistillationOptions>& option_list();
 };
 
 // CE(last exit) + Σ_{k<K-1} [(1 - γ) CE_k + γ T² KL_k], the cross-entropies averaged over the batch and

@@ -11,6 +11,28 @@
 
 namespace l2w::dataset {
 
+const options::OptionList<DataOptions>& DataOptions::option_list() {
+  using namespace options;
+  using D = DataOptions;
+  static const OptionList<D> list{
+      choice<D>("data", {"--data"}, L2W_MEMBER(name),
+                {{"cifar10", "cifar10"}, {"cifar100", "cifar100"}, {"ImageNet", "ImageNet"}, {"fashion-mnist", "fashion-mnist"},
+                 {"mnist", "mnist"}},
+                "data set")
+          .in("data"),
+      value<D>("data_url", {"--data_url", "--data-root"}, L2W_MEMBER(root),
+               "data folder (default: fashion-mnist's Debian package folder, else data/NAME)")
+          .in("data"),
+      value<D>("train_limit", {"--train-limit"}, L2W_MEMBER(train_limit), "use only the first N training images (0: all)",
+               Check::kNonNegative)
+          .in("data"),
+      value<D>("test_limit", {"--test-limit"}, L2W_MEMBER(test_limit), "use only the first N test images (0: all)",
+               Check::kNonNegative)
+          .in("data"),
+  };
+  return list;
+}
+
 std::string default_root(const std::string& name) {
   if (name == "fashion-mnist") return "/usr/share/datasets/fashion-mnist";
   return "data";
@@ -45,8 +67,8 @@ DataSplits load_data(const DataOptions& options) {
     if (options.name == "fashion-mnist") return load_idx(root, train, kFashionMnistMean, kFashionMnistStd);
     if (options.name == "mnist") return load_idx(root, train, kMnistMean, kMnistStd);
     if (options.name == "ImageNet") return load_image_folder(root, train);
-    throw std::invalid_argument("unknown --data '" + options.name +
-                                "' (expected cifar10, cifar100, ImageNet, fashion-mnist or mnist)");
+    throw options::OptionError("data", "unknown data set '" + options.name +
+                                           "' (expected cifar10, cifar100, ImageNet, fashion-mnist or mnist)");
   };
   DataSplits splits;
   splits.train = std::make_shared<ImageDataset>(load(true).first(options.train_limit));
@@ -63,8 +85,8 @@ DataGeometry geometry(const std::string& name) {
   if (name == "cifar100") return {3, 32, 32, 100, false};
   if (name == "fashion-mnist" || name == "mnist") return {1, 28, 28, 10, false};
   if (name == "ImageNet") return {3, 224, 224, 1000, true};
-  throw std::invalid_argument("unknown --data '" + name +
-                              "' (expected cifar10, cifar100, ImageNet, fashion-mnist or mnist)");
+  throw options::OptionError("data", "unknown data set '" + name +
+                                         "' (expected cifar10, cifar100, ImageNet, fashion-mnist or mnist)");
 }
 
 }  // namespace l2w::dataset

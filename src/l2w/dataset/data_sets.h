@@ -6,13 +6,17 @@
 
 #include "l2w/dataset/image_dataset.h"
 
+#include "l2w/runtime/option_list.h"
+
 namespace l2w::dataset {
 
 struct DataOptions {
-  std::string name = "fashion-mnist";  // cifar10 | cifar100 | fashion-mnist | mnist
-  std::string root;                    // --data_url; empty: the default folder for `name`
+  std::string name = "fashion-mnist";  // cifar10 | cifar100 | ImageNet | fashion-mnist | mnist
+  std::string root;                    // empty: the default folder for `name`
   int64_t train_limit = 0;             // use only the first N training samples (0: all)
   int64_t test_limit = 0;
+
+  static const options::OptionList<DataOptions>& option_list();
 };
 
 struct DataSplits {
@@ -20,7 +24,7 @@ struct DataSplits {
   std::shared_ptr<const ImageDataset> test;
 };
 
-// The folder used when --data_url is not given (Debian's dataset-fashion-mnist for fashion-mnist).
+// The folder used when no root is given (Debian's dataset-fashion-mnist for fashion-mnist).
 std::string default_root(const std::string& name);
 DataSplits load_data(const DataOptions& options);
 

@@ -1,4 +1,5 @@
 #include "l2w/dataset/validation_split.h"
+#include "l2w/runtime/option_list.h"
 #include "l2w/runtime/atomic_file.h"
 
 #include <algorithm>
@@ -14,7 +15,7 @@ namespace l2w::dataset {
 
 TrainValidSplit load_split(const std::string& path, int64_t n) {
   std::ifstream in(path);
-  if (!in) throw DataError(path + ": no validation index (train with --use_valid first)");
+  if (!in) throw DataError(path + ": no validation index (train with use_valid first)");
   std::vector<bool> is_valid(n, false);
   TrainValidSplit split;
   int64_t i;
@@ -35,7 +36,7 @@ TrainValidSplit load_split(const std::string& path, int64_t n) {
 TrainValidSplit load_or_make_split(const std::string& path, int64_t n, int64_t num_valid, uint64_t seed) {
   if (std::filesystem::exists(path)) return load_split(path, n);
   if (num_valid <= 0 || num_valid >= n)
-    throw std::invalid_argument("num_sample_valid must be between 1 and " + std::to_string(n - 1));
+    throw options::OptionError("num_sample_valid", "must be between 1 and " + std::to_string(n - 1));
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(seed);
@@ -53,9 +54,9 @@ TrainValidSplit run_split(const std::string& index_path, int64_t n, const SplitO
   if (!options.adopt_from.empty() && std::filesystem::exists(options.adopt_from)) {
     const auto adopted = load_split(options.adopt_from, n);
     if (int64_t(adopted.valid.size()) != options.num_valid)
-      throw std::invalid_argument("num_sample_valid " + std::to_string(options.num_valid) + " disagrees with the " +
-                                  std::to_string(adopted.valid.size()) + " samples held out in " + options.adopt_from +
-                                  ", which this run adopts");
+      throw options::OptionError("num_sample_valid", std::to_string(options.num_valid) + " disagrees with the " +
+                                                         std::to_string(adopted.valid.size()) + " samples held out in " +
+                                                         options.adopt_from + ", which this run adopts");
     if (options.may_draw && !std::filesystem::exists(index_path))
       std::filesystem::copy_file(options.adopt_from, index_path);
   }

@@ -1,5 +1,7 @@
 #include "l2w/distributed/data_parallel.h"
 
+#include "l2w/runtime/option_list.h"
+
 #include <stdexcept>
 
 namespace l2w::distributed {
@@ -134,8 +136,8 @@ void DataParallel::broadcast_from_main(const std::vector<torch::Tensor>& tensors
 
 int64_t share_of_batch(int64_t batch_size, int64_t world_size) {
   if (world_size < 1 || batch_size % world_size != 0)
-    throw std::invalid_argument("the batch size " + std::to_string(batch_size) + " does not divide among " +
-                                std::to_string(world_size) + " processes");
+    throw options::OptionError("batch_size", "the batch size " + std::to_string(batch_size) + " does not divide among " +
+                                                 std::to_string(world_size) + " processes");
   return batch_size / world_size;
 }
 

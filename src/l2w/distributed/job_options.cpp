@@ -1,4 +1,5 @@
 #include "l2w/distributed/job_options.h"
+#include "l2w/runtime/option_list.h"
 
 #include <cstdlib>
 #include <stdexcept>
@@ -31,12 +32,12 @@ void apply_dist_url(const std::string& url, JobOptions& job) {
   const std::string scheme = "tcp://";
   const auto colon = url.rfind(':');
   if (url.compare(0, scheme.size(), scheme) != 0 || colon == std::string::npos || colon < scheme.size() + 1)
-    throw std::invalid_argument("--dist_url '" + url + "': expected tcp://HOST:PORT");
+    throw options::OptionError("dist_url", "'" + url + "': expected tcp://HOST:PORT");
   job.master_addr = url.substr(scheme.size(), colon - scheme.size());
   const std::string port = url.substr(colon + 1);
   char* end = nullptr;
   job.master_port = std::strtoll(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0') throw std::invalid_argument("--dist_url '" + url + "': the port is not a number");
+  if (port.empty() || *end != '\0') throw options::OptionError("dist_url", "'" + url + "': the port is not a number");
 }
 
 void check_job(const JobOptions& job) {
@@ -48,7 +49,7 @@ void check_job(const JobOptions& job) {
   if (job.master_port < 1 || job.master_port > 65535)
     throw std::invalid_argument("port " + std::to_string(job.master_port) + " is not in 1..65535");
   if (!job.backend.empty() && job.backend != "gloo" && job.backend != "nccl")
-    throw std::invalid_argument("--dist_backend '" + job.backend + "': expected gloo or nccl");
+    throw options::OptionError("dist_backend", "'" + job.backend + "': expected gloo or nccl");
   if (job.timeout.count() <= 0) throw std::invalid_argument("the distributed timeout must be positive");
 }
 

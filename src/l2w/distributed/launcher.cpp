@@ -1,4 +1,5 @@
 #include "l2w/distributed/launcher.h"
+#include "l2w/runtime/option_list.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -75,12 +76,12 @@ pid_t start_rank(const std::vector<std::string>& command, const std::map<std::st
 // Checks the options and picks a free port for a single-machine job without one.
 void complete_options(const std::vector<std::string>& command, LaunchOptions& options) {
   if (command.empty()) throw std::invalid_argument("l2w launch: nothing to run (give it after --)");
-  if (options.nproc < 1) throw std::invalid_argument("--nproc must be positive");
+  if (options.nproc < 1) throw options::OptionError("nproc", "must be positive");
   if (options.nnodes < 1 || options.node_rank < 0 || options.node_rank >= options.nnodes)
-    throw std::invalid_argument("--node_rank " + std::to_string(options.node_rank) + " is not in 0.." +
-                                std::to_string(options.nnodes - 1));
+    throw options::OptionError("node_rank", std::to_string(options.node_rank) + " is not in 0.." +
+                                                std::to_string(options.nnodes - 1));
   if (options.master_port == 0) {
-    if (options.nnodes > 1) throw std::invalid_argument("a job of several machines needs --master_port");
+    if (options.nnodes > 1) throw options::OptionError("master_port", "a job of several machines needs one");
     options.master_port = free_local_port();
   }
 }

@@ -1,4 +1,5 @@
 #include "l2w/distributed/process_group.h"
+#include "l2w/runtime/option_list.h"
 
 #ifdef L2W_WITH_C10D
 
@@ -251,7 +252,7 @@ std::shared_ptr<Communicator> join_job(const JobOptions& job, const torch::Devic
     return std::make_shared<ProcessGroupCommunicator<c10d::ProcessGroupNCCL>>(job, store, group, device);
 #else
     if (!job.backend.empty())
-      throw DistributedError("--dist_backend nccl: this build has no NCCL (configure with -DL2W_WITH_NCCL=ON)");
+      throw options::OptionError("dist_backend", "nccl: this build has no NCCL (configure with -DL2W_WITH_NCCL=ON)");
     // Without NCCL, Gloo serves CUDA tensors too (through host memory).
 #endif
   }

@@ -1,4 +1,5 @@
 #include "l2w/eval/dynamic.h"
+#include "l2w/runtime/option_list.h"
 #include "l2w/runtime/atomic_file.h"
 
 #include <cmath>
@@ -146,7 +147,7 @@ io::ExitThresholds thresholds_record(const ExitConfidences& valid, std::vector<f
 io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std::vector<nn::Cost>& costs,
                                      double budget_muladds) {
   if (!std::isfinite(budget_muladds))
-    throw std::invalid_argument("budget_muladds: " + std::to_string(budget_muladds) + " is not a finite number");
+    throw options::OptionError("budget_muladds", std::to_string(budget_muladds) + " is not a finite number");
   std::optional<io::ExitThresholds> best;
   double cheapest = std::numeric_limits<double>::infinity();
   const auto candidates = candidate_thresholds(valid);
@@ -161,9 +162,8 @@ io::ExitThresholds thresholds_for_budget(const ExitConfidences& valid, const std
   }
   if (!best) {
     char why[200];
-    std::snprintf(why, sizeof why, "budget_muladds %.0f is below the cheapest reachable cost, %.0f MUL-ADDs", budget_muladds,
-                  cheapest);
-    throw std::invalid_argument(why);
+    std::snprintf(why, sizeof why, "%.0f is below the cheapest reachable cost, %.0f MUL-ADDs", budget_muladds, cheapest);
+    throw options::OptionError("budget_muladds", why);
   }
   return *best;
 }

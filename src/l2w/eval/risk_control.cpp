@@ -1,4 +1,5 @@
 #include "l2w/eval/risk_control.h"
+#include "l2w/runtime/option_list.h"
 
 #include <algorithm>
 #include <cmath>
@@ -73,10 +74,10 @@ RiskControlledChoice risk_controlled_thresholds(const ExitConfidences& valid, co
   if (!chosen) {
     char why[240];
     std::snprintf(why, sizeof why,
-                  "max_accuracy_drop %g: no threshold set qualifies; even without early exits the bound is %.4f "
+                  "%g: no threshold set qualifies; even without early exits the bound is %.4f "
                   "(%lld validation images are too few for this drop at risk_confidence %g)",
                   max_drop, binomial_upper_bound(0, n, confidence), static_cast<long long>(n), confidence);
-    throw std::invalid_argument(why);
+    throw options::OptionError("max_accuracy_drop", why);
   }
   return *chosen;
 }

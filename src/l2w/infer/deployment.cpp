@@ -10,6 +10,27 @@
 #include "l2w/runtime/device.h"
 
 namespace l2w::infer {
+
+const options::OptionList<DeploymentOptions>& DeploymentOptions::option_list() {
+  using namespace options;
+  using D = DeploymentOptions;
+  static const OptionList<D> list{
+      choice<D>("memory_format", {"--memory-format"}, L2W_FIELD(layout),
+                named({Layout::kAuto, Layout::kChannelsLast, Layout::kContiguous}, layout_name),
+                "layout of the inference form's weights and activations (auto: the faster measured)")
+          .in("deployment"),
+      switch_option<D>("training_form", {"--training-form"}, L2W_FIELD(training_form),
+                       "run the network as trained (BatchNorm not folded, contiguous): for comparison")
+          .in("deployment"),
+      choice<D>("batching", {"--batching"}, L2W_FIELD(batching),
+                named({Batching::kStageWise, Batching::kPerBatch}, batching_name),
+                "stage-wise: every block at the batch size, images waiting between blocks; per-batch: each batch "
+                "compacted at every exit (for comparison)")
+          .in("deployment"),
+  };
+  return list;
+}
+
 namespace {
 
 std::string format_name(torch::MemoryFormat format) {

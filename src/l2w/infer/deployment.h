@@ -11,6 +11,8 @@
 #include "l2w/models/multi_exit_network.h"
 #include "l2w/nn/cost_meter.h"
 
+#include "l2w/runtime/option_list.h"
+
 namespace l2w::infer {
 
 // The memory layout of the deployed network's weights and inputs.
@@ -30,6 +32,10 @@ struct DeploymentOptions {
   // The batch size throughput will run at. Above 1, kAuto chooses the layout by the whole network's time
   // at this batch (the layout moves large-batch throughput far more than batch-1 latency; docs/inference.md).
   TORCH_ARG(int64_t, throughput_batch) = 1;
+
+ public:
+  // layout, training_form and batching (the rest are set by the program).
+  static const options::OptionList<DeploymentOptions>& option_list();
 };
 
 // The network as it runs, and what it costs per exit.

@@ -9,6 +9,57 @@
 
 namespace l2w::meta {
 
+const options::OptionList<MetaOptions>& MetaOptions::option_list() {
+  using namespace options;
+  using M = MetaOptions;
+  static const OptionList<M> list{
+      value<M>("label_smoothing", {"--label-smoothing", "--labelsmooth"}, L2W_FIELD(label_smoothing),
+               "label smoothing of the training losses", Check::kUnitInterval)
+          .in("optimizer"),
+      value<M>("meta_net_hidden_size", {"--meta_net_hidden_size"}, L2W_FIELD(wpn().hidden_size), "the WPN's hidden units",
+               Check::kPositive)
+          .in("meta"),
+      value<M>("meta_net_num_layers", {"--meta_net_num_layers"}, L2W_FIELD(wpn().num_layers), "the WPN's hidden layers",
+               Check::kPositive)
+          .in("meta"),
+      value<M>("meta_interval", {"--meta_interval"}, L2W_FIELD(meta_interval), "a meta step every N iterations",
+               Check::kPositive)
+          .in("meta"),
+      value<M>("meta_lr", {"--meta_lr"}, L2W_FIELD(meta_lr), "the WPN's Adam learning rate", Check::kNonNegative).in("meta"),
+      value<M>("meta_weight_decay", {"--meta_weight_decay"}, L2W_FIELD(meta_weight_decay), "the WPN's Adam weight decay",
+               Check::kNonNegative)
+          .in("meta"),
+      value<M>("epsilon", {"--epsilon"}, L2W_FIELD(wpn().epsilon), "the WPN's weights lie in 1 ± epsilon",
+               Check::kNonNegative)
+          .in("meta"),
+      converted<M>(
+          "target_p_index", {"--target_p_index"}, "N (1 to 39)",
+          [](const M& m) { return std::to_string(m.target_p_index()); },
+          [](M& m, const std::string& t) {
+            const int64_t p = parse_integer("target_p_index", t, Check::kPositive);
+            if (p > 39) throw OptionError("target_p_index", "'" + t + "' must be 1 to 39");
+            m.target_p_index(p);
+          },
+          "the meta loss's target exit distribution, q_k ∝ (N/20)^k")
+          .in("meta"),
+      choice<M>("meta_net_input_type", {"--meta_net_input_type"}, L2W_FIELD(wpn().input),
+                named({WpnInput::kLoss, WpnInput::kConfidence, WpnInput::kBoth}, wpn_input_name), "the WPN's input")
+          .in("meta"),
+      choice<M>("constraint_dimension", {"--constraint_dimension"}, L2W_FIELD(wpn().constraint),
+                named({Constraint::kRow, Constraint::kCol, Constraint::kMat}, constraint_name),
+                "what the WPN's outputs are centred over")
+          .in("meta"),
+      choice<M>("meta_grad", {"--meta_grad"}, L2W_FIELD(meta_grad),
+                named({MetaGrad::kExact, MetaGrad::kFiniteDifference}, meta_grad_name),
+                "exact (second-order backward) | fd (first order: a finite-difference directional derivative)")
+          .in("meta"),
+      value<M>("fd_epsilon", {"--fd_epsilon"}, L2W_FIELD(fd_epsilon),
+               "fd: relative step, delta = e*(1+|theta|)/|h| (0: by precision)", Check::kNonNegative)
+          .in("meta"),
+  };
+  return list;
+}
+
 std::string meta_grad_name(MetaGrad mode) { return mode == MetaGrad::kExact ? "exact" : "fd"; }
 
 L2WStep::L2WStep(models::MultiExitNetworkImpl& net, train::Sgd& sgd, const MetaOptions& options,
@@ -230,7 +281,7 @@ void L2WStep::save(io::Checkpoint& checkpoint) const {
 
 void L2WStep::load(const io::Checkpoint& checkpoint) {
   if (checkpoint.meta_state_dict.is_empty())
-    throw io::CheckpointError("checkpoint has no weight prediction network (written by --method plain?)");
+    throw io::CheckpointError("checkpoint has no weight prediction network (written by the plain method?)");
   io::load_state_dict(*wpn_, checkpoint.meta_state_dict, "the checkpoint's meta_state_dict");
   if (!checkpoint.meta_optimizer.isNone()) adam_.load_state_dict(checkpoint.meta_optimizer);
 }

@@ -51,6 +51,10 @@ struct MetaOptions {
   // Mixed precision of the real step (its forward under autocast, fp16 loss-scaled); the meta step
   // always runs in the parameters' precision.
   TORCH_ARG(runtime::Amp, amp) = runtime::Amp::kOff;
+
+ public:
+  // The WPN's and the meta step's options, and label smoothing (amp is the trainer's).
+  static const options::OptionList<MetaOptions>& option_list();
 };
 
 struct MetaGradient {

@@ -20,6 +20,10 @@ struct MethodOptions {
   TORCH_ARG(criterion::DistillationOptions, distillation);
   // Mixed precision of the real step.
   TORCH_ARG(runtime::Amp, amp) = runtime::Amp::kOff;
+
+ public:
+  // method, L2W's options and the distillation's (amp is the trainer's).
+  static const options::OptionList<MethodOptions>& option_list();
 };
 
 // std::invalid_argument naming the field when the method does not fit the network (L2W on IMTA's second

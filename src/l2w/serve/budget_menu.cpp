@@ -1,4 +1,5 @@
 #include "l2w/serve/budget_menu.h"
+#include "l2w/runtime/option_list.h"
 #include "l2w/runtime/atomic_file.h"
 
 #include "l2w/io/key_value_file.h"
@@ -14,9 +15,9 @@ size_t BudgetMenu::at_most(double muladds) const {
   for (size_t b = budgets.size(); b-- > 0;)
     if (budgets[b].valid_expected_muladds <= muladds) return b;
   char why[200];
-  std::snprintf(why, sizeof why, "budget_muladds %.0f is below the cheapest budget, %.0f MUL-ADDs", muladds,
+  std::snprintf(why, sizeof why, "%.0f is below the cheapest budget, %.0f MUL-ADDs", muladds,
                 budgets.front().valid_expected_muladds);
-  throw std::invalid_argument(why);
+  throw options::OptionError("budget_muladds", why);
 }
 
 BudgetMenu fit_budget_menu(const eval::ExitConfidences& valid, const std::vector<nn::Cost>& costs,

@@ -14,14 +14,69 @@ void check_menu_fits(const BudgetMenu& menu, const infer::DeployedNetwork& m, co
   std::vector<int64_t> costs;
   for (const auto& c : m.costs) costs.push_back(c.muladds);
   if (menu.exit_muladds != costs || menu.full_muladds != m.last_exit_only_muladds)
-    throw std::invalid_argument("budgets " + o.budgets() + ": made for another network (its exits cost other MUL-ADDs)");
+    throw options::OptionError("budgets", o.budgets() + ": made for another network (its exits cost other MUL-ADDs)");
   if (menu.criterion != o.exit_criterion())
-    throw std::invalid_argument("budgets " + o.budgets() + ": fitted for the exit criterion " +
+    throw options::OptionError("budgets", o.budgets() + ": fitted for the exit criterion " +
                                 criterion::exit_criterion_name(menu.criterion) + ", not exit_criterion " +
                                 criterion::exit_criterion_name(o.exit_criterion()));
 }
 
+// A duration in seconds given in milliseconds.
+template <class Field>
+options::Option<ServingOptions> milliseconds(const std::string& name, const std::string& flag, Field seconds,
+                                             options::Check check, const std::string& help) {
+  return options::converted<ServingOptions>(
+      name, {flag}, "MS",
+      [seconds](const ServingOptions& o) { return options::number_text(seconds(const_cast<ServingOptions&>(o)) * 1e3); },
+      [seconds, name, check](ServingOptions& o, const std::string& t) { seconds(o) = options::parse_number(name, t, check) / 1e3; },
+      help);
+}
+
 }  // namespace
+
+const options::OptionList<ServingOptions>& ServingOptions::option_list() {
+  using namespace options;
+  using S = ServingOptions;
+  static const OptionList<S> list{
+      milliseconds("slo_ms", "--slo-ms", L2W_FIELD(controller().slo_s), Check::kPositive,
+                   "latency target per request, ms: the budget falls as load rises to keep it")
+          .in("serving"),
+      value<S>("budgets", {"--budgets"}, L2W_FIELD(budgets),
+               "budget menu file (default: fitted on the validation images, RUN/budgets.txt)")
+          .in("serving"),
+      value<S>("budget_muladds", {"--budget"}, L2W_FIELD(budget_muladds),
+               "pin the most expensive budget within these MUL-ADDs per image", Check::kPositive)
+          .in("serving"),
+      value<S>("max_batch", {"--max-batch"}, L2W_FIELD(controller().max_batch), "images per batch at most", Check::kPositive)
+          .in("serving"),
+      milliseconds("max_wait_ms", "--max-wait-ms", L2W_FIELD(controller().max_wait_s), Check::kNonNegative,
+                   "how long a batch waits to fill, ms")
+          .in("serving"),
+      value<S>("max_queue", {"--max-queue"}, L2W_FIELD(queue().max_queued_images), "images queued at most; beyond, 503",
+               Check::kPositive)
+          .in("serving"),
+      value<S>("max_body_bytes", {"--max-body-bytes"}, L2W_FIELD(server().max_body_bytes),
+               "request bodies beyond this get 413", Check::kPositive)
+          .in("serving"),
+      value<S>("max_image_pixels", {"--max-image-pixels"}, L2W_FIELD(server().max_image_pixels),
+               "images whose headers declare more pixels get 413, undecoded (default: Pillow's limit)", Check::kPositive)
+          .in("serving"),
+      value<S>("bind", {"--bind"}, L2W_FIELD(server().bind), "address to listen on (default: loopback only)").in("listening"),
+      converted<S>(
+          "port", {"--port"}, "N (0 to 65535)", [](const S& o) { return std::to_string(o.server().port()); },
+          [](S& o, const std::string& t) {
+            const int64_t port = parse_integer("port", t, Check::kNonNegative);
+            if (port > 65535) throw OptionError("port", "'" + t + "' must be 0 to 65535");
+            o.server().port(static_cast<int>(port));
+          },
+          "port (0: a free one, printed)")
+          .in("listening"),
+      value<S>("access_log", {"--access-log"}, L2W_FIELD(server().access_log),
+               "append a line per request to this file: time, request id, method and path, status, exits, ms")
+          .in("listening"),
+  };
+  return list;
+}
 
 ServingStack::ServingStack(const dataset::DataSplits& data, ServingOptions options)
     : options_(std::move(options)), data_(data) {
@@ -66,7 +121,7 @@ void ServingStack::warm_up() {
   dataset::BatchLoader loader(data_.test, {}, dataset::LoaderOptions().batch_size(max_batch));
   loader.start_epoch(0);
   const auto sample = loader.next();
-  if (!sample) throw std::invalid_argument("data: no test images to warm up and measure the budgets on");
+  if (!sample) throw options::OptionError("data", "no test images to warm up and measure the budgets on");
   engine_->warm_up(sample->images, max_batch);
   if (pinned_budget() < 0) times_ = measure_service_times(*engine_, sample->images, max_batch);
 }

@@ -41,6 +41,11 @@ struct ServingOptions {
   // Fitting the menu: batches of at least 256 validation images, made on this many threads.
   TORCH_ARG(int64_t, workers) = 1;
   TORCH_ARG(bool, skip_bad_images) = false;
+
+ public:
+  // What a deployer sets: the latency target, budgets, batching, limits ("serving") and where it listens
+  // ("listening"); the network, data and deployment come from their own options.
+  static const options::OptionList<ServingOptions>& option_list();
 };
 
 class ServingStack {

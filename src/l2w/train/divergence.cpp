@@ -66,7 +66,7 @@ void DivergenceWatch::check() {
   const auto [epoch, iteration] = positions_.at(static_cast<size_t>(f[0]));
   throw DivergenceError("training diverged in epoch " + std::to_string(epoch) + ", iteration " +
                         std::to_string(iteration) + ": the " + kQuantities[f[1]] + " is " + kValues[f[2]] +
-                        "; the run stops, its last checkpoint is untouched (--resume it with a lower --lr)");
+                        "; the run stops, its last checkpoint is untouched (resume it with a lower lr)");
 }
 
 void check_finite(const StepReport& report, int64_t epoch, int64_t iteration) {

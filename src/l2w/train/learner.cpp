@@ -47,6 +47,10 @@ Learner::Learner(models::MultiExitNetwork net, LearnerOptions options, const Ste
   if (options_.schedule().epochs < 1 || options_.schedule().iterations_per_epoch < 1)
     throw std::invalid_argument("schedule: epochs and iterations_per_epoch must be positive");
   options_.schedule().base_lr = options_.sgd().lr();
+  // Multistep without milestones: the CIFAR convention, 50% and 75% of the epochs (the Trainer gives
+  // ImageNet's its own).
+  if (options_.schedule().milestones.empty())
+    options_.schedule().milestones = default_milestones("", options_.schedule().epochs);
   step_ = make_step(*net_, sgd_, parallel);
   if (options_.cuda_graphs()) step_ = std::make_unique<CudaGraphStep>(std::move(step_));
   lr_ = options_.sgd().lr();

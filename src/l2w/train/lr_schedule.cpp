@@ -19,6 +19,23 @@ double LrSchedule::at(int64_t epoch, int64_t iteration) const {
   return lr;
 }
 
+const options::OptionList<LrSchedule>& LrSchedule::option_list() {
+  using namespace options;
+  static const OptionList<LrSchedule> list{
+      choice<LrSchedule>("lr_type", {"--lr-type"}, L2W_MEMBER(type),
+                         named({LrType::kCosine, LrType::kMultistep}, lr_type_name), "learning-rate schedule")
+          .in("optimizer"),
+      value<LrSchedule>("decay_rate", {"--decay-rate"}, L2W_MEMBER(decay_rate), "multistep decay factor",
+                        Check::kUnitInterval)
+          .in("optimizer"),
+      number_list<LrSchedule>("milestones", {"--milestones"}, L2W_MEMBER(milestones),
+                              "multistep: epochs at which the rate decays (default: 50% and 75% of the epochs; "
+                              "ImageNet every 30)")
+          .in("optimizer"),
+  };
+  return list;
+}
+
 std::vector<double> default_milestones(const std::string& data, int64_t epochs) {
   if (data == "ImageNet") {
     std::vector<double> m;

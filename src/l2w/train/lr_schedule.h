@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "l2w/runtime/option_list.h"
+
 namespace l2w::train {
 
 enum class LrType { kCosine, kMultistep };
@@ -19,6 +21,9 @@ struct LrSchedule {
 
   // The rate for iteration `iteration` (0-based) of epoch `epoch` (0-based).
   double at(int64_t epoch, int64_t iteration) const;
+
+  // type, decay_rate and milestones (base_lr, epochs and iterations come from the trainer).
+  static const options::OptionList<LrSchedule>& option_list();
 };
 
 // The MSDNet convention for multistep milestones: CIFAR-style data at 50% and 75% of the epochs,

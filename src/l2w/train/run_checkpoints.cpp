@@ -21,8 +21,8 @@ std::optional<std::pair<std::string, io::Checkpoint>> checkpoint_to_resume(const
     }
   }
   if (!candidates.empty())
-    throw io::CheckpointError(folder.dir() + "/save_models: no checkpoint reads; pass --resume FILE, or move "
-                              "the run folder away to start afresh");
+    throw io::CheckpointError(folder.dir() + "/save_models: no checkpoint reads; resume from one you name (resume), or "
+                              "move the run folder away to start afresh");
   return std::nullopt;
 }
 

@@ -8,16 +8,33 @@
 
 namespace l2w::train {
 
+const options::OptionList<SgdOptions>& SgdOptions::option_list() {
+  using namespace options;
+  static const OptionList<SgdOptions> list{
+      value<SgdOptions>("lr", {"--lr", "--learning-rate"}, L2W_FIELD(lr), "initial learning rate", Check::kPositive)
+          .in("optimizer"),
+      value<SgdOptions>("momentum", {"--momentum"}, L2W_FIELD(momentum), "SGD momentum", Check::kUnitInterval)
+          .in("optimizer"),
+      value<SgdOptions>("weight_decay", {"--weight-decay", "--wd"}, L2W_FIELD(weight_decay), "SGD weight decay",
+                        Check::kNonNegative)
+          .in("optimizer"),
+      switch_option<SgdOptions>("nesterov", {"--nesterov"}, L2W_FIELD(nesterov), "Nesterov momentum (needs momentum)")
+          .in("optimizer"),
+  };
+  return list;
+}
+
 void check_sgd_options(const SgdOptions& o) {
+  using options::OptionError;
   const auto number = [](double v) { return c10::str(v); };
-  if (!std::isfinite(o.lr()) || o.lr() < 0) throw std::invalid_argument("lr: " + number(o.lr()) + ", expected a number >= 0");
+  if (!std::isfinite(o.lr()) || o.lr() < 0) throw OptionError("lr", number(o.lr()) + ", expected a number >= 0");
   if (!(o.momentum() >= 0 && o.momentum() < 1))
-    throw std::invalid_argument("momentum: " + number(o.momentum()) + ", expected a number in [0, 1)");
+    throw OptionError("momentum", number(o.momentum()) + ", expected a number in [0, 1)");
   if (!(o.dampening() >= 0 && o.dampening() <= 1))
-    throw std::invalid_argument("dampening: " + number(o.dampening()) + ", expected a number in [0, 1]");
+    throw OptionError("dampening", number(o.dampening()) + ", expected a number in [0, 1]");
   if (!std::isfinite(o.weight_decay()) || o.weight_decay() < 0)
-    throw std::invalid_argument("weight_decay: " + number(o.weight_decay()) + ", expected a number >= 0");
-  if (o.nesterov() && o.momentum() == 0) throw std::invalid_argument("nesterov: needs a non-zero momentum");
+    throw OptionError("weight_decay", number(o.weight_decay()) + ", expected a number >= 0");
+  if (o.nesterov() && o.momentum() == 0) throw OptionError("nesterov", "needs a non-zero momentum");
 }
 
 Sgd::Sgd(std::vector<torch::Tensor> params, SgdOptions options)
@@ -42,7 +59,7 @@ double Sgd::direction_gain(size_t i) const {
 }
 
 void Sgd::set_lr(double lr) {
-  if (!std::isfinite(lr) || lr < 0) throw std::invalid_argument("lr: " + c10::str(lr) + ", expected a number >= 0");
+  if (!std::isfinite(lr) || lr < 0) throw options::OptionError("lr", c10::str(lr) + ", expected a number >= 0");
   options_.lr(lr);
   if (lr_.defined()) lr_.fill_(lr);
 }

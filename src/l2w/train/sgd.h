@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include "l2w/runtime/option_list.h"
+
 namespace l2w::train {
 
 struct SgdOptions {
@@ -15,9 +17,12 @@ struct SgdOptions {
   TORCH_ARG(double, dampening) = 0.0;
   TORCH_ARG(double, weight_decay) = 1e-4;
   TORCH_ARG(bool, nesterov) = false;
+
+ public:
+  static const options::OptionList<SgdOptions>& option_list();
 };
 
-// std::invalid_argument naming the field for options torch.optim.SGD would refuse: a negative rate or
+// options::OptionError naming the option for values torch.optim.SGD would refuse: a negative rate or
 // weight decay, momentum outside [0, 1), Nesterov without momentum. (Nesterov with dampening, which
 // torch also refuses, is kept: its update is well defined, and the meta step's tests exercise it.)
 void check_sgd_options(const SgdOptions& options);

@@ -1,4 +1,5 @@
 #include "l2w/train/trained_network.h"
+#include "l2w/runtime/option_list.h"
 
 #include <filesystem>
 
@@ -12,14 +13,14 @@ namespace l2w::train {
 
 namespace {
 
-// The network of `arch` with fresh parameters; std::invalid_argument naming imta_heads for a backbone
+// The network of `arch` with fresh parameters; OptionError naming imta_stage2 for a backbone
 // whose exits offer no features for IMTA's heads.
 models::MultiExitNetwork make(const models::NetworkOptions& arch) {
   try {
     return models::make_network(arch);
   } catch (const std::logic_error& e) {
     if (!arch.imta_heads() || dynamic_cast<const std::invalid_argument*>(&e) != nullptr) throw;
-    throw std::invalid_argument(std::string("imta_heads: ") + e.what());
+    throw options::OptionError("imta_stage2", e.what());
   }
 }
 
@@ -28,15 +29,15 @@ models::MultiExitNetwork make(const models::NetworkOptions& arch) {
 models::MultiExitNetwork build_network(const NetworkBuildOptions& options) {
   const bool imta = options.arch().imta_heads();
   if (imta && options.gradient_equilibrium())
-    throw std::invalid_argument(
-        "gradient_equilibrium: IMTA's first stage only; the second stage trains new heads on a frozen backbone");
-  if (!options.imta_from().empty() && !imta) throw std::invalid_argument("imta_from: only for IMTA's second stage");
+    throw options::OptionError("gradient_equilibrium",
+                               "IMTA's first stage only; the second stage trains new heads on a frozen backbone");
+  if (!options.imta_from().empty() && !imta) throw options::OptionError("imta_from", "only for IMTA's second stage");
   torch::manual_seed(options.seed());
   auto net = make(options.arch());
   try {
     net->set_gradient_equilibrium(options.gradient_equilibrium());
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("gradient_equilibrium: ") + e.what());
+    throw options::OptionError("gradient_equilibrium", e.what());
   }
   if (imta) {
     auto& heads = dynamic_cast<models::ImtaNetworkImpl&>(*net);

@@ -57,6 +57,66 @@ std::vector<torch::Tensor> parameters_on(models::MultiExitNetworkImpl& net, cons
 
 }  // namespace
 
+const options::OptionList<TrainerOptions>& TrainerOptions::option_list() {
+  using namespace options;
+  using T = TrainerOptions;
+  static const OptionList<T> list = joined<T>({
+      {
+          value<T>("train_url", {"--train_url", "--save"}, L2W_FIELD(run_dir), "run folder: scores, checkpoints, results")
+              .in("run"),
+          value<T>("batch_size", {"--batch-size", "-b"}, L2W_FIELD(batch_size),
+                   "images per batch (training: over all processes)", Check::kPositive)
+              .in("run"),
+          value<T>("print_freq", {"--print-freq", "-p"}, L2W_FIELD(print_freq), "a progress line every N iterations (0: none)",
+                   Check::kNonNegative)
+              .in("run"),
+          value<T>("seed", {"--seed"}, L2W_FIELD(seed), "seed of initialisation, data order and augmentation",
+                   Check::kNonNegative)
+              .in("runtime"),
+          choice<T>("amp", {"--amp"}, L2W_FIELD(amp),
+                    named({runtime::Amp::kOff, runtime::Amp::kBf16, runtime::Amp::kFp16}, runtime::amp_name),
+                    "mixed precision of the real step and evaluation (fp16: loss-scaled)")
+              .in("precision"),
+          value<T>("workers", {"--workers", "-j"}, L2W_FIELD(workers), "data loader threads (image folders: decode threads)",
+                   Check::kPositive)
+              .in("data"),
+          switch_option<T>("skip_bad_images", {"--skip-bad-images"}, L2W_FIELD(skip_bad_images),
+                           "skip and count image files that cannot be decoded")
+              .in("data"),
+          switch_option<T>("use_valid", {"--use_valid", "--use-valid"}, L2W_FIELD(use_valid),
+                           "hold out num_sample_valid training images to choose thresholds on")
+              .in("data"),
+          value<T>("num_sample_valid", {"--num_sample_valid"}, L2W_FIELD(num_sample_valid),
+                   "held-out training images (ImageNet: 50000)", Check::kPositive)
+              .in("data"),
+          value<T>("epochs", {"--epochs"}, L2W_FIELD(epochs), "training epochs", Check::kPositive).in("optimizer"),
+          value<T>("resume", {"--resume"}, L2W_FIELD(resume), "checkpoint to resume from (default: the run folder's latest)")
+              .in("optimizer"),
+          value<T>("save_every", {"--save-every", "--save_every"}, L2W_FIELD(save_every),
+                   "also checkpoint every N iterations inside an epoch (SIGTERM, SIGINT or SIGUSR1 always write one)",
+                   Check::kNonNegative)
+              .in("optimizer"),
+          value<T>("finetune_from", {"--finetune_from"}, L2W_FIELD(finetune_from),
+                   "initial weights from this checkpoint (l2w's or Python's)")
+              .in("optimizer"),
+          choice<T>("cuda_graphs", {"--cuda-graphs", "--cuda_graphs"}, L2W_FIELD(cuda_graphs), {{"on", true}, {"off", false}},
+                    "on a GPU: capture the training iteration as CUDA graphs and replay them")
+              .in("optimizer"),
+      },
+      nested<T>(SgdOptions::option_list(), L2W_FIELD(sgd)),
+      nested<T>(LrSchedule::option_list(), L2W_FIELD(schedule)),
+  });
+  return list;
+}
+
+TrainerOptions complete_trainer_options(TrainerOptions o, const std::string& data, const std::string& imta_from) {
+  check_sgd_options(o.sgd());
+  o.schedule().base_lr = o.sgd().lr();
+  if (o.schedule().milestones.empty()) o.schedule().milestones = default_milestones(data, o.epochs());
+  if (!imta_from.empty()) o.adopt_valid_index(io::run_folder_of_checkpoint(imta_from).valid_index());
+  return o;
+}
+
 Trainer::Trainer(models::MultiExitNetwork net, const models::NetworkOptions& arch, const dataset::DataSplits& data,
                  const TrainerOptions& options, const StepFactory& make_step)
     : net_(std::move(net)),

@@ -85,7 +85,17 @@ struct TrainerOptions {
   TORCH_ARG(std::shared_ptr<distributed::Communicator>, communicator);
   // Called after every iteration (a progress bar, a notebook's callback); it may throw to stop the run.
   TORCH_ARG(std::function<void(const IterationDone&)>, on_iteration);
+
+ public:
+  // The options a user gives (the SGD's and the schedule's among them); the rest are set by the program.
+  static const options::OptionList<TrainerOptions>& option_list();
 };
+
+// The options as the trainer runs them: SGD's checked, the schedule's base rate from lr and its default
+// milestones for `data` (a data set's name) when none are given, and, for IMTA's second stage trained
+// from the checkpoint `imta_from`, its first stage's held-out images adopted. OptionError naming the
+// option that does not fit.
+TrainerOptions complete_trainer_options(TrainerOptions options, const std::string& data, const std::string& imta_from);
 
 
 struct TrainResult {
