@@ -167,7 +167,7 @@ TEST(RunCheckpoints, ASecondStageAdoptsItsFirstStagesHeldOutSplit) {
     second.split(100, split_options(true, 20, 7, stage1.valid_index()));
     ADD_FAILURE() << "another count was accepted";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("num_sample_valid 20 disagrees with the 10 samples held out in " +
+    EXPECT_NE(std::string(e.what()).find("num_sample_valid: 20 disagrees with the 10 samples held out in " +
                                          stage1.valid_index()),
               std::string::npos)
         << e.what();

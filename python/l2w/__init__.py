@@ -328,6 +328,7 @@ class Thresholds:
     valid_accuracy: float = 0.0
     valid_muladds: float = 0.0
     temperatures: list[float] = field(default_factory=list)
+    exit_muladds: list[int] = field(default_factory=list)  # the costs they were chosen for; checked when given
 
 
 def thresholds_for_budget(valid: ExitOutputs, exit_muladds: Sequence[int], budget_muladds: float, *,
@@ -359,7 +360,8 @@ class Classifier:
             thresholds = Thresholds(list(thresholds))
         self.thresholds = thresholds
         self._classifier = _l2w.Classifier(network.copy().cpp_module, list(image_shape), list(thresholds.thresholds),
-                                           thresholds.criterion, list(thresholds.temperatures), device)
+                                           thresholds.criterion, list(thresholds.temperatures),
+                                           list(thresholds.exit_muladds), device)
 
     def classify(self, images: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """``(classes, exits, confidences)`` of normalised images ``[N, C, H, W]``: each image stops at the

@@ -13,14 +13,16 @@ namespace {
 class Classifier {
  public:
   Classifier(models::MultiExitNetwork net, const std::vector<int64_t>& image_shape, std::vector<float> thresholds,
-             const std::string& criterion, std::vector<float> temperatures, const std::string& device) {
+             const std::string& criterion, std::vector<float> temperatures, std::vector<int64_t> exit_muladds,
+             const std::string& device) {
     const auto c = criterion::exit_criterion_from_name(criterion);
     if (!c) throw std::invalid_argument("criterion: '" + criterion + "' is not max-prob, entropy, margin or patience");
-    if (static_cast<int64_t>(thresholds.size()) != net->num_exits())
-      throw std::invalid_argument("thresholds: " + std::to_string(thresholds.size()) + " given, the network has " +
-                                  std::to_string(net->num_exits()) + " exits");
     deployed_ = infer::deploy(std::move(net), image_shape, torch::Device(device),
                               infer::DeploymentOptions().layout(infer::Layout::kContiguous));
+    io::ExitThresholds given;
+    given.thresholds = thresholds;
+    given.exit_muladds = std::move(exit_muladds);  // empty unless they came from a file or a fit
+    infer::check_thresholds_fit(given, deployed_, "");
     engine_ = std::make_unique<infer::EarlyExitClassifier>(deployed_.net, std::move(thresholds),
                                                           deployed_.form.input_format, *c, std::move(temperatures));
   }
@@ -78,9 +80,9 @@ class Classifier {
 void bind_deployment(py::module_& m) {
   py::class_<Classifier>(m, "Classifier")
       .def(py::init<models::MultiExitNetwork, const std::vector<int64_t>&, std::vector<float>, const std::string&,
-                    std::vector<float>, const std::string&>(),
+                    std::vector<float>, std::vector<int64_t>, const std::string&>(),
            py::arg("network"), py::arg("image_shape"), py::arg("thresholds"), py::arg("criterion"),
-           py::arg("temperatures"), py::arg("device"))
+           py::arg("temperatures"), py::arg("exit_muladds"), py::arg("device"))
       .def("classify", &Classifier::classify, py::arg("images"))
       .def("push", &Classifier::push, py::arg("images"), py::arg("batch_size"))
       .def("finish", &Classifier::finish)

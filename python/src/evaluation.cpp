@@ -51,6 +51,7 @@ py::dict thresholds_dict(const io::ExitThresholds& t) {
   out["valid_accuracy"] = t.valid_accuracy;
   out["valid_muladds"] = t.valid_expected_muladds;
   out["temperatures"] = t.temperatures;
+  out["exit_muladds"] = t.exit_muladds;
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "commands.h"
+#include "l2w/train/learner.h"
 #include "l2w/dataset/transforms.h"
 #include "l2w/models/exit_cost.h"
 #include "l2w/runtime/device.h"
@@ -227,15 +228,17 @@ int bench_train_command(const Flags& flags) {
   net->to(device);
   net->train();
   distributed::DataParallel parallel(net->parameters(), comm);
-  train::Sgd sgd(net->parameters(), trainer_options(flags, device).sgd());
-  std::unique_ptr<train::TrainStep> step = meta::make_step(method_options(flags), *net, sgd, &parallel);
+  // The trainer's iteration; the benchmark times its step alone (at a fixed rate), on one batch.
+  train::Learner learner(net, train::LearnerOptions().sgd(trainer_options(flags, device).sgd()).guarded(false),
+                         meta::step_factory(method_options(flags)), &parallel);
+  auto& step = learner.step();
   // Synthetic input: the benchmark measures compute, not data.
   const int64_t local_batch = flags.run.batch_size() / world;
   const auto images = torch::randn({local_batch, geometry.channels, geometry.height, geometry.width}).to(device);
   const auto labels = torch::randint(geometry.num_classes, {local_batch}, torch::kLong).to(device);
   if (parallel.is_main()) print_bench_header(flags, options, device, world);
   runtime::reset_peak_memory(device);
-  const double images_per_s = double(world) * training_rate(*step, images, labels, flags.bench_iterations, device);
+  const double images_per_s = double(world) * training_rate(step, images, labels, flags.bench_iterations, device);
   const double peak_mb = runtime::peak_memory_mb(device);
   // Training costs about three forward passes (forward, input gradients, weight gradients).
   const double gflops = 3.0 * double(costs.back().muladds) * 2.0 * images_per_s / 1e9;
@@ -247,12 +250,12 @@ int bench_train_command(const Flags& flags) {
   std::printf("matmul GFLOP/s      %.1f  (float32 product on %s, this run)\n", peak, device.str().c_str());
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
   std::printf("%s %.0f\n", device.is_cuda() ? "peak GPU memory MB " : "peak resident MB   ", peak_mb);
-  print_host_syncs(*step, images, labels, flags.method.meta().meta_interval(), device);
-  if (flags.bench_profile > 0) print_operator_profile(*step, images, labels, flags.bench_profile, device);
+  print_host_syncs(step, images, labels, flags.method.meta().meta_interval(), device);
+  if (flags.bench_profile > 0) print_operator_profile(step, images, labels, flags.bench_profile, device);
   if (flags.method.method() == Method::kL2W && flags.method.meta().meta_grad() == meta::MetaGrad::kFiniteDifference && world == 1)
-    compare_with_exact(flags, *net, sgd, images, labels, device, images_per_s);
+    compare_with_exact(flags, *net, learner.sgd(), images, labels, device, images_per_s);
   if (device.is_cuda() && flags.run.cuda_graphs() && world == 1)
-    compare_with_graphs(std::move(step), images, labels, flags.bench_iterations, flags.method.meta().meta_interval(), device,
+    compare_with_graphs(meta::make_step(method_options(flags), *net, learner.sgd()), images, labels, flags.bench_iterations, flags.method.meta().meta_interval(), device,
                         images_per_s);
   return 0;
 }

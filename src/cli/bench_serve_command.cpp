@@ -43,37 +43,25 @@ std::vector<serve::LabelledImage> request_bodies(const dataset::ImageDataset& te
 // One run of the server on loopback under the load; returns the client's report.
 serve::LoadReport run_load(const Flags& flags, serve::ServingStack& s, int64_t pinned, double rate,
                            const std::vector<serve::LabelledImage>& images, double seconds, bool new_connections) {
-  serve::InferenceQueue queue(s.batch_engine(), s.controller(pinned), s.options().queue());
   auto options = s.options().server();
-  options.bind("127.0.0.1").port(0).access_log("");
-  serve::Server server(queue, s.menu(), s.format(), options);
-  const int port = server.bind();
-  server.set_ready(true);  // the stack is warmed up
-  std::thread serving([&] { server.run(); });
+  serve::Service service(options.bind("127.0.0.1").port(0).access_log(""));
+  service.start(s, pinned);  // the stack is warmed up
   const auto load = serve::LoadOptions()
                         .rate(rate)
                         .seconds(seconds)
                         .seed(flags.run.seed())
                         .connections(static_cast<int>(flags.clients))
                         .new_connection_per_request(new_connections);
-  const auto report = serve::drive_load("127.0.0.1", port, images, load);
-  server.shutdown();
-  serving.join();
-  queue.stop();
-  return report;
+  return serve::drive_load("127.0.0.1", service.port(), images, load);
 }
 
+// The offered loads as shares of the full network's capacity (0.25,1.5).
 std::vector<double> parse_loads(const std::string& text) {
-  std::vector<double> loads;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    char* end = nullptr;
-    const double v = std::strtod(item.c_str(), &end);
-    if (end == item.c_str() || *end != '\0' || !(v > 0)) throw FlagError("--loads: '" + item + "' is not a positive share");
-    loads.push_back(v);
+  try {
+    return options::parse_number_list("--loads", text, options::Check::kPositive);
+  } catch (const options::OptionError& e) {
+    throw FlagError(e.what());
   }
-  if (loads.empty()) throw FlagError("--loads: no load given");
-  return loads;
 }
 
 void print_row(const char* mode, const serve::LoadReport& r, double slo_ms) {

@@ -20,17 +20,13 @@ std::vector<std::string> split(const std::string& text, char separator) {
   return out;
 }
 
-std::vector<double> parse_budgets(const std::string& text) {
-  std::vector<double> out;
-  for (const auto& part : split(text, ',')) {
-    char* end = nullptr;
-    const double v = std::strtod(part.c_str(), &end);
-    if (end == part.c_str() || *end != '\0' || !(v > 0))
-      throw FlagError("--budgets: '" + text + "' is not a comma-separated list of positive fractions (e.g. 0.25,0.5,1)");
-    out.push_back(v);
+// The budgets as shares of the full network's cost (0.25,0.5,1).
+std::vector<double> budget_shares(const std::string& text) {
+  try {
+    return options::parse_number_list("--budgets", text, options::Check::kPositive);
+  } catch (const options::OptionError& e) {
+    throw FlagError(e.what());
   }
-  if (out.empty()) throw FlagError("--budgets: empty list");
-  return out;
 }
 
 // A method's name: --labels, else its first run folder's name without a trailing _seedN, and the exit
@@ -54,7 +50,7 @@ int compare_command(const Flags& flags) {
     method.label = method_label(labels, i, method.runs.front());
     methods.push_back(std::move(method));
   }
-  const auto comparison = report::compare(methods, parse_budgets(flags.compare_budgets));
+  const auto comparison = report::compare(methods, budget_shares(flags.compare_budgets));
   std::cout << report::comparison_table(comparison, flags.compare_exits);
   if (!flags.compare_markdown.empty()) {
     runtime::write_file_atomically(flags.compare_markdown, report::comparison_markdown(comparison));

@@ -78,7 +78,6 @@ CLI::Option* add_choice(CLI::App& app, const std::string& names, Target& target,
 
 const Choices<ClientMode> kClientModes{
     {"keep-alive", ClientMode::kKeepAlive}, {"new-connection", ClientMode::kNewConnection}, {"both", ClientMode::kBoth}};
-const Choices<EvalMode> kEvalModes{{"anytime", EvalMode::kAnytime}, {"dynamic", EvalMode::kDynamic}, {"both", EvalMode::kBoth}};
 const Choices<StepModeFlag> kStepModes{
     {"even", StepModeFlag::kEven}, {"lin_grow", StepModeFlag::kLinGrow}, {"lg", StepModeFlag::kLg}};
 const Choices<models::Arch> kArchs = named({models::Arch::kMSDNet, models::Arch::kRANet}, models::arch_name);
@@ -127,23 +126,11 @@ CLI::Option* add_factors(CLI::App& app, const std::string& names, Target& target
       .add_option_function<std::string>(
           names,
           [&target, flag](const std::string& text) {
-            std::vector<int64_t> out;
-            std::stringstream in(text);
-            std::string part;
-            while (std::getline(in, part, '-')) {
-              size_t used = 0;
-              int64_t v = 0;
-              try {
-                v = std::stoll(part, &used);
-              } catch (const std::exception&) {
-                used = 0;
-              }
-              if (used == 0 || used != part.size() || v < 1)
-                throw CLI::ValidationError(flag, "'" + text + "' is not a dash-separated list of positive integers (e.g. 1-2-4)");
-              out.push_back(v);
+            try {
+              target = options::parse_dash_list(flag, text);
+            } catch (const options::OptionError& e) {
+              throw CLI::ValidationError(flag, e.why);
             }
-            if (out.empty()) throw CLI::ValidationError(flag, "empty list");
-            target = out;
           },
           help)
       ->type_name("N-N-...");
@@ -185,7 +172,13 @@ void add_precision_flag(CLI::App& app, Flags& f) {
 
 void add_checkpoint_flags(CLI::App& app, Flags& f) {
   app.add_option("--evaluate_from", f.evaluate_from, "checkpoint to evaluate");
-  add_choice(app, "--evalmode", f.evalmode, kEvalModes, "what to evaluate")->default_str(word_for(kEvalModes, f.evalmode));
+}
+
+void add_eval_flags(CLI::App& app, Flags& f) {
+  add_options(app, f.evaluation, eval::EvaluationOptions::option_list(), "eval");
+  app.get_option("--max-accuracy-drop")->excludes("--budget");
+  app.get_option("--risk-confidence")->needs("--max-accuracy-drop");
+  add_exit_criterion_flag(app, f);
 }
 
 void add_distributed_flags(CLI::App& app, Flags& f) {

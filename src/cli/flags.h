@@ -11,6 +11,7 @@
 #include "l2w/dataset/data_sets.h"
 #include "l2w/distributed/job_options.h"
 #include "l2w/criterion/knowledge_distillation.h"
+#include "l2w/eval/checkpoint_evaluation.h"
 #include "l2w/infer/deployment.h"
 #include "l2w/meta/training_method.h"
 #include "l2w/models/network_options.h"
@@ -27,8 +28,6 @@ namespace l2w::cli {
 using meta::Method;
 // How bench serve's clients connect (--client).
 enum class ClientMode { kKeepAlive, kNewConnection, kBoth };
-// What eval computes (--evalmode).
-enum class EvalMode { kAnytime, kDynamic, kBoth };
 // --stepmode: MSDNet takes even or lin_grow, RANet even or lg.
 enum class StepModeFlag { kEven, kLinGrow, kLg };
 
@@ -54,17 +53,13 @@ struct Flags {
   bool imta_freeze_backbone_bn = false;  // train --imta-stage2: the backbone stays in eval mode
 
   // The command line's own.
-  EvalMode evalmode = EvalMode::kAnytime;
   criterion::ExitCriterion exit_criterion = criterion::ExitCriterion::kMaxProb;
   std::string evaluate_from;
   runtime::RuntimeOptions runtime;  // --threads, --device
   // eval.
-  bool save_probs = false;
-  double budget = 0;  // MUL-ADDs per image; 0: no thresholds file
+  eval::EvaluationOptions evaluation;
+  // infer: the thresholds file it reads.
   std::string thresholds;
-  double max_accuracy_drop = 0;  // a share; 0: no risk-controlled thresholds
-  bool calibrate = false;        // a temperature per exit, fitted on the validation images
-  double risk_confidence = 0.9;
   // infer.
   int64_t latency_images = 500;
 #ifdef L2W_WITH_SERVER
@@ -117,7 +112,8 @@ extern const CLI::Validator kOpenUnit;  // in (0, 1)
 void add_runtime_flags(CLI::App& app, Flags& flags);       // --seed, --threads, --device
 void add_run_flags(CLI::App& app, Flags& flags);           // --train_url, --batch-size, --print-freq
 void add_precision_flag(CLI::App& app, Flags& flags);      // --amp
-void add_checkpoint_flags(CLI::App& app, Flags& flags);    // --evaluate_from, --evalmode
+void add_checkpoint_flags(CLI::App& app, Flags& flags);    // --evaluate_from
+void add_eval_flags(CLI::App& app, Flags& flags);          // --evalmode, --budget, --calibrate, ...
 void add_distributed_flags(CLI::App& app, Flags& flags);   // --dist_url, --world_size, --rank, ...
 void add_data_flags(CLI::App& app, Flags& flags);          // --data, --data_url, --workers, --use_valid, ...
 void add_architecture_flags(CLI::App& app, Flags& flags);  // --arch, --nBlocks, --grFactor, ...

@@ -6,23 +6,6 @@
 #include "l2w/io/thresholds_file.h"
 
 namespace l2w::cli {
-namespace {
-
-// FlagError unless the thresholds were chosen for this network: its exit count and per-exit costs.
-void check_thresholds_fit(const io::ExitThresholds& thresholds, const infer::DeployedNetwork& m, const std::string& path) {
-  if (static_cast<int64_t>(thresholds.thresholds.size()) != m.net->num_exits())
-    throw FlagError("--thresholds " + path + ": " + std::to_string(thresholds.thresholds.size()) +
-                    " exits, the network has " + std::to_string(m.net->num_exits()));
-  for (size_t k = 0; k < m.costs.size(); ++k) {
-    if (thresholds.exit_muladds[k] != m.costs[k].muladds)
-      throw FlagError("--thresholds " + path + ": chosen for another network (exit " + std::to_string(k + 1) +
-                      " costs " + std::to_string(thresholds.exit_muladds[k]) + " MUL-ADDs there, " +
-                      std::to_string(m.costs[k].muladds) + " here)");
-  }
-}
-
-}  // namespace
-
 int infer_command(const Flags& flags) {
   const torch::Device device = setup_runtime(flags);
   const auto thresholds = io::read_thresholds(flags.thresholds);
@@ -31,7 +14,11 @@ int infer_command(const Flags& flags) {
   const auto options = deployment_options(flags).throughput_batch(flags.run.batch_size());
   auto m = infer::deploy(load_trained_network(flags, network_options(flags, geometry)),
                          {geometry.channels, geometry.height, geometry.width}, device, options);
-  check_thresholds_fit(thresholds, m, flags.thresholds);
+  try {
+    infer::check_thresholds_fit(thresholds, m, flags.thresholds);
+  } catch (const options::OptionError& e) {
+    throw flag_error(e);
+  }
   const auto plan = infer::plan_deployment(m, options, device);
   infer::EarlyExitClassifier engine(m.net, thresholds.thresholds, m.form.input_format, thresholds.criterion,
                                     thresholds.temperatures);

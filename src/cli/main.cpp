@@ -15,25 +15,6 @@ namespace {
 using Run = int (*)(const Flags&);
 
 // A subcommand's flags beyond its groups (flags.h).
-void add_eval_flags(CLI::App& app, Flags& f) {
-  app.add_flag("--save-probs,--save_probs", f.save_probs,
-               "write each exit's probabilities and the labels (valid and test) as .npy in the run folder");
-  auto* budget = app.add_option("--budget", f.budget, "MUL-ADDs per image: write the thresholds that fit it")->check(kPositive);
-  auto* drop = app.add_option("--max-accuracy-drop", f.max_accuracy_drop,
-                              "write the cheapest thresholds whose accuracy lost against the last exit is at most this "
-                              "share (e.g. 0.01) with --risk-confidence (docs/exit_policies.md)")
-                   ->check(kOpenUnit)
-                   ->excludes(budget);
-  app.add_option("--risk-confidence", f.risk_confidence, "the probability the --max-accuracy-drop guarantee holds with")
-      ->check(kOpenUnit)
-      ->needs(drop);
-  app.add_option("--thresholds", f.thresholds, "thresholds file to write (default: RUN/thresholds.txt)");
-  app.add_flag("--calibrate", f.calibrate,
-               "fit a temperature per exit on the validation images: ECE and NLL before and after; budgeted "
-               "evaluation and the thresholds file use the calibrated exits");
-  add_exit_criterion_flag(app, f);
-}
-
 void add_infer_flags(CLI::App& app, Flags& f) {
   app.add_option("--thresholds", f.thresholds, "thresholds file (from eval --budget)")->required();
   add_deployment_flags(app, f);

@@ -1,6 +1,5 @@
 #include <csignal>
 #include <cstdlib>
-#include <optional>
 #include <cstdio>
 #include <pthread.h>
 #include <thread>
@@ -53,52 +52,35 @@ int serve_command(const Flags& flags) {
   // Listening from the start: /healthz answers and /readyz says 503 while the network is loaded, its
   // budgets fitted and the engine warmed up, so that a probe can tell "starting" from "dead".
   auto server_options = flags.serving.server();
-  serve::Server server(server_options.model(flags.evaluate_from));
-  const int port = server.bind();
-  std::thread serving([&] { server.run(); });
-  Serving s;
-  std::optional<serve::InferenceQueue> queue;
-  struct StopListening {  // before the queue goes, on an error during start-up too
-    serve::Server& server;
-    std::thread& serving;
-    ~StopListening() {
-      server.shutdown();
-      if (serving.joinable()) serving.join();
-    }
-  } stop_listening{server, serving};
-  std::printf("l2w serve: listening on http://%s:%d, starting\n", server_options.bind().c_str(), port);
+  serve::Service service(server_options.model(flags.evaluate_from));
+  std::printf("l2w serve: listening on http://%s:%d, starting\n", server_options.bind().c_str(), service.port());
   std::fflush(stdout);
   std::thread([&] {
     int signal = 0;
     sigwait(&signals, &signal);
     const char* name = signal == SIGTERM ? "SIGTERM" : "SIGINT";
-    if (!server.ready()) {
-      // Nothing is served yet and nothing is left half-written (the budget menu is written whole or not
-      // at all): stop at once rather than after loading, fitting or warming up.
+    if (!service.ready()) {
+      // Nothing is served yet and nothing is left half-written (every file is written whole or not at
+      // all): stop at once rather than after loading, fitting or warming up.
       std::printf("l2w serve: %s during start-up: stopped\n", name);
       std::fflush(stdout);
       std::_Exit(0);
     }
     std::printf("l2w serve: %s: finishing the requests in flight\n", name);
     std::fflush(stdout);
-    server.shutdown();
+    service.stop();
   }).detach();
-  s = prepare_serving(flags);
-  auto& stack = *s.stack;
+  Serving s = prepare_serving(flags);
   const int64_t pinned = pinned_budget(s);
-  queue.emplace(stack.batch_engine(), stack.controller(pinned), stack.options().queue());
-  server.attach(*queue, stack.menu(), stack.format());
   warm_up(s);
-  queue->set_service_times(stack.times());
-  server.set_ready(true);
-  print_serving(flags, stack, pinned, port);
-  serving.join();
-  queue->stop();
-  const auto q = queue->status();
+  service.start(*s.stack, pinned);
+  print_serving(flags, *s.stack, pinned, service.port());
+  service.wait();
+  const auto q = service.queue_status();
   std::printf("l2w serve: stopped after %lld images in %lld batches (classification answers: %lld with 200, %lld with 503)\n",
               static_cast<long long>(q.served_images), static_cast<long long>(q.batches),
-              static_cast<long long>(server.metrics().responses("classify", 200)),
-              static_cast<long long>(server.metrics().responses("classify", 503)));
+              static_cast<long long>(service.metrics().responses("classify", 200)),
+              static_cast<long long>(service.metrics().responses("classify", 503)));
   return 0;
 }
 

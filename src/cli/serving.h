@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "command_support.h"
+#include "l2w/serve/service.h"
 #include "l2w/serve/serving_stack.h"
 
 namespace l2w::cli {

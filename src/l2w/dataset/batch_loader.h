@@ -24,6 +24,10 @@ struct Batch {
   torch::Tensor indices;  // int64 [B], positions in the data set
 };
 
+// The batch size evaluation reads at: at least 256 images, whatever the training batch, since a
+// loader batch's fixed costs (and on image folders, its decode threads' start) dominate small ones.
+inline int64_t evaluation_batch_size(int64_t requested) { return requested > 256 ? requested : 256; }
+
 struct LoaderOptions {
   TORCH_ARG(int64_t, batch_size) = 64;
   TORCH_ARG(bool, shuffle) = false;

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "l2w/infer/early_exit_classifier.h"
+#include "l2w/io/thresholds_file.h"
 #include "l2w/infer/thread_policy.h"
 #include "l2w/models/exit_cost.h"
 #include "l2w/runtime/device.h"
@@ -165,6 +166,20 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
                    figures(counts_tried, choices[chosen].median_ms) + ")";
   }
   return plan;
+}
+
+void check_thresholds_fit(const io::ExitThresholds& t, const DeployedNetwork& m, const std::string& source) {
+  const std::string from = source.empty() ? "" : source + ": ";
+  if (static_cast<int64_t>(t.thresholds.size()) != m.net->num_exits())
+    throw options::OptionError("thresholds", from + std::to_string(t.thresholds.size()) + " given, the network has " +
+                                                 std::to_string(m.net->num_exits()) + " exits");
+  if (t.exit_muladds.empty()) return;
+  for (size_t k = 0; k < m.costs.size(); ++k) {
+    if (t.exit_muladds.at(k) != m.costs[k].muladds)
+      throw options::OptionError("thresholds", from + "chosen for another network (exit " + std::to_string(k + 1) +
+                                                   " costs " + std::to_string(t.exit_muladds[k]) + " MUL-ADDs there, " +
+                                                   std::to_string(m.costs[k].muladds) + " here)");
+  }
 }
 
 }  // namespace l2w::infer

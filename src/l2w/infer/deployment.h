@@ -38,6 +38,14 @@ struct DeploymentOptions {
   static const options::OptionList<DeploymentOptions>& option_list();
 };
 
+// Declared below; the thresholds of an exit policy (l2w/io/thresholds_file.h).
+struct DeployedNetwork;
+}  // namespace l2w::infer
+namespace l2w::io {
+struct ExitThresholds;
+}  // namespace l2w::io
+namespace l2w::infer {
+
 // The network as it runs, and what it costs per exit.
 struct DeployedNetwork {
   models::MultiExitNetwork net;
@@ -71,5 +79,11 @@ size_t faster_layout(const std::vector<double>& best_ms);
 
 // Thresholds no image reaches: every exit computed, the path of an image that reaches the last exit.
 std::vector<float> never_exit(int64_t exits);
+
+// OptionError naming `thresholds` unless they were chosen for this network: one per exit and, where
+// they record them (a thresholds file), the same cost at each exit. `source` (a file's path, or empty)
+// leads the message.
+void check_thresholds_fit(const io::ExitThresholds& thresholds, const DeployedNetwork& network,
+                          const std::string& source);
 
 }  // namespace l2w::infer

@@ -12,6 +12,8 @@
 
 #include <torch/arg.h>
 
+#include "l2w/runtime/option_list.h"
+
 namespace l2w::models {
 
 inline std::string field_text(int64_t v) { return std::to_string(v); }
@@ -42,16 +44,12 @@ bool parse_field(const std::string& s, T& out, Text text) {
     out = v;
     return true;
   } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-    std::vector<int64_t> v;
-    for (std::string part; std::getline(in, part, '-');) {
-      int64_t x;
-      std::istringstream one(part);
-      if (!(one >> x) || !one.eof()) return false;
-      v.push_back(x);
+    try {
+      out = options::parse_dash_list("", s);
+      return true;
+    } catch (const options::OptionError&) {
+      return false;
     }
-    if (v.empty()) return false;
-    out = v;
-    return true;
   } else {
     for (const T& choice : field_choices(T{}))
       if (text(choice) == s) {
@@ -76,7 +74,7 @@ std::string field_values_hint(Text text) {
   } else if constexpr (std::is_same_v<T, double>) {
     return "a number";
   } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-    return "integers joined by dashes, such as 1-2-4";
+    return "positive integers joined by dashes, such as 1-2-4";
   } else {
     std::string out = "one of ";
     bool first = true;

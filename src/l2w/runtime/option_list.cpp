@@ -37,7 +37,7 @@ int64_t parse_integer(const std::string& name, const std::string& text, Check ch
   int64_t v = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || error != std::errc() || end != text.data() + text.size())
-    throw OptionError(name, "'" + text + "' is not an integer");
+    throw OptionError(name, "'" + text + "' is not a value it takes (an integer)");
   check_value(name, text, static_cast<double>(v), check);
   return v;
 }
@@ -46,7 +46,7 @@ double parse_number(const std::string& name, const std::string& text, Check chec
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size() || std::isnan(v))
-    throw OptionError(name, "'" + text + "' is not a number");
+    throw OptionError(name, "'" + text + "' is not a value it takes (a number)");
   check_value(name, text, v, check);
   return v;
 }
@@ -59,10 +59,25 @@ bool parse_bool(const std::string& name, const std::string& text) {
   throw OptionError(name, "'" + text + "' is not one of true|false");
 }
 
-std::vector<double> parse_number_list(const std::string& name, const std::string& text) {
+std::vector<double> parse_number_list(const std::string& name, const std::string& text, Check check) {
   std::vector<double> out;
   std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ',');) out.push_back(parse_number(name, part, Check::kAny));
+  for (std::string part; std::getline(in, part, ',');) out.push_back(parse_number(name, part, check));
+  if (out.empty()) throw OptionError(name, "an empty list");
+  return out;
+}
+
+std::vector<int64_t> parse_dash_list(const std::string& name, const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, '-');) {
+    int64_t v = 0;
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || error != std::errc() || end != part.data() + part.size() || v < 1)
+      throw OptionError(name, "'" + text + "' is not a dash-separated list of positive integers (e.g. 1-2-4)");
+    out.push_back(v);
+  }
+  if (out.empty()) throw OptionError(name, "an empty list");
   return out;
 }
 

@@ -60,7 +60,10 @@ Option<S> named_option(std::string name, std::vector<std::string> flags, std::st
 int64_t parse_integer(const std::string& name, const std::string& text, Check check);
 double parse_number(const std::string& name, const std::string& text, Check check);
 bool parse_bool(const std::string& name, const std::string& text);
-std::vector<double> parse_number_list(const std::string& name, const std::string& text);
+// Numbers separated by commas (0.25,0.5), each checked; an empty list is refused.
+std::vector<double> parse_number_list(const std::string& name, const std::string& text, Check check = Check::kAny);
+// Positive integers separated by dashes (1-2-4), as the architecture's factors are written.
+std::vector<int64_t> parse_dash_list(const std::string& name, const std::string& text);
 std::string number_text(double v);  // as short as it reads back exactly
 std::string number_list_text(const std::vector<double>& v);
 std::string check_text(Check check);  // "positive", ... for help
@@ -132,12 +135,14 @@ Option<S> choice(std::string name, std::vector<std::string> flags, Field field,
       if (c.second == detail::get(s, field)) return c.first;
     return std::string();
   };
-  o.set = [field, choices, n = o.name, listed = o.type_name](S& s, const std::string& t) {
+  o.set = [field, choices, n = o.name](S& s, const std::string& t) {
+    std::string listed;
     for (const auto& c : choices) {
       if (c.first == t) {
         field(s) = c.second;
         return;
       }
+      listed += (listed.empty() ? "" : ", ") + c.first;
     }
     throw OptionError(n, "'" + t + "' is not one of " + listed);
   };

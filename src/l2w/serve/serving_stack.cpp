@@ -91,7 +91,7 @@ ServingStack::ServingStack(const dataset::DataSplits& data, ServingOptions optio
     dataset::SplitOptions split;
     split.use_valid = options_.use_valid();
     const auto loader_options = dataset::LoaderOptions()
-                                    .batch_size(std::max<int64_t>(options_.controller().max_batch(), 256))
+                                    .batch_size(dataset::evaluation_batch_size(options_.controller().max_batch()))
                                     .workers(options_.workers())
                                     .skip_bad_images(options_.skip_bad_images());
     dataset::BatchLoader loader(data_.train, dataset::run_split(folder.valid_index(), data_.train->size(), split).valid,

@@ -10,13 +10,13 @@ namespace l2w::train {
 
 const options::OptionList<SgdOptions>& SgdOptions::option_list() {
   using namespace options;
+  // Their values are checked where SGD takes them (check_sgd_options), for every front end alike.
   static const OptionList<SgdOptions> list{
-      value<SgdOptions>("lr", {"--lr", "--learning-rate"}, L2W_FIELD(lr), "initial learning rate", Check::kPositive)
+      value<SgdOptions>("lr", {"--lr", "--learning-rate"}, L2W_FIELD(lr), "initial learning rate (0 or more)")
           .in("optimizer"),
-      value<SgdOptions>("momentum", {"--momentum"}, L2W_FIELD(momentum), "SGD momentum", Check::kUnitInterval)
+      value<SgdOptions>("momentum", {"--momentum"}, L2W_FIELD(momentum), "SGD momentum (0 to 1, 1 excluded)")
           .in("optimizer"),
-      value<SgdOptions>("weight_decay", {"--weight-decay", "--wd"}, L2W_FIELD(weight_decay), "SGD weight decay",
-                        Check::kNonNegative)
+      value<SgdOptions>("weight_decay", {"--weight-decay", "--wd"}, L2W_FIELD(weight_decay), "SGD weight decay (0 or more)")
           .in("optimizer"),
       switch_option<SgdOptions>("nesterov", {"--nesterov"}, L2W_FIELD(nesterov), "Nesterov momentum (needs momentum)")
           .in("optimizer"),

@@ -377,7 +377,7 @@ std::unique_ptr<dataset::BatchLoader> Trainer::evaluation_loader(std::shared_ptr
                                                                  std::vector<int64_t> subset) const {
   const int64_t world = parallel_.world_size();
   const auto loader_options = dataset::LoaderOptions()
-                                  .batch_size(std::max<int64_t>(options_.batch_size() / world, 256))
+                                  .batch_size(dataset::evaluation_batch_size(options_.batch_size() / world))
                                   .workers(options_.workers())
                                   .skip_bad_images(options_.skip_bad_images())
                                   .world_size(world)
