@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <random>
 
+#include "command_support.h"
 #include "commands.h"
 #include "l2w/train/learner.h"
+#include "training_flags.h"
 #include "l2w/dataset/transforms.h"
 #include "l2w/models/exit_cost.h"
 #include "l2w/runtime/device.h"
@@ -27,6 +29,18 @@ namespace l2w::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+struct BenchTrainFlags {
+  TrainFlags training;
+  int64_t iterations = 20;
+  int64_t profile = 0;  // steps profiled per operator after the timed ones; 0: none
+};
+
+struct BenchDataFlags {
+  runtime::RuntimeOptions runtime;
+  int64_t iterations = 20;
+  uint64_t seed = 0;
+};
 
 // Images per second of `iterations` training steps after three warm-up steps.
 double training_rate(train::TrainStep& step, const torch::Tensor& images, const torch::Tensor& labels,
@@ -99,7 +113,7 @@ dataset::RgbImage textured_image(int64_t h, int64_t w, uint64_t seed) {
 }
 
 // Decoded-and-augmented images per second per thread on ImageNet-sized JPEGs (500x375, quality 90).
-int bench_data(const Flags& flags) {
+int bench_data(const BenchDataFlags& flags) {
   const auto dir = std::filesystem::temp_directory_path() / ("l2w_bench_data_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::vector<std::string> files;
@@ -113,9 +127,9 @@ int bench_data(const Flags& flags) {
   const dataset::ImageGeometry g{3, 224, 224};
   std::vector<uint8_t> crop(g.numel());
   std::vector<float> out(g.numel());
-  const int passes = std::max<int64_t>(1, flags.bench_iterations / 4);
+  const int passes = std::max<int64_t>(1, flags.iterations / 4);
   auto rate = [&](bool train) {
-    std::mt19937_64 rng(flags.run.seed());
+    std::mt19937_64 rng(flags.seed);
     const auto start = Clock::now();
     for (int p = 0; p < passes; ++p)
       for (const auto& f : files) {
@@ -149,27 +163,27 @@ int bench_data(const Flags& flags) {
 #endif
 
 // The configuration line: what is measured, where, with which LibTorch.
-void print_bench_header(const Flags& flags, const models::NetworkOptions& options, const torch::Device& device,
+void print_bench_header(const TrainFlags& flags, const models::NetworkOptions& options, const torch::Device& device,
                         int64_t world) {
   std::cout << "bench train: " << models::describe(options) << "\n  method " << meta::method_name(flags.method.method())
-            << (flags.method.method() == Method::kL2W ? " (--meta_grad " + meta::meta_grad_name(flags.method.meta().meta_grad()) + ")" : std::string())
-            << ", batch " << flags.run.batch_size() << ", amp " << runtime::amp_name(flags.run.amp()) << ", LibTorch " << TORCH_VERSION << ", "
+            << (flags.method.method() == meta::Method::kL2W ? " (--meta_grad " + meta::meta_grad_name(flags.method.meta().meta_grad()) + ")" : std::string())
+            << ", batch " << flags.common.run.batch_size() << ", amp " << runtime::amp_name(flags.common.run.amp()) << ", LibTorch " << TORCH_VERSION << ", "
             << at::get_num_threads() << " intra-op threads, device " << device << " (" << runtime::device_name(device)
             << ")"
-            << (world > 1 ? ", " + std::to_string(world) + " processes of batch " + std::to_string(flags.run.batch_size() / world)
+            << (world > 1 ? ", " + std::to_string(world) + " processes of batch " + std::to_string(flags.common.run.batch_size() / world)
                           : std::string())
             << std::endl;
 }
 
 // The fd meta gradient's baseline in the same process, after fd, so that the peak printed before is fd's own.
-void compare_with_exact(const Flags& flags, models::MultiExitNetworkImpl& net, train::Sgd& sgd,
+void compare_with_exact(const BenchTrainFlags& flags, models::MultiExitNetworkImpl& net, train::Sgd& sgd,
                         const torch::Tensor& images, const torch::Tensor& labels, const torch::Device& device,
                         double fd_rate) {
-  Flags exact_flags = flags;
+  TrainFlags exact_flags = flags.training;
   exact_flags.method.meta().meta_grad(meta::MetaGrad::kExact);
   auto exact = meta::make_step(method_options(exact_flags), net, sgd);
   runtime::reset_peak_memory(device);
-  const double exact_rate = training_rate(*exact, images, labels, flags.bench_iterations, device);
+  const double exact_rate = training_rate(*exact, images, labels, flags.iterations, device);
   std::printf("exact images/s      %.1f  (--meta_grad exact, same run)\n", exact_rate);
   std::printf("speed-up fd/exact   %.2f\n", fd_rate / exact_rate);
   std::printf("exact peak MB       %.0f  (%s)\n", runtime::peak_memory_mb(device),
@@ -204,21 +218,12 @@ void print_operator_profile(train::TrainStep& step, const torch::Tensor& images,
               100 * (total - shown) / total);
 }
 
-}  // namespace
-
-int bench_data_command(const Flags& flags) {
-  setup_runtime(flags);
-#ifdef L2W_WITH_IMAGES
-  return bench_data(flags);
-#else
-  throw std::runtime_error("bench data: this l2w was built without JPEG/PNG support (L2W_WITH_IMAGES)");
-#endif
-}
-
-int bench_train_command(const Flags& flags) {
-  torch::Device device = setup_runtime(flags);
-  const auto geometry = dataset::geometry(flags.data.name);
-  const auto options = network_options(flags, geometry);
+int bench_train(const BenchTrainFlags& bench) {
+  const auto& flags = bench.training;
+  const auto& common = flags.common;
+  torch::Device device = setup_runtime(common.model.runtime);
+  const auto geometry = dataset::geometry(common.model.data.name);
+  const auto options = network_options(common.model, geometry);
   auto net = build_network(flags, options);
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
   // Under l2w launch, every rank steps on its share of the batch and rank 0 reports the job's rate.
@@ -233,12 +238,12 @@ int bench_train_command(const Flags& flags) {
                          meta::step_factory(method_options(flags)), &parallel);
   auto& step = learner.step();
   // Synthetic input: the benchmark measures compute, not data.
-  const int64_t local_batch = flags.run.batch_size() / world;
+  const int64_t local_batch = common.run.batch_size() / world;
   const auto images = torch::randn({local_batch, geometry.channels, geometry.height, geometry.width}).to(device);
   const auto labels = torch::randint(geometry.num_classes, {local_batch}, torch::kLong).to(device);
   if (parallel.is_main()) print_bench_header(flags, options, device, world);
   runtime::reset_peak_memory(device);
-  const double images_per_s = double(world) * training_rate(step, images, labels, flags.bench_iterations, device);
+  const double images_per_s = double(world) * training_rate(step, images, labels, bench.iterations, device);
   const double peak_mb = runtime::peak_memory_mb(device);
   // Training costs about three forward passes (forward, input gradients, weight gradients).
   const double gflops = 3.0 * double(costs.back().muladds) * 2.0 * images_per_s / 1e9;
@@ -251,13 +256,44 @@ int bench_train_command(const Flags& flags) {
   std::printf("fraction of matmul  %.3f\n", gflops / peak);
   std::printf("%s %.0f\n", device.is_cuda() ? "peak GPU memory MB " : "peak resident MB   ", peak_mb);
   print_host_syncs(step, images, labels, flags.method.meta().meta_interval(), device);
-  if (flags.bench_profile > 0) print_operator_profile(step, images, labels, flags.bench_profile, device);
-  if (flags.method.method() == Method::kL2W && flags.method.meta().meta_grad() == meta::MetaGrad::kFiniteDifference && world == 1)
-    compare_with_exact(flags, *net, learner.sgd(), images, labels, device, images_per_s);
-  if (device.is_cuda() && flags.run.cuda_graphs() && world == 1)
-    compare_with_graphs(meta::make_step(method_options(flags), *net, learner.sgd()), images, labels, flags.bench_iterations, flags.method.meta().meta_interval(), device,
+  if (bench.profile > 0) print_operator_profile(step, images, labels, bench.profile, device);
+  if (flags.method.method() == meta::Method::kL2W && flags.method.meta().meta_grad() == meta::MetaGrad::kFiniteDifference && world == 1)
+    compare_with_exact(bench, *net, learner.sgd(), images, labels, device, images_per_s);
+  if (device.is_cuda() && common.run.cuda_graphs() && world == 1)
+    compare_with_graphs(meta::make_step(method_options(flags), *net, learner.sgd()), images, labels, bench.iterations, flags.method.meta().meta_interval(), device,
                         images_per_s);
   return 0;
+}
+
+}  // namespace
+
+Subcommand add_bench_train_command(CLI::App& parent) {
+  auto flags = std::make_shared<BenchTrainFlags>();
+  auto* app = parent.add_subcommand("train", "training images/s of the method on synthetic batches");
+  add_training_flags(*app, flags->training);
+  app->add_option("--iterations", flags->iterations, "timed iterations")->check(kPositive);
+  app->add_option("--profile", flags->profile, "then profile this many steps with LibTorch's profiler: self time per operator")
+      ->check(kPositive);
+  return {app, [flags, app] {
+            apply_data_defaults(*app, flags->training.common);
+            return bench_train(*flags);
+          }};
+}
+
+Subcommand add_bench_data_command(CLI::App& parent) {
+  auto flags = std::make_shared<BenchDataFlags>();
+  auto* app = parent.add_subcommand("data", "JPEG decoding and ImageNet augmentation, images/s per thread");
+  add_runtime_flags(*app, flags->runtime);
+  app->add_option("--seed", flags->seed, "seed of the synthetic images and augmentation")->capture_default_str();
+  app->add_option("--iterations", flags->iterations, "timed iterations")->check(kPositive);
+  return {app, [flags] {
+            setup_runtime(flags->runtime);
+#ifdef L2W_WITH_IMAGES
+            return bench_data(*flags);
+#else
+            throw std::runtime_error("bench data: this l2w was built without JPEG/PNG support (L2W_WITH_IMAGES)");
+#endif
+          }};
 }
 
 }  // namespace l2w::cli

@@ -1,12 +1,21 @@
 #include <cstdio>
 #include <iostream>
 
+#include "command_support.h"
 #include "commands.h"
+#include "run_flags.h"
 #include "l2w/eval/dynamic.h"
 #include "l2w/infer/speed_table.h"
 
 namespace l2w::cli {
 namespace {
+
+struct BenchInferFlags {
+  RunFlags common;
+  infer::DeploymentOptions deployment;
+  int64_t latency_images = 500;
+  int64_t rounds = 1;  // timings of each budget's throughput
+};
 
 void print_row(const infer::SpeedRow& r, double whole_muladds) {
   char bound[16] = "";
@@ -36,12 +45,12 @@ std::string rounds_text(const std::vector<double>& rates) {
   return text;
 }
 
-void print_speed_table(const infer::SpeedTable& t, const Flags& flags, const torch::Device& device,
+void print_speed_table(const infer::SpeedTable& t, const BenchInferFlags& flags, const torch::Device& device,
                        infer::Batching batching, const std::vector<nn::Cost>& costs) {
   std::printf("bench infer: %s on %lld test images, %s; throughput at batch %lld, latency at batch 1 "
               "over %lld images\n",
-              flags.evaluate_from.c_str(), static_cast<long long>(t.images), device.str().c_str(),
-              static_cast<long long>(flags.run.batch_size()), static_cast<long long>(t.latency_images));
+              flags.common.evaluate_from.c_str(), static_cast<long long>(t.images), device.str().c_str(),
+              static_cast<long long>(flags.common.run.batch_size()), static_cast<long long>(t.latency_images));
   std::printf("p_idx   top-1 %%   MUL-ADDs (M)   latency ms (mean / p50 / p99)   images/s   speed-up   efficiency   "
               "bound   exits taken\n");
   for (const auto* row : {&t.all, &t.last}) print_row(*row, t.all.muladds);
@@ -52,16 +61,16 @@ void print_speed_table(const infer::SpeedTable& t, const Flags& flags, const tor
               "over the MUL-ADD reduction (whole network's MUL-ADDs over the row's); 1 when every MUL-ADD saved became "
               "time saved.\nBound: the efficiency of a perfect engine, whose images pay the whole network's time per image in each "
               "block and exit they reach at this batch size.\n",
-              static_cast<int>(flags.bench_rounds), flags.bench_rounds == 1 ? "" : "s", t.whole_passes.size(),
+              static_cast<int>(flags.rounds), flags.rounds == 1 ? "" : "s", t.whole_passes.size(),
               infer::percentile(t.whole_passes, 50), infer::percentile(t.whole_passes, 0),
               infer::percentile(t.whole_passes, 100));
   if (const auto* least = infer::least_efficient(t, t.all.muladds))
     std::printf("Early-exit efficiency between a quarter and the whole of the MUL-ADDs (%s batching, batch %lld): "
                 "at least %.2f (p_idx %s).\n",
-                infer::batching_name(batching).c_str(), static_cast<long long>(flags.run.batch_size()),
+                infer::batching_name(batching).c_str(), static_cast<long long>(flags.common.run.batch_size()),
                 least->efficiency(t.all.muladds), least->name.c_str());
   std::printf("The whole network at batch %lld, each block and its exit (share of the time / of the MUL-ADDs):",
-              static_cast<long long>(flags.run.batch_size()));
+              static_cast<long long>(flags.common.run.batch_size()));
   for (size_t k = 0; k < t.stage_share.size(); ++k) {
     const double muladds = double(costs[k].muladds - (k ? costs[k - 1].muladds : 0)) / double(costs.back().muladds);
     std::printf("%s %zu: %.1f%% / %.1f%%", k ? "," : "", k + 1, 100 * t.stage_share[k], 100 * muladds);
@@ -88,7 +97,7 @@ void print_speed_table(const infer::SpeedTable& t, const Flags& flags, const tor
   const auto& p = t.batch_profile;
   std::printf("Its time at batch %lld (synchronised at each step): blocks %.1f%%, exit classifiers %.1f%%, exit checks "
               "and compaction %.1f%%.\n",
-              static_cast<long long>(flags.run.batch_size()), 100 * p.blocks_s / p.total(), 100 * p.exits_s / p.total(),
+              static_cast<long long>(flags.common.run.batch_size()), 100 * p.blocks_s / p.total(), 100 * p.exits_s / p.total(),
               100 * p.decisions_s / p.total());
   std::printf("The whole network's batch-1 latency: p99 / p50 = %.2f.\n", t.all.p99_ms / t.all.p50_ms);
 }
@@ -119,39 +128,59 @@ void plot_speed(const infer::SpeedTable& t, const io::RunFolder& folder, int64_t
   }
 }
 
-}  // namespace
-
-int bench_infer_command(const Flags& flags) {
-  const torch::Device device = setup_runtime(flags);
-  const auto data = dataset::load_data(data_options(flags));
-  auto net = load_trained_network(flags, network_options(flags, data_geometry(flags, data)));
+int bench_infer(const BenchInferFlags& flags) {
+  const auto& common = flags.common;
+  const torch::Device device = setup_runtime(common.model.runtime);
+  const auto data = dataset::load_data(common.model.data);
+  auto net = load_trained_network(common, network_options(common.model, data_geometry(common.model, data)));
   net->to(device);
   net->eval();
-  const io::RunFolder folder = io::RunFolder(flags.run.run_dir()).create();
+  const io::RunFolder folder = io::RunFolder(common.run.run_dir()).create();
   // Thresholds for the 39 budgets from the validation set, as dynamic evaluation finds them: on the network
   // as trained, so that they are eval's to the last bit.
-  const auto loading = dataset::LoaderOptions().workers(flags.run.workers()).skip_bad_images(flags.run.skip_bad_images());
-  dataset::BatchLoader valid_loader(data.train, validation_subset(flags, folder, data.train->size()),
+  const auto loading = dataset::LoaderOptions().workers(common.run.workers()).skip_bad_images(common.run.skip_bad_images());
+  dataset::BatchLoader valid_loader(data.train, validation_subset(common, folder, data.train->size()),
                                     dataset::LoaderOptions(loading).batch_size(256));
-  const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, device), flags.exit_criterion);
+  const auto valid = eval::exit_confidences(eval::collect_outputs(*net, valid_loader, device), common.exit_criterion);
   infer::TestLoaders test{
-      dataset::BatchLoader(data.test, {}, dataset::LoaderOptions(loading).batch_size(flags.run.batch_size())),
-      infer::first_images_one_at_a_time(data.test, flags.latency_images, flags.run.skip_bad_images())};
-  const auto options = deployment_options(flags).throughput_batch(flags.run.batch_size());
+      dataset::BatchLoader(data.test, {}, dataset::LoaderOptions(loading).batch_size(common.run.batch_size())),
+      infer::first_images_one_at_a_time(data.test, flags.latency_images, common.run.skip_bad_images())};
+  const auto options = deployment_options(flags.deployment, common).throughput_batch(common.run.batch_size());
   auto m = infer::deploy(net, data.test->image_shape(), device, options);
   const auto plan = infer::plan_deployment(m, options, device);
   const auto table =
-      infer::measure_speed(m, test, eval::candidate_thresholds(valid), device, plan, flags.exit_criterion,
-                           static_cast<int>(flags.bench_rounds));
+      infer::measure_speed(m, test, eval::candidate_thresholds(valid), device, plan, common.exit_criterion,
+                           static_cast<int>(flags.rounds));
   print_machine(device);
   std::printf("network             %s\n", plan.network.c_str());
   std::printf("threads             %s\n", plan.threads.c_str());
   std::printf("batching            %s\n", infer::batching_name(plan.batching).c_str());
-  std::printf("exit criterion      %s\n", criterion::exit_criterion_name(flags.exit_criterion).c_str());
+  std::printf("exit criterion      %s\n", criterion::exit_criterion_name(common.exit_criterion).c_str());
   print_speed_table(table, flags, device, plan.batching, m.costs);
   infer::write_speed_table(table, folder.infer_bench());
-  plot_speed(table, folder, flags.run.batch_size());
+  plot_speed(table, folder, common.run.batch_size());
   return 0;
+}
+
+}  // namespace
+
+Subcommand add_bench_infer_command(CLI::App& parent) {
+  auto flags = std::make_shared<BenchInferFlags>();
+  auto* app = parent.add_subcommand(
+      "infer", "the speed test: accuracy, latency and throughput of early-exit inference at the 39 budgets");
+  add_run_flags(*app, flags->common);
+  add_checkpoint_flag(*app, flags->common);
+  add_deployment_flags(*app, flags->deployment);
+  app->add_option("--latency-images", flags->latency_images, "images timed one at a time for latency")->check(kPositive);
+  add_exit_criterion_flag(*app, flags->common);
+  app->add_option("--rounds", flags->rounds,
+                  "times each budget's throughput is timed between passes of the whole network (medians kept)")
+      ->check(kPositive)
+      ->capture_default_str();
+  return {app, [flags, app] {
+            apply_data_defaults(*app, flags->common);
+            return bench_infer(*flags);
+          }};
 }
 
 }  // namespace l2w::cli

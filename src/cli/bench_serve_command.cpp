@@ -2,6 +2,7 @@
 #include <sstream>
 #include <thread>
 
+#include "command_support.h"
 #include "commands.h"
 #include "l2w/dataset/image_decoding.h"
 #include "l2w/dataset/image_folder.h"
@@ -11,6 +12,19 @@
 
 namespace l2w::cli {
 namespace {
+
+// How bench serve's clients connect (--client).
+enum class ClientMode { kKeepAlive, kNewConnection, kBoth };
+const Choices<ClientMode> kClientModes{
+    {"keep-alive", ClientMode::kKeepAlive}, {"new-connection", ClientMode::kNewConnection}, {"both", ClientMode::kBoth}};
+
+struct BenchServeFlags {
+  ServeFlags serving;
+  std::string loads = "0.25,1.5";  // offered loads, shares of the full network's capacity
+  double seconds = 5;              // each load's duration
+  ClientMode client_mode = ClientMode::kBoth;
+  int64_t clients = 128;  // client threads
+};
 
 // Test images as the client sends them: PNG (lossless, so the server sees the data set's pixels), or an
 // image folder's own files.
@@ -41,7 +55,7 @@ std::vector<serve::LabelledImage> request_bodies(const dataset::ImageDataset& te
 }
 
 // One run of the server on loopback under the load; returns the client's report.
-serve::LoadReport run_load(const Flags& flags, serve::ServingStack& s, int64_t pinned, double rate,
+serve::LoadReport run_load(const BenchServeFlags& flags, serve::ServingStack& s, int64_t pinned, double rate,
                            const std::vector<serve::LabelledImage>& images, double seconds, bool new_connections) {
   auto options = s.options().server();
   serve::Service service(options.bind("127.0.0.1").port(0).access_log(""));
@@ -49,7 +63,7 @@ serve::LoadReport run_load(const Flags& flags, serve::ServingStack& s, int64_t p
   const auto load = serve::LoadOptions()
                         .rate(rate)
                         .seconds(seconds)
-                        .seed(flags.run.seed())
+                        .seed(flags.serving.common.run.seed())
                         .connections(static_cast<int>(flags.clients))
                         .new_connection_per_request(new_connections);
   return serve::drive_load("127.0.0.1", service.port(), images, load);
@@ -77,11 +91,9 @@ void print_row(const char* mode, const serve::LoadReport& r, double slo_ms) {
               static_cast<long long>(r.reset), static_cast<long long>(r.connect_failed), static_cast<long long>(r.failed));
 }
 
-}  // namespace
-
-int bench_serve_command(const Flags& flags) {
-  const auto loads = parse_loads(flags.serve_loads);
-  Serving serving = prepare_serving(flags);
+int bench_serve(const BenchServeFlags& flags) {
+  const auto loads = parse_loads(flags.loads);
+  Serving serving = prepare_serving(flags.serving);
   warm_up(serving);
   auto& s = *serving.stack;
   const int64_t pinned = pinned_budget(serving);
@@ -96,9 +108,9 @@ int bench_serve_command(const Flags& flags) {
   std::printf("bench serve: %s, %s; budgets: %s; %zu test images as requests; the full network's engine sustains %.0f "
               "images/s in batches of %lld, the server pinned at it %.0f requests/s (both measured: the capacity "
               "below); latency target %.1f ms; %.1f s per load\n",
-              flags.evaluate_from.c_str(), s.network_report().c_str(), s.menu_report().c_str(), images.size(),
+              flags.serving.common.evaluate_from.c_str(), s.network_report().c_str(), s.menu_report().c_str(), images.size(),
               engine_capacity, static_cast<long long>(s.options().controller().max_batch()), capacity, slo_ms,
-              flags.serve_seconds);
+              flags.seconds);
   std::vector<bool> client_modes;  // new connection per request?
   if (flags.client_mode != ClientMode::kNewConnection) client_modes.push_back(false);
   if (flags.client_mode != ClientMode::kKeepAlive) client_modes.push_back(true);
@@ -110,8 +122,8 @@ int bench_serve_command(const Flags& flags) {
                   new_connections ? "a new connection per request" : "keep-alive connections");
       std::printf("  %-9s %6s %8s %8s %8s %-4s %9s %9s %8s %6s %6s %7s %6s\n", "mode", "sent", "req/s", "p50 ms", "p99 ms",
                   "slo", "budget M", "mean M", "top-1 %", "503 %", "reset", "no conn", "failed");
-      print_row("adaptive", run_load(flags, s, pinned, rate, images, flags.serve_seconds, new_connections), slo_ms);
-      print_row("full", run_load(flags, s, full, rate, images, flags.serve_seconds, new_connections), slo_ms);
+      print_row("adaptive", run_load(flags, s, pinned, rate, images, flags.seconds, new_connections), slo_ms);
+      print_row("full", run_load(flags, s, full, rate, images, flags.seconds, new_connections), slo_ms);
     }
   }
   std::printf("\nbudget M: the median budget the answers were served at (MUL-ADDs per image on the validation images);\n"
@@ -119,6 +131,27 @@ int bench_serve_command(const Flags& flags) {
               "reset, closed or timed out after connecting; no conn: connections refused or not accepted in time;\n"
               "failed: any other answer than 200 or 503 with Retry-After.\n");
   return 0;
+}
+
+}  // namespace
+
+Subcommand add_bench_serve_command(CLI::App& parent) {
+  auto flags = std::make_shared<BenchServeFlags>();
+  auto* app = parent.add_subcommand(
+      "serve", "the server on loopback under Poisson load: latency, budget, accuracy, adaptive against pinned");
+  add_server_flags(*app, flags->serving, /*listening=*/false);
+  app->add_option("--loads", flags->loads, "offered loads as shares of the full network's capacity (default 0.25,1.5)");
+  app->add_option("--seconds", flags->seconds, "duration of each load")->check(kPositive);
+  add_choice(*app, "--client", flags->client_mode, kClientModes,
+             "keep-alive: a connection per client, kept open; new-connection: a new one per request; both")
+      ->default_str(word_for(kClientModes, flags->client_mode));
+  app->add_option("--clients", flags->clients, "client threads, each with one request in flight")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  return {app, [flags, app] {
+            apply_data_defaults(*app, flags->serving.common);
+            return bench_serve(*flags);
+          }};
 }
 
 }  // namespace l2w::cli

@@ -1,13 +1,9 @@
 #include "command_support.h"
 
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
-#include <thread>
 
-#include "l2w/distributed/process_group.h"
-#include "l2w/io/checkpoint.h"
+#include "l2w/io/run_folder.h"
 #include "l2w/runtime/device.h"
 
 namespace l2w::cli {
@@ -20,25 +16,7 @@ std::shared_ptr<distributed::Communicator>& joined() {
 
 }  // namespace
 
-std::shared_ptr<distributed::Communicator> join_job(const Flags& flags, torch::Device& device) {
-  const auto job = job_options(flags);
-  if (!job.distributed()) return nullptr;
-  if (!distributed::c10d_available())
-    throw FlagError("a job of " + std::to_string(job.world_size) +
-                    " processes needs c10d, and this l2w was built without it (Debian: libgloo-dev)");
-  if (device.is_cuda() && !device.has_index()) device = torch::Device(torch::kCUDA, job.local_rank);
-  joined() = distributed::join_job(job, device);
-  return joined();
-}
-
-void check_batch_divides(const Flags& flags) {
-  const int64_t world = job_options(flags).world_size;
-  try {
-    distributed::share_of_batch(flags.run.batch_size(), world);
-  } catch (const std::invalid_argument& e) {
-    throw flag_error(e);
-  }
-}
+void remember_job(std::shared_ptr<distributed::Communicator> comm) { joined() = std::move(comm); }
 
 double print_machine(const torch::Device& device) {
   const double gflops = runtime::matmul_gflops(device);
@@ -59,37 +37,6 @@ void report_error(const std::string& kind, const std::string& message) {
     comm->report_failure(message);
   }
   std::cerr << "l2w: " << kind << where << ": " << message << std::endl;
-}
-
-torch::Device setup_runtime(const Flags& f) {
-  try {
-    return runtime::set_up_run(f.runtime);
-  } catch (const std::invalid_argument& e) {
-    throw flag_error(e);
-  }
-}
-
-models::MultiExitNetwork build_network(const Flags& flags, const models::NetworkOptions& options) {
-  try {
-    return train::build_network(build_options(flags, options));
-  } catch (const std::invalid_argument& e) {
-    throw flag_error(e);
-  }
-}
-
-models::MultiExitNetwork load_trained_network(const Flags& flags, const models::NetworkOptions& options) {
-  if (flags.evaluate_from.empty()) throw FlagError("--evaluate_from: a checkpoint to evaluate is required");
-  try {
-    return train::load_trained_network(flags.evaluate_from, options);
-  } catch (const std::invalid_argument& e) {
-    throw flag_error(e);
-  }
-}
-
-std::vector<int64_t> validation_subset(const Flags& flags, const io::RunFolder& folder, int64_t train_size) {
-  dataset::SplitOptions options;
-  options.use_valid = flags.run.use_valid();
-  return dataset::run_split(folder.valid_index(), train_size, options).valid;
 }
 
 void plot_run(const std::string& run_dir, const report::RunCurve& curve) {

@@ -1,37 +1,65 @@
+#include "command_support.h"
 #include "commands.h"
 #include "l2w/eval/checkpoint_evaluation.h"
 #include "l2w/models/exit_cost.h"
+#include "run_flags.h"
 
 namespace l2w::cli {
+namespace {
 
-int eval_command(const Flags& flags) {
-  const torch::Device device = setup_runtime(flags);
-  const auto data = dataset::load_data(data_options(flags));
-  const auto geometry = data_geometry(flags, data);
-  auto net = load_trained_network(flags, network_options(flags, geometry));
+struct EvalFlags {
+  RunFlags common;
+  eval::EvaluationOptions evaluation;
+};
+
+int run_eval(const EvalFlags& flags) {
+  const auto& common = flags.common;
+  const torch::Device device = setup_runtime(common.model.runtime);
+  const auto data = dataset::load_data(common.model.data);
+  const auto geometry = data_geometry(common.model, data);
+  auto net = load_trained_network(common, network_options(common.model, geometry));
   net->to(device);
   const auto costs = models::exit_costs(*net, {geometry.channels, geometry.height, geometry.width});
-  const io::RunFolder folder = io::RunFolder(flags.run.run_dir()).create();
+  const io::RunFolder folder = io::RunFolder(common.run.run_dir()).create();
   auto options = flags.evaluation;
-  options.exit_criterion(flags.exit_criterion)
+  options.exit_criterion(common.exit_criterion)
       .loader(dataset::LoaderOptions()
-                  .batch_size(dataset::evaluation_batch_size(flags.run.batch_size()))
-                  .workers(flags.run.workers())
-                  .skip_bad_images(flags.run.skip_bad_images())
+                  .batch_size(dataset::evaluation_batch_size(common.run.batch_size()))
+                  .workers(common.run.workers())
+                  .skip_bad_images(common.run.skip_bad_images())
                   .pin_memory(device.is_cuda()))
       .device(device)
-      .amp(flags.run.amp())
-      .held_out(flags.run.use_valid())
-      .checkpoint(flags.evaluate_from);
+      .amp(common.run.amp())
+      .held_out(common.run.use_valid())
+      .checkpoint(common.evaluate_from);
   eval::EvaluationReport report;
   try {
-    report = eval::evaluate_checkpoint(*net, data, validation_subset(flags, folder, data.train->size()), costs, folder,
+    report = eval::evaluate_checkpoint(*net, data, validation_subset(common, folder, data.train->size()), costs, folder,
                                        options);
   } catch (const options::OptionError& e) {
     throw flag_error(e);
   }
   plot_run(folder.dir(), report::make_run_curve(report::run_label(folder.dir()), report.anytime, costs, report.dynamic));
   return 0;
+}
+
+}  // namespace
+
+Subcommand add_eval_command(CLI::App& parent) {
+  auto flags = std::make_shared<EvalFlags>();
+  auto* app =
+      parent.add_subcommand("eval", "evaluate a checkpoint (--evalmode anytime | dynamic | both; --budget writes thresholds)");
+  add_run_flags(*app, flags->common);
+  add_precision_flag(*app, flags->common);
+  add_checkpoint_flag(*app, flags->common);
+  add_options(*app, flags->evaluation, eval::EvaluationOptions::option_list(), "eval");
+  app->get_option("--max-accuracy-drop")->excludes("--budget");
+  app->get_option("--risk-confidence")->needs("--max-accuracy-drop");
+  add_exit_criterion_flag(*app, flags->common);
+  return {app, [flags, app] {
+            apply_data_defaults(*app, flags->common);
+            return run_eval(*flags);
+          }};
 }
 
 }  // namespace l2w::cli

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <thread>
 
+#include "command_support.h"
 #include "commands.h"
 #include "serving.h"
 
@@ -21,11 +22,11 @@ sigset_t block_termination_signals() {
   return signals;
 }
 
-void print_serving(const Flags& flags, const serve::ServingStack& s, int64_t pinned, int port) {
+void print_serving(const ServeFlags& flags, const serve::ServingStack& s, int64_t pinned, int port) {
   const auto& menu = s.menu();
   const auto& options = s.options();
   const int64_t max_batch = options.controller().max_batch();
-  std::printf("l2w serve: %s, %s, exit criterion %s\n", flags.evaluate_from.c_str(), s.network_report().c_str(),
+  std::printf("l2w serve: %s, %s, exit criterion %s\n", flags.common.evaluate_from.c_str(), s.network_report().c_str(),
               criterion::exit_criterion_name(menu.criterion).c_str());
   std::printf("  threads      %s\n", s.threads_report().c_str());
   std::printf("  budgets      %s; %.3f M to %.3f M MUL-ADDs per image (full network %.3f M)\n", s.menu_report().c_str(),
@@ -44,15 +45,13 @@ void print_serving(const Flags& flags, const serve::ServingStack& s, int64_t pin
   std::fflush(stdout);
 }
 
-}  // namespace
-
-int serve_command(const Flags& flags) {
+int run_serve(const ServeFlags& flags) {
   sigset_t signals = block_termination_signals();
-  if (flags.evaluate_from.empty()) throw FlagError("--evaluate_from: a checkpoint to serve is required");
+  if (flags.common.evaluate_from.empty()) throw FlagError("--evaluate_from: a checkpoint to serve is required");
   // Listening from the start: /healthz answers and /readyz says 503 while the network is loaded, its
   // budgets fitted and the engine warmed up, so that a probe can tell "starting" from "dead".
   auto server_options = flags.serving.server();
-  serve::Service service(server_options.model(flags.evaluate_from));
+  serve::Service service(server_options.model(flags.common.evaluate_from));
   std::printf("l2w serve: listening on http://%s:%d, starting\n", server_options.bind().c_str(), service.port());
   std::fflush(stdout);
   std::thread([&] {
@@ -82,6 +81,18 @@ int serve_command(const Flags& flags) {
               static_cast<long long>(service.metrics().responses("classify", 200)),
               static_cast<long long>(service.metrics().responses("classify", 503)));
   return 0;
+}
+
+}  // namespace
+
+Subcommand add_serve_command(CLI::App& parent) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* app = parent.add_subcommand("serve", "an HTTP classifier whose budget falls as load rises to keep --slo-ms");
+  add_server_flags(*app, *flags, /*listening=*/true);
+  return {app, [flags, app] {
+            apply_data_defaults(*app, flags->common);
+            return run_serve(*flags);
+          }};
 }
 
 }  // namespace l2w::cli

@@ -53,4 +53,44 @@ void check_job(const JobOptions& job) {
   if (job.timeout.count() <= 0) throw std::invalid_argument("the distributed timeout must be positive");
 }
 
+const options::OptionList<JobRequest>& JobRequest::option_list() {
+  using namespace options;
+  using J = JobRequest;
+  static const OptionList<J> list{
+      value<J>("dist_url", {"--dist_url"}, L2W_FIELD(dist_url),
+               "data-parallel job: rank 0's tcp://HOST:PORT (default: MASTER_ADDR/PORT)")
+          .in("distributed"),
+      converted<J>(
+          "world_size", {"--world_size", "--world-size"}, "N (positive)",
+          [](const J& j) { return j.world_size() > 0 ? std::to_string(j.world_size()) : std::string(); },
+          [](J& j, const std::string& t) { j.world_size(parse_integer("world_size", t, Check::kPositive)); },
+          "processes in the job (default: WORLD_SIZE, else 1)")
+          .in("distributed"),
+      converted<J>(
+          "rank", {"--rank"}, "N (zero or more)",
+          [](const J& j) { return j.rank() >= 0 ? std::to_string(j.rank()) : std::string(); },
+          [](J& j, const std::string& t) { j.rank(parse_integer("rank", t, Check::kNonNegative)); },
+          "this process's rank (default: RANK, else 0)")
+          .in("distributed"),
+      choice<J>("dist_backend", {"--dist_backend", "--dist-backend"}, L2W_FIELD(backend),
+                {{"gloo", "gloo"}, {"nccl", "nccl"}}, "collectives (default: nccl on CUDA, else gloo)")
+          .in("distributed"),
+      value<J>("dist_timeout", {"--dist_timeout"}, L2W_FIELD(timeout_s),
+               "seconds to wait for peers and collectives before failing", Check::kPositive)
+          .in("distributed"),
+  };
+  return list;
+}
+
+JobOptions resolve_job(const JobRequest& r) {
+  auto job = job_from_environment({});
+  if (!r.dist_url().empty()) apply_dist_url(r.dist_url(), job);
+  if (r.world_size() > 0) job.world_size = r.world_size();
+  if (r.rank() >= 0) job.rank = r.rank();
+  job.backend = r.backend();
+  job.timeout = std::chrono::milliseconds(static_cast<int64_t>(r.timeout_s() * 1000));
+  check_job(job);
+  return job;
+}
+
 }  // namespace l2w::distributed

@@ -7,6 +7,10 @@
 #include <cstdint>
 #include <string>
 
+#include <torch/arg.h>
+
+#include "l2w/runtime/option_list.h"
+
 namespace l2w::distributed {
 
 struct JobOptions {
@@ -21,6 +25,22 @@ struct JobOptions {
 
   bool distributed() const { return world_size > 1; }
 };
+
+// What a user asks of the job (the reference's flags); what is not given, torchrun's environment decides.
+struct JobRequest {
+  TORCH_ARG(std::string, dist_url);    // rank 0's tcp://HOST:PORT; empty: MASTER_ADDR and MASTER_PORT
+  TORCH_ARG(int64_t, world_size) = 0;  // 0: WORLD_SIZE, else 1
+  TORCH_ARG(int64_t, rank) = -1;       // -1: RANK, else 0
+  TORCH_ARG(std::string, backend);     // gloo | nccl; empty: NCCL for CUDA, Gloo otherwise
+  TORCH_ARG(double, timeout_s) = 600;
+
+ public:
+  static const options::OptionList<JobRequest>& option_list();
+};
+
+// The job the environment describes with the request's overrides, checked; OptionError naming the
+// option, std::invalid_argument for an environment that does not add up.
+JobOptions resolve_job(const JobRequest& request);
 
 // `defaults` with the torchrun variables that are set in the environment; std::invalid_argument names
 // a malformed one.

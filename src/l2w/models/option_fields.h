@@ -74,7 +74,7 @@ std::string field_values_hint(Text text) {
   } else if constexpr (std::is_same_v<T, double>) {
     return "a number";
   } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-    return "positive integers joined by dashes, such as 1-2-4";
+    return "integers joined by dashes, such as 1-2-4";
   } else {
     std::string out = "one of ";
     bool first = true;
