@@ -259,3 +259,19 @@ def test_imta_distillation_gradient_in_float64_equals_a_hand_built_loss(command_
         step = start[name] - after[name].detach()  # lr 1, no momentum or weight decay: the gradient itself
         scale = grad.abs().max().item()
         assert (step - grad).abs().max().item() <= 1e-12 * max(scale, 1e-3), name
+
+
+def test_every_option_is_in_the_docstrings_and_named_in_its_errors():
+    """The options come from the library's own lists: each one is documented where it is taken, and a
+    value it cannot take raises a ValueError that starts with its name."""
+    from l2w import _l2w
+    for kinds, doc in [(("optimizer", "method"), l2w.Learner.__doc__), (("data", "trainer", "method"), l2w.train.__doc__)]:
+        for kind in kinds:
+            for name, _, _, help_text in _l2w._option_help(kind):
+                assert f"``{name}``" in doc and help_text in doc, (kind, name)
+    net = l2w.msdnet(**ARCH)
+    for name, type_name, _, _ in _l2w._option_help("optimizer") + _l2w._option_help("method"):
+        if type_name == "TEXT":
+            continue
+        with pytest.raises(ValueError, match=f"^{name}: "):
+            l2w.Learner(net, epochs=1, iterations_per_epoch=1, **{name: "not-a-value"})

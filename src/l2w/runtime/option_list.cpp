@@ -25,13 +25,15 @@ std::string check_text(Check check) {
 namespace {
 
 void check_value(const std::string& name, const std::string& text, double v, Check check) {
-  const bool ok = check == Check::kAny || (check == Check::kPositive && v > 0) || (check == Check::kNonNegative && v >= 0) ||
-                  (check == Check::kUnitInterval && v >= 0 && v <= 1) ||
-                  (check == Check::kOpenUnitInterval && v > 0 && v < 1);
-  if (!ok) throw OptionError(name, "'" + text + "' must be " + check_text(check));
+  if (!passes(v, check)) throw OptionError(name, "'" + text + "' must be " + check_text(check));
 }
 
 }  // namespace
+
+bool passes(double v, Check check) {
+  return check == Check::kAny || (check == Check::kPositive && v > 0) || (check == Check::kNonNegative && v >= 0) ||
+         (check == Check::kUnitInterval && v >= 0 && v <= 1) || (check == Check::kOpenUnitInterval && v > 0 && v < 1);
+}
 
 int64_t parse_integer(const std::string& name, const std::string& text, Check check) {
   int64_t v = 0;

@@ -67,6 +67,7 @@ std::vector<int64_t> parse_dash_list(const std::string& name, const std::string&
 std::string number_text(double v);  // as short as it reads back exactly
 std::string number_list_text(const std::vector<double>& v);
 std::string check_text(Check check);  // "positive", ... for help
+bool passes(double value, Check check);
 
 namespace detail {
 template <class S, class Field>
@@ -84,13 +85,16 @@ Option<S> value(std::string name, std::vector<std::string> flags, Field field, s
                 Check check = Check::kAny) {
   using T = detail::FieldType<S, Field>;
   Option<S> o = detail::named_option<S>(std::move(name), std::move(flags), std::move(help));
-  o.text = [field](const S& s) {
+  // A default the option itself refuses (0 for "none" where a value must be positive) is "not given":
+  // no text.
+  o.text = [field, check](const S& s) -> std::string {
     const auto& v = detail::get(s, field);
     if constexpr (std::is_same_v<T, std::string>) {
+      static_cast<void>(check);
       return v;
-    } else if constexpr (std::is_floating_point_v<T>) {
-      return number_text(v);
     } else {
+      if (!passes(static_cast<double>(v), check)) return "";
+      if constexpr (std::is_floating_point_v<T>) return number_text(v);
       return std::to_string(v);
     }
   };
