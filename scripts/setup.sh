@@ -6,7 +6,8 @@
 #   (the server's /metrics checked in a test),
 #   Fashion-MNIST, gnuplot;
 # - LibTorch: PyPI's torch wheel (pinned below; built with CUDA, it also runs without a GPU) in a virtual
-#   environment outside the clone, $L2W_VENV (default ~/.cache/l2w/venv), reused by every clone and by CI.
+#   environment outside the clone, $L2W_VENV (default ~/.cache/l2w/venv), reused by every clone and by CI;
+#   with onnx and onnxruntime for l2w.export_onnx and its tests.
 # Usage: setup.sh [TARGET...]: only those CMake targets (scripts/demo.sh builds `l2w`, not the tests);
 # none: everything.
 set -euo pipefail
@@ -66,6 +67,13 @@ if [[ -n $pip_pid ]]; then
     fail "pip install torch==$torch_version" "$pip_log"
   fi
   pip_pid=""
+fi
+# ONNX (the export's graph format, written and checked by its own library) and ONNX Runtime (runs the
+# exported graphs in the tests).
+if ! "$venv/bin/python3" -c "import onnx, onnxruntime" >>"$log" 2>&1; then
+  step "setup: installing onnx and onnxruntime into $venv"
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check onnx onnxruntime >>"$log" 2>&1 ||
+    fail "pip install onnx onnxruntime"
 fi
 
 # Clang, unless L2W_CXX names another compiler: with the precompiled LibTorch header it instantiates the

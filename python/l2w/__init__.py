@@ -21,6 +21,7 @@ CheckpointError.__doc__ = "A checkpoint that is damaged, of another architecture
 DataError.__doc__ = "A data file that is missing, truncated or not what its name says."
 NonFiniteLossError.__doc__ = ("A training iteration whose loss, weights or gradient came out NaN or infinite; "
                               "it was undone.")
+from .export import export_onnx
 from .network import Network, NetworkBuild, load, msdnet, ranet
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "CheckpointError", "DataError", "NonFiniteLossError", "Network", "msdnet", "ranet", "load", "Dataset",
     "load_data", "Batches", "Learner", "StepResult", "train", "TrainResult", "ExitOutputs", "exit_outputs",
     "anytime", "BudgetCurve", "budgeted", "Thresholds", "thresholds_for_budget", "read_thresholds", "Classifier",
+    "export_onnx",
 ]
 
 Tensor = torch.Tensor

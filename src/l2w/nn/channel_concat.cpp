@@ -1,5 +1,7 @@
 #include "l2w/nn/channel_concat.h"
 
+#include <torch/csrc/jit/frontend/tracer.h>
+
 #include <algorithm>
 
 namespace l2w::nn {
@@ -81,7 +83,10 @@ torch::Tensor ChannelArena::append(const torch::Tensor& x, at::TensorList parts)
 
 torch::Tensor append_channels(const torch::Tensor& x, at::TensorList parts) {
   auto* arena = ChannelArena::current();
-  if (arena != nullptr && !torch::GradMode::is_enabled()) return arena->append(x, parts);
+  // A trace (torch.jit.trace, for ONNX export) records cat, whose sizes follow the input's; the arena's
+  // buffer would be recorded with the traced batch size fixed.
+  if (arena != nullptr && !torch::GradMode::is_enabled() && !torch::jit::tracer::isTracing())
+    return arena->append(x, parts);
   return cat(x, parts);
 }
 

@@ -15,8 +15,8 @@ ClassifierModuleImpl::ClassifierModuleImpl(int64_t in_channels, int64_t width, i
 torch::Tensor ClassifierModuleImpl::forward(const torch::Tensor& x) { return run(linear, features(x)); }
 
 torch::Tensor ClassifierModuleImpl::features(const torch::Tensor& x) {
-  const torch::Tensor h = run(m, x);
-  return h.view({h.size(0), -1});
+  // flatten, not view({N, -1}): a trace (ONNX export) then keeps the batch size free.
+  return run(m, x).flatten(1);
 }
 
 }  // namespace l2w::nn

@@ -1,5 +1,7 @@
 #include "l2w/nn/pointwise_conv.h"
 
+#include <torch/csrc/jit/frontend/tracer.h>
+
 #include <variant>
 
 #include "l2w/nn/channel_concat.h"
@@ -38,7 +40,8 @@ PointwiseConvImpl::PointwiseConvImpl(const torch::nn::Conv2dImpl& conv) : Conv2d
 }
 
 torch::Tensor PointwiseConvImpl::forward(const torch::Tensor& x) {
-  if (!x.is_cpu() || !has_dense_images(x)) return Conv2dImpl::forward(x);
+  // A trace (ONNX export) records the convolution itself, whose shapes follow the input's.
+  if (!x.is_cpu() || !has_dense_images(x) || torch::jit::tracer::isTracing()) return Conv2dImpl::forward(x);
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   const int64_t out = weight.size(0), in = weight.size(1);
   // [O, C] x [N, C, H*W] -> [N, O, H*W]: one product per image, so an image's result does not depend on
