@@ -1,21 +1,28 @@
-"""A network as an ONNX graph, for the runtimes deployers use (ONNX Runtime, OpenVINO, TensorRT).
+"""A network as ONNX graphs, for the runtimes deployers use (ONNX Runtime, OpenVINO, TensorRT): the whole
+network, one graph per stage (block k and exit k) for early exit, and a manifest that says how to run
+them.
 
-The graph is what the C++ forward computes: torch's tracer records the ATen operations the network's
-C++ code runs (the code takes size-following paths while it is traced, so the batch stays free), and
-torch's ONNX exporter writes them through the ``onnx`` library.
+The graphs are what the C++ code computes: torch's tracer records the ATen operations the network runs
+(its code takes size-following paths while traced, so the batch stays free), and torch's ONNX exporter
+writes them through the ``onnx`` library, folding each BatchNorm that follows a convolution into it.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 import warnings
-from typing import Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from .network import Network
 
-__all__ = ["export_onnx"]
+__all__ = ["export_onnx", "ONNX_OPSET"]
+
+ONNX_OPSET = 17
 
 
 class _Exits(torch.nn.Module):
@@ -29,43 +36,125 @@ class _Exits(torch.nn.Module):
         return tuple(self.network(images))
 
 
-def export_onnx(network: Network, path: str, image_shape: Sequence[int], *, opset: int = 17) -> None:
-    """Writes ``network`` in eval mode to ``path`` as ONNX (opset ``opset``): normalised images
-    ``images`` ``[N, C, H, W]`` in, with ``image_shape`` ``(C, H, W)`` and any batch size ``N``, and each
-    exit's logits out as ``exit1``, ``exit2``, ... The graph passes ONNX's checker; ONNX Runtime computes
-    the network's logits to float32 rounding. The network's own mode is left as it was.
+class _Stage(torch.nn.Module):
+    """Block k on block k-1's features, then exit k: the features for block k+1 (none after the last)
+    and exit k's logits."""
 
-    Raises ``ValueError`` for an image shape the network cannot take and ``OSError`` naming ``path`` when
-    it cannot be written; nothing is left at ``path`` then. Needs the ``onnx`` package
-    (``pip install l2w[onnx]``).
+    def __init__(self, network: Network, k: int) -> None:
+        super().__init__()
+        self.network, self.k = network, k
+
+    def forward(self, *features: Tensor) -> tuple[Tensor, ...]:
+        out, logits = self.network.cpp_module._run_stage(self.k, list(features))
+        last = self.k == self.network.num_exits - 1
+        return (logits,) if last else (*out, logits)
+
+
+def _json_number(value: float) -> Any:
+    """A threshold for JSON, which has no infinities: "inf" (no image leaves there) and "-inf" (every
+    image does) as strings, as l2w's thresholds files write them."""
+    value = float(value)
+    return value if value == value and abs(value) != float("inf") else ("inf" if value > 0 else "-inf")
+
+
+def _export(module: torch.nn.Module, inputs: tuple[Tensor, ...], path: str, input_names: list[str],
+            output_names: list[str]) -> None:
+    traced = torch.jit.trace(module, inputs, check_trace=False)
+    torch.onnx.export(traced, inputs, path, dynamo=False, opset_version=ONNX_OPSET, input_names=input_names,
+                      output_names=output_names,
+                      dynamic_axes={name: {0: "batch"} for name in input_names + output_names})
+    import onnx
+    onnx.checker.check_model(path)
+
+
+def export_onnx(network: Network, output: str, image_shape: Sequence[int], *,
+                mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
+                thresholds: Optional[Any] = None) -> dict:
+    """Writes ``network`` (eval mode) into the folder ``output`` as ONNX (opset 17) and returns the
+    manifest it writes beside the graphs:
+
+    - ``network.onnx``: normalised images ``images`` ``[N, C, H, W]`` in (``image_shape`` is ``(C, H,
+      W)``, any batch size ``N``), each exit's logits out as ``exit1``, ``exit2``, ...;
+    - ``stage_K.onnx`` for each exit K: block K on the previous stage's features (``features_{K-1}_*``;
+      stage 1 takes ``images``), out the next stage's features ``features_K_*`` and ``logits_K``;
+    - ``manifest.json``: the input's shape, ``mean`` and ``std`` (per channel, on the 0..1 scale, as given),
+      each exit's cumulative MUL-ADDs and its stage's inputs and outputs, and, when given, ``thresholds``
+      (an :class:`l2w.Thresholds`): its criterion, threshold per exit ("inf" and "-inf" as strings) and
+      temperatures, so that any runtime can run early exit.
+
+    IMTA's second-stage networks are exported whole only (their exits read the previous exits': no
+    stages). ONNX's checker passes on every graph before the folder is put in place. Raises
+    ``ValueError`` for an image shape the network cannot take or thresholds of another network and
+    ``OSError`` when ``output`` exists or its parent folder does not; nothing is left behind then.
+    Needs the ``onnx`` package (``pip install l2w[onnx]``).
     """
     if len(image_shape) != 3 or any(int(d) < 1 for d in image_shape):
         raise ValueError(f"image_shape: {tuple(image_shape)}, expected (C, H, W) of positive sizes")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise OSError(f"{path}: the folder {folder} does not exist")
-    example = torch.zeros(2, *[int(d) for d in image_shape])
+    shape = [int(d) for d in image_shape]
+    if os.path.exists(output):
+        raise OSError(f"{output}: already exists (export writes a new folder)")
+    parent = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(parent):
+        raise OSError(f"{output}: the folder {parent} does not exist")
+    exits = network.num_exits
+    example = torch.zeros(2, *shape)
     was_training = network.training
     network.eval()
-    temporary = f"{path}.tmp{os.getpid()}"
+    try:
+        with torch.no_grad():
+            network(example)
+    except RuntimeError as e:
+        network.train(was_training)
+        reason = str(e).splitlines()[0]
+        raise ValueError(f"image_shape: {tuple(shape)}: the network cannot take such images ({reason})") from None
+    network.train(was_training)
+    costs = [int(muladds) for muladds, _ in network.exit_costs(shape)]
+    if thresholds is not None and len(thresholds.thresholds) != exits:
+        raise ValueError(f"thresholds: {len(thresholds.thresholds)} given, the network has {exits} exits")
+    if thresholds is not None and thresholds.exit_muladds and list(thresholds.exit_muladds) != costs:
+        raise ValueError("thresholds: chosen for another network (their exits' MUL-ADDs are not this network's)")
+    network.eval()
+    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on Python values it records as constants
-            try:
-                network(example)
-            except RuntimeError as e:
-                reason = str(e).splitlines()[0]
-                raise ValueError(f"image_shape: {tuple(image_shape)}: the network cannot take such images ({reason})") from None
-            traced = torch.jit.trace(_Exits(network), example, check_trace=False)
-            exits = network.num_exits
-            torch.onnx.export(traced, (example,), temporary, dynamo=False, opset_version=opset,
-                              input_names=["images"], output_names=[f"exit{k + 1}" for k in range(exits)],
-                              dynamic_axes={"images": {0: "batch"},
-                                            **{f"exit{k + 1}": {0: "batch"} for k in range(exits)}})
-        import onnx
-        onnx.checker.check_model(temporary)
-        os.replace(temporary, path)
+            _export(_Exits(network), (example,), os.path.join(staging, "network.onnx"), ["images"],
+                    [f"exit{k + 1}" for k in range(exits)])
+            stages = []
+            if not network.arch.startswith("IMTA_"):  # its exits read the previous exits: no stages
+                features: list[Tensor] = [example]
+                names = ["images"]
+                for k in range(exits):
+                    out, _ = network.cpp_module._run_stage(k, features)
+                    last = k == exits - 1
+                    out_names = ([] if last else [f"features_{k + 1}_{i}" for i in range(len(out))]) + [f"logits_{k + 1}"]
+                    graph = os.path.join(staging, f"stage_{k + 1}.onnx")
+                    _export(_Stage(network, k), tuple(features), graph, names, out_names)
+                    # A block may read only some of the previous features (MSDNet drops its finest scales
+                    # as it goes): the graph takes only those, and a runtime feeds only those.
+                    import onnx
+                    used = [i.name for i in onnx.load(graph, load_external_data=False).graph.input]
+                    stages.append({"graph": f"stage_{k + 1}.onnx", "inputs": used, "outputs": out_names})
+                    features, names = list(out), out_names[:-1]
+        manifest = {
+            "format": "l2w-onnx 1",
+            "opset": ONNX_OPSET,
+            "arch": network.arch,
+            "description": network.description,
+            "input": {"name": "images", "shape": ["N", *shape], "mean": list(mean or []), "std": list(std or [])},
+            "network": {"graph": "network.onnx", "outputs": [f"exit{k + 1}" for k in range(exits)]},
+            "exits": [{"muladds": costs[k], **(stages[k] if stages else {})} for k in range(exits)],
+        }
+        if thresholds is not None:
+            manifest["thresholds"] = {"criterion": thresholds.criterion,
+                                      "values": [_json_number(t) for t in thresholds.thresholds],
+                                      "temperatures": [float(t) for t in thresholds.temperatures]}
+        with open(os.path.join(staging, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=1, allow_nan=False)
+            f.write("\n")
+        os.rename(staging, output)
+        return manifest
     finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        if os.path.isdir(staging):
+            shutil.rmtree(staging)
         network.train(was_training)

@@ -120,6 +120,18 @@ void bind_networks(py::module_& m) {
             return net.forward(images);
           },
           py::arg("images"))
+      .def(
+          "_run_stage",
+          [](models::MultiExitNetworkImpl& net, int64_t k, const models::Features& in) {
+            // Block k on block k-1's features (block 0 on {images}), then exit k: one stage of early exit.
+            if (k < 0 || k >= net.num_exits())
+              throw std::invalid_argument("stage: " + std::to_string(k) + " is not a block of a network of " +
+                                          std::to_string(net.num_exits()) + " exits");
+            auto features = net.run_block(k, in);
+            auto logits = net.run_exit(k, features);
+            return py::make_tuple(features, logits);
+          },
+          py::arg("k"), py::arg("features"))
       .def("_state_dict", &state_dict)
       .def("_module_tree", [](const models::MultiExitNetwork& net) { return module_tree(net); })
       .def(
