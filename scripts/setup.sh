@@ -7,7 +7,7 @@
 #   Fashion-MNIST, gnuplot;
 # - LibTorch: PyPI's torch wheel (pinned below; built with CUDA, it also runs without a GPU) in a virtual
 #   environment outside the clone, $L2W_VENV (default ~/.cache/l2w/venv), reused by every clone and by CI;
-#   with onnx and onnxruntime for l2w.export_onnx and its tests.
+#   with onnx, onnxruntime and openvino for l2w.export_onnx, its tests and scripts/bench_engines.py.
 # Usage: setup.sh [TARGET...]: only those CMake targets (scripts/demo.sh builds `l2w`, not the tests);
 # none: everything.
 set -euo pipefail
@@ -68,12 +68,12 @@ if [[ -n $pip_pid ]]; then
   fi
   pip_pid=""
 fi
-# ONNX (the export's graph format, written and checked by its own library) and ONNX Runtime (runs the
-# exported graphs in the tests).
-if ! "$venv/bin/python3" -c "import onnx, onnxruntime" >>"$log" 2>&1; then
-  step "setup: installing onnx and onnxruntime into $venv"
-  "$venv/bin/python3" -m pip install -q --disable-pip-version-check onnx onnxruntime >>"$log" 2>&1 ||
-    fail "pip install onnx onnxruntime"
+# ONNX (the export's graph format, written and checked by its own library), and ONNX Runtime and OpenVINO
+# (the deployment engines that run the exported graphs in the tests and scripts/bench_engines.py).
+if ! "$venv/bin/python3" -c "import onnx, onnxruntime, openvino" >>"$log" 2>&1; then
+  step "setup: installing onnx, onnxruntime and openvino into $venv"
+  "$venv/bin/python3" -m pip install -q --disable-pip-version-check onnx onnxruntime openvino >>"$log" 2>&1 ||
+    fail "pip install onnx onnxruntime openvino"
 fi
 
 # Clang, unless L2W_CXX names another compiler: with the precompiled LibTorch header it instantiates the

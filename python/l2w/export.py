@@ -158,3 +158,46 @@ def export_onnx(network: Network, output: str, image_shape: Sequence[int], *,
         if os.path.isdir(staging):
             shutil.rmtree(staging)
         network.train(was_training)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m l2w export``, what ``l2w export`` runs: a checkpoint into a folder of ONNX graphs.
+    Returns the exit status: 0, 1 for a checkpoint or file that cannot be read or written, 2 for bad
+    arguments; each failure is one line on stderr."""
+    import argparse
+    import sys
+
+    from . import _l2w, read_thresholds
+    from .network import NetworkBuild
+
+    parser = argparse.ArgumentParser(prog="l2w export", description=main.__doc__)
+    parser.add_argument("--checkpoint", required=True, help="an l2w checkpoint, or a run folder (its best)")
+    parser.add_argument("--description", default="",
+                        help="the architecture as l2w describes it (default: the checkpoint's own)")
+    parser.add_argument("--output", required=True, help="the folder to write (it must not exist)")
+    parser.add_argument("--image-shape", required=True, help="C,H,W of the normalised images")
+    parser.add_argument("--mean", default="", help="per channel, comma-separated, on the 0..1 scale")
+    parser.add_argument("--std", default="", help="per channel, comma-separated")
+    parser.add_argument("--thresholds", default="", help="a thresholds file (l2w eval --budget) to record")
+    args = parser.parse_args(argv)
+    numbers = lambda text, kind: [kind(v) for v in text.split(",") if v]  # noqa: E731
+    try:
+        shape = numbers(args.image_shape, int)
+        description = args.description or _l2w._checkpoint_description(args.checkpoint)
+        if not description:
+            raise ValueError(f"{args.checkpoint}: the checkpoint does not describe its architecture: give its flags")
+        net = Network(_l2w._load_network(args.checkpoint, description), NetworkBuild(description)).eval()
+        thresholds = read_thresholds(args.thresholds) if args.thresholds else None
+        manifest = export_onnx(net, args.output, shape, mean=numbers(args.mean, float), std=numbers(args.std, float),
+                               thresholds=thresholds)
+    except (_l2w.CheckpointError, _l2w.DataError, OSError) as e:  # CheckpointError is a ValueError too
+        print(f"l2w: error: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        print(f"l2w: error: {e}", file=sys.stderr)
+        return 2
+    stages = sum(1 for e in manifest["exits"] if "graph" in e)
+    print(f"l2w export: {args.checkpoint} ({manifest['arch']}, {len(manifest['exits'])} exits) to {args.output}: "
+          f"network.onnx, {stages} stage graphs, manifest.json (ONNX opset {ONNX_OPSET})")
+    return 0
+

@@ -4,8 +4,10 @@ run in sequence with the manifest's thresholds take each image's class and exit 
 import json
 import os
 
+import numpy as np
 import onnx
 import onnxruntime as ort
+import openvino as ov
 import pytest
 import torch
 
@@ -18,6 +20,13 @@ RANET = dict(n_blocks=2, n_channels=8, growth_rate=4, step=2, scale_list=[1, 2, 
 
 def session(path):
     return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def openvino_f32(path):
+    """OpenVINO's CPU plugin in float32 (its default on CPUs with bf16 units is bf16), as a function of
+    the images giving every output."""
+    compiled = ov.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    return lambda images: [np.asarray(v) for v in compiled(images).values()]
 
 
 @pytest.mark.parametrize("make, shape", [
@@ -39,16 +48,34 @@ def test_onnx_runtime_computes_every_exit_as_l2w_does(tmp_path, make, shape):
     made_by = {o: n.op_type for n in model.graph.node for o in n.output}
     assert {made_by.get(n.input[0]) for n in model.graph.node if n.op_type == "BatchNormalization"} <= {"Gemm"}
     net.eval()
-    whole = session(os.path.join(out, "network.onnx"))
+    path = os.path.join(out, "network.onnx")
+    onnx_runtime = session(path)
+    runtimes = {"ONNX Runtime": lambda images: onnx_runtime.run(None, {"images": images}), "OpenVINO": openvino_f32(path)}
     for batch in (1, 5, 33):
         images = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(batch))
         with torch.no_grad():
             want = net(images)
-        got = [torch.from_numpy(o) for o in whole.run(None, {"images": images.numpy()})]
-        assert len(got) == len(want)
+        for name, run in runtimes.items():
+            got = [torch.from_numpy(np.array(o)) for o in run(images.numpy())]
+            assert len(got) == len(want), name
+            for w, g in zip(want, got):
+                assert g.shape == w.shape, name
+                assert float((g - w).abs().max() / w.abs().max()) < 1e-4, name
+
+
+def test_real_images_through_both_runtimes(tmp_path, fashion_mnist):
+    """Fashion-MNIST test images, as l2w's batches normalise them: the same logits from both runtimes."""
+    _, test_set = fashion_mnist
+    images = torch.stack([test_set[i][0] for i in range(64)])
+    net = l2w.msdnet(seed=5, **ARCH).eval()
+    out = str(tmp_path / "exported")
+    l2w.export_onnx(net, out, (1, 28, 28))
+    path = os.path.join(out, "network.onnx")
+    with torch.no_grad():
+        want = net(images)
+    for got in (session(path).run(None, {"images": images.numpy()}), openvino_f32(path)(images.numpy())):
         for w, g in zip(want, got):
-            assert g.shape == w.shape
-            assert float((g - w).abs().max() / w.abs().max()) < 1e-4
+            assert float((torch.from_numpy(np.array(g)) - w).abs().max() / w.abs().max()) < 1e-4
 
 
 def run_stages(folder, manifest, images):

@@ -20,6 +20,7 @@ Subcommand add_flops_command(CLI::App& parent);
 Subcommand add_plot_command(CLI::App& parent);
 Subcommand add_compare_command(CLI::App& parent);
 Subcommand add_launch_command(CLI::App& parent);
+Subcommand add_export_command(CLI::App& parent);
 Subcommand add_serve_command(CLI::App& parent);
 Subcommand add_bench_train_command(CLI::App& parent);
 Subcommand add_bench_infer_command(CLI::App& parent);

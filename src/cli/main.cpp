@@ -23,7 +23,7 @@ struct CommandLine {
   CommandLine() {
     app.require_subcommand(1);
     for (auto add : {add_train_command, add_eval_command, add_infer_command, add_flops_command, add_plot_command,
-                     add_compare_command, add_launch_command
+                     add_compare_command, add_launch_command, add_export_command
 #ifdef L2W_WITH_SERVER
                      ,
                      add_serve_command
@@ -92,7 +92,7 @@ int run_main(int argc, char** argv) {
   for (const auto& c : line.top) known = known || first == c.app->get_name();
   if (!known) {
     std::cerr << "l2w: error: unknown command '" << first
-              << "' (train, eval, infer, serve, plot, compare, flops, bench, launch; l2w alone lists them)" << std::endl;
+              << "' (train, eval, infer, serve, export, plot, compare, flops, bench, launch; l2w alone lists them)" << std::endl;
     return 2;
   }
   try {
