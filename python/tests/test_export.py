@@ -1,5 +1,6 @@
-"""l2w.export_onnx: every graph passes ONNX's checker; ONNX Runtime computes the network's every exit's
-logits at batch sizes other than the traced one, for MSDNet, RANet and an IMTA network; the stage graphs
+"""l2w.export_onnx: every graph passes ONNX's checker; ONNX Runtime and OpenVINO compute the network's every
+exit's logits at batch sizes other than the traced one, for MSDNet (both stems), RANet and an IMTA network;
+the stage graphs
 run in sequence with the manifest's thresholds take each image's class and exit as l2w's classifier does."""
 import json
 import os
@@ -14,6 +15,9 @@ import torch
 import l2w
 from conftest import ARCH
 
+# The ImageNet stem (a 7x7 convolution and max-pooling, heads that pool 7x7): a small one on 224x224 images.
+IMAGENET = dict(imagenet=True, n_blocks=2, n_channels=8, growth_rate=4, gr_factor=[1, 2, 4, 4], bn_factor=[1, 2, 4, 4],
+                step=1, base=1, num_classes=10, in_channels=3)
 RANET = dict(n_blocks=2, n_channels=8, growth_rate=4, step=2, scale_list=[1, 2, 3], gr_factor=[4, 2, 1],
              bn_factor=[4, 2, 1], num_classes=10, in_channels=3)
 
@@ -31,6 +35,7 @@ def openvino_f32(path):
 
 @pytest.mark.parametrize("make, shape", [
     (lambda: l2w.msdnet(seed=3, **ARCH), (1, 28, 28)),
+    (lambda: l2w.msdnet(seed=3, **IMAGENET), (3, 224, 224)),
     (lambda: l2w.ranet(seed=3, **RANET), (3, 32, 32)),
     (lambda: l2w.msdnet(seed=3, imta_stage2=True, **ARCH), (1, 28, 28)),
 ])
@@ -104,6 +109,7 @@ def run_stages(folder, manifest, images):
 
 @pytest.mark.parametrize("make, shape", [
     (lambda: l2w.msdnet(seed=4, **ARCH), (1, 28, 28)),
+    (lambda: l2w.msdnet(seed=4, **IMAGENET), (3, 224, 224)),
     (lambda: l2w.ranet(seed=4, **RANET), (3, 32, 32)),
 ])
 def test_the_stages_with_the_manifests_thresholds_exit_as_the_classifier(tmp_path, make, shape):

@@ -10,11 +10,7 @@ work=$2/export_check
 rm -rf "$work"
 mkdir -p "$work"
 source "$(dirname "$0")/served_network.sh"
-budget=$(awk 'NR == 2 { print int($2 * 1.3) }' "$work/run/flops.tsv")
-"$l2w" eval "${arch[@]}" --evaluate_from "$ckpt" --train_url "$work/run" --evalmode dynamic --budget "$budget" \
-  >"$work/eval.log" 2>&1 || { cat "$work/eval.log"; exit 1; }
-"$l2w" infer "${arch[@]}" --evaluate_from "$ckpt" --train_url "$work/run" --thresholds "$work/run/thresholds.txt" \
-  --memory-format contiguous --latency-images 4 >"$work/infer.log" 2>&1 || { cat "$work/infer.log"; exit 1; }
+infer_at_a_budget  # $budget, $work/run/thresholds.txt and $work/infer.log
 L2W_PYTHON=$L2W_PYTHON "$l2w" export "${arch[@]}" --evaluate_from "$ckpt" --thresholds "$work/run/thresholds.txt" \
   --output "$work/onnx" >"$work/export.log" 2>&1 || { cat "$work/export.log"; exit 1; }
 cat "$work/export.log"

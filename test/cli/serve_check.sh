@@ -10,12 +10,7 @@ work=$2/serve_check
 rm -rf "$work"
 mkdir -p "$work"
 source "$(dirname "$0")/served_network.sh"
-# 1.3 times the first exit's cost: below the full network's, so that images leave early.
-budget=$(awk 'NR == 2 { print int($2 * 1.3) }' "$work/run/flops.tsv")
-"$l2w" eval "${arch[@]}" --evaluate_from "$ckpt" --train_url "$work/run" --evalmode dynamic --budget "$budget" \
-  >"$work/eval.log" 2>&1 || { cat "$work/eval.log"; exit 1; }
-"$l2w" infer "${arch[@]}" --evaluate_from "$ckpt" --train_url "$work/run" --thresholds "$work/run/thresholds.txt" \
-  --memory-format contiguous --latency-images 4 >"$work/infer.log" 2>&1 || { cat "$work/infer.log"; exit 1; }
+infer_at_a_budget  # $budget, $work/run/thresholds.txt and $work/infer.log
 
 "$l2w" serve "${arch[@]}" --evaluate_from "$ckpt" --train_url "$work/run" --port 0 --budget "$budget" \
   --memory-format contiguous >"$work/serve.log" 2>&1 &
