@@ -58,13 +58,18 @@ def _json_number(value: float) -> Any:
 
 
 def _export(module: torch.nn.Module, inputs: tuple[Tensor, ...], path: str, input_names: list[str],
-            output_names: list[str]) -> None:
+            output_names: list[str]) -> list[str]:
+    """Traces `module` on `inputs`, writes it to `path` and checks it; returns the inputs the graph takes
+    (the exporter drops those it does not read)."""
+    import onnx
+
     traced = torch.jit.trace(module, inputs, check_trace=False)
     torch.onnx.export(traced, inputs, path, dynamo=False, opset_version=ONNX_OPSET, input_names=input_names,
                       output_names=output_names,
                       dynamic_axes={name: {0: "batch"} for name in input_names + output_names})
-    import onnx
-    onnx.checker.check_model(path)
+    model = onnx.load(path)
+    onnx.checker.check_model(model)
+    return [i.name for i in model.graph.input]
 
 
 def export_onnx(network: Network, output: str, image_shape: Sequence[int], *,
@@ -128,12 +133,10 @@ def export_onnx(network: Network, output: str, image_shape: Sequence[int], *,
                     out, _ = network.cpp_module._run_stage(k, features)
                     last = k == exits - 1
                     out_names = ([] if last else [f"features_{k + 1}_{i}" for i in range(len(out))]) + [f"logits_{k + 1}"]
-                    graph = os.path.join(staging, f"stage_{k + 1}.onnx")
-                    _export(_Stage(network, k), tuple(features), graph, names, out_names)
                     # A block may read only some of the previous features (MSDNet drops its finest scales
                     # as it goes): the graph takes only those, and a runtime feeds only those.
-                    import onnx
-                    used = [i.name for i in onnx.load(graph, load_external_data=False).graph.input]
+                    used = _export(_Stage(network, k), tuple(features), os.path.join(staging, f"stage_{k + 1}.onnx"),
+                                   names, out_names)
                     stages.append({"graph": f"stage_{k + 1}.onnx", "inputs": used, "outputs": out_names})
                     features, names = list(out), out_names[:-1]
         manifest = {
