@@ -101,7 +101,14 @@ struct RunningServer {
     server.shutdown();
     thread.join();
   }
-  httplib::Client client() const { return httplib::Client("127.0.0.1", server.port()); }
+  // Kept alive: the server counts and logs a request after answering it, so a request on a fresh
+  // connection (another thread) may not be counted yet when the next one reads /metrics; on one
+  // connection it always is.
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_keep_alive(true);
+    return c;
+  }
 };
 
 class HttpServer : public ::testing::Test {
@@ -307,6 +314,7 @@ TEST_F(HttpServer, ListensAndAnswersProbesBeforeTheNetworkIsLoaded) {
   server.bind();
   std::thread serving([&] { server.run(); });
   httplib::Client client("127.0.0.1", server.port());
+  client.set_keep_alive(true);  // each request counted before the next is read (see RunningServer::client)
   EXPECT_EQ(client.Get("/healthz")->status, 200);
   const auto ready = client.Get("/readyz");
   EXPECT_EQ(ready->status, 503);
@@ -330,6 +338,9 @@ TEST_F(HttpServer, ListensAndAnswersProbesBeforeTheNetworkIsLoaded) {
   server.set_ready(true);
   EXPECT_EQ(client.Post("/v1/classify", png_body(1), "image/png")->status, 200);
   metrics = client.Get("/metrics")->body;
+  EXPECT_NE(metrics.find("l2w_requests_total{endpoint=\"classify\",outcome=\"ok\",code=\"200\"} 1\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("l2w_requests_total{endpoint=\"healthz\",outcome=\"ok\",code=\"200\"} 1\n"), std::string::npos);
   EXPECT_NE(metrics.find("l2w_budget_muladds"), std::string::npos);
   EXPECT_NE(metrics.find("l2w_exits_taken_total{exit=\"1\"}"), std::string::npos);
   server.shutdown();
@@ -413,10 +424,7 @@ TEST_F(HttpServer, RequestIdsAreEchoedOrMadeAndLogged) {
   std::string id;
   {
     RunningServer running(queue, menu_, serve::ServerOptions().connection_threads(8).access_log(log));
-    // One kept-alive connection: the server logs a request after answering it, so requests on fresh
-    // connections (other threads) may be logged out of order; on one connection they cannot be.
-    auto client = running.client();
-    client.set_keep_alive(true);
+    auto client = running.client();  // one connection: the access log's lines in the order sent
     const auto given = client.Post("/v1/classify", {{"X-Request-Id", "trace-42"}}, png_body(3), "image/png");
     ASSERT_EQ(given->status, 200);
     EXPECT_EQ(given->get_header_value("X-Request-Id"), "trace-42");

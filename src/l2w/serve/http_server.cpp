@@ -278,13 +278,19 @@ Server::Server(ServerOptions options) : options_(std::move(options)), http_(std:
     trace.outcome = "not_ready";
     refuse_overloaded(res, state());
   });
-  http_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  // Every answer is counted before it is written, so that a client that has its answer finds it in
+  // /metrics: httplib calls the post-routing handler for every routed answer and the error handler for
+  // every answer of 400 and above, routed or not, both before writing (the logger runs after).
+  http_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (res.status < 400) count(req, res);
+  });
+  http_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    count(req, res);
     if (!res.body.empty()) return;
     if (res.status == 413) return answer_error(res, 413, "the body is larger than the server takes");
     answer_error(res, res.status, res.status == 404 ? "no such path" : "bad request");
   });
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    metrics_.count_response(endpoint(req.path), trace.outcome.empty() ? outcome(res.status) : trace.outcome, res.status);
     if (access_log_) log_access(req, res);
   });
 }
@@ -440,6 +446,10 @@ std::string Server::status_json() const {
   status["answered"] = metrics_.responses("classify", 200);
   status["rejected"] = metrics_.responses("classify", 503);
   return status.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+void Server::count(const httplib::Request& req, const httplib::Response& res) {
+  metrics_.count_response(endpoint(req.path), trace.outcome.empty() ? outcome(res.status) : trace.outcome, res.status);
 }
 
 void Server::log_access(const httplib::Request& req, const httplib::Response& res) {

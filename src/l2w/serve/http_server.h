@@ -93,6 +93,7 @@ class Server {
   bool refuse_unreadable_body(const httplib::Request& request, httplib::Response& response) const;
   std::string state() const;
   std::string status_json() const;
+  void count(const httplib::Request& request, const httplib::Response& response);
   void log_access(const httplib::Request& request, const httplib::Response& response);
 
   ServerOptions options_;
