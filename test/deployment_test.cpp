@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "l2w/infer/deployment.h"
+#include "l2w/infer/early_exit_classifier.h"
 #include "l2w/infer/thread_policy.h"
 #include "l2w/models/exit_cost.h"
 #include "test_util.h"
@@ -88,6 +89,68 @@ TEST(Deployment, ThroughputBatchChoosesTheLayoutByItsOwnTime) {
   for (const auto& p : m.net->parameters())
     if (p.dim() == 4 && p.size(2) * p.size(3) > 1)
       EXPECT_EQ(p.is_contiguous(torch::MemoryFormat::ChannelsLast), channels_last);
+}
+
+// bf16: weights and activations in bfloat16, decisions in float32; close to float32's answers.
+TEST(Deployment, Bf16DeploysInBf16AndDecidesInFloat32) {
+  const auto options =
+      infer::DeploymentOptions().precision(runtime::Precision::kBf16).choose_latency_threads(false).layout(infer::Layout::kContiguous);
+  auto m = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU, options);
+  auto reference = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU,
+                                 infer::DeploymentOptions(options).precision(runtime::Precision::kFp32));
+  EXPECT_EQ(m.precision.dtype, torch::kBFloat16);
+  for (const auto& p : m.net->parameters()) EXPECT_EQ(p.scalar_type(), torch::kBFloat16);
+  const auto plan = infer::plan_deployment(m, options, torch::kCPU);
+  EXPECT_EQ(plan.precision.rfind("bf16 (as asked", 0), 0u) << plan.precision;
+  torch::manual_seed(1);
+  const auto images = torch::randn({8, 3, 32, 32});
+  infer::EarlyExitClassifier engine(m.net, infer::never_exit(m.net->num_exits()), m.form.input_format);
+  infer::EarlyExitClassifier fp32(reference.net, infer::never_exit(reference.net->num_exits()));
+  const auto logits = engine.full_logits(images);
+  const auto expected = fp32.full_logits(images);
+  EXPECT_EQ(logits.scalar_type(), torch::kFloat32);
+  EXPECT_LT((logits - expected).abs().max().item<double>(), 0.1 * expected.abs().max().item<double>() + 0.05);
+  EXPECT_GT((logits - expected).abs().max().item<double>(), 0.0);  // it did run in bfloat16
+  const auto d = engine.classify(images);
+  EXPECT_EQ(d.confidence.scalar_type(), torch::kFloat32);
+}
+
+// auto on a CPU with AVX512-BF16 but no AMX times both and keeps the faster, the other's weights put back
+// exactly; with AMX it is bf16, without either fp32.
+TEST(Deployment, AutoPrecisionFollowsTheHardwareOrTheMeasurement) {
+  const auto support = runtime::bf16_support(torch::kCPU);
+  const auto choice = runtime::choose_precision(runtime::Precision::kAuto, torch::kCPU);
+  EXPECT_EQ(choice.measure, support.hardware == runtime::Bf16Hardware::kVector);
+  EXPECT_EQ(choice.dtype, support.hardware == runtime::Bf16Hardware::kMatrix ? torch::kBFloat16 : torch::kFloat32);
+  EXPECT_EQ(runtime::choose_precision(runtime::Precision::kFp32, torch::kCPU).dtype, torch::kFloat32);
+  if (!choice.measure) GTEST_SKIP() << "this CPU: " << support.name;
+  const auto options = infer::DeploymentOptions().choose_latency_threads(false).layout(infer::Layout::kContiguous);
+  auto m = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU, options);
+  auto reference = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU,
+                                 infer::DeploymentOptions(options).precision(runtime::Precision::kFp32));
+  const auto plan = infer::plan_deployment(m, options, torch::kCPU);
+  EXPECT_NE(plan.precision.find("the faster measured: whole network at batch 1: fp32 "), std::string::npos)
+      << plan.precision;
+  const auto params = m.net->parameters();
+  for (const auto& p : params) EXPECT_EQ(p.scalar_type(), m.precision.dtype);
+  if (m.precision.dtype == torch::kFloat32) {
+    const auto expected = reference.net->parameters();
+    for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(torch::equal(params[i], expected[i]));
+  }
+}
+
+TEST(Deployment, SavedWeightsComeBackExactlyAfterACast) {
+  auto net = deployed_tiny_msdnet();
+  const auto saved = runtime::SavedWeights::of(*net);
+  runtime::cast_floating(*net, torch::kBFloat16);
+  for (const auto& b : net->named_buffers()) {
+    const bool counter = b.key().find("num_batches_tracked") != std::string::npos;
+    EXPECT_EQ(b.value().scalar_type(), counter ? torch::kLong : torch::kBFloat16) << b.key();
+  }
+  saved.restore(*net);
+  const auto again = runtime::SavedWeights::of(*net);
+  ASSERT_EQ(again.tensors.size(), saved.tensors.size());
+  for (size_t i = 0; i < saved.tensors.size(); ++i) EXPECT_TRUE(torch::equal(again.tensors[i], saved.tensors[i]));
 }
 
 }  // namespace

@@ -79,5 +79,25 @@ TEST(ThresholdsFile, RecordsTheExitCriterionAndOlderFilesAreMaxProb) {
   EXPECT_EQ(io::read_thresholds(dir + "/old.txt").criterion, criterion::ExitCriterion::kMaxProb);
 }
 
+TEST(ThresholdsFile, RecordsThePrecisionOlderFilesAreFp32AndOthersAreRefused) {
+  const auto dir = test::temp_dir("thresholds_precision");
+  io::ExitThresholds t;
+  t.precision = "bf16";
+  t.thresholds = {0.5f, -std::numeric_limits<float>::infinity()};
+  t.exit_muladds = {10, 20};
+  io::write_thresholds(dir + "/t.txt", t);
+  EXPECT_EQ(io::read_thresholds(dir + "/t.txt").precision, "bf16");
+  std::ofstream(dir + "/old.txt") << "l2w-thresholds 1\nexits 1\nexit 1 threshold -inf muladds 5\n";
+  EXPECT_EQ(io::read_thresholds(dir + "/old.txt").precision, "fp32");
+  std::ofstream(dir + "/fp16.txt") << "l2w-thresholds 1\nprecision fp16\nexits 1\nexit 1 threshold -inf muladds 5\n";
+  try {
+    io::read_thresholds(dir + "/fp16.txt");
+    FAIL() << "fp16 accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("fp16.txt:2: expected 'precision fp32' or 'precision bf16'"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace l2w

@@ -331,6 +331,7 @@ class Thresholds:
     valid_muladds: float = 0.0
     temperatures: list[float] = field(default_factory=list)
     exit_muladds: list[int] = field(default_factory=list)  # the costs they were chosen for; checked when given
+    precision: str = "fp32"  # of the outputs they were fitted on ("bf16": l2w eval --precision bf16)
 
 
 def thresholds_for_budget(valid: ExitOutputs, exit_muladds: Sequence[int], budget_muladds: float, *,
@@ -354,16 +355,22 @@ class Classifier:
     ``classify(images)`` returns ``(classes, exits, confidences)``: int64 ``[N]``, the 0-based exit
     taken ``[N]``, and the criterion's score there ``[N]``. ``classify_stream(batches)`` classifies a
     stream of batches stage-wise, as ``l2w infer`` runs a data set (docs/inference.md).
+
+    ``precision``: ``"fp32"``, ``"bf16"`` (weights and activations; the exit decisions stay float32) or
+    ``"auto"`` (bf16 where the device multiplies it in matrix units, the faster measured on a CPU with
+    AVX512-BF16 only, else fp32); :attr:`precision` says which ran and :attr:`precision_report` why. For
+    a budget to hold as deployed, fit the thresholds on outputs in the same precision
+    (``l2w eval --precision``).
     """
 
     def __init__(self, network: Network, thresholds: Union[Thresholds, Sequence[float]],
-                 image_shape: Sequence[int], *, device: str = "cpu") -> None:
+                 image_shape: Sequence[int], *, device: str = "cpu", precision: str = "auto") -> None:
         if not isinstance(thresholds, Thresholds):
             thresholds = Thresholds(list(thresholds))
         self.thresholds = thresholds
         self._classifier = _l2w.Classifier(network.copy().cpp_module, list(image_shape), list(thresholds.thresholds),
                                            thresholds.criterion, list(thresholds.temperatures),
-                                           list(thresholds.exit_muladds), device)
+                                           list(thresholds.exit_muladds), device, precision)
 
     def classify(self, images: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """``(classes, exits, confidences)`` of normalised images ``[N, C, H, W]``: each image stops at the
@@ -391,3 +398,13 @@ class Classifier:
     def exit_muladds(self) -> list[int]:
         """Each exit's cumulative MUL-ADDs, what an image leaving there cost."""
         return self._classifier.exit_muladds
+
+    @property
+    def precision(self) -> str:
+        """The precision the network runs in: ``"fp32"`` or ``"bf16"``."""
+        return self._classifier.precision
+
+    @property
+    def precision_report(self) -> str:
+        """Which precision runs and why (with the times where ``"auto"`` measured)."""
+        return self._classifier.precision_report

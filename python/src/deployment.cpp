@@ -1,6 +1,7 @@
 // Deployment: the early-exit classifier at a set of thresholds, on the network in its inference form, as
 // `l2w infer` runs it.
 #include "bindings.h"
+#include "options.h"
 
 #include "l2w/infer/deployment.h"
 #include "l2w/infer/early_exit_classifier.h"
@@ -14,11 +15,13 @@ class Classifier {
  public:
   Classifier(models::MultiExitNetwork net, const std::vector<int64_t>& image_shape, std::vector<float> thresholds,
              const std::string& criterion, std::vector<float> temperatures, std::vector<int64_t> exit_muladds,
-             const std::string& device) {
+             const std::string& device, const std::string& precision) {
     const auto c = criterion::exit_criterion_from_name(criterion);
     if (!c) throw std::invalid_argument("criterion: '" + criterion + "' is not max-prob, entropy, margin or patience");
-    deployed_ = infer::deploy(std::move(net), image_shape, torch::Device(device),
-                              infer::DeploymentOptions().layout(infer::Layout::kContiguous));
+    auto options = infer::DeploymentOptions().layout(infer::Layout::kContiguous).choose_latency_threads(false);
+    OptionReader(py::dict(py::arg("precision") = precision)).read(options, infer::DeploymentOptions::option_list());
+    deployed_ = infer::deploy(std::move(net), image_shape, torch::Device(device), options);
+    precision_report_ = infer::plan_deployment(deployed_, options, torch::Device(device)).precision;
     io::ExitThresholds given;
     given.thresholds = thresholds;
     given.exit_muladds = std::move(exit_muladds);  // empty unless they came from a file or a fit
@@ -53,6 +56,8 @@ class Classifier {
     return d.prediction.defined() ? decisions(d) : decisions({torch::empty({0}, torch::kLong), torch::empty({0}),
                                                               torch::empty({0}, torch::kLong)});
   }
+  std::string precision() const { return runtime::dtype_name(deployed_.precision.dtype); }
+  const std::string& precision_report() const { return precision_report_; }
   std::vector<int64_t> exit_muladds() const {
     std::vector<int64_t> out;
     for (const auto& c : deployed_.costs) out.push_back(c.muladds);
@@ -71,6 +76,7 @@ class Classifier {
   }
 
   infer::DeployedNetwork deployed_;
+  std::string precision_report_;
   std::unique_ptr<infer::EarlyExitClassifier> engine_;
   std::unique_ptr<infer::StagewiseClassifier> stream_;
 };
@@ -80,13 +86,15 @@ class Classifier {
 void bind_deployment(py::module_& m) {
   py::class_<Classifier>(m, "Classifier")
       .def(py::init<models::MultiExitNetwork, const std::vector<int64_t>&, std::vector<float>, const std::string&,
-                    std::vector<float>, std::vector<int64_t>, const std::string&>(),
+                    std::vector<float>, std::vector<int64_t>, const std::string&, const std::string&>(),
            py::arg("network"), py::arg("image_shape"), py::arg("thresholds"), py::arg("criterion"),
-           py::arg("temperatures"), py::arg("exit_muladds"), py::arg("device"))
+           py::arg("temperatures"), py::arg("exit_muladds"), py::arg("device"), py::arg("precision"))
       .def("classify", &Classifier::classify, py::arg("images"))
       .def("push", &Classifier::push, py::arg("images"), py::arg("batch_size"))
       .def("finish", &Classifier::finish)
-      .def_property_readonly("exit_muladds", &Classifier::exit_muladds);
+      .def_property_readonly("exit_muladds", &Classifier::exit_muladds)
+      .def_property_readonly("precision", &Classifier::precision)
+      .def_property_readonly("precision_report", &Classifier::precision_report);
   m.def(
       "_read_thresholds",
       [](const std::string& path) { return thresholds_dict(io::read_thresholds(path)); },

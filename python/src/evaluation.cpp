@@ -52,6 +52,7 @@ py::dict thresholds_dict(const io::ExitThresholds& t) {
   out["valid_muladds"] = t.valid_expected_muladds;
   out["temperatures"] = t.temperatures;
   out["exit_muladds"] = t.exit_muladds;
+  out["precision"] = t.precision;
   return out;
 }
 

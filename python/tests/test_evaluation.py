@@ -42,10 +42,12 @@ def test_thresholds_for_a_budget_equal_eval_budget_and_the_classifier_equals_inf
     assert mine.thresholds == pytest.approx(written.thresholds, rel=1e-6)
     run = evaluated["run"]
     out = run_l2w("infer", *ARCH_FLAGS, *DATA_FLAGS, "--evaluate_from", str(run / "save_models" / "model_best.pth.tar"),
-                  "--train_url", str(run), "--thresholds", str(run / "thresholds.txt"), "--latency-images", "4")
+                  "--train_url", str(run), "--thresholds", str(run / "thresholds.txt"), "--latency-images", "4",
+                  "--precision", "fp32")
     want_accuracy = float(re.search(r"top-1 accuracy\s+([0-9.]+) %", out).group(1))
     want_exits = re.search(r"exits taken\s+(\S+)", out).group(1)
-    classifier = l2w.Classifier(evaluated["net"], written, image_shape=[1, 28, 28])
+    classifier = l2w.Classifier(evaluated["net"], written, image_shape=[1, 28, 28], precision="fp32")
+    assert classifier.precision == "fp32" and classifier.precision_report == "fp32 (as asked)"
     test = evaluated["test"]
     images = torch.cat([images for images, _, _ in l2w.Batches(
         l2w.load_data("fashion-mnist", train_limit=1, test_limit=len(test.labels))[1], shuffle=False,
@@ -67,6 +69,25 @@ def test_thresholds_for_a_budget_equal_eval_budget_and_the_classifier_equals_inf
         l2w.Classifier(evaluated["net"], [0.5, 0.5], image_shape=[1, 28, 28])
     with pytest.raises(ValueError, match="budget"):
         l2w.thresholds_for_budget(evaluated["valid"], evaluated["costs"], 10)
+
+
+def test_classifier_in_bf16_decides_in_float32_and_mostly_as_fp32(evaluated):
+    images = torch.cat([images for images, _, _ in l2w.Batches(
+        l2w.load_data("fashion-mnist", train_limit=1, test_limit=len(evaluated["test"].labels))[1], shuffle=False,
+        augment=False).epoch(0)])
+    thresholds = [0.9, 0.8, float("-inf")]
+    fp32 = l2w.Classifier(evaluated["net"], thresholds, image_shape=[1, 28, 28], precision="fp32")
+    bf16 = l2w.Classifier(evaluated["net"], thresholds, image_shape=[1, 28, 28], precision="bf16")
+    assert bf16.precision == "bf16" and bf16.precision_report.startswith("bf16 (as asked")
+    classes, exits, confidences = bf16.classify(images)
+    want_classes, want_exits, _ = fp32.classify(images)
+    assert confidences.dtype == torch.float32
+    assert (classes == want_classes).double().mean().item() >= 0.97
+    assert (exits == want_exits).double().mean().item() >= 0.95
+    auto = l2w.Classifier(evaluated["net"], thresholds, image_shape=[1, 28, 28])  # the default
+    assert auto.precision in ("fp32", "bf16") and "auto: " in auto.precision_report
+    with pytest.raises(ValueError, match="precision: 'fp16' is not one of auto, fp32, bf16"):
+        l2w.Classifier(evaluated["net"], thresholds, image_shape=[1, 28, 28], precision="fp16")
 
 
 def test_non_finite_budgets_and_nan_thresholds_are_refused(evaluated):

@@ -153,6 +153,7 @@ int bench_infer(const BenchInferFlags& flags) {
                            static_cast<int>(flags.rounds));
   print_machine(device);
   std::printf("network             %s\n", plan.network.c_str());
+  std::printf("precision           %s\n", plan.precision.c_str());
   std::printf("threads             %s\n", plan.threads.c_str());
   std::printf("batching            %s\n", infer::batching_name(plan.batching).c_str());
   std::printf("exit criterion      %s\n", criterion::exit_criterion_name(common.exit_criterion).c_str());

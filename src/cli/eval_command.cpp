@@ -1,6 +1,9 @@
+#include <optional>
+
 #include "command_support.h"
 #include "commands.h"
 #include "l2w/eval/checkpoint_evaluation.h"
+#include "l2w/infer/deployment.h"
 #include "l2w/models/exit_cost.h"
 #include "run_flags.h"
 
@@ -11,6 +14,22 @@ struct EvalFlags {
   RunFlags common;
   eval::EvaluationOptions evaluation;
 };
+
+// The trained network as `l2w infer` and `serve` deploy it in `precision` (inference form, contiguous), for
+// eval to fit thresholds on the outputs that will be deployed; prints the precision chosen and why.
+infer::DeployedNetwork deploy_for_evaluation(const RunFlags& common, const dataset::DataGeometry& geometry,
+                                             const torch::Device& device, runtime::Precision precision) {
+  const auto options = infer::DeploymentOptions()
+                           .layout(infer::Layout::kContiguous)
+                           .precision(precision)
+                           .choose_latency_threads(false)
+                           .throughput_batch(common.run.batch_size());
+  auto deployed = infer::deploy(load_trained_network(common, network_options(common.model, geometry)),
+                                {geometry.channels, geometry.height, geometry.width}, device, options);
+  const auto plan = infer::plan_deployment(deployed, options, device);
+  std::printf("Precision: %s\n", plan.precision.c_str());
+  return deployed;
+}
 
 int run_eval(const EvalFlags& flags) {
   const auto& common = flags.common;
@@ -34,8 +53,14 @@ int run_eval(const EvalFlags& flags) {
       .checkpoint(common.evaluate_from);
   eval::EvaluationReport report;
   try {
-    report = eval::evaluate_checkpoint(*net, data, validation_subset(common, folder, data.train->size()), costs, folder,
-                                       options);
+    const auto valid_subset = validation_subset(common, folder, data.train->size());
+    std::optional<infer::DeployedNetwork> deployed;
+    if (options.precision() != runtime::Precision::kFp32)
+      deployed = deploy_for_evaluation(common, geometry, device, options.precision());
+    if (deployed && deployed->precision.dtype != torch::kFloat32)
+      report = eval::evaluate_checkpoint(*deployed->net, data, valid_subset, costs, folder, options, net.get());
+    else
+      report = eval::evaluate_checkpoint(*net, data, valid_subset, costs, folder, options);
   } catch (const options::OptionError& e) {
     throw flag_error(e);
   }

@@ -44,6 +44,12 @@ int run_infer(const InferFlags& flags) {
               common.evaluate_from.c_str(), flags.thresholds.c_str(), static_cast<long long>(thresholds.p_index),
               static_cast<long long>(run.images), device.str().c_str());
   std::printf("  network              %s\n", plan.network.c_str());
+  std::printf("  precision            %s\n", plan.precision.c_str());
+  if (thresholds.precision != runtime::dtype_name(m.precision.dtype))
+    std::printf("  note                 the thresholds were fitted on %s outputs: fit them in %s (eval --precision %s) "
+                "for the budget to hold as deployed\n",
+                thresholds.precision.c_str(), runtime::dtype_name(m.precision.dtype).c_str(),
+                runtime::dtype_name(m.precision.dtype).c_str());
   std::printf("  threads              %s\n", plan.threads.c_str());
   std::printf("  exit criterion       %s%s\n", criterion::exit_criterion_name(thresholds.criterion).c_str(),
               thresholds.temperatures.empty() ? "" : ", calibrated (a temperature per exit)");

@@ -28,6 +28,7 @@ void print_serving(const ServeFlags& flags, const serve::ServingStack& s, int64_
   const int64_t max_batch = options.controller().max_batch();
   std::printf("l2w serve: %s, %s, exit criterion %s\n", flags.common.evaluate_from.c_str(), s.network_report().c_str(),
               criterion::exit_criterion_name(menu.criterion).c_str());
+  std::printf("  precision    %s\n", s.precision_report().c_str());
   std::printf("  threads      %s\n", s.threads_report().c_str());
   std::printf("  budgets      %s; %.3f M to %.3f M MUL-ADDs per image (full network %.3f M)\n", s.menu_report().c_str(),
               menu.budgets.front().valid_expected_muladds / 1e6, menu.budgets.back().valid_expected_muladds / 1e6,

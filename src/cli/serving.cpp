@@ -25,7 +25,6 @@ Serving prepare_serving(const ServeFlags& flags) {
       .exit_criterion(common.exit_criterion)
       .deployment(deployment_options(flags.deployment, common))
       .device(device)
-      .amp(common.run.amp())
       .workers(common.run.workers())
       .skip_bad_images(common.run.skip_bad_images());
   options.server().model(common.evaluate_from);

@@ -16,10 +16,12 @@ ExitOutputs collect_outputs(models::MultiExitNetworkImpl& net, dataset::BatchLoa
   net.eval();
   std::vector<std::vector<torch::Tensor>> per_exit(net.num_exits());
   std::vector<torch::Tensor> labels;
+  // The weights' dtype: a network deployed in bfloat16 (runtime/precision.h) takes its images in it.
+  const auto dtype = net.parameters().front().scalar_type();
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
     runtime::AutocastGuard autocast(amp, device);
-    const auto logits = net.forward(batch->images.to(device, /*non_blocking=*/true));
+    const auto logits = net.forward(batch->images.to(device, dtype, /*non_blocking=*/true));
     // Kept on the device until the end: one copy to the host instead of a wait per batch.
     for (size_t k = 0; k < logits.size(); ++k) per_exit[k].push_back(logits[k].to(torch::kFloat32));
     labels.push_back(batch->labels);

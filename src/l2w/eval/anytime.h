@@ -17,7 +17,8 @@ struct ExitOutputs {
   torch::Tensor labels;               // [N]
 };
 
-// Runs the network in eval mode over one pass of `loader`.
+// Runs the network in eval mode over one pass of `loader`, the images in its weights' dtype; the logits
+// come back in float32.
 ExitOutputs collect_outputs(models::MultiExitNetworkImpl& net, dataset::BatchLoader& loader,
                             const torch::Device& device, runtime::Amp amp = runtime::Amp::kOff);
 

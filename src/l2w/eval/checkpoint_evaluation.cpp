@@ -4,10 +4,12 @@
 #include <iostream>
 
 #include "l2w/eval/calibration.h"
+#include "l2w/eval/precision_comparison.h"
 #include "l2w/eval/risk_control.h"
 #include "l2w/io/exit_policy_file.h"
 #include "l2w/io/numpy_file.h"
 #include "l2w/io/thresholds_file.h"
+#include "l2w/runtime/atomic_file.h"
 
 namespace l2w::eval {
 
@@ -38,6 +40,10 @@ const options::OptionList<EvaluationOptions>& EvaluationOptions::option_list() {
           .in("eval"),
       value<E>("thresholds", {"--thresholds"}, L2W_FIELD(thresholds), "thresholds file to write (default: RUN/thresholds.txt)")
           .in("eval"),
+      runtime::precision_option<E>(L2W_FIELD(precision),
+                                   "(default fp32: the trained network, as the paper's figures; otherwise the network "
+                                   "as l2w infer and serve deploy it, compared with fp32)")
+          .in("eval"),
       switch_option<E>("calibrate", {"--calibrate"}, L2W_FIELD(calibrate),
                        "fit a temperature per exit on the validation images: ECE and NLL before and after; budgeted "
                        "evaluation and the thresholds file use the calibrated exits")
@@ -58,9 +64,11 @@ void save_probabilities(const io::RunFolder& folder, const std::string& set, con
 // Writes the thresholds that fit the budget and reports them on the validation and test sets.
 void choose_thresholds(const EvaluationOptions& options, const io::RunFolder& folder, const ExitConfidences& valid,
                        const ExitConfidences& test, const std::vector<nn::Cost>& costs,
-                       const std::string& valid_name, const std::vector<float>& temperatures) {
+                       const std::string& valid_name, const std::vector<float>& temperatures,
+                       const std::string& precision) {
   io::ExitThresholds chosen = thresholds_for_budget(valid, costs, options.budget_muladds());
   chosen.temperatures = temperatures;
+  chosen.precision = precision;
   const auto path = options.thresholds().empty() ? folder.thresholds() : options.thresholds();
   io::write_thresholds(path, chosen);
   const auto on_test = evaluate_with_thresholds(test, chosen.thresholds, costs);
@@ -74,10 +82,12 @@ void choose_thresholds(const EvaluationOptions& options, const io::RunFolder& fo
 // max_accuracy_drop with risk_confidence, and reports them on the validation and test sets.
 void choose_risk_controlled(const EvaluationOptions& options, const io::RunFolder& folder, const ExitConfidences& valid,
                             const ExitConfidences& test, const std::vector<nn::Cost>& costs,
-                            const std::string& valid_name, const std::vector<float>& temperatures) {
+                            const std::string& valid_name, const std::vector<float>& temperatures,
+                            const std::string& precision) {
   RiskControlledChoice chosen =
       risk_controlled_thresholds(valid, costs, options.max_accuracy_drop(), options.risk_confidence());
   chosen.thresholds.temperatures = temperatures;
+  chosen.thresholds.precision = precision;
   const auto path = options.thresholds().empty() ? folder.thresholds() : options.thresholds();
   io::write_thresholds(path, chosen.thresholds);
   const auto on_test = evaluate_with_thresholds(test, chosen.thresholds.thresholds, costs);
@@ -98,7 +108,8 @@ void choose_risk_controlled(const EvaluationOptions& options, const io::RunFolde
 std::vector<DynamicPoint> evaluate_dynamic(const EvaluationOptions& options, const io::RunFolder& folder,
                                                  const ExitOutputs& valid_outputs, const ExitOutputs& test,
                                                  const std::vector<nn::Cost>& costs,
-                                                 const std::vector<float>& temperatures) {
+                                                 const std::vector<float>& temperatures,
+                                                 const std::string& precision) {
   const auto valid = exit_confidences(valid_outputs, options.exit_criterion());
   const auto test_confidences = exit_confidences(test, options.exit_criterion());
   const std::string valid_name = options.held_out() ? "held-out" : "training";
@@ -118,31 +129,64 @@ std::vector<DynamicPoint> evaluate_dynamic(const EvaluationOptions& options, con
     write_dynamic(folder.dynamic(), points);
     io::write_exit_policy(folder.exit_policy(), {options.exit_criterion(), options.calibrate()});
   }
-  if (options.budget_muladds() > 0) choose_thresholds(options, folder, valid, test_confidences, costs, valid_name, temperatures);
+  if (options.budget_muladds() > 0)
+    choose_thresholds(options, folder, valid, test_confidences, costs, valid_name, temperatures, precision);
   if (options.max_accuracy_drop() > 0)
-    choose_risk_controlled(options, folder, valid, test_confidences, costs, valid_name, temperatures);
+    choose_risk_controlled(options, folder, valid, test_confidences, costs, valid_name, temperatures, precision);
   return points;
+}
+
+// Prints how the deployed network's outputs differ from the float32 reference's (budgets only where
+// validation outputs were collected) and writes the budgets' table to the run folder.
+void report_precision_comparison(models::MultiExitNetworkImpl& reference, const ExitOutputs& test,
+                                 const ExitOutputs* valid, dataset::BatchLoader& test_loader,
+                                 dataset::BatchLoader& valid_loader, const std::vector<nn::Cost>& costs,
+                                 const io::RunFolder& folder, const EvaluationOptions& options, const std::string& name) {
+  const auto reference_test = collect_outputs(reference, test_loader, options.device(), options.amp());
+  ExitConfidences reference_valid, on_valid;
+  if (valid != nullptr) {
+    reference_valid = exit_confidences(collect_outputs(reference, valid_loader, options.device(), options.amp()),
+                                       options.exit_criterion());
+    on_valid = exit_confidences(*valid, options.exit_criterion());
+  }
+  auto comparison = compare_precisions(reference_test, test, reference_valid, on_valid, options.exit_criterion(), costs);
+  comparison.reference_name = "fp32", comparison.name = name;
+  std::cout << name << " against fp32 (the trained network) on " << test.labels.size(0) << " test images:\n"
+            << comparison_summary(comparison);
+  if (!comparison.budgets.empty()) {
+    runtime::write_file_atomically(folder.precision_comparison(), budget_comparison_table(comparison));
+    std::cout << "  every budget: " << folder.precision_comparison() << "\n";
+  }
 }
 
 }  // namespace
 
 EvaluationReport evaluate_checkpoint(models::MultiExitNetworkImpl& net, const dataset::DataSplits& data,
                                      const std::vector<int64_t>& valid_subset, const std::vector<nn::Cost>& costs,
-                                     const io::RunFolder& folder, const EvaluationOptions& options) {
+                                     const io::RunFolder& folder, const EvaluationOptions& options,
+                                     models::MultiExitNetworkImpl* fp32_reference) {
+  const std::string precision = runtime::dtype_name(net.parameters().front().scalar_type());
   dataset::BatchLoader loader(data.test, {}, options.loader());
   const auto test = collect_outputs(net, loader, options.device(), options.amp());
   EvaluationReport report;
   report.anytime = anytime_metrics(test);
   if (options.mode() != EvalMode::kDynamic) {
-    std::cout << "Anytime evaluation of " << options.checkpoint() << " on " << data.test->size() << " test images:\n"
+    std::cout << "Anytime evaluation of " << options.checkpoint() << " (" << precision << ") on " << data.test->size()
+              << " test images:\n"
               << anytime_table(report.anytime, costs);
     write_anytime_csv(folder.anytime(), report.anytime, costs);
   }
-  if (options.mode() == EvalMode::kAnytime && options.budget_muladds() <= 0 && options.max_accuracy_drop() <= 0 &&
-      !options.save_probs() && !options.calibrate())
-    return report;
   dataset::BatchLoader valid_loader(data.train, valid_subset, options.loader());
+  const bool anytime_only = options.mode() == EvalMode::kAnytime && options.budget_muladds() <= 0 &&
+                            options.max_accuracy_drop() <= 0 && !options.save_probs() && !options.calibrate();
+  if (anytime_only) {
+    if (fp32_reference != nullptr)
+      report_precision_comparison(*fp32_reference, test, nullptr, loader, valid_loader, costs, folder, options, precision);
+    return report;
+  }
   auto valid = collect_outputs(net, valid_loader, options.device(), options.amp());
+  if (fp32_reference != nullptr)
+    report_precision_comparison(*fp32_reference, test, &valid, loader, valid_loader, costs, folder, options, precision);
   auto test_for_thresholds = test;
   std::vector<float> temperatures;
   if (options.calibrate()) {
@@ -154,7 +198,7 @@ EvaluationReport evaluate_checkpoint(models::MultiExitNetworkImpl& net, const da
     valid = with_temperatures(valid, temperatures);
     test_for_thresholds = with_temperatures(test, temperatures);
   }
-  report.dynamic = evaluate_dynamic(options, folder, valid, test_for_thresholds, costs, temperatures);
+  report.dynamic = evaluate_dynamic(options, folder, valid, test_for_thresholds, costs, temperatures, precision);
   return report;
 }
 

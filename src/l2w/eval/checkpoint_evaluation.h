@@ -17,6 +17,7 @@
 #include "l2w/io/run_folder.h"
 #include "l2w/runtime/mixed_precision.h"
 #include "l2w/runtime/option_list.h"
+#include "l2w/runtime/precision.h"
 
 namespace l2w::eval {
 
@@ -35,6 +36,8 @@ struct EvaluationOptions {
   TORCH_ARG(std::string, thresholds);  // where to write them; empty: the run folder's thresholds.txt
   TORCH_ARG(bool, calibrate) = false;   // a temperature per exit, fitted on the validation images
   TORCH_ARG(bool, save_probs) = false;  // each exit's probabilities and the labels as .npy
+  // The precision to evaluate the network in (runtime/precision.h); the caller deploys the network in it.
+  TORCH_ARG(runtime::Precision, precision) = runtime::Precision::kFp32;
   // How the images are read and the network run; what the report calls the validation images.
   TORCH_ARG(dataset::LoaderOptions, loader);
   TORCH_ARG(torch::Device, device) = torch::kCPU;
@@ -55,9 +58,12 @@ struct EvaluationReport {
 // Evaluates `net` on `data`'s test set and, where the options need them, on the training images
 // `valid_subset` (empty: all) as validation images; writes anytime.csv, dynamic.txt, exit_policy.txt,
 // the thresholds and the probabilities into `folder`. OptionError naming the option a budget or
-// accuracy drop cannot be met for.
+// accuracy drop cannot be met for. The thresholds record the precision of `net`'s weights. With an
+// `fp32_reference` (the same trained network in float32, `net` being it as deployed in another
+// precision), the report also compares the two (eval/precision_comparison.h).
 EvaluationReport evaluate_checkpoint(models::MultiExitNetworkImpl& net, const dataset::DataSplits& data,
                                      const std::vector<int64_t>& valid_subset, const std::vector<nn::Cost>& costs,
-                                     const io::RunFolder& folder, const EvaluationOptions& options);
+                                     const io::RunFolder& folder, const EvaluationOptions& options,
+                                     models::MultiExitNetworkImpl* fp32_reference = nullptr);
 
 }  // namespace l2w::eval

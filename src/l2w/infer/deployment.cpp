@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <limits>
 
 #include "l2w/infer/early_exit_classifier.h"
@@ -23,6 +24,7 @@ const options::OptionList<DeploymentOptions>& DeploymentOptions::option_list() {
       switch_option<D>("training_form", {"--training-form"}, L2W_FIELD(training_form),
                        "run the network as trained (BatchNorm not folded, contiguous): for comparison")
           .in("deployment"),
+      runtime::precision_option<D>(L2W_FIELD(precision), "(default auto)").in("deployment"),
       choice<D>("batching", {"--batching"}, L2W_FIELD(batching),
                 named({Batching::kStageWise, Batching::kPerBatch}, batching_name),
                 "stage-wise: every block at the batch size, images waiting between blocks; per-batch: each batch "
@@ -30,6 +32,13 @@ const options::OptionList<DeploymentOptions>& DeploymentOptions::option_list() {
           .in("deployment"),
   };
   return list;
+}
+
+size_t faster_layout(const std::vector<double>& best_ms) {
+  size_t chosen = 0;
+  for (size_t i = 1; i < best_ms.size(); ++i)
+    if (best_ms[i] < 0.97 * best_ms[chosen]) chosen = i;
+  return chosen;
 }
 
 namespace {
@@ -48,22 +57,27 @@ std::string figures(const std::vector<std::string>& names, const std::vector<dou
   return text;
 }
 
-// The whole network's time for one batch of `batch_size` in each layout, the best of three passes taken in
-// turn with the other layouts' (so that the machine's drift falls on all of them), after a warm-up pass.
-std::vector<double> whole_network_batch_ms(DeployedNetwork& m, const std::vector<torch::MemoryFormat>& formats,
+// One way of running the deployed network that plan_deployment compares: `apply` puts the network in it.
+struct Variant {
+  std::function<void()> apply;
+  torch::MemoryFormat format;
+};
+
+// The whole network's time for one batch of `batch_size` in each variant, the best of three passes taken in
+// turn with the other variants' (so that the machine's drift falls on all of them), after a warm-up pass.
+std::vector<double> whole_network_batch_ms(DeployedNetwork& m, const std::vector<Variant>& variants,
                                            int64_t batch_size, const torch::Device& device) {
   auto shape = m.image_shape;
   shape[0] = batch_size;
   const auto batch = torch::randn(shape).to(device);
-  std::vector<EarlyExitClassifier> engines;
-  for (const auto format : formats) engines.emplace_back(m.net, never_exit(m.net->num_exits()), format);
-  std::vector<double> best(formats.size(), std::numeric_limits<double>::infinity());
+  std::vector<double> best(variants.size(), std::numeric_limits<double>::infinity());
   runtime::DeviceTimer timer(device);
   for (int pass = 0; pass < 4; ++pass) {
-    for (size_t i = 0; i < formats.size(); ++i) {
-      set_memory_format(*m.net, formats[i]);
+    for (size_t i = 0; i < variants.size(); ++i) {
+      variants[i].apply();
+      EarlyExitClassifier engine(m.net, never_exit(m.net->num_exits()), variants[i].format);
       timer.start();
-      engines[i].classify(batch);
+      engine.classify(batch);
       const double ms = 1e3 * timer.seconds();
       if (pass > 0) best[i] = std::min(best[i], ms);
     }
@@ -71,6 +85,23 @@ std::vector<double> whole_network_batch_ms(DeployedNetwork& m, const std::vector
   return best;
 }
 
+// Times the whole network in float32 and in bfloat16 (in its chosen layout), at `batch_size` and at batch
+// 1, and leaves it in the faster at `batch_size`; returns the report.
+std::string choose_measured_precision(DeployedNetwork& m, int64_t batch_size, const torch::Device& device) {
+  const auto fp32 = runtime::SavedWeights::of(*m.net);
+  const std::vector<Variant> variants{
+      {[&] { fp32.restore(*m.net); }, m.form.input_format},
+      {[&] { runtime::cast_floating(*m.net, torch::kBFloat16); }, m.form.input_format}};
+  const std::vector<std::string> names{"fp32", "bf16"};
+  const auto batch_ms = whole_network_batch_ms(m, variants, batch_size, device);
+  const auto single_ms = batch_size > 1 ? whole_network_batch_ms(m, variants, 1, device) : batch_ms;
+  const size_t chosen = faster_layout(batch_ms);
+  variants[chosen].apply();
+  m.precision.dtype = chosen == 0 ? torch::kFloat32 : torch::kBFloat16;
+  std::string report = "whole network at batch " + std::to_string(batch_size) + ": " + figures(names, batch_ms);
+  if (batch_size > 1) report += "; at batch 1: " + figures(names, single_ms);
+  return report;
+}
 int64_t last_exit_only_muladds(models::MultiExitNetwork& net, const std::vector<int64_t>& image_shape,
                                const torch::Device& device) {
   nn::CostMeter meter;
@@ -89,12 +120,6 @@ std::vector<float> never_exit(int64_t exits) {
   return std::vector<float>(size_t(exits), std::numeric_limits<float>::infinity());
 }
 
-size_t faster_layout(const std::vector<double>& best_ms) {
-  size_t chosen = 0;
-  for (size_t i = 1; i < best_ms.size(); ++i)
-    if (best_ms[i] < 0.97 * best_ms[chosen]) chosen = i;
-  return chosen;
-}
 
 DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>& image_chw, const torch::Device& device,
                        const DeploymentOptions& options) {
@@ -109,6 +134,8 @@ DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>&
   if (!options.training_form())
     m.form = to_inference_form(*m.net,
                                InferenceFormOptions().channels_last(options.layout() == Layout::kChannelsLast));
+  m.precision = runtime::choose_precision(options.precision(), device);
+  runtime::cast_floating(*m.net, m.precision.dtype);
   return m;
 }
 
@@ -134,7 +161,9 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
     best_ms.push_back(*std::min_element(choices.back().median_ms.begin(), choices.back().median_ms.end()));
   }
   const bool by_throughput = formats.size() > 1 && options.throughput_batch() > 1;
-  const auto batch_ms = by_throughput ? whole_network_batch_ms(m, formats, options.throughput_batch(), device)
+  std::vector<Variant> layouts;
+  for (const auto format : formats) layouts.push_back({[&m, format] { set_memory_format(*m.net, format); }, format});
+  const auto batch_ms = by_throughput ? whole_network_batch_ms(m, layouts, options.throughput_batch(), device)
                                       : std::vector<double>{};
   const size_t chosen = faster_layout(by_throughput ? batch_ms : best_ms);
   m.form.input_format = formats[chosen];
@@ -156,6 +185,10 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
     else
       plan.network += ", the faster layout measured (whole network at batch 1: " + figures(names, best_ms) + ")";
   }
+  plan.precision = runtime::dtype_name(m.precision.dtype) + " (" + m.precision.why;
+  if (m.precision.measure)
+    plan.precision += ": " + choose_measured_precision(m, std::max<int64_t>(1, options.throughput_batch()), device);
+  plan.precision += ")";
   if (!choose_threads) {
     plan.threads = std::to_string(plan.throughput_threads) + " for throughput and for latency";
   } else {

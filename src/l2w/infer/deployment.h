@@ -12,6 +12,7 @@
 #include "l2w/nn/cost_meter.h"
 
 #include "l2w/runtime/option_list.h"
+#include "l2w/runtime/precision.h"
 
 namespace l2w::infer {
 
@@ -21,6 +22,7 @@ std::string layout_name(Layout layout);  // "auto", "contiguous", "channels_last
 
 struct DeploymentOptions {
   TORCH_ARG(Layout, layout) = Layout::kAuto;
+  TORCH_ARG(runtime::Precision, precision) = runtime::Precision::kAuto;
   // Run the network as trained (BatchNorm unfolded, contiguous) instead of its inference form.
   TORCH_ARG(bool, training_form) = false;
   // Time 1, 2, 4, ... threads for batch-1 latency on a CPU and keep the fastest; otherwise latency
@@ -34,7 +36,7 @@ struct DeploymentOptions {
   TORCH_ARG(int64_t, throughput_batch) = 1;
 
  public:
-  // layout, training_form and batching (the rest are set by the program).
+  // layout, precision, training_form and batching (the rest are set by the program).
   static const options::OptionList<DeploymentOptions>& option_list();
 };
 
@@ -53,11 +55,12 @@ struct DeployedNetwork {
   int64_t last_exit_only_muladds = 0;  // every block and the last exit's head only
   InferenceForm form;
   std::vector<int64_t> image_shape;  // a batch of one: {1, C, H, W}
+  runtime::PrecisionChoice precision;  // its dtype is the weights' (float32 until a measurement decides)
 };
 
 // Counts the exits' costs on the trained network, moves it to `device` in eval mode and converts it to
 // the inference form (unless options.training_form), in the layout asked for (contiguous for kAuto until
-// plan_deployment measures).
+// plan_deployment measures) and the precision (float32 where plan_deployment is to measure).
 DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>& image_chw, const torch::Device& device,
                        const DeploymentOptions& options);
 
@@ -66,11 +69,13 @@ DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>&
 struct Deployment {
   int throughput_threads = 1, latency_threads = 1;
   Batching batching = Batching::kStageWise;  // for throughput over a data set
-  std::string network, threads;
+  std::string network, threads, precision;
 };
 
 // Chooses the layout (kAuto: both timed on the whole network, at options.throughput_batch and at batch 1;
-// the first decides when it is above 1) and the latency thread count, and leaves `m` in the chosen layout.
+// the first decides when it is above 1), the latency thread count and, where deploy() left it to be
+// measured, the precision (timed the same way, in the chosen layout); leaves `m` in the chosen layout and
+// precision.
 Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options, const torch::Device& device);
 
 // Of layouts whose times are `best_ms`, the index to use: a later one only when it is more than 3% faster,

@@ -54,6 +54,7 @@ EarlyExitClassifier::EarlyExitClassifier(models::MultiExitNetwork net, std::vect
     : net_(std::move(net)),
       thresholds_(std::move(thresholds)),
       device_(net_->parameters().front().device()),
+      dtype_(net_->parameters().front().scalar_type()),
       input_format_(input_format),
       criterion_(criterion),
       temperatures_(std::move(temperatures)) {
@@ -114,7 +115,7 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
   ExitDecisions out{torch::empty({n}, on.dtype(torch::kLong)), torch::empty({n}, on.dtype(torch::kFloat32)),
                     torch::empty({n}, on.dtype(torch::kLong))};
   start_clock();
-  models::Features features{images.contiguous(input_format_)};
+  models::Features features{prepare(images)};
   torch::Tensor inside;  // original rows of the samples still inside; undefined while all are
   criterion::ExitScorer scorer(criterion_);
   int64_t real = n;  // the first `real` rows of `features` are samples; the rest pad the batch
@@ -154,9 +155,9 @@ torch::Tensor EarlyExitClassifier::classify_full(const torch::Tensor& images) {
 torch::Tensor EarlyExitClassifier::full_logits(const torch::Tensor& images) {
   c10::InferenceMode inference;
   nn::ChannelArena arena;
-  models::Features features{images.contiguous(input_format_)};
+  models::Features features{prepare(images)};
   for (int64_t k = 0; k < net_->num_exits(); ++k) features = net_->run_block(k, features);
-  return net_->run_exit(net_->num_exits() - 1, features);
+  return net_->run_exit(net_->num_exits() - 1, features).to(torch::kFloat32);
 }
 
 }  // namespace l2w::infer

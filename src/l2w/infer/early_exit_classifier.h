@@ -57,7 +57,8 @@ class NoCudnnBenchmark {
 class EarlyExitClassifier {
  public:
   // `thresholds` has one entry per exit; the last exit takes whoever is left, whatever its entry. Images are
-  // given to the network in `input_format` (channels_last for a network in that form, infer/inference_form.h).
+  // given to the network in `input_format` (channels_last for a network in that form, infer/inference_form.h)
+  // and in the dtype of its weights when it is constructed; the decisions are taken in float32.
   // `temperatures` (one per exit, or empty for none) divide each exit's logits before the softmax, as
   // eval --calibrate fitted them.
   EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds,
@@ -69,7 +70,7 @@ class EarlyExitClassifier {
   ExitDecisions classify(const torch::Tensor& images);
   // The network without early exits, as deployed without them: every block, the last exit only.
   torch::Tensor classify_full(const torch::Tensor& images);
-  torch::Tensor full_logits(const torch::Tensor& images);  // classify_full's logits
+  torch::Tensor full_logits(const torch::Tensor& images);  // classify_full's logits, in float32
 
   // What each image decided at one exit (rows: the first `real` of the batch).
   struct ExitStep {
@@ -80,6 +81,9 @@ class EarlyExitClassifier {
   // Block k on `features` (replaced by its output), exit k, and the decisions there, for a batch whose
   // first `real` rows are images (the rest pad it). classify() and the stage-wise engine step through it.
   ExitStep step(int64_t k, models::Features& features, int64_t real, criterion::ExitScorer& scorer);
+
+  // Images as the network takes them: in its weights' dtype and its input layout.
+  torch::Tensor prepare(const torch::Tensor& images) const { return images.to(dtype_).contiguous(input_format_); }
 
   int64_t num_exits() const { return net_->num_exits(); }
   torch::MemoryFormat input_format() const { return input_format_; }
@@ -101,6 +105,7 @@ class EarlyExitClassifier {
   EngineProfile profile_;
   std::chrono::steady_clock::time_point last_;
   torch::Device device_;
+  torch::ScalarType dtype_;  // the weights' (bfloat16 for a network deployed in it)
   torch::MemoryFormat input_format_;
   criterion::ExitCriterion criterion_;
   std::vector<float> temperatures_;

@@ -39,7 +39,7 @@ void StagewiseClassifier::push(const torch::Tensor& images) {
   const int64_t n = images.size(0);
   const auto ids = torch::arange(pushed_, pushed_ + n, torch::TensorOptions().device(images.device()).dtype(torch::kLong));
   pushed_ += n;
-  enqueue(0, {images.contiguous(engine_.input_format())}, 1, torch::Tensor(), ids);
+  enqueue(0, {engine_.prepare(images)}, 1, torch::Tensor(), ids);
 }
 
 void StagewiseClassifier::enqueue(int64_t k, const std::vector<torch::Tensor>& carried, size_t features,

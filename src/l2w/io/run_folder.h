@@ -27,6 +27,7 @@ class RunFolder {
   std::string infer_bench() const { return file("infer_bench.tsv"); } // bench infer's table
   std::string budgets() const { return file("budgets.txt"); }         // l2w serve's budget menu
   std::string exit_policy() const { return file("exit_policy.txt"); } // eval's exit criterion (and calibration)
+  std::string precision_comparison() const { return file("precision_comparison.tsv"); }  // eval --precision bf16
   // .npy files of `eval --save-probs`; `set` is valid or test.
   std::string probabilities(const std::string& set) const { return file("probs_" + set + ".npy"); }
   std::string labels(const std::string& set) const { return file("labels_" + set + ".npy"); }

@@ -36,6 +36,7 @@ void write_thresholds(const std::string& path, const ExitThresholds& t) {
         << "# expected MUL-ADDs fit the budget.\n"
         << "l2w-thresholds 1\n"
         << "criterion " << criterion::exit_criterion_name(t.criterion) << "\n"
+        << "precision " << t.precision << "\n"
         << "exits " << t.thresholds.size() << "\n"
         << "budget_muladds " << t.budget_muladds << "\n"
         << "p_index " << t.p_index << "\n"
@@ -66,6 +67,9 @@ ExitThresholds read_thresholds(const std::string& path) {
       versioned = true;
     } else if (key == "criterion") {
       t.criterion = in.criterion();
+    } else if (key == "precision") {
+      if (!(fields >> t.precision) || (t.precision != "fp32" && t.precision != "bf16"))
+        throw in.error("expected 'precision fp32' or 'precision bf16'");
     } else if (key == "exits") {
       if (!(fields >> exits) || exits < 1) throw in.error("bad exit count");
     } else if (key == "budget_muladds") {

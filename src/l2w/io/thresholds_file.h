@@ -4,6 +4,7 @@
 //
 //   l2w-thresholds 1
 //   criterion max-prob
+//   precision fp32                      (the network's outputs they were fitted on: fp32 or bf16)
 //   exits 3
 //   budget_muladds 5000000
 //   p_index 12
@@ -32,6 +33,8 @@ namespace l2w::io {
 
 struct ExitThresholds {
   criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb;
+  // The precision of the outputs they were fitted on (runtime/precision.h); a file without the line is fp32's.
+  std::string precision = "fp32";
   std::vector<float> thresholds;       // per exit
   std::vector<int64_t> exit_muladds;   // cumulative MUL-ADDs to reach each exit
   double budget_muladds = 0;           // what was asked for

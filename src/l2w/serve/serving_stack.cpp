@@ -80,14 +80,16 @@ const options::OptionList<ServingOptions>& ServingOptions::option_list() {
 
 ServingStack::ServingStack(const dataset::DataSplits& data, ServingOptions options)
     : options_(std::move(options)), data_(data) {
-  auto net = train::load_trained_network(options_.checkpoint(), options_.arch());
   const auto image_shape = data_.test->image_shape();
+  network_ = infer::deploy(train::load_trained_network(options_.checkpoint(), options_.arch()), image_shape,
+                           options_.device(), options_.deployment());
+  const auto plan = infer::plan_deployment(network_, options_.deployment(), options_.device());
+  network_report_ = plan.network, threads_report_ = plan.threads, precision_report_ = plan.precision;
   BudgetMenu menu;
   if (options_.budgets().empty()) {
-    // The menu from the trained network's validation outputs, before deploy() turns it into its
-    // inference form: one load serves both.
+    // The menu from the deployed network's validation outputs, in the layout and precision it will serve
+    // in, so that a budget holds as served.
     const io::RunFolder folder = io::RunFolder(options_.run_dir()).create();
-    net->to(options_.device());
     dataset::SplitOptions split;
     split.use_valid = options_.use_valid();
     const auto loader_options = dataset::LoaderOptions()
@@ -96,21 +98,18 @@ ServingStack::ServingStack(const dataset::DataSplits& data, ServingOptions optio
                                     .skip_bad_images(options_.skip_bad_images());
     dataset::BatchLoader loader(data_.train, dataset::run_split(folder.valid_index(), data_.train->size(), split).valid,
                                 loader_options);
-    const auto valid = eval::exit_confidences(eval::collect_outputs(*net, loader, options_.device(), options_.amp()),
+    const auto valid = eval::exit_confidences(eval::collect_outputs(*network_.net, loader, options_.device()),
                                               options_.exit_criterion());
-    network_ = infer::deploy(net, image_shape, options_.device(), options_.deployment());
     menu = fit_budget_menu(valid, network_.costs, network_.last_exit_only_muladds);
     write_budget_menu(folder.budgets(), menu);
     menu_report_ = std::to_string(menu.budgets.size()) + " budgets fitted on " +
-                   std::to_string(valid.confidence.size(1)) + " validation images, written to " + folder.budgets();
+                   std::to_string(valid.confidence.size(1)) + " validation images in " +
+                   runtime::dtype_name(network_.precision.dtype) + ", written to " + folder.budgets();
   } else {
-    network_ = infer::deploy(net, image_shape, options_.device(), options_.deployment());
     menu = read_budget_menu(options_.budgets());
     check_menu_fits(menu, network_, options_);
     menu_report_ = std::to_string(menu.budgets.size()) + " budgets read from " + options_.budgets();
   }
-  const auto plan = infer::plan_deployment(network_, options_.deployment(), options_.device());
-  network_report_ = plan.network, threads_report_ = plan.threads;
   engine_ = std::make_unique<BudgetedEngine>(network_, std::move(menu), plan.throughput_threads, plan.latency_threads);
   format_ = input_format(*data_.test);
   times_.resize(engine_->menu().budgets.size());

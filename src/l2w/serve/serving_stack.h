@@ -37,7 +37,6 @@ struct ServingOptions {
   TORCH_ARG(ServerOptions, server);
   TORCH_ARG(infer::DeploymentOptions, deployment);
   TORCH_ARG(torch::Device, device) = torch::kCPU;
-  TORCH_ARG(runtime::Amp, amp) = runtime::Amp::kOff;
   // Fitting the menu: batches of at least 256 validation images, made on this many threads.
   TORCH_ARG(int64_t, workers) = 1;
   TORCH_ARG(bool, skip_bad_images) = false;
@@ -76,6 +75,7 @@ class ServingStack {
   // What was deployed and on how many threads, and where the menu came from, for a report.
   const std::string& network_report() const { return network_report_; }
   const std::string& threads_report() const { return threads_report_; }
+  const std::string& precision_report() const { return precision_report_; }
   const std::string& menu_report() const { return menu_report_; }
 
  private:
@@ -85,7 +85,7 @@ class ServingStack {
   std::unique_ptr<BudgetedEngine> engine_;
   std::vector<ServiceTime> times_;
   InputFormat format_;
-  std::string network_report_, threads_report_, menu_report_;
+  std::string network_report_, threads_report_, precision_report_, menu_report_;
 };
 
 }  // namespace l2w::serve
