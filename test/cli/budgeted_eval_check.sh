@@ -23,7 +23,7 @@ done
 # Early-exit inference with the thresholds: the same accuracy and MUL-ADDs as dynamic evaluation's.
 expected=$(sed -n 's/.*test: \([0-9.]*\)% at \([0-9.]*\) M.*/\1 \2/p' "$run/eval.log")
 "$l2w" infer "${arch[@]}" --thresholds "$run/thresholds.txt" --evaluate_from "$run/save_models/model_best.pth.tar" \
-  --batch-size 128 --latency-images 50 >"$run/infer.log"
+  --batch-size 128 --latency-images 50 --precision fp32 >"$run/infer.log"
 got="$(sed -n 's/^  top-1 accuracy *\([0-9.]*\) %.*/\1/p' "$run/infer.log") $(sed -n 's/^  mean MUL-ADDs *\([0-9.]*\) M.*/\1/p' "$run/infer.log")"
 [ -n "$expected" ] && [ "$got" = "$expected" ] || { echo "infer gave '$got', eval '$expected'"; exit 1; }
 grep -q "latency, batch 1     p50 .* ms, p90 .* ms, p99 .* ms (50 images)" "$run/infer.log"
@@ -33,6 +33,32 @@ sed 's/^exit 1 threshold \(.*\) muladds [0-9]*/exit 1 threshold \1 muladds 7/' "
 if "$l2w" infer "${arch[@]}" --thresholds "$run/other.txt" --evaluate_from "$run/save_models/model_best.pth.tar" \
   2>"$run/err.txt"; then echo "infer accepted another network's thresholds"; exit 1; fi
 grep -q "chosen for another network" "$run/err.txt"
+# In bf16: eval fits the thresholds on the deployed network's bf16 outputs, says how they differ from fp32's,
+# and infer in bf16 reproduces what eval reported for them; fp32 thresholds deployed in bf16 get a note.
+mkdir -p "$run/bf16" && cp "$run/valid_index.txt" "$run/bf16/"  # the same held-out images
+"$l2w" eval --evalmode dynamic "${arch[@]}" --budget 5e6 --precision bf16 --thresholds "$run/bf16.txt" \
+  --evaluate_from "$run/save_models/model_best.pth.tar" --train_url "$run/bf16" >"$run/eval_bf16.log"
+grep -q "^Precision: bf16 (as asked" "$run/eval_bf16.log"
+grep -q "^bf16 against fp32 (the trained network) on 600 test images:" "$run/eval_bf16.log"
+grep -q "budgeted (39 budgets, each precision's own thresholds): largest accuracy difference [0-9.]* points, same exit for at least [0-9.]*% of test images" "$run/eval_bf16.log"
+[ "$(wc -l <"$run/bf16/precision_comparison.tsv")" -eq 40 ]
+grep -q "^precision bf16$" "$run/bf16.txt"
+grep -q "^precision fp32$" "$run/thresholds.txt"
+expected=$(sed -n 's/.*test: \([0-9.]*\)% at \([0-9.]*\) M.*/\1 \2/p' "$run/eval_bf16.log")
+"$l2w" infer "${arch[@]}" --thresholds "$run/bf16.txt" --evaluate_from "$run/save_models/model_best.pth.tar" \
+  --batch-size 128 --latency-images 5 --precision bf16 >"$run/infer_bf16.log"
+got="$(sed -n 's/^  top-1 accuracy *\([0-9.]*\) %.*/\1/p' "$run/infer_bf16.log") $(sed -n 's/^  mean MUL-ADDs *\([0-9.]*\) M.*/\1/p' "$run/infer_bf16.log")"
+# Within a point and 2 % of the cost, not equal: in bf16 a layer's rounding depends on the batch's size
+# (oneDNN's kernel for it), and eval's batches are not infer's compacted ones.
+echo "$got $expected" | awk '{ if ($1 - $3 > 1 || $3 - $1 > 1 || $2 > 1.02 * $4 || $4 > 1.02 * $2) exit 1 }' ||
+  { echo "infer in bf16 gave '$got', eval '$expected'"; exit 1; }
+grep -q "^  precision            bf16 (as asked" "$run/infer_bf16.log"
+"$l2w" infer "${arch[@]}" --thresholds "$run/thresholds.txt" --evaluate_from "$run/save_models/model_best.pth.tar" \
+  --batch-size 128 --latency-images 5 --precision bf16 >"$run/infer_mixed.log"
+grep -q "^  note                 the thresholds were fitted on fp32 outputs: fit them in bf16" "$run/infer_mixed.log"
+if "$l2w" infer "${arch[@]}" --thresholds "$run/bf16.txt" --evaluate_from "$run/save_models/model_best.pth.tar" \
+  --precision fp16 2>"$run/err.txt"; then echo "infer accepted --precision fp16"; exit 1; fi
+grep -q "precision" "$run/err.txt"
 # Its speed rounds on a sixth of the test images: the table's rows, not its figures, are checked.
 "$l2w" bench infer "${net[@]}" --train-limit 1200 --test-limit 100 --use_valid --num_sample_valid 500 --evaluate_from "$run/save_models/model_best.pth.tar" --train_url "$run" \
   --batch-size 100 --latency-images 10 >"$run/bench.log"
