@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """l2w's early-exit engine against the deployment engines, on the same weights and threads, in one process:
-l2w (its inference form; the whole network with every exit computed, and early exit at the budgets nearest
-1/4, 1/2 and 3/4 of the full network's MUL-ADDs), ONNX Runtime fp32, OpenVINO f32 and OpenVINO's default
+l2w (its inference form in fp32 and in bf16; the whole network with every exit computed, and early exit at
+the budgets nearest 1/4, 1/2 and 3/4 of the full network's MUL-ADDs, in bf16 at 1/2), ONNX Runtime fp32, OpenVINO f32 and OpenVINO's default
 precision (bf16 where the CPU has bf16 units), each running the graph l2w.export_onnx writes. Batch 1:
 p50 and p99 latency; larger batches: images/s. The engines take turns within each round (the machine's
 speed drifts), and the medians over the rounds are printed as a Markdown table with the CPU's name.
@@ -63,11 +63,15 @@ def engines(net, folder, shape, threads, budgets):
     default = core.compile_model(path, "CPU", {"INFERENCE_NUM_THREADS": threads})
     precision = core.get_property("CPU", "INFERENCE_PRECISION_HINT")
     exits = net.num_exits
-    whole = l2w.Classifier(net, l2w.Thresholds([float("inf")] * (exits - 1) + [float("-inf")]), list(shape))
-    out = {"l2w, every exit": lambda x: whole.classify(torch.from_numpy(x))}
+    every_exit = l2w.Thresholds([float("inf")] * (exits - 1) + [float("-inf")])
+    out = {}
+    for l2w_precision in ["fp32", "bf16"]:
+        whole = l2w.Classifier(net, every_exit, list(shape), precision=l2w_precision)
+        out[f"l2w {l2w_precision}, every exit"] = lambda x, c=whole: c.classify(torch.from_numpy(x))
     for share, thresholds in budgets:
-        classifier = l2w.Classifier(net, thresholds, list(shape))
-        out[f"l2w, early exit at {share}"] = lambda x, c=classifier: c.classify(torch.from_numpy(x))
+        for l2w_precision in ["fp32", "bf16"] if share.startswith("1/2") else ["fp32"]:
+            classifier = l2w.Classifier(net, thresholds, list(shape), precision=l2w_precision)
+            out[f"l2w {l2w_precision}, early exit at {share}"] = lambda x, c=classifier: c.classify(torch.from_numpy(x))
     out["ONNX Runtime fp32"] = lambda x: session.run(None, {"images": x})
     out["OpenVINO f32"] = lambda x: f32(x)
     out[f"OpenVINO default ({str(precision).split(':')[-1].strip(' >')})"] = lambda x: default(x)
