@@ -2,7 +2,9 @@
 """l2w's early-exit engine against the deployment engines, on the same weights and threads, in one process:
 l2w (its inference form in fp32 and in bf16; the whole network with every exit computed, and early exit at
 the budgets nearest 1/4, 1/2 and 3/4 of the full network's MUL-ADDs, in bf16 at 1/2), ONNX Runtime fp32, OpenVINO f32 and OpenVINO's default
-precision (bf16 where the CPU has bf16 units), each running the graph l2w.export_onnx writes. Batch 1:
+precision (bf16 where the CPU has bf16 units), each running the graph l2w.export_onnx writes, and OpenVINO f32
+running the stage graphs it also writes one after the other (what an early-exit loop around OpenVINO would
+run, every exit computed). Batch 1:
 p50 and p99 latency; larger batches: images/s. The engines take turns within each round (the machine's
 speed drifts), and the medians over the rounds are printed as a Markdown table with the CPU's name.
 
@@ -11,6 +13,7 @@ Usage: scripts/bench_engines.py [--networks cifar100,imagenet] [--rounds 3] [--t
 the budgets' exits follow thresholds fitted on random images.
 """
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -62,6 +65,17 @@ def engines(net, folder, shape, threads, budgets):
     f32 = core.compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads})
     default = core.compile_model(path, "CPU", {"INFERENCE_NUM_THREADS": threads})
     precision = core.get_property("CPU", "INFERENCE_PRECISION_HINT")
+    manifest = json.load(open(os.path.join(folder, "manifest.json")))
+    stages = [(e["inputs"], core.compile_model(os.path.join(folder, e["graph"]), "CPU",
+                                               {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads})
+               .create_infer_request()) for e in manifest["exits"]]
+
+    def chained(x):
+        features = {"images": x}
+        for inputs, request in stages:
+            outputs = request.infer({name: features[name] for name in inputs})
+            features = {port.get_any_name(): value for port, value in outputs.items()}
+        return features
     exits = net.num_exits
     every_exit = l2w.Thresholds([float("inf")] * (exits - 1) + [float("-inf")])
     out = {}
@@ -75,6 +89,7 @@ def engines(net, folder, shape, threads, budgets):
     out["ONNX Runtime fp32"] = lambda x: session.run(None, {"images": x})
     out["OpenVINO f32"] = lambda x: f32(x)
     out[f"OpenVINO default ({str(precision).split(':')[-1].strip(' >')})"] = lambda x: default(x)
+    out["OpenVINO f32, stage graphs chained"] = chained
     return out
 
 

@@ -360,17 +360,21 @@ class Classifier:
     ``"auto"`` (bf16 where the device multiplies it in matrix units, the faster measured on a CPU with
     AVX512-BF16 only, else fp32); :attr:`precision` says which ran and :attr:`precision_report` why. For
     a budget to hold as deployed, fit the thresholds on outputs in the same precision
-    (``l2w eval --precision``).
+    (``l2w eval --precision``). ``memory_format``: ``"contiguous"`` (NCHW), ``"channels_last"``, or
+    ``"auto"``, the faster measured at ``batch_size`` images (as ``l2w infer --memory-format auto``);
+    :attr:`network_report` says which. ``precision="auto"`` measures at ``batch_size`` too.
     """
 
     def __init__(self, network: Network, thresholds: Union[Thresholds, Sequence[float]],
-                 image_shape: Sequence[int], *, device: str = "cpu", precision: str = "auto") -> None:
+                 image_shape: Sequence[int], *, device: str = "cpu", precision: str = "auto",
+                 memory_format: str = "contiguous", batch_size: int = 1) -> None:
         if not isinstance(thresholds, Thresholds):
             thresholds = Thresholds(list(thresholds))
         self.thresholds = thresholds
+        deployment = {"precision": precision, "memory_format": memory_format, "batch_size": batch_size}
         self._classifier = _l2w.Classifier(network.copy().cpp_module, list(image_shape), list(thresholds.thresholds),
                                            thresholds.criterion, list(thresholds.temperatures),
-                                           list(thresholds.exit_muladds), device, precision)
+                                           list(thresholds.exit_muladds), device, deployment)
 
     def classify(self, images: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """``(classes, exits, confidences)`` of normalised images ``[N, C, H, W]``: each image stops at the
@@ -408,3 +412,8 @@ class Classifier:
     def precision_report(self) -> str:
         """Which precision runs and why (with the times where ``"auto"`` measured)."""
         return self._classifier.precision_report
+
+    @property
+    def network_report(self) -> str:
+        """The inference form as deployed: BatchNorms folded, 1x1 convolutions as products, the layout."""
+        return self._classifier.network_report

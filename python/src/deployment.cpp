@@ -15,13 +15,19 @@ class Classifier {
  public:
   Classifier(models::MultiExitNetwork net, const std::vector<int64_t>& image_shape, std::vector<float> thresholds,
              const std::string& criterion, std::vector<float> temperatures, std::vector<int64_t> exit_muladds,
-             const std::string& device, const std::string& precision) {
+             const std::string& device, const py::dict& deployment) {
     const auto c = criterion::exit_criterion_from_name(criterion);
     if (!c) throw std::invalid_argument("criterion: '" + criterion + "' is not max-prob, entropy, margin or patience");
     auto options = infer::DeploymentOptions().layout(infer::Layout::kContiguous).choose_latency_threads(false);
-    OptionReader(py::dict(py::arg("precision") = precision)).read(options, infer::DeploymentOptions::option_list());
+    OptionReader reader(deployment);
+    reader.read(options, infer::DeploymentOptions::option_list());
+    reader.read("batch_size", options.throughput_batch());
+    reader.check_all_read();
+    if (options.throughput_batch() < 1)
+      throw std::invalid_argument("batch_size: " + std::to_string(options.throughput_batch()) + ", expected at least 1");
     deployed_ = infer::deploy(std::move(net), image_shape, torch::Device(device), options);
-    precision_report_ = infer::plan_deployment(deployed_, options, torch::Device(device)).precision;
+    const auto plan = infer::plan_deployment(deployed_, options, torch::Device(device));
+    precision_report_ = plan.precision, network_report_ = plan.network;
     io::ExitThresholds given;
     given.thresholds = thresholds;
     given.exit_muladds = std::move(exit_muladds);  // empty unless they came from a file or a fit
@@ -58,6 +64,7 @@ class Classifier {
   }
   std::string precision() const { return runtime::dtype_name(deployed_.precision.dtype); }
   const std::string& precision_report() const { return precision_report_; }
+  const std::string& network_report() const { return network_report_; }
   std::vector<int64_t> exit_muladds() const {
     std::vector<int64_t> out;
     for (const auto& c : deployed_.costs) out.push_back(c.muladds);
@@ -76,7 +83,7 @@ class Classifier {
   }
 
   infer::DeployedNetwork deployed_;
-  std::string precision_report_;
+  std::string precision_report_, network_report_;
   std::unique_ptr<infer::EarlyExitClassifier> engine_;
   std::unique_ptr<infer::StagewiseClassifier> stream_;
 };
@@ -86,15 +93,16 @@ class Classifier {
 void bind_deployment(py::module_& m) {
   py::class_<Classifier>(m, "Classifier")
       .def(py::init<models::MultiExitNetwork, const std::vector<int64_t>&, std::vector<float>, const std::string&,
-                    std::vector<float>, std::vector<int64_t>, const std::string&, const std::string&>(),
+                    std::vector<float>, std::vector<int64_t>, const std::string&, const py::dict&>(),
            py::arg("network"), py::arg("image_shape"), py::arg("thresholds"), py::arg("criterion"),
-           py::arg("temperatures"), py::arg("exit_muladds"), py::arg("device"), py::arg("precision"))
+           py::arg("temperatures"), py::arg("exit_muladds"), py::arg("device"), py::arg("deployment"))
       .def("classify", &Classifier::classify, py::arg("images"))
       .def("push", &Classifier::push, py::arg("images"), py::arg("batch_size"))
       .def("finish", &Classifier::finish)
       .def_property_readonly("exit_muladds", &Classifier::exit_muladds)
       .def_property_readonly("precision", &Classifier::precision)
-      .def_property_readonly("precision_report", &Classifier::precision_report);
+      .def_property_readonly("precision_report", &Classifier::precision_report)
+      .def_property_readonly("network_report", &Classifier::network_report);
   m.def(
       "_read_thresholds",
       [](const std::string& path) { return thresholds_dict(io::read_thresholds(path)); },
