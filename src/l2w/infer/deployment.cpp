@@ -91,7 +91,7 @@ std::string choose_measured_precision(DeployedNetwork& m, int64_t batch_size, co
   const auto fp32 = runtime::SavedWeights::of(*m.net);
   const std::vector<Variant> variants{
       {[&] { fp32.restore(*m.net); }, m.form.input_format},
-      {[&] { runtime::cast_floating(*m.net, torch::kBFloat16); }, m.form.input_format}};
+      {[&] { set_precision(*m.net, torch::kBFloat16); }, m.form.input_format}};
   const std::vector<std::string> names{"fp32", "bf16"};
   const auto batch_ms = whole_network_batch_ms(m, variants, batch_size, device);
   const auto single_ms = batch_size > 1 ? whole_network_batch_ms(m, variants, 1, device) : batch_ms;
@@ -135,7 +135,7 @@ DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>&
     m.form = to_inference_form(*m.net,
                                InferenceFormOptions().channels_last(options.layout() == Layout::kChannelsLast));
   m.precision = runtime::choose_precision(options.precision(), device);
-  runtime::cast_floating(*m.net, m.precision.dtype);
+  set_precision(*m.net, m.precision.dtype);
   return m;
 }
 

@@ -24,6 +24,12 @@ struct InferenceForm {
 // given the same format for its inputs. Which is faster depends on the network, the batch and the machine.
 void set_memory_format(models::MultiExitNetworkImpl& net, torch::MemoryFormat format);
 
+// Casts the network's floating-point weights and buffers to `dtype` (float32 or bfloat16), except the exits'
+// last Linear layers, which stay float32: each exit's logits, and the confidences computed from them, then
+// keep float32's resolution (bfloat16's 8-bit mantissa would round every confidence near 1 to one of a few
+// values, and the thresholds fitted on them would tie; docs/inference.md, "Precision").
+void set_precision(models::MultiExitNetworkImpl& net, torch::ScalarType dtype);
+
 // Converts `net` in place (eval mode, no gradients). The result cannot be trained, nor saved as a
 // checkpoint of the trained network: its state_dict has conv biases and no BatchNorm entries.
 InferenceForm to_inference_form(models::MultiExitNetworkImpl& net, const InferenceFormOptions& options = {});

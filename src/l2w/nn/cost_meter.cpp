@@ -61,7 +61,10 @@ torch::Tensor run(const torch::nn::Sequential& layers, torch::Tensor x) {
 }
 
 torch::Tensor run(const torch::nn::Linear& layer, const torch::Tensor& x) {
-  torch::Tensor y = layer.ptr()->forward(x);
+  // A Linear kept in float32 in a network deployed in bfloat16 (the exits' last layers,
+  // infer/inference_form.h) reads its input in float32.
+  const auto dtype = layer->weight.scalar_type();
+  torch::Tensor y = layer.ptr()->forward(x.scalar_type() == dtype ? x : x.to(dtype));
   if (CostMeter* meter = CostMeter::active()) meter->charge(*layer, x, y);
   return y;
 }

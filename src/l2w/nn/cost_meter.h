@@ -34,7 +34,7 @@ class CostMeter {
 
 // Forward through a Sequential; with an active meter, layer by layer so that each leaf is charged.
 torch::Tensor run(const torch::nn::Sequential& layers, torch::Tensor x);
-// Forward through a Linear, charged to the active meter if any.
+// Forward through a Linear, charged to the active meter if any; the input is cast to the Linear's dtype.
 torch::Tensor run(const torch::nn::Linear& layer, const torch::Tensor& x);
 
 }  // namespace l2w::nn
