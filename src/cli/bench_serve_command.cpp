@@ -105,10 +105,11 @@ int bench_serve(const BenchServeFlags& flags) {
   // offered 1.5 times what its engine alone sustains, HTTP and this client included.
   const double engine_capacity = s.full_capacity();
   const double capacity = run_load(flags, s, full, 1.5 * engine_capacity, images, 3, false).throughput();
-  std::printf("bench serve: %s, %s; budgets: %s; %zu test images as requests; the full network's engine sustains %.0f "
+  std::printf("bench serve: %s, %s, precision %s; budgets: %s; %zu test images as requests; the full network's engine sustains %.0f "
               "images/s in batches of %lld, the server pinned at it %.0f requests/s (both measured: the capacity "
               "below); latency target %.1f ms; %.1f s per load\n",
-              flags.serving.common.evaluate_from.c_str(), s.network_report().c_str(), s.menu_report().c_str(), images.size(),
+              flags.serving.common.evaluate_from.c_str(), s.network_report().c_str(), s.precision_report().c_str(),
+              s.menu_report().c_str(), images.size(),
               engine_capacity, static_cast<long long>(s.options().controller().max_batch()), capacity, slo_ms,
               flags.seconds);
   std::vector<bool> client_modes;  // new connection per request?
