@@ -1,9 +1,11 @@
 #include <algorithm>
+#include <cstdio>
 
 #include <gtest/gtest.h>
 
 #include "l2w/infer/deployment.h"
 #include "l2w/infer/early_exit_classifier.h"
+#include "l2w/nn/channels_last_conv.h"
 #include "l2w/infer/thread_policy.h"
 #include "l2w/models/exit_cost.h"
 #include "test_util.h"
@@ -144,6 +146,33 @@ TEST(Deployment, AutoPrecisionFollowsTheHardwareOrTheMeasurement) {
     const auto expected = reference.net->parameters();
     for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(torch::equal(params[i], expected[i]));
   }
+}
+
+// In NCHW on a CPU, each convolution gets the layout measured faster for it at batch 1; the answers stay
+// the network's.
+TEST(Deployment, EachConvolutionGetsItsFasterLayoutAtBatch1) {
+  const auto options =
+      infer::DeploymentOptions().layout(infer::Layout::kContiguous).precision(runtime::Precision::kFp32).choose_latency_threads(false);
+  auto m = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU, options);
+  auto uniform = infer::deploy(deployed_tiny_msdnet(), {3, 32, 32}, torch::kCPU, options);
+  const auto plan = infer::plan_deployment(m, options, torch::kCPU);
+  const auto uniform_plan = infer::plan_deployment(uniform, infer::DeploymentOptions(options).uniform_conv_layout(true),
+                                                   torch::kCPU);
+  EXPECT_NE(plan.network.find("; at batch 1, "), std::string::npos) << plan.network;
+  EXPECT_NE(plan.network.find(" convolutions in channels_last, the faster measured for them (all convolutions "),
+            std::string::npos) << plan.network;
+  EXPECT_EQ(uniform_plan.network.find("at batch 1"), std::string::npos) << uniform_plan.network;
+  // As many convolutions run channels_last at batch 1 as the report says; the state_dict keys stay.
+  int64_t reported = -1, switched = 0;
+  std::sscanf(plan.network.c_str() + plan.network.find("at batch 1, "), "at batch 1, %ld of", &reported);
+  for (const auto& module : m.net->modules()) switched += dynamic_cast<nn::ChannelsLastConvImpl*>(module.get()) != nullptr;
+  EXPECT_EQ(switched, reported);
+  EXPECT_EQ(m.net->named_parameters().keys(), uniform.net->named_parameters().keys());
+  torch::manual_seed(2);
+  const auto image = torch::randn({1, 3, 32, 32});
+  const auto logits = infer::EarlyExitClassifier(m.net, infer::never_exit(m.net->num_exits())).full_logits(image);
+  const auto expected = infer::EarlyExitClassifier(uniform.net, infer::never_exit(m.net->num_exits())).full_logits(image);
+  EXPECT_LT((logits - expected).abs().max().item<double>(), 1e-4 * (1 + expected.abs().max().item<double>()));
 }
 
 TEST(Deployment, SavedWeightsComeBackExactlyAfterACast) {

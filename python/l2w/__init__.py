@@ -362,16 +362,19 @@ class Classifier:
     a budget to hold as deployed, fit the thresholds on outputs in the same precision
     (``l2w eval --precision``). ``memory_format``: ``"contiguous"`` (NCHW), ``"channels_last"``, or
     ``"auto"``, the faster measured at ``batch_size`` images (as ``l2w infer --memory-format auto``);
-    :attr:`network_report` says which. ``precision="auto"`` measures at ``batch_size`` too.
+    :attr:`network_report` says which. ``precision="auto"`` measures at ``batch_size`` too. In NCHW on a
+    CPU each convolution runs, for one image at a time, in the layout measured faster for it, unless
+    ``uniform_conv_layout`` (docs/inference.md, "Batch 1").
     """
 
     def __init__(self, network: Network, thresholds: Union[Thresholds, Sequence[float]],
                  image_shape: Sequence[int], *, device: str = "cpu", precision: str = "auto",
-                 memory_format: str = "contiguous", batch_size: int = 1) -> None:
+                 memory_format: str = "contiguous", batch_size: int = 1, uniform_conv_layout: bool = False) -> None:
         if not isinstance(thresholds, Thresholds):
             thresholds = Thresholds(list(thresholds))
         self.thresholds = thresholds
-        deployment = {"precision": precision, "memory_format": memory_format, "batch_size": batch_size}
+        deployment = {"precision": precision, "memory_format": memory_format, "batch_size": batch_size,
+                      "uniform_conv_layout": uniform_conv_layout}
         self._classifier = _l2w.Classifier(network.copy().cpp_module, list(image_shape), list(thresholds.thresholds),
                                            thresholds.criterion, list(thresholds.temperatures),
                                            list(thresholds.exit_muladds), device, deployment)

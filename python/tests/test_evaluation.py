@@ -93,13 +93,17 @@ def test_classifier_in_bf16_decides_in_float32_and_mostly_as_fp32(evaluated):
 def test_classifier_layout_is_asked_or_measured_at_its_batch_size(evaluated):
     thresholds = [0.9, 0.8, float("-inf")]
     nchw = l2w.Classifier(evaluated["net"], thresholds, image_shape=[1, 28, 28], precision="fp32")
-    assert nchw.network_report.endswith("contiguous (as asked)")
+    assert "contiguous (as asked); at batch 1, " in nchw.network_report
+    uniform = l2w.Classifier(evaluated["net"], thresholds, image_shape=[1, 28, 28], precision="fp32",
+                             uniform_conv_layout=True)
+    assert uniform.network_report.endswith("contiguous (as asked)")
     measured = l2w.Classifier(evaluated["net"], thresholds, image_shape=[1, 28, 28], precision="fp32",
                               memory_format="auto", batch_size=8)
     assert "the faster layout measured (whole network at batch 8: contiguous " in measured.network_report
     images = torch.randn(5, 1, 28, 28)
     # Either layout gives the same decisions, up to float32 rounding of the scores.
     assert torch.equal(measured.classify(images)[0], nchw.classify(images)[0])
+    assert torch.equal(uniform.classify(images[:1])[0], nchw.classify(images[:1])[0])
     with pytest.raises(ValueError, match="memory_format: 'diagonal' is not one of auto, channels_last, contiguous"):
         l2w.Classifier(evaluated["net"], thresholds, image_shape=[1, 28, 28], memory_format="diagonal")
     with pytest.raises(ValueError, match="batch_size: 0, expected at least 1"):

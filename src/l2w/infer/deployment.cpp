@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 
+#include "l2w/infer/conv_layouts.h"
 #include "l2w/infer/early_exit_classifier.h"
 #include "l2w/io/thresholds_file.h"
 #include "l2w/infer/thread_policy.h"
@@ -25,6 +26,10 @@ const options::OptionList<DeploymentOptions>& DeploymentOptions::option_list() {
                        "run the network as trained (BatchNorm not folded, contiguous): for comparison")
           .in("deployment"),
       runtime::precision_option<D>(L2W_FIELD(precision), "(default auto)").in("deployment"),
+      switch_option<D>("uniform_conv_layout", {"--uniform-conv-layout"}, L2W_FIELD(uniform_conv_layout),
+                       "every convolution in the network's layout at batch 1 too, instead of each in the one measured "
+                       "faster for it: for comparison")
+          .in("deployment"),
       choice<D>("batching", {"--batching"}, L2W_FIELD(batching),
                 named({Batching::kStageWise, Batching::kPerBatch}, batching_name),
                 "stage-wise: every block at the batch size, images waiting between blocks; per-batch: each batch "
@@ -189,6 +194,11 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
   if (m.precision.measure)
     plan.precision += ": " + choose_measured_precision(m, std::max<int64_t>(1, options.throughput_batch()), device);
   plan.precision += ")";
+  if (device.is_cpu() && !options.training_form() && !options.uniform_conv_layout() &&
+      m.form.input_format == torch::MemoryFormat::Contiguous) {
+    IntraOpThreads latency(plan.latency_threads);
+    plan.network += "; " + choose_conv_layouts(m).report();
+  }
   if (!choose_threads) {
     plan.threads = std::to_string(plan.throughput_threads) + " for throughput and for latency";
   } else {

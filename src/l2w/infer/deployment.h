@@ -34,9 +34,12 @@ struct DeploymentOptions {
   // The batch size throughput will run at. Above 1, kAuto chooses the layout by the whole network's time
   // at this batch (the layout moves large-batch throughput far more than batch-1 latency; docs/inference.md).
   TORCH_ARG(int64_t, throughput_batch) = 1;
+  // Unless set, on a CPU in NCHW each convolution runs, for one image at a time, in the layout measured
+  // faster for it (infer/conv_layouts.h).
+  TORCH_ARG(bool, uniform_conv_layout) = false;
 
  public:
-  // layout, precision, training_form and batching (the rest are set by the program).
+  // layout, precision, uniform_conv_layout, training_form and batching (the rest are set by the program).
   static const options::OptionList<DeploymentOptions>& option_list();
 };
 

@@ -22,6 +22,7 @@ CostMeter::~CostMeter() { active_meter = previous_; }
 CostMeter* CostMeter::active() { return active_meter; }
 
 void CostMeter::charge(const torch::nn::Module& layer, const torch::Tensor& in, const torch::Tensor& out) {
+  if (observer_) observer_(layer, in.sizes());
   // Per sample: the meter is run with a batch of one, as the reference counts.
   const int64_t out_h = out.dim() == 4 ? out.size(2) : 1;
   const int64_t out_w = out.dim() == 4 ? out.size(3) : 1;

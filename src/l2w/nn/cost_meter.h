@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include <torch/torch.h>
 
@@ -26,8 +27,13 @@ class CostMeter {
   static CostMeter* active();
   // Charges one leaf layer given its input and output (batch of one).
   void charge(const torch::nn::Module& layer, const torch::Tensor& in, const torch::Tensor& out);
+  // Also shows each leaf layer charged, and the shape of its input, to `observer` (infer/conv_layouts.h
+  // learns each convolution's input shape this way).
+  using Observer = std::function<void(const torch::nn::Module& layer, const torch::IntArrayRef input_shape)>;
+  void observe(Observer observer) { observer_ = std::move(observer); }
 
  private:
+  Observer observer_;
   Cost total_;
   CostMeter* previous_;
 };

@@ -12,11 +12,6 @@ namespace {
 
 bool all_equal(const torch::ExpandingArray<2>& values, int64_t v) { return values->at(0) == v && values->at(1) == v; }
 
-torch::nn::Conv2dOptions options_of(const torch::nn::Conv2dImpl& conv) {
-  const auto& o = conv.options;
-  return torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size()).bias(o.bias());
-}
-
 }  // namespace
 
 bool is_pointwise(const torch::nn::Conv2dImpl& conv) {

@@ -25,4 +25,16 @@ void replace_child(torch::nn::SequentialImpl& seq, size_t index, const ModuleHol
   *(seq.begin() + static_cast<std::ptrdiff_t>(index)) = torch::nn::AnyModule(replacement);
 }
 
+// The options of `conv`, for a module that takes its place with the same parameters.
+inline torch::nn::Conv2dOptions options_of(const torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  return torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size())
+      .stride(o.stride())
+      .padding(o.padding())
+      .dilation(o.dilation())
+      .groups(o.groups())
+      .bias(o.bias())
+      .padding_mode(o.padding_mode());
+}
+
 }  // namespace l2w::nn
