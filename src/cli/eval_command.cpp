@@ -23,6 +23,7 @@ infer::DeployedNetwork deploy_for_evaluation(const RunFlags& common, const datas
                            .layout(infer::Layout::kContiguous)
                            .precision(precision)
                            .choose_latency_threads(false)
+                           .uniform_conv_layout(true)  // eval runs batches, not single images
                            .throughput_batch(common.run.batch_size());
   auto deployed = infer::deploy(load_trained_network(common, network_options(common.model, geometry)),
                                 {geometry.channels, geometry.height, geometry.width}, device, options);

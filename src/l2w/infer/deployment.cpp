@@ -107,6 +107,7 @@ std::string choose_measured_precision(DeployedNetwork& m, int64_t batch_size, co
   if (batch_size > 1) report += "; at batch 1: " + figures(names, single_ms);
   return report;
 }
+
 int64_t last_exit_only_muladds(models::MultiExitNetwork& net, const std::vector<int64_t>& image_shape,
                                const torch::Device& device) {
   nn::CostMeter meter;
@@ -124,7 +125,6 @@ std::string layout_name(Layout layout) {
 std::vector<float> never_exit(int64_t exits) {
   return std::vector<float>(size_t(exits), std::numeric_limits<float>::infinity());
 }
-
 
 DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>& image_chw, const torch::Device& device,
                        const DeploymentOptions& options) {
