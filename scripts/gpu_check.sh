@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check: builds l2w against the machine's Python torch, compares CUDA with the CPU, trains one
-# Fashion-MNIST epoch on the GPU, benchmarks training and early-exit inference, and prints one table.
+# Fashion-MNIST epoch on the GPU, benchmarks training and early-exit inference (fp32 and bf16), and prints one table.
 #
 #   bash scripts/gpu_check.sh --prepare   on a machine with Debian's packages (after scripts/setup.sh):
 #                                         fills vendor/ with what a GPU machine without a package registry
@@ -69,15 +69,25 @@ stage "early-exit inference at half the MUL-ADDs"
 full=$(awk -F, 'END { print $5 }' "$run/anytime.csv")
 "$l2w" eval --device cuda --evalmode dynamic "${arch_flags[@]}" --evaluate_from "$run/save_models/model_best.pth.tar" \
   --train_url "$run" --budget "$((full / 2))" >"$out/budget.log" 2>&1 || fail "eval --budget" "$out/budget.log"
-for batch in 1 256; do
-  "$l2w" infer --device cuda "${arch_flags[@]}" --evaluate_from "$run/save_models/model_best.pth.tar" \
-    --thresholds "$run/thresholds.txt" -b "$batch" --latency-images 300 >"$out/infer_b$batch.log" 2>&1 ||
-    fail "infer -b $batch" "$out/infer_b$batch.log"
+# In bf16 too: its thresholds fitted on the bf16 outputs, in a folder of their own.
+"$l2w" eval --device cuda --evalmode dynamic "${arch_flags[@]}" --evaluate_from "$run/save_models/model_best.pth.tar" \
+  --train_url "$out/bf16" --budget "$((full / 2))" --precision bf16 --thresholds "$run/thresholds_bf16.txt" \
+  >"$out/budget_bf16.log" 2>&1 || fail "eval --budget --precision bf16" "$out/budget_bf16.log"
+for precision in fp32 bf16; do
+  thresholds=$run/thresholds.txt
+  [[ $precision == bf16 ]] && thresholds=$run/thresholds_bf16.txt
+  for batch in 1 256; do
+    log=$out/infer_${precision}_b$batch.log
+    "$l2w" infer --device cuda "${arch_flags[@]}" --evaluate_from "$run/save_models/model_best.pth.tar" \
+      --thresholds "$thresholds" -b "$batch" --latency-images 300 --precision "$precision" >"$log" 2>&1 ||
+      fail "infer -b $batch --precision $precision" "$log"
+  done
 done
 
 # The speed test in each network form: the inference form (which times both layouts and keeps the faster),
 # and the network as trained.
-forms=("inference form:--memory-format auto" "as trained:--training-form")
+forms=("inference form:--memory-format auto --precision fp32" "inference form bf16:--memory-format auto --precision bf16"
+       "as trained:--training-form --precision fp32")
 for form in "${forms[@]}"; do
   stage "bench infer, ${form%%:*}"
   log=$out/bench_infer_$(echo "${form%%:*}" | tr -c 'a-z_\n' '_').log
@@ -144,14 +154,18 @@ fi
   echo "  last exit test top-1 after the epoch: $last_top1 %"
   echo "bench train (synthetic input; 10 timed steps, ImageNet 5; peak GPU memory):"
   sed 's/^/  /' "$out/bench.txt"
-  echo "early-exit inference at half the full network's MUL-ADDs ($(grep -m1 -o 'p_idx [0-9]*' "$out/infer_b1.log")):"
-  for batch in 1 256; do
-    echo "  batch $batch: $(grep -E 'throughput' "$out/infer_b$batch.log" | sed 's/^ *//'); $(grep -E 'top-1' "$out/infer_b$batch.log" | sed 's/^ *//')"
+  echo "early-exit inference at half the full network's MUL-ADDs ($(grep -m1 -o 'p_idx [0-9]*' "$out/infer_fp32_b1.log")):"
+  for precision in fp32 bf16; do
+    for batch in 1 256; do
+      log=$out/infer_${precision}_b$batch.log
+      echo "  $precision, batch $batch: $(grep -E 'throughput' "$log" | sed 's/^ *//'); $(grep -E 'top-1' "$log" | sed 's/^ *//')"
+    done
+    echo "  $precision, $(grep -E 'latency, batch 1' "$out/infer_${precision}_b1.log" | sed 's/^ *//')"
   done
-  echo "  $(grep -E 'latency, batch 1' "$out/infer_b1.log" | sed 's/^ *//')"
+  echo "bf16 against fp32: $(grep -E 'budgeted \(' "$out/budget_bf16.log" | sed 's/^ *//')"
   echo "bench infer (2000 test images, latency over 200), whole network and half the MUL-ADDs:"
   for log in "$out"/bench_infer_*.log; do
-    echo "  $(grep -E '^network' "$log" | sed 's/^network *//')"
+    echo "  $(grep -E '^network' "$log" | sed 's/^network *//'); precision $(grep -E '^precision' "$log" | sed 's/^precision *//')"
     grep -E '^ +all |^ +last |^At p_idx|^[0-9.]+x the|^Its|^The whole' "$log" | sed 's/^/    /'
   done
   [[ -z ${reproduce_line:-} ]] || { echo "$reproduce_line (longest job); summary: $out/reproduce_fmnist/summary.md"; }
