@@ -5,16 +5,9 @@
 #include "l2w/nn/sequential_edit.h"
 
 namespace l2w::nn {
+
 ChannelsLastConvImpl::ChannelsLastConvImpl(const torch::nn::Conv2dImpl& conv) : Conv2dImpl(options_of(conv)) {
-  torch::NoGradGuard no_grad;
-  // The base class made parameters of the same shapes; they become `conv`'s.
-  weight.set_data(conv.weight);
-  weight.set_requires_grad(conv.weight.requires_grad());
-  if (bias.defined()) {
-    bias.set_data(conv.bias);
-    bias.set_requires_grad(conv.bias.requires_grad());
-  }
-  if (!conv.is_training()) eval();
+  take_parameters_of(conv, *this);
   refresh();
 }
 

@@ -23,15 +23,7 @@ bool is_pointwise(const torch::nn::Conv2dImpl& conv) {
 
 PointwiseConvImpl::PointwiseConvImpl(const torch::nn::Conv2dImpl& conv) : Conv2dImpl(options_of(conv)) {
   TORCH_CHECK(is_pointwise(conv), "PointwiseConv: not a 1x1 convolution of stride 1 without padding");
-  torch::NoGradGuard no_grad;
-  // The base class made parameters of the same shapes; they become views of `conv`'s.
-  weight.set_data(conv.weight);
-  weight.set_requires_grad(conv.weight.requires_grad());
-  if (bias.defined()) {
-    bias.set_data(conv.bias);
-    bias.set_requires_grad(conv.bias.requires_grad());
-  }
-  if (!conv.is_training()) eval();
+  take_parameters_of(conv, *this);
 }
 
 torch::Tensor PointwiseConvImpl::forward(const torch::Tensor& x) {

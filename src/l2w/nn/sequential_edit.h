@@ -1,4 +1,4 @@
-// Editing a network's Sequentials in place (BatchNorm folding, the 1x1 products): the module tree and
+// Editing a network's Sequentials in place (BatchNorm folding, the 1x1 products, the batch-1 layouts): the module tree and
 // its names stay, so the network's forward code and state_dict keys are unchanged.
 #pragma once
 
@@ -35,6 +35,19 @@ inline torch::nn::Conv2dOptions options_of(const torch::nn::Conv2dImpl& conv) {
       .groups(o.groups())
       .bias(o.bias())
       .padding_mode(o.padding_mode());
+}
+
+// Makes `replacement`'s weight and bias (made by its constructor with the same shapes) share `conv`'s
+// storage, with the same requires_grad, and puts it in `conv`'s mode.
+inline void take_parameters_of(const torch::nn::Conv2dImpl& conv, torch::nn::Conv2dImpl& replacement) {
+  torch::NoGradGuard no_grad;
+  replacement.weight.set_data(conv.weight);
+  replacement.weight.set_requires_grad(conv.weight.requires_grad());
+  if (replacement.bias.defined()) {
+    replacement.bias.set_data(conv.bias);
+    replacement.bias.set_requires_grad(conv.bias.requires_grad());
+  }
+  replacement.train(conv.is_training());
 }
 
 }  // namespace l2w::nn
