@@ -1,5 +1,5 @@
-// Editing a network's Sequentials in place (BatchNorm folding, the 1x1 products, the batch-1 layouts): the module tree and
-// its names stay, so the network's forward code and state_dict keys are unchanged.
+// Editing a network's Sequentials in place (BatchNorm folding, the 1x1 products, the batch-1 layouts): the
+// module tree and its names stay, so the network's forward code and state_dict keys are unchanged.
 #pragma once
 
 #include <torch/torch.h>
