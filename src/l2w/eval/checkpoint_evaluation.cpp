@@ -136,17 +136,15 @@ std::vector<DynamicPoint> evaluate_dynamic(const EvaluationOptions& options, con
   return points;
 }
 
-// Prints how the deployed network's outputs differ from the float32 reference's (budgets only where
-// validation outputs were collected) and writes the budgets' table to the run folder.
-void report_precision_comparison(models::MultiExitNetworkImpl& reference, const ExitOutputs& test,
-                                 const ExitOutputs* valid, dataset::BatchLoader& test_loader,
-                                 dataset::BatchLoader& valid_loader, const std::vector<nn::Cost>& costs,
-                                 const io::RunFolder& folder, const EvaluationOptions& options, const std::string& name) {
-  const auto reference_test = collect_outputs(reference, test_loader, options.device(), options.amp());
+// Prints how the deployed network's outputs differ from the float32 reference's (budgets only with
+// validation outputs of both) and writes the budgets' table to the run folder.
+void report_precision_comparison(const ExitOutputs& reference_test, const ExitOutputs& test,
+                                 const ExitOutputs* reference_valid_outputs, const ExitOutputs* valid,
+                                 const std::vector<nn::Cost>& costs, const io::RunFolder& folder,
+                                 const EvaluationOptions& options, const std::string& name) {
   ExitConfidences reference_valid, on_valid;
-  if (valid != nullptr) {
-    reference_valid = exit_confidences(collect_outputs(reference, valid_loader, options.device(), options.amp()),
-                                       options.exit_criterion());
+  if (reference_valid_outputs != nullptr && valid != nullptr) {
+    reference_valid = exit_confidences(*reference_valid_outputs, options.exit_criterion());
     on_valid = exit_confidences(*valid, options.exit_criterion());
   }
   auto comparison = compare_precisions(reference_test, test, reference_valid, on_valid, options.exit_criterion(), costs);
@@ -176,17 +174,23 @@ EvaluationReport evaluate_checkpoint(models::MultiExitNetworkImpl& net, const da
               << anytime_table(report.anytime, costs);
     write_anytime_csv(folder.anytime(), report.anytime, costs);
   }
-  dataset::BatchLoader valid_loader(data.train, valid_subset, options.loader());
-  const bool anytime_only = options.mode() == EvalMode::kAnytime && options.budget_muladds() <= 0 &&
-                            options.max_accuracy_drop() <= 0 && !options.save_probs() && !options.calibrate();
-  if (anytime_only) {
+  const auto outputs_of = [&](models::MultiExitNetworkImpl& network, dataset::BatchLoader& from) {
+    return collect_outputs(network, from, options.device(), options.amp());
+  };
+  if (options.mode() == EvalMode::kAnytime && options.budget_muladds() <= 0 && options.max_accuracy_drop() <= 0 &&
+      !options.save_probs() && !options.calibrate()) {
     if (fp32_reference != nullptr)
-      report_precision_comparison(*fp32_reference, test, nullptr, loader, valid_loader, costs, folder, options, precision);
+      report_precision_comparison(outputs_of(*fp32_reference, loader), test, nullptr, nullptr, costs, folder, options,
+                                  precision);
     return report;
   }
-  auto valid = collect_outputs(net, valid_loader, options.device(), options.amp());
-  if (fp32_reference != nullptr)
-    report_precision_comparison(*fp32_reference, test, &valid, loader, valid_loader, costs, folder, options, precision);
+  dataset::BatchLoader valid_loader(data.train, valid_subset, options.loader());
+  auto valid = outputs_of(net, valid_loader);
+  if (fp32_reference != nullptr) {
+    const auto reference_valid = outputs_of(*fp32_reference, valid_loader);
+    report_precision_comparison(outputs_of(*fp32_reference, loader), test, &reference_valid, &valid, costs, folder,
+                                options, precision);
+  }
   auto test_for_thresholds = test;
   std::vector<float> temperatures;
   if (options.calibrate()) {
