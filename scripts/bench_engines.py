@@ -2,9 +2,10 @@
 """l2w's early-exit engine against the deployment engines, on the same weights and threads, in one process:
 l2w (its inference form in fp32 and in bf16; the whole network with every exit computed, and early exit at
 the budgets nearest 1/4, 1/2 and 3/4 of the full network's MUL-ADDs, in bf16 at 1/2), ONNX Runtime fp32, OpenVINO f32 and OpenVINO's default
-precision (bf16 where the CPU has bf16 units), each running the graph l2w.export_onnx writes, and OpenVINO f32
+precision (bf16 where the CPU has bf16 units), each running the graph l2w.export_onnx writes, OpenVINO f32
 running the stage graphs it also writes one after the other (what an early-exit loop around OpenVINO would
-run, every exit computed). Batch 1:
+run, every exit computed), and l2w's early exit with OpenVINO computing those stage graphs (engine="openvino":
+the whole network in f32 and bf16, and the three budgets in f32). Batch 1:
 p50 and p99 latency; larger batches: images/s. The engines take turns within each round (the machine's
 speed drifts), and the medians over the rounds are printed as a Markdown table with the CPU's name.
 
@@ -86,6 +87,14 @@ def engines(net, folder, shape, threads, budgets):
         for l2w_precision in ["fp32", "bf16"] if share.startswith("1/2") else ["fp32"]:
             classifier = l2w.Classifier(net, thresholds, list(shape), precision=l2w_precision)
             out[f"l2w {l2w_precision}, early exit at {share}"] = lambda x, c=classifier: c.classify(torch.from_numpy(x))
+    # l2w's early exit with OpenVINO computing the stages (engine="openvino": at every batch size).
+    for name, thresholds, precisions in [("every exit", every_exit, ["fp32", "bf16"])] + \
+            [(f"early exit at {share}", t, ["fp32"]) for share, t in budgets]:
+        for l2w_precision in precisions:
+            classifier = l2w.Classifier(net, thresholds, list(shape), precision=l2w_precision, engine="openvino",
+                                        onnx=folder)
+            out[f"l2w {l2w_precision} on OpenVINO stages, {name}"] = \
+                lambda x, c=classifier: c.classify(torch.from_numpy(x))
     out["ONNX Runtime fp32"] = lambda x: session.run(None, {"images": x})
     out["OpenVINO f32"] = lambda x: f32(x)
     out[f"OpenVINO default ({str(precision).split(':')[-1].strip(' >')})"] = lambda x: default(x)

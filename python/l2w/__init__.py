@@ -365,16 +365,22 @@ class Classifier:
     :attr:`network_report` says which. ``precision="auto"`` measures at ``batch_size`` too. In NCHW on a
     CPU each convolution runs, for one image at a time, in the layout measured faster for it, unless
     ``uniform_conv_layout`` (docs/inference.md, "Batch 1").
+
+    ``engine="openvino"`` computes the stages with OpenVINO's runtime on the stage graphs that
+    :func:`l2w.export_onnx` wrote from this network into the folder ``onnx`` (a CPU; the exit decisions
+    stay l2w's, and the graphs' logits are checked against the network's); ``ValueError`` for a folder of
+    another network or checkpoint.
     """
 
     def __init__(self, network: Network, thresholds: Union[Thresholds, Sequence[float]],
                  image_shape: Sequence[int], *, device: str = "cpu", precision: str = "auto",
-                 memory_format: str = "contiguous", batch_size: int = 1, uniform_conv_layout: bool = False) -> None:
+                 memory_format: str = "contiguous", batch_size: int = 1, uniform_conv_layout: bool = False,
+                 engine: str = "auto", onnx: str = "") -> None:
         if not isinstance(thresholds, Thresholds):
             thresholds = Thresholds(list(thresholds))
         self.thresholds = thresholds
         deployment = {"precision": precision, "memory_format": memory_format, "batch_size": batch_size,
-                      "uniform_conv_layout": uniform_conv_layout}
+                      "uniform_conv_layout": uniform_conv_layout, "engine": engine, "onnx": onnx}
         self._classifier = _l2w.Classifier(network.copy().cpp_module, list(image_shape), list(thresholds.thresholds),
                                            thresholds.criterion, list(thresholds.temperatures),
                                            list(thresholds.exit_muladds), device, deployment)

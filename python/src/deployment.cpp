@@ -32,8 +32,8 @@ class Classifier {
     given.thresholds = thresholds;
     given.exit_muladds = std::move(exit_muladds);  // empty unless they came from a file or a fit
     infer::check_thresholds_fit(given, deployed_, "");
-    engine_ = std::make_unique<infer::EarlyExitClassifier>(deployed_.net, std::move(thresholds),
-                                                          deployed_.form.input_format, *c, std::move(temperatures));
+    engine_ = std::make_unique<infer::EarlyExitClassifier>(deployed_, std::move(thresholds), *c,
+                                                          std::move(temperatures));
   }
   py::tuple classify(const torch::Tensor& images) {
     check_shape(images);

@@ -31,7 +31,7 @@ int run_infer(const InferFlags& flags) {
     throw flag_error(e);
   }
   const auto plan = infer::plan_deployment(m, options, device);
-  infer::EarlyExitClassifier engine(m.net, thresholds.thresholds, m.form.input_format, thresholds.criterion,
+  infer::EarlyExitClassifier engine(m, thresholds.thresholds, thresholds.criterion,
                                     thresholds.temperatures);
   dataset::BatchLoader loader(
       data.test, {},

@@ -7,6 +7,7 @@
 
 #include "l2w/infer/conv_layouts.h"
 #include "l2w/infer/early_exit_classifier.h"
+#include "l2w/infer/openvino_stages.h"
 #include "l2w/io/thresholds_file.h"
 #include "l2w/infer/thread_policy.h"
 #include "l2w/models/exit_cost.h"
@@ -35,8 +36,20 @@ const options::OptionList<DeploymentOptions>& DeploymentOptions::option_list() {
                 "stage-wise: every block at the batch size, images waiting between blocks; per-batch: each batch "
                 "compacted at every exit (for comparison)")
           .in("deployment"),
+      choice<D>("engine", {"--engine"}, L2W_FIELD(engine),
+                named({Engine::kAuto, Engine::kLibTorch, Engine::kOpenVino}, engine_name),
+                "what computes the network: libtorch, openvino (on the stage graphs of --onnx, on the CPU; the exit "
+                "decisions stay l2w's), or auto: with --onnx, the faster measured for single images and for batches")
+          .in("deployment"),
+      value<D>("onnx", {"--onnx"}, L2W_FIELD(onnx),
+               "the folder l2w export wrote from the same checkpoint, for OpenVINO")
+          .in("deployment"),
   };
   return list;
+}
+
+std::string engine_name(Engine engine) {
+  return engine == Engine::kAuto ? "auto" : engine == Engine::kLibTorch ? "libtorch" : "openvino";
 }
 
 size_t faster_layout(const std::vector<double>& best_ms) {
@@ -65,11 +78,12 @@ std::string figures(const std::vector<std::string>& names, const std::vector<dou
 // One way of running the deployed network that plan_deployment compares: `apply` puts the network in it.
 struct Variant {
   std::function<void()> apply;
-  torch::MemoryFormat format;
 };
 
 // The whole network's time for one batch of `batch_size` in each variant, the best of three passes taken in
 // turn with the other variants' (so that the machine's drift falls on all of them), after a warm-up pass.
+// A pass at batch 1 runs each variant four times and keeps the last three: the first call after another
+// engine's can wait for that engine's threads to give up the cores (OpenVINO's spin after their work).
 std::vector<double> whole_network_batch_ms(DeployedNetwork& m, const std::vector<Variant>& variants,
                                            int64_t batch_size, const torch::Device& device) {
   auto shape = m.image_shape;
@@ -77,14 +91,17 @@ std::vector<double> whole_network_batch_ms(DeployedNetwork& m, const std::vector
   const auto batch = torch::randn(shape).to(device);
   std::vector<double> best(variants.size(), std::numeric_limits<double>::infinity());
   runtime::DeviceTimer timer(device);
+  const int calls = batch_size == 1 ? 4 : 1;
   for (int pass = 0; pass < 4; ++pass) {
     for (size_t i = 0; i < variants.size(); ++i) {
       variants[i].apply();
-      EarlyExitClassifier engine(m.net, never_exit(m.net->num_exits()), variants[i].format);
-      timer.start();
-      engine.classify(batch);
-      const double ms = 1e3 * timer.seconds();
-      if (pass > 0) best[i] = std::min(best[i], ms);
+      EarlyExitClassifier engine(m, never_exit(m.net->num_exits()));
+      for (int call = 0; call < calls; ++call) {
+        timer.start();
+        engine.classify(batch);
+        const double ms = 1e3 * timer.seconds();
+        if (pass > 0 && (call > 0 || calls == 1)) best[i] = std::min(best[i], ms);
+      }
     }
   }
   return best;
@@ -95,8 +112,7 @@ std::vector<double> whole_network_batch_ms(DeployedNetwork& m, const std::vector
 std::string choose_measured_precision(DeployedNetwork& m, int64_t batch_size, const torch::Device& device) {
   const auto fp32 = runtime::SavedWeights::of(*m.net);
   const std::vector<Variant> variants{
-      {[&] { fp32.restore(*m.net); }, m.form.input_format},
-      {[&] { set_precision(*m.net, torch::kBFloat16); }, m.form.input_format}};
+      {[&] { fp32.restore(*m.net); }}, {[&] { set_precision(*m.net, torch::kBFloat16); }}};
   const std::vector<std::string> names{"fp32", "bf16"};
   const auto batch_ms = whole_network_batch_ms(m, variants, batch_size, device);
   const auto single_ms = batch_size > 1 ? whole_network_batch_ms(m, variants, 1, device) : batch_ms;
@@ -114,6 +130,75 @@ int64_t last_exit_only_muladds(models::MultiExitNetwork& net, const std::vector<
   EarlyExitClassifier(net, std::vector<float>(size_t(net->num_exits()), 0.0f))
       .classify_full(torch::zeros(image_shape, torch::TensorOptions().device(device)));
   return meter.total().muladds;
+}
+
+// The largest difference between the stage graphs' logits and the network's, over every exit, as a share
+// of the network's largest logit, on two random images.
+double stages_logit_difference(DeployedNetwork& m) {
+  c10::InferenceMode inference;
+  auto shape = m.image_shape;
+  shape[0] = 2;
+  const auto images = torch::randn(shape, torch::Generator(at::detail::createCPUGenerator(0)));
+  const auto dtype = m.net->parameters().front().scalar_type();
+  const auto expected = m.net->forward(images.to(dtype).contiguous(m.form.input_format));
+  models::Features features{images};
+  double difference = 0;
+  for (size_t k = 0; k < expected.size(); ++k) {
+    const auto logits = m.stages->run_stage(int64_t(k), features);
+    const auto want = expected[k].to(torch::kFloat32);
+    const double scale = std::max(want.abs().max().item<double>(), 1e-6);
+    difference = std::max(difference, (logits - want).abs().max().item<double>() / scale);
+  }
+  return difference;
+}
+
+// Compiles the stage graphs of options.onnx for OpenVINO in the precision chosen (auto, on a CPU whose bf16
+// is vector instructions only: f32, which OpenVINO runs faster there, docs/inference.md) and checks that
+// they compute this checkpoint: a folder exported from another checkpoint of the same architecture has the
+// same costs but other logits. Returns the report.
+void attach_openvino(DeployedNetwork& m, const DeploymentOptions& options, const torch::Device& device) {
+  if (!device.is_cpu()) throw options::OptionError("engine", "openvino runs on the CPU, not on " + device.str());
+  if (m.precision.measure) {
+    m.precision.measure = false;
+    m.precision.why += " for LibTorch; OpenVINO's f32 (its bf16 ran slower than its f32 on such a CPU)";
+  }
+  std::vector<int64_t> muladds;
+  for (const auto& c : m.costs) muladds.push_back(c.muladds);
+  m.stages = openvino_stages(OpenVinoStageOptions()
+                                 .folder(options.onnx())
+                                 .bf16(m.precision.dtype == torch::kBFloat16)
+                                 .threads(at::get_num_threads()),
+                             muladds, {m.image_shape.begin() + 1, m.image_shape.end()});
+  const double difference = stages_logit_difference(m);
+  const bool bf16 = m.precision.dtype == torch::kBFloat16 || m.net->parameters().front().scalar_type() == torch::kBFloat16;
+  const double tolerance = bf16 ? 0.1 : 1e-3;
+  char report[160];
+  std::snprintf(report, sizeof report, "their logits the checkpoint's within %.1e of the largest", difference);
+  if (!(difference <= tolerance))
+    throw options::OptionError("onnx", options.onnx() + ": not exported from this checkpoint (" + report + ", expected " +
+                                           "within " + options::number_text(tolerance) + ")");
+  m.stages_check = report;
+}
+
+// For single images and for batches of `batch_size`, the engine that runs the whole network faster:
+// LibTorch (on `latency_threads` for one image) or the stage graphs. Returns the report.
+std::string choose_engines(DeployedNetwork& m, int64_t batch_size, int latency_threads, const torch::Device& device) {
+  const std::vector<Variant> variants{{[&] { m.stages_for_single = m.stages_for_batches = false; }},
+                                      {[&] { m.stages_for_single = m.stages_for_batches = true; }}};
+  const std::vector<std::string> names{"LibTorch", "OpenVINO"};
+  std::vector<double> single_ms;
+  {
+    IntraOpThreads latency(latency_threads);
+    single_ms = whole_network_batch_ms(m, variants, 1, device);
+  }
+  const auto batch_ms = batch_size > 1 ? whole_network_batch_ms(m, variants, batch_size, device) : single_ms;
+  m.stages_for_single = faster_layout(single_ms) == 1;
+  m.stages_for_batches = faster_layout(batch_ms) == 1;
+  std::string report = std::string(m.stages_for_single ? "OpenVINO" : "LibTorch") + " for single images";
+  if (batch_size > 1) report += std::string(", ") + (m.stages_for_batches ? "OpenVINO" : "LibTorch") + " for batches";
+  report += ", the faster measured (whole network at batch 1: " + figures(names, single_ms);
+  if (batch_size > 1) report += "; at batch " + std::to_string(batch_size) + ": " + figures(names, batch_ms);
+  return report + ")";
 }
 
 }  // namespace
@@ -140,7 +225,7 @@ DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>&
     m.form = to_inference_form(*m.net,
                                InferenceFormOptions().channels_last(options.layout() == Layout::kChannelsLast));
   m.precision = runtime::choose_precision(options.precision(), device);
-  set_precision(*m.net, m.precision.dtype);
+  if (options.engine() != Engine::kOpenVino) set_precision(*m.net, m.precision.dtype);
   return m;
 }
 
@@ -148,6 +233,15 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
   Deployment plan;
   plan.throughput_threads = at::get_num_threads();
   plan.batching = options.batching();
+  plan.precision = runtime::dtype_name(m.precision.dtype) + " (" + m.precision.why;
+  if (options.engine() == Engine::kOpenVino) {  // compiled for its own thread pool: nothing to choose here
+    attach_openvino(m, options, device);
+    plan.latency_threads = plan.throughput_threads;
+    plan.network = m.stages->description() + "; " + m.stages_check;
+    plan.precision += ")";
+    plan.threads = std::to_string(plan.throughput_threads) + " for throughput and for latency (OpenVINO's pool)";
+    return plan;
+  }
   const bool choose_threads = options.choose_latency_threads() && device.is_cpu();
   const auto counts = choose_threads ? thread_counts_to_try(plan.throughput_threads)
                                      : std::vector<int>{plan.throughput_threads};
@@ -167,7 +261,8 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
   }
   const bool by_throughput = formats.size() > 1 && options.throughput_batch() > 1;
   std::vector<Variant> layouts;
-  for (const auto format : formats) layouts.push_back({[&m, format] { set_memory_format(*m.net, format); }, format});
+  for (const auto format : formats)
+    layouts.push_back({[&m, format] { set_memory_format(*m.net, format), m.form.input_format = format; }});
   const auto batch_ms = by_throughput ? whole_network_batch_ms(m, layouts, options.throughput_batch(), device)
                                       : std::vector<double>{};
   const size_t chosen = faster_layout(by_throughput ? batch_ms : best_ms);
@@ -190,7 +285,6 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
     else
       plan.network += ", the faster layout measured (whole network at batch 1: " + figures(names, best_ms) + ")";
   }
-  plan.precision = runtime::dtype_name(m.precision.dtype) + " (" + m.precision.why;
   if (m.precision.measure)
     plan.precision += ": " + choose_measured_precision(m, std::max<int64_t>(1, options.throughput_batch()), device);
   plan.precision += ")";
@@ -198,6 +292,11 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
       m.form.input_format == torch::MemoryFormat::Contiguous) {
     IntraOpThreads latency(plan.latency_threads);
     plan.network += "; " + choose_conv_layouts(m).report();
+  }
+  if (options.engine() == Engine::kAuto && !options.onnx().empty() && device.is_cpu()) {
+    attach_openvino(m, options, device);
+    plan.network += "; " + m.stages->description() + ", " + m.stages_check + "; " +
+                    choose_engines(m, std::max<int64_t>(1, options.throughput_batch()), plan.latency_threads, device);
   }
   if (!choose_threads) {
     plan.threads = std::to_string(plan.throughput_threads) + " for throughput and for latency";

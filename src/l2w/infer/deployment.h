@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "l2w/infer/inference_form.h"
+#include "l2w/infer/stage_engine.h"
 #include "l2w/infer/stagewise_classifier.h"
 #include "l2w/models/multi_exit_network.h"
 #include "l2w/nn/cost_meter.h"
@@ -15,6 +16,12 @@
 #include "l2w/runtime/precision.h"
 
 namespace l2w::infer {
+
+// What computes the network's stages: LibTorch (the network's own modules), OpenVINO's runtime on the
+// stage graphs `l2w export` wrote from the same checkpoint (infer/openvino_stages.h), or, for kAuto, for
+// single images and for batches each, the faster of the two measured (LibTorch alone without an export).
+enum class Engine { kAuto, kLibTorch, kOpenVino };
+std::string engine_name(Engine engine);  // "auto", "libtorch", "openvino"
 
 // The memory layout of the deployed network's weights and inputs.
 enum class Layout { kAuto, kContiguous, kChannelsLast };  // kAuto: the faster measured
@@ -37,9 +44,12 @@ struct DeploymentOptions {
   // Unless set, on a CPU in NCHW each convolution runs, for one image at a time, in the layout measured
   // faster for it (infer/conv_layouts.h).
   TORCH_ARG(bool, uniform_conv_layout) = false;
+  TORCH_ARG(Engine, engine) = Engine::kAuto;
+  TORCH_ARG(std::string, onnx);  // the export folder OpenVINO runs
 
  public:
-  // layout, precision, uniform_conv_layout, training_form and batching (the rest are set by the program).
+  // layout, precision, uniform_conv_layout, training_form, batching, engine and onnx (the rest are set by
+  // the program).
   static const options::OptionList<DeploymentOptions>& option_list();
 };
 
@@ -59,11 +69,17 @@ struct DeployedNetwork {
   InferenceForm form;
   std::vector<int64_t> image_shape;  // a batch of one: {1, C, H, W}
   runtime::PrecisionChoice precision;  // its dtype is the weights' (float32 until a measurement decides)
+  // Another engine computing the stages (null: LibTorch computes them all), for a batch of one image, for
+  // larger batches, or for both; and, for reports, how closely its logits reproduce the network's.
+  std::shared_ptr<StageEngine> stages;
+  bool stages_for_single = true, stages_for_batches = true;
+  std::string stages_check;
 };
 
 // Counts the exits' costs on the trained network, moves it to `device` in eval mode and converts it to
 // the inference form (unless options.training_form), in the layout asked for (contiguous for kAuto until
-// plan_deployment measures) and the precision (float32 where plan_deployment is to measure).
+// plan_deployment measures) and the precision (float32 where plan_deployment is to measure; with
+// Engine::kOpenVino, the network stays float32 and the precision is OpenVINO's).
 DeployedNetwork deploy(models::MultiExitNetwork net, const std::vector<int64_t>& image_chw, const torch::Device& device,
                        const DeploymentOptions& options);
 
@@ -78,7 +94,10 @@ struct Deployment {
 // Chooses the layout (kAuto: both timed on the whole network, at options.throughput_batch and at batch 1;
 // the first decides when it is above 1), the latency thread count and, where deploy() left it to be
 // measured, the precision (timed the same way, in the chosen layout); leaves `m` in the chosen layout and
-// precision.
+// precision. With an export folder (options.onnx) and Engine::kOpenVino or kAuto, compiles its stage
+// graphs for OpenVINO on the CPU and checks them against the network (options::OptionError naming "onnx"
+// for a folder of another network or checkpoint); kAuto then times both engines on the whole network at
+// batch 1 and at options.throughput_batch and keeps, for each, the faster.
 Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options, const torch::Device& device);
 
 // Of layouts whose times are `best_ms`, the index to use: a later one only when it is more than 3% faster,

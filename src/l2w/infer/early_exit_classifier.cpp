@@ -6,6 +6,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "l2w/infer/deployment.h"
 #include "l2w/nn/channel_concat.h"
 #include "l2w/runtime/device.h"
 
@@ -74,6 +75,14 @@ EarlyExitClassifier::EarlyExitClassifier(models::MultiExitNetwork net, std::vect
   net_->eval();
 }
 
+EarlyExitClassifier::EarlyExitClassifier(const DeployedNetwork& m, std::vector<float> thresholds,
+                                         criterion::ExitCriterion criterion, std::vector<float> temperatures)
+    : EarlyExitClassifier(m.net, std::move(thresholds), m.form.input_format, criterion, std::move(temperatures)) {
+  stages_ = m.stages;
+  stages_for_single_ = stages_ && m.stages_for_single;
+  stages_for_batches_ = stages_ && m.stages_for_batches;
+}
+
 void EarlyExitClassifier::mark(double& bucket) {
   if (!profiling_) return;
   runtime::synchronize(device_);
@@ -89,10 +98,20 @@ void EarlyExitClassifier::start_clock() {
 EarlyExitClassifier::ExitStep EarlyExitClassifier::step(int64_t k, models::Features& features, int64_t real,
                                                         criterion::ExitScorer& scorer) {
   const auto begun = last_;
-  features = net_->run_block(k, features);
-  mark(profile_.blocks_s);
-  auto logits = net_->run_exit(k, features);
-  mark(profile_.exits_s);
+  torch::Tensor logits;
+  // The features are the same tensors whichever engine made them, so a batch compacted to one image may
+  // go on in the other.
+  if (features.front().size(0) == 1 ? stages_for_single_ : stages_for_batches_) {
+    logits = stages_->run_stage(k, features);
+    mark(profile_.blocks_s);  // one graph: the exit's classifier is not timed apart
+  } else {
+    if (stages_)  // features OpenVINO made are float32
+      for (auto& f : features) f = f.to(dtype_);
+    features = net_->run_block(k, features);
+    mark(profile_.blocks_s);
+    logits = net_->run_exit(k, features);
+    mark(profile_.exits_s);
+  }
   if (profiling_) {
     profile_.stage_s.resize(std::max(profile_.stage_s.size(), size_t(k + 1)), 0.0);
     profile_.stage_s[size_t(k)] += std::chrono::duration<double>(last_ - begun).count();
@@ -156,6 +175,11 @@ torch::Tensor EarlyExitClassifier::full_logits(const torch::Tensor& images) {
   c10::InferenceMode inference;
   nn::ChannelArena arena;
   models::Features features{prepare(images)};
+  if (images.size(0) == 1 ? stages_for_single_ : stages_for_batches_) {  // every stage graph computes its exit too
+    torch::Tensor logits;
+    for (int64_t k = 0; k < net_->num_exits(); ++k) logits = stages_->run_stage(k, features);
+    return logits;
+  }
   for (int64_t k = 0; k < net_->num_exits(); ++k) features = net_->run_block(k, features);
   return net_->run_exit(net_->num_exits() - 1, features).to(torch::kFloat32);
 }

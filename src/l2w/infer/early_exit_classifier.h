@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "l2w/criterion/exit_criterion.h"
+#include "l2w/infer/stage_engine.h"
 #include "l2w/models/multi_exit_network.h"
 
 namespace l2w::infer {
@@ -54,6 +55,8 @@ class NoCudnnBenchmark {
   bool previous_;
 };
 
+struct DeployedNetwork;  // infer/deployment.h
+
 class EarlyExitClassifier {
  public:
   // `thresholds` has one entry per exit; the last exit takes whoever is left, whatever its entry. Images are
@@ -63,6 +66,11 @@ class EarlyExitClassifier {
   // eval --calibrate fitted them.
   EarlyExitClassifier(models::MultiExitNetwork net, std::vector<float> thresholds,
                       torch::MemoryFormat input_format = torch::MemoryFormat::Contiguous,
+                      criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb,
+                      std::vector<float> temperatures = {});
+  // On a deployed network, as it was deployed: its input layout and precision, and its stages computed by
+  // the engine it was deployed on (LibTorch, or another: infer/stage_engine.h).
+  EarlyExitClassifier(const DeployedNetwork& m, std::vector<float> thresholds,
                       criterion::ExitCriterion criterion = criterion::ExitCriterion::kMaxProb,
                       std::vector<float> temperatures = {});
 
@@ -100,6 +108,8 @@ class EarlyExitClassifier {
   void mark(double& bucket);
 
   models::MultiExitNetwork net_;
+  std::shared_ptr<StageEngine> stages_;  // null: the network's own modules compute the stages
+  bool stages_for_single_ = false, stages_for_batches_ = false;  // which batches stages_ computes
   std::vector<float> thresholds_;
   bool profiling_ = false;
   EngineProfile profile_;

@@ -33,8 +33,8 @@ SpeedRow measure(EarlyExitClassifier& engine, TestLoaders& test, const DeployedN
 void interleave_headline_throughputs(SpeedTable& t, const DeployedNetwork& m, TestLoaders& test,
                                      const std::vector<float>& half_thresholds, const torch::Device& device,
                                      const Deployment& plan, criterion::ExitCriterion criterion) {
-  EarlyExitClassifier full(m.net, never_exit(m.net->num_exits()), m.form.input_format);
-  EarlyExitClassifier half(m.net, half_thresholds, m.form.input_format, criterion);
+  EarlyExitClassifier full(m, never_exit(m.net->num_exits()));
+  EarlyExitClassifier half(m, half_thresholds, criterion);
   auto& at_half = t.budgets[t.half];
   t.all_rounds = {t.all.images_per_s};
   t.last_rounds = {t.last.images_per_s};
@@ -59,7 +59,7 @@ void interleave_headline_throughputs(SpeedTable& t, const DeployedNetwork& m, Te
 // Each budget's speed-up bound from the whole network's time per block and exit at the batch size.
 void set_speed_up_bounds(SpeedTable& t, const DeployedNetwork& m, TestLoaders& test, const torch::Device& device,
                          const Deployment& plan) {
-  EarlyExitClassifier whole(m.net, never_exit(m.net->num_exits()), m.form.input_format);
+  EarlyExitClassifier whole(m, never_exit(m.net->num_exits()));
   whole.set_profiling(true);
   timed_run(whole, test.batches, m, device, plan.throughput_threads, Batching::kPerBatch);
   const auto& stage_s = whole.profile().stage_s;
@@ -101,7 +101,7 @@ SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std:
   if (thresholds.empty()) throw std::invalid_argument("measure_speed: no thresholds to measure");
   if (rounds < 1) throw std::invalid_argument("measure_speed: " + std::to_string(rounds) + " rounds");
   SpeedTable t;
-  EarlyExitClassifier full(m.net, never_exit(m.net->num_exits()), m.form.input_format);
+  EarlyExitClassifier full(m, never_exit(m.net->num_exits()));
   // Warm-ups at both batch sizes: caches, lazily created kernels and (CUDA) algorithm searches.
   timed_run(full, test.batches, m, device, plan.throughput_threads, plan.batching);
   timed_run(full, test.single, m, device, plan.latency_threads, plan.batching);
@@ -111,7 +111,7 @@ SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std:
   t.images = test.batches.num_samples();
   t.latency_images = test.single.num_samples();
   std::vector<EarlyExitClassifier> engines;
-  for (const auto& set : thresholds) engines.emplace_back(m.net, set, m.form.input_format, criterion);
+  for (const auto& set : thresholds) engines.emplace_back(m, set, criterion);
   const auto pass = [&](EarlyExitClassifier& engine) {
     return timed_run(engine, test.batches, m, device, plan.throughput_threads, plan.batching).images_per_second();
   };
@@ -135,11 +135,11 @@ SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std:
     if (std::abs(t.budgets[i].muladds - half) < std::abs(t.budgets[t.half].muladds - half)) t.half = i;
   }
   interleave_headline_throughputs(t, m, test, thresholds[t.half], device, plan, criterion);
-  EarlyExitClassifier profiled(m.net, thresholds[t.half], m.form.input_format, criterion);
+  EarlyExitClassifier profiled(m, thresholds[t.half], criterion);
   profiled.set_profiling(true);
   timed_run(profiled, test.single, m, device, plan.latency_threads, plan.batching);
   t.decisions_ms = 1e3 * profiled.profile().decisions_s / double(t.latency_images);
-  EarlyExitClassifier batches(m.net, thresholds[t.half], m.form.input_format, criterion);
+  EarlyExitClassifier batches(m, thresholds[t.half], criterion);
   batches.set_profiling(true);
   timed_run(batches, test.batches, m, device, plan.throughput_threads, plan.batching);
   t.batch_profile = batches.profile();

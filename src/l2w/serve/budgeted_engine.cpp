@@ -8,12 +8,12 @@ namespace l2w::serve {
 
 BudgetedEngine::BudgetedEngine(const infer::DeployedNetwork& m, BudgetMenu menu, int throughput_threads,
                                int latency_threads)
-    : every_exit_(m.net, infer::never_exit(m.net->num_exits()), m.form.input_format, menu.criterion),
+    : every_exit_(m, infer::never_exit(m.net->num_exits()), menu.criterion),
       menu_(std::move(menu)),
       device_(m.net->parameters().front().device()),
       throughput_threads_(throughput_threads),
       latency_threads_(latency_threads) {
-  for (const auto& b : menu_.budgets) engines_.emplace_back(m.net, b.thresholds, m.form.input_format, menu_.criterion);
+  for (const auto& b : menu_.budgets) engines_.emplace_back(m, b.thresholds, menu_.criterion);
 }
 
 std::vector<ImageResult> BudgetedEngine::classify(const torch::Tensor& images, size_t budget) {
