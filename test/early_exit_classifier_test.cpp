@@ -63,6 +63,14 @@ TEST(EarlyExitClassifier, DecisionsEqualDynamicEvaluationWithTheSameThresholds) 
       // The sweep's middle spreads samples over every exit, so compaction really happened.
       for (int64_t k = 0; k < 3; ++k) EXPECT_GT(used[k], 0) << "exit " << k;
     }
+    // One image at a time (a path of its own, without the batch's bookkeeping): the same decisions.
+    for (int64_t i = 0; i < 24; ++i) {
+      const auto one = engine.classify(test.slice(0, i, i + 1));
+      ASSERT_EQ(one.exit_index.sizes(), torch::IntArrayRef({1}));
+      EXPECT_EQ(one.exit_index.item<int64_t>(), decisions.exit_index[i].item<int64_t>()) << "sample " << i;
+      EXPECT_EQ(one.prediction.item<int64_t>(), decisions.prediction[i].item<int64_t>()) << "sample " << i;
+      EXPECT_NEAR(one.confidence.item<float>(), decisions.confidence[i].item<float>(), 1e-6) << "sample " << i;
+    }
   }
   }
 }

@@ -131,9 +131,10 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
   nn::ChannelArena arena;  // feature maps grow across blocks in place (nn/channel_concat.h)
   const int64_t n = images.size(0);
   const auto on = torch::TensorOptions().device(images.device());
+  start_clock();
+  if (n == 1) return classify_one(images);
   ExitDecisions out{torch::empty({n}, on.dtype(torch::kLong)), torch::empty({n}, on.dtype(torch::kFloat32)),
                     torch::empty({n}, on.dtype(torch::kLong))};
-  start_clock();
   models::Features features{prepare(images)};
   torch::Tensor inside;  // original rows of the samples still inside; undefined while all are
   criterion::ExitScorer scorer(criterion_);
@@ -164,6 +165,22 @@ ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
     mark(profile_.decisions_s);
   }
   return out;
+}
+
+// One image: the same steps without a batch's bookkeeping (which rows leave, where their results go,
+// compaction), which at batch 1 cost as much as a stage of a small network computed by OpenVINO.
+ExitDecisions EarlyExitClassifier::classify_one(const torch::Tensor& image) {
+  models::Features features{prepare(image)};
+  criterion::ExitScorer scorer(criterion_);
+  for (int64_t k = 0;; ++k) {
+    auto [leave, prediction, confidence] = step(k, features, 1, scorer);
+    const bool leaves = leave.item<bool>();  // always at the last exit
+    mark(profile_.decisions_s);
+    if (leaves) {
+      auto exit = torch::full({1}, k, prediction.options());
+      return {std::move(prediction), std::move(confidence), std::move(exit)};
+    }
+  }
 }
 
 torch::Tensor EarlyExitClassifier::classify_full(const torch::Tensor& images) {

@@ -106,6 +106,7 @@ class EarlyExitClassifier {
 
  private:
   void mark(double& bucket);
+  ExitDecisions classify_one(const torch::Tensor& image);
 
   models::MultiExitNetwork net_;
   std::shared_ptr<StageEngine> stages_;  // null: the network's own modules compute the stages
