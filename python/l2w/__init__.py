@@ -366,10 +366,12 @@ class Classifier:
     CPU each convolution runs, for one image at a time, in the layout measured faster for it, unless
     ``uniform_conv_layout`` (docs/inference.md, "Batch 1").
 
-    ``engine="openvino"`` computes the stages with OpenVINO's runtime on the stage graphs that
-    :func:`l2w.export_onnx` wrote from this network into the folder ``onnx`` (a CPU; the exit decisions
-    stay l2w's, and the graphs' logits are checked against the network's); ``ValueError`` for a folder of
-    another network or checkpoint.
+    ``onnx``: a folder :func:`l2w.export_onnx` (or ``l2w export``) wrote from this network; OpenVINO's
+    runtime then computes its stage graphs on the CPU (the exit decisions stay l2w's; the graphs' logits
+    are checked against the network's, ``ValueError`` for a folder of another network or checkpoint).
+    ``engine``: ``"openvino"`` for every batch, ``"libtorch"`` to ignore the folder, or ``"auto"`` (the
+    default): with a folder, the engine measured faster on the whole network for one image and for
+    ``batch_size`` images, each (docs/inference.md, "OpenVINO under l2w's early exit").
     """
 
     def __init__(self, network: Network, thresholds: Union[Thresholds, Sequence[float]],
