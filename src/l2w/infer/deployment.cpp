@@ -155,7 +155,7 @@ double stages_logit_difference(DeployedNetwork& m) {
 // Compiles the stage graphs of options.onnx for OpenVINO in the precision chosen (auto, on a CPU whose bf16
 // is vector instructions only: f32, which OpenVINO runs faster there, docs/inference.md) and checks that
 // they compute this checkpoint: a folder exported from another checkpoint of the same architecture has the
-// same costs but other logits. Returns the report.
+// same costs but other logits.
 void attach_openvino(DeployedNetwork& m, const DeploymentOptions& options, const torch::Device& device) {
   if (!device.is_cpu()) throw options::OptionError("engine", "openvino runs on the CPU, not on " + device.str());
   if (m.precision.measure) {
