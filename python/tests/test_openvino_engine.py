@@ -78,15 +78,27 @@ def test_a_folder_that_is_not_this_checkpoints_export_is_refused(tmp_path):
         deploy(folder)
 
 
-def test_l2w_infer_with_openvino_equals_libtorch(tmp_path, command_runs):
+def test_l2w_eval_and_infer_with_openvino_equal_libtorch(tmp_path, command_runs):
     run = command_runs["plain"]
     checkpoint = str(run / "save_models" / "model_best.pth.tar")
-    thresholds = tmp_path / "thresholds.txt"
-    run_l2w("eval", *ARCH_FLAGS, *DATA_FLAGS, "--evaluate_from", checkpoint, "--train_url", str(tmp_path / "eval"),
-            "--evalmode", "dynamic", "--budget", str(int(1.3 * l2w.load(str(run)).exit_costs([1, 28, 28])[0][0])))
-    os.rename(tmp_path / "eval" / "thresholds.txt", thresholds)
     folder = str(tmp_path / "exported")
     run_l2w("export", *ARCH_FLAGS, "--evaluate_from", checkpoint, "--output", folder)
+    budget = str(int(1.3 * l2w.load(str(run)).exit_costs([1, 28, 28])[0][0]))
+    evaluate = [*ARCH_FLAGS, *DATA_FLAGS, "--evaluate_from", checkpoint, "--evalmode", "dynamic", "--budget", budget]
+    run_l2w("eval", *evaluate, "--train_url", str(tmp_path / "eval"))
+    thresholds = tmp_path / "eval" / "thresholds.txt"
+    # Thresholds fitted on OpenVINO's outputs (f32): the network's to float32's rounding, so the same
+    # thresholds, and the report compares OpenVINO's outputs with LibTorch's.
+    out = run_l2w("eval", *evaluate, "--train_url", str(tmp_path / "eval_ov"), "--onnx", folder)
+    assert re.search(r"Engine: OpenVINO \S+ on the 3 stage graphs of " + re.escape(folder), out)
+    same_exit = float(re.search(r"openvino_fp32 against fp32.*same exit for at least ([0-9.]+)%", out, re.S).group(1))
+    assert same_exit >= 99
+    mine, theirs = l2w.read_thresholds(str(thresholds)), l2w.read_thresholds(str(tmp_path / "eval_ov" / "thresholds.txt"))
+    assert mine.index == theirs.index and mine.thresholds == pytest.approx(theirs.thresholds, rel=1e-5)
+    out = run_l2w("eval", *evaluate, "--train_url", str(tmp_path / "eval_ov_bf16"), "--onnx", folder,
+                  "--precision", "bf16")
+    assert "openvino_bf16 against fp32" in out and "(CPU, bf16," in out
+    assert l2w.read_thresholds(str(tmp_path / "eval_ov_bf16" / "thresholds.txt")).precision == "bf16"
     common = [*ARCH_FLAGS, *DATA_FLAGS, "--evaluate_from", checkpoint, "--thresholds", str(thresholds),
               "--latency-images", "8", "--precision", "fp32"]
     libtorch = run_l2w("infer", *common)

@@ -15,20 +15,25 @@ struct EvalFlags {
   eval::EvaluationOptions evaluation;
 };
 
-// The trained network as `l2w infer` and `serve` deploy it in `precision` (inference form, contiguous), for
-// eval to fit thresholds on the outputs that will be deployed; prints the precision chosen and why.
+// The trained network as `l2w infer` and `serve` deploy it in `precision` (inference form, contiguous; on
+// OpenVINO's stage graphs of `onnx`, if given), for eval to fit thresholds on the outputs that will be
+// deployed; prints the precision chosen and why, and the engine.
 infer::DeployedNetwork deploy_for_evaluation(const RunFlags& common, const dataset::DataGeometry& geometry,
-                                             const torch::Device& device, runtime::Precision precision) {
+                                             const torch::Device& device, runtime::Precision precision,
+                                             const std::string& onnx) {
   const auto options = infer::DeploymentOptions()
                            .layout(infer::Layout::kContiguous)
                            .precision(precision)
                            .choose_latency_threads(false)
                            .uniform_conv_layout(true)  // eval runs batches, not single images
-                           .throughput_batch(common.run.batch_size());
+                           .throughput_batch(common.run.batch_size())
+                           .engine(onnx.empty() ? infer::Engine::kLibTorch : infer::Engine::kOpenVino)
+                           .onnx(onnx);
   auto deployed = infer::deploy(load_trained_network(common, network_options(common.model, geometry)),
                                 {geometry.channels, geometry.height, geometry.width}, device, options);
   const auto plan = infer::plan_deployment(deployed, options, device);
   std::printf("Precision: %s\n", plan.precision.c_str());
+  if (deployed.stages) std::printf("Engine: %s\n", plan.network.c_str());
   return deployed;
 }
 
@@ -56,10 +61,11 @@ int run_eval(const EvalFlags& flags) {
   try {
     const auto valid_subset = validation_subset(common, folder, data.train->size());
     std::optional<infer::DeployedNetwork> deployed;
-    if (options.precision() != runtime::Precision::kFp32)
-      deployed = deploy_for_evaluation(common, geometry, device, options.precision());
-    if (deployed && deployed->precision.dtype != torch::kFloat32)
-      report = eval::evaluate_checkpoint(*deployed->net, data, valid_subset, costs, folder, options, net.get());
+    if (options.precision() != runtime::Precision::kFp32 || !options.onnx().empty())
+      deployed = deploy_for_evaluation(common, geometry, device, options.precision(), options.onnx());
+    if (deployed && (deployed->precision.dtype != torch::kFloat32 || deployed->stages))
+      report = eval::evaluate_checkpoint(infer::exit_logits(*deployed), runtime::dtype_name(deployed->precision.dtype),
+                                         data, valid_subset, costs, folder, options, net.get());
     else
       report = eval::evaluate_checkpoint(*net, data, valid_subset, costs, folder, options);
   } catch (const options::OptionError& e) {

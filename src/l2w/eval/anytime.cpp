@@ -9,27 +9,38 @@
 
 namespace l2w::eval {
 
-ExitOutputs collect_outputs(models::MultiExitNetworkImpl& net, dataset::BatchLoader& loader,
-                            const torch::Device& device, runtime::Amp amp) {
+ExitOutputs collect_outputs(const ExitLogits& logits_of, dataset::BatchLoader& loader, const torch::Device& device,
+                            runtime::Amp amp) {
   torch::NoGradGuard no_grad;
-  const bool was_training = net.is_training();
-  net.eval();
-  std::vector<std::vector<torch::Tensor>> per_exit(net.num_exits());
+  std::vector<std::vector<torch::Tensor>> per_exit;
   std::vector<torch::Tensor> labels;
-  // The weights' dtype: a network deployed in bfloat16 (runtime/precision.h) takes its images in it.
-  const auto dtype = net.parameters().front().scalar_type();
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
     runtime::AutocastGuard autocast(amp, device);
-    const auto logits = net.forward(batch->images.to(device, dtype, /*non_blocking=*/true));
+    const auto logits = logits_of(batch->images.to(device, /*non_blocking=*/true));
+    per_exit.resize(logits.size());
     // Kept on the device until the end: one copy to the host instead of a wait per batch.
     for (size_t k = 0; k < logits.size(); ++k) per_exit[k].push_back(logits[k].to(torch::kFloat32));
     labels.push_back(batch->labels);
   }
-  net.train(was_training);
   ExitOutputs out;
   for (auto& chunks : per_exit) out.logits.push_back(torch::cat(chunks).cpu());
   out.labels = torch::cat(labels);
+  return out;
+}
+
+ExitLogits network_logits(models::MultiExitNetworkImpl& net) {
+  // The weights' dtype: a network deployed in bfloat16 (runtime/precision.h) takes its images in it.
+  const auto dtype = net.parameters().front().scalar_type();
+  return [&net, dtype](const torch::Tensor& images) { return net.forward(images.to(dtype)); };
+}
+
+ExitOutputs collect_outputs(models::MultiExitNetworkImpl& net, dataset::BatchLoader& loader,
+                            const torch::Device& device, runtime::Amp amp) {
+  const bool was_training = net.is_training();
+  net.eval();
+  auto out = collect_outputs(network_logits(net), loader, device, amp);
+  net.train(was_training);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Anytime evaluation (docs/algorithm.md, "Dynamic evaluation"): every exit's loss, top-1 and top-5 on a data set.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,15 @@ struct ExitOutputs {
   torch::Tensor labels;               // [N]
 };
 
-// Runs the network in eval mode over one pass of `loader`, the images in its weights' dtype; the logits
-// come back in float32.
+// Every exit's logits for a batch of float32 images on the device, however they are computed: a network's
+// forward, or another engine's stage graphs (infer/stage_engine.h).
+using ExitLogits = std::function<std::vector<torch::Tensor>(const torch::Tensor& images)>;
+
+// `logits_of` over one pass of `loader`; the logits come back in float32.
+ExitOutputs collect_outputs(const ExitLogits& logits_of, dataset::BatchLoader& loader, const torch::Device& device,
+                            runtime::Amp amp = runtime::Amp::kOff);
+// The network's forward in eval mode, the images in its weights' dtype.
+ExitLogits network_logits(models::MultiExitNetworkImpl& net);
 ExitOutputs collect_outputs(models::MultiExitNetworkImpl& net, dataset::BatchLoader& loader,
                             const torch::Device& device, runtime::Amp amp = runtime::Amp::kOff);
 

@@ -44,6 +44,10 @@ const options::OptionList<EvaluationOptions>& EvaluationOptions::option_list() {
                                    "(default fp32: the trained network, as the paper's figures; otherwise the network "
                                    "as l2w infer and serve deploy it, compared with fp32)")
           .in("eval"),
+      value<E>("onnx", {"--onnx"}, L2W_FIELD(onnx),
+               "a folder l2w export wrote from the checkpoint: evaluate (and fit thresholds on) OpenVINO computing its "
+               "stage graphs, as l2w infer --onnx deploys them, compared with fp32")
+          .in("eval"),
       switch_option<E>("calibrate", {"--calibrate"}, L2W_FIELD(calibrate),
                        "fit a temperature per exit on the validation images: ECE and NLL before and after; budgeted "
                        "evaluation and the thresholds file use the calibrated exits")
@@ -148,8 +152,8 @@ void report_precision_comparison(const ExitOutputs& reference_test, const ExitOu
     on_valid = exit_confidences(*valid, options.exit_criterion());
   }
   auto comparison = compare_precisions(reference_test, test, reference_valid, on_valid, options.exit_criterion(), costs);
-  comparison.reference_name = "fp32", comparison.name = name;
-  std::cout << name << " against fp32 (the trained network) on " << test.labels.size(0) << " test images:\n"
+  comparison.reference_name = "fp32", comparison.name = options.onnx().empty() ? name : "openvino_" + name;
+  std::cout << comparison.name << " against fp32 (the trained network) on " << test.labels.size(0) << " test images:\n"
             << comparison_summary(comparison);
   if (!comparison.budgets.empty()) {
     runtime::write_file_atomically(folder.precision_comparison(), budget_comparison_table(comparison));
@@ -161,11 +165,18 @@ void report_precision_comparison(const ExitOutputs& reference_test, const ExitOu
 
 EvaluationReport evaluate_checkpoint(models::MultiExitNetworkImpl& net, const dataset::DataSplits& data,
                                      const std::vector<int64_t>& valid_subset, const std::vector<nn::Cost>& costs,
-                                     const io::RunFolder& folder, const EvaluationOptions& options,
-                                     models::MultiExitNetworkImpl* fp32_reference) {
-  const std::string precision = runtime::dtype_name(net.parameters().front().scalar_type());
+                                     const io::RunFolder& folder, const EvaluationOptions& options) {
+  net.eval();
+  return evaluate_checkpoint(network_logits(net), runtime::dtype_name(net.parameters().front().scalar_type()), data,
+                             valid_subset, costs, folder, options);
+}
+
+EvaluationReport evaluate_checkpoint(const ExitLogits& logits_of, const std::string& precision,
+                                     const dataset::DataSplits& data, const std::vector<int64_t>& valid_subset,
+                                     const std::vector<nn::Cost>& costs, const io::RunFolder& folder,
+                                     const EvaluationOptions& options, models::MultiExitNetworkImpl* fp32_reference) {
   dataset::BatchLoader loader(data.test, {}, options.loader());
-  const auto test = collect_outputs(net, loader, options.device(), options.amp());
+  const auto test = collect_outputs(logits_of, loader, options.device(), options.amp());
   EvaluationReport report;
   report.anytime = anytime_metrics(test);
   if (options.mode() != EvalMode::kDynamic) {
@@ -174,21 +185,23 @@ EvaluationReport evaluate_checkpoint(models::MultiExitNetworkImpl& net, const da
               << anytime_table(report.anytime, costs);
     write_anytime_csv(folder.anytime(), report.anytime, costs);
   }
-  const auto outputs_of = [&](models::MultiExitNetworkImpl& network, dataset::BatchLoader& from) {
+  const auto outputs_of = [&](const ExitLogits& network, dataset::BatchLoader& from) {
     return collect_outputs(network, from, options.device(), options.amp());
   };
+  if (fp32_reference != nullptr) fp32_reference->eval();
+  const auto reference = fp32_reference != nullptr ? network_logits(*fp32_reference) : ExitLogits();
   if (options.mode() == EvalMode::kAnytime && options.budget_muladds() <= 0 && options.max_accuracy_drop() <= 0 &&
       !options.save_probs() && !options.calibrate()) {
     if (fp32_reference != nullptr)
-      report_precision_comparison(outputs_of(*fp32_reference, loader), test, nullptr, nullptr, costs, folder, options,
+      report_precision_comparison(outputs_of(reference, loader), test, nullptr, nullptr, costs, folder, options,
                                   precision);
     return report;
   }
   dataset::BatchLoader valid_loader(data.train, valid_subset, options.loader());
-  auto valid = outputs_of(net, valid_loader);
+  auto valid = outputs_of(logits_of, valid_loader);
   if (fp32_reference != nullptr) {
-    const auto reference_valid = outputs_of(*fp32_reference, valid_loader);
-    report_precision_comparison(outputs_of(*fp32_reference, loader), test, &reference_valid, &valid, costs, folder,
+    const auto reference_valid = outputs_of(reference, valid_loader);
+    report_precision_comparison(outputs_of(reference, loader), test, &reference_valid, &valid, costs, folder,
                                 options, precision);
   }
   auto test_for_thresholds = test;

@@ -36,8 +36,10 @@ struct EvaluationOptions {
   TORCH_ARG(std::string, thresholds);  // where to write them; empty: the run folder's thresholds.txt
   TORCH_ARG(bool, calibrate) = false;   // a temperature per exit, fitted on the validation images
   TORCH_ARG(bool, save_probs) = false;  // each exit's probabilities and the labels as .npy
-  // The precision to evaluate the network in (runtime/precision.h); the caller deploys the network in it.
+  // The precision to evaluate the network in (runtime/precision.h), and an export folder whose stage graphs
+  // OpenVINO computes (infer/openvino_stages.h): the caller deploys the network so.
   TORCH_ARG(runtime::Precision, precision) = runtime::Precision::kFp32;
+  TORCH_ARG(std::string, onnx);
   // How the images are read and the network run; what the report calls the validation images.
   TORCH_ARG(dataset::LoaderOptions, loader);
   TORCH_ARG(torch::Device, device) = torch::kCPU;
@@ -55,15 +57,21 @@ struct EvaluationReport {
   std::vector<DynamicPoint> dynamic;  // budgeted evaluation (empty in anytime mode)
 };
 
-// Evaluates `net` on `data`'s test set and, where the options need them, on the training images
-// `valid_subset` (empty: all) as validation images; writes anytime.csv, dynamic.txt, exit_policy.txt,
-// the thresholds and the probabilities into `folder`. OptionError naming the option a budget or
-// accuracy drop cannot be met for. The thresholds record the precision of `net`'s weights. With an
-// `fp32_reference` (the same trained network in float32, `net` being it as deployed in another
-// precision), the report also compares the two (eval/precision_comparison.h).
+// Evaluates the network whose logits `logits_of` computes, in `precision` ("fp32", "bf16"), on `data`'s
+// test set and, where the options need them, on the training images `valid_subset` (empty: all) as
+// validation images; writes anytime.csv, dynamic.txt, exit_policy.txt, the thresholds (which record
+// `precision`) and the probabilities into `folder`. OptionError naming the option a budget or accuracy
+// drop cannot be met for. With an `fp32_reference` (the same trained network in float32, `logits_of`
+// computing it as deployed: in another precision, or by another engine), the report also compares the
+// two (eval/precision_comparison.h).
+EvaluationReport evaluate_checkpoint(const ExitLogits& logits_of, const std::string& precision,
+                                     const dataset::DataSplits& data, const std::vector<int64_t>& valid_subset,
+                                     const std::vector<nn::Cost>& costs, const io::RunFolder& folder,
+                                     const EvaluationOptions& options,
+                                     models::MultiExitNetworkImpl* fp32_reference = nullptr);
+// The trained network itself, in its weights' precision.
 EvaluationReport evaluate_checkpoint(models::MultiExitNetworkImpl& net, const dataset::DataSplits& data,
                                      const std::vector<int64_t>& valid_subset, const std::vector<nn::Cost>& costs,
-                                     const io::RunFolder& folder, const EvaluationOptions& options,
-                                     models::MultiExitNetworkImpl* fp32_reference = nullptr);
+                                     const io::RunFolder& folder, const EvaluationOptions& options);
 
 }  // namespace l2w::eval

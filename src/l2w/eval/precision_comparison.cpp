@@ -57,12 +57,13 @@ PrecisionComparison compare_precisions(const ExitOutputs& reference_test, const 
 std::string comparison_summary(const PrecisionComparison& c) {
   std::string out;
   char line[160];
-  std::snprintf(line, sizeof line, "  %-5s %9s %9s %11s %11s\n", "exit", (c.reference_name + " top-1").c_str(),
+  const int width = std::max(10, static_cast<int>(c.name.size()) + 6);  // the name's column fits its header
+  std::snprintf(line, sizeof line, "  %-5s %10s %*s %11s %11s\n", "exit", (c.reference_name + " top-1").c_str(), width,
                 (c.name + " top-1").c_str(), "difference", "same class");
   out += line;
   for (size_t k = 0; k < c.exits.size(); ++k) {
     const auto& e = c.exits[k];
-    std::snprintf(line, sizeof line, "  %-5zu %9.2f %9.2f %+11.2f %10.2f%%\n", k + 1, e.reference_top1, e.top1,
+    std::snprintf(line, sizeof line, "  %-5zu %10.2f %*.2f %+11.2f %10.2f%%\n", k + 1, e.reference_top1, width, e.top1,
                   e.top1 - e.reference_top1, e.same_class);
     out += line;
   }

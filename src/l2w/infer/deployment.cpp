@@ -310,6 +310,16 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
   return plan;
 }
 
+eval::ExitLogits exit_logits(DeployedNetwork& m) {
+  if (!m.stages || !(m.stages_for_single || m.stages_for_batches)) return eval::network_logits(*m.net);
+  return [&m](const torch::Tensor& images) {
+    models::Features features{images.to(torch::kFloat32)};
+    std::vector<torch::Tensor> logits;
+    for (int64_t k = 0; k < m.net->num_exits(); ++k) logits.push_back(m.stages->run_stage(k, features));
+    return logits;
+  };
+}
+
 void check_thresholds_fit(const io::ExitThresholds& t, const DeployedNetwork& m, const std::string& source) {
   const std::string from = source.empty() ? "" : source + ": ";
   if (static_cast<int64_t>(t.thresholds.size()) != m.net->num_exits())

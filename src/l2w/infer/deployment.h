@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "l2w/eval/anytime.h"
 #include "l2w/infer/inference_form.h"
 #include "l2w/infer/stage_engine.h"
 #include "l2w/infer/stagewise_classifier.h"
@@ -103,6 +104,11 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
 // Of layouts whose times are `best_ms`, the index to use: a later one only when it is more than 3% faster,
 // so that a tie keeps the first (contiguous, the layout LibTorch starts from).
 size_t faster_layout(const std::vector<double>& best_ms);
+
+// Every exit's logits for a batch, as the deployed network computes them (eval/anytime.h): by OpenVINO's
+// stages where it runs any (their outputs are what it answers with), else by LibTorch in the deployed
+// precision. eval fits thresholds, and serve its budget menu, on these.
+eval::ExitLogits exit_logits(DeployedNetwork& m);
 
 // Thresholds no image reaches: every exit computed, the path of an image that reaches the last exit.
 std::vector<float> never_exit(int64_t exits);

@@ -87,8 +87,8 @@ ServingStack::ServingStack(const dataset::DataSplits& data, ServingOptions optio
   network_report_ = plan.network, threads_report_ = plan.threads, precision_report_ = plan.precision;
   BudgetMenu menu;
   if (options_.budgets().empty()) {
-    // The menu from the deployed network's validation outputs, in the layout and precision it will serve
-    // in, so that a budget holds as served.
+    // The menu from the deployed network's validation outputs, in the layout, precision and engine it will
+    // serve in, so that a budget holds as served.
     const io::RunFolder folder = io::RunFolder(options_.run_dir()).create();
     dataset::SplitOptions split;
     split.use_valid = options_.use_valid();
@@ -98,8 +98,8 @@ ServingStack::ServingStack(const dataset::DataSplits& data, ServingOptions optio
                                     .skip_bad_images(options_.skip_bad_images());
     dataset::BatchLoader loader(data_.train, dataset::run_split(folder.valid_index(), data_.train->size(), split).valid,
                                 loader_options);
-    const auto valid = eval::exit_confidences(eval::collect_outputs(*network_.net, loader, options_.device()),
-                                              options_.exit_criterion());
+    const auto outputs = eval::collect_outputs(infer::exit_logits(network_), loader, options_.device());
+    const auto valid = eval::exit_confidences(outputs, options_.exit_criterion());
     menu = fit_budget_menu(valid, network_.costs, network_.last_exit_only_muladds);
     write_budget_menu(folder.budgets(), menu);
     menu_report_ = std::to_string(menu.budgets.size()) + " budgets fitted on " +
