@@ -158,9 +158,10 @@ double stages_logit_difference(DeployedNetwork& m) {
 // same costs but other logits.
 void attach_openvino(DeployedNetwork& m, const DeploymentOptions& options, const torch::Device& device) {
   if (!device.is_cpu()) throw options::OptionError("engine", "openvino runs on the CPU, not on " + device.str());
-  if (m.precision.measure) {
+  if (m.precision.measure) {  // --engine openvino: LibTorch's precision is not measured
     m.precision.measure = false;
-    m.precision.why += " for LibTorch; OpenVINO's f32 (its bf16 ran slower than its f32 on such a CPU)";
+    m.precision.why = "auto: the CPU has " + runtime::bf16_support(device).name +
+                      ": f32, which OpenVINO runs faster than its bf16 on such a CPU (docs/inference.md)";
   }
   std::vector<int64_t> muladds;
   for (const auto& c : m.costs) muladds.push_back(c.muladds);
@@ -233,12 +234,11 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
   Deployment plan;
   plan.throughput_threads = at::get_num_threads();
   plan.batching = options.batching();
-  plan.precision = runtime::dtype_name(m.precision.dtype) + " (" + m.precision.why;
   if (options.engine() == Engine::kOpenVino) {  // compiled for its own thread pool: nothing to choose here
     attach_openvino(m, options, device);
     plan.latency_threads = plan.throughput_threads;
     plan.network = m.stages->description() + "; " + m.stages_check;
-    plan.precision += ")";
+    plan.precision = runtime::dtype_name(m.precision.dtype) + " (" + m.precision.why + ")";
     plan.threads = std::to_string(plan.throughput_threads) + " for throughput and for latency (OpenVINO's pool)";
     return plan;
   }
@@ -285,6 +285,7 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
     else
       plan.network += ", the faster layout measured (whole network at batch 1: " + figures(names, best_ms) + ")";
   }
+  plan.precision = runtime::dtype_name(m.precision.dtype) + " (" + m.precision.why;
   if (m.precision.measure)
     plan.precision += ": " + choose_measured_precision(m, std::max<int64_t>(1, options.throughput_batch()), device);
   plan.precision += ")";
