@@ -16,16 +16,19 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, torch::nn::Conv2dOptions options
 
 torch::nn::Conv2dOptions pointwise(int64_t in, int64_t out) { return torch::nn::Conv2dOptions(in, out, 1); }
 
+// A batch of several images and one image alone (a product of its own) alike.
 TEST(PointwiseConv, EqualsTheConvolutionUpToRoundingInFloat64) {
-  for (bool bias : {true, false}) {
-    auto c = conv(40, 6, pointwise(40, 6).bias(bias), torch::kFloat64);
-    auto p = nn::PointwiseConv(*c);
-    const auto x = torch::randn({5, 40, 9, 7}, torch::kFloat64);
-    torch::NoGradGuard no_grad;
-    const auto expected = c->forward(x);
-    const auto actual = p->forward(x);
-    EXPECT_EQ(actual.sizes(), expected.sizes());
-    EXPECT_LT((actual - expected).abs().max().item<double>(), 1e-12) << "bias " << bias;
+  for (int64_t batch : {5, 1}) {
+    for (bool bias : {true, false}) {
+      auto c = conv(40, 6, pointwise(40, 6).bias(bias), torch::kFloat64);
+      auto p = nn::PointwiseConv(*c);
+      const auto x = torch::randn({batch, 40, 9, 7}, torch::kFloat64);
+      torch::NoGradGuard no_grad;
+      const auto expected = c->forward(x);
+      const auto actual = p->forward(x);
+      EXPECT_EQ(actual.sizes(), expected.sizes());
+      EXPECT_LT((actual - expected).abs().max().item<double>(), 1e-12) << "batch " << batch << ", bias " << bias;
+    }
   }
 }
 
@@ -42,11 +45,13 @@ TEST(PointwiseConv, SharesTheConvolutionsParameters) {
 TEST(PointwiseConv, AChannelPrefixOfALargerMapEqualsTheConvolutionInFloat64) {
   auto c = conv(12, 5, pointwise(12, 5), torch::kFloat64);
   auto p = nn::PointwiseConv(*c);
-  const auto buffer = torch::randn({3, 20, 6, 6}, torch::kFloat64);
-  const auto x = buffer.narrow(1, 0, 12);
-  ASSERT_FALSE(x.is_contiguous());
   torch::NoGradGuard no_grad;
-  EXPECT_LT((p->forward(x) - c->forward(x.contiguous())).abs().max().item<double>(), 1e-12);
+  for (int64_t batch : {3, 1}) {
+    const auto buffer = torch::randn({batch, 20, 6, 6}, torch::kFloat64);
+    const auto x = buffer.narrow(1, 0, 12);
+    ASSERT_EQ(x.data_ptr(), buffer.data_ptr());  // the prefix itself, not a copy
+    EXPECT_LT((p->forward(x) - c->forward(x.contiguous())).abs().max().item<double>(), 1e-12) << "batch " << batch;
+  }
 }
 
 // The stage-wise engine gathers an image's companions differently from the per-batch engine: an image's
