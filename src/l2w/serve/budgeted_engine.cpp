@@ -64,20 +64,23 @@ double median_seconds(BudgetedEngine& engine, const torch::Tensor& images, size_
 
 }  // namespace
 
-std::vector<ServiceTime> measure_service_times(BudgetedEngine& engine, const torch::Tensor& sample, int64_t max_batch,
-                                               int repeats) {
+ServiceTime measure_service_time(BudgetedEngine& engine, const torch::Tensor& sample, int64_t max_batch, size_t budget,
+                                 int repeats) {
   const int64_t copies = (max_batch + sample.size(0) - 1) / sample.size(0);
   const auto full = sample.repeat({copies, 1, 1, 1}).slice(0, 0, max_batch).contiguous();
-  const auto one = sample.slice(0, 0, 1);
+  const double t1 = median_seconds(engine, sample.slice(0, 0, 1), budget, repeats);
+  const double tn = median_seconds(engine, full, budget, repeats);
+  ServiceTime t;
+  t.per_image_s = max_batch > 1 ? std::max(0.0, (tn - t1) / static_cast<double>(max_batch - 1)) : tn;
+  t.fixed_s = std::max(0.0, tn - t.per_image_s * static_cast<double>(max_batch));
+  return t;
+}
+
+std::vector<ServiceTime> measure_service_times(BudgetedEngine& engine, const torch::Tensor& sample, int64_t max_batch,
+                                               int repeats) {
   std::vector<ServiceTime> times;
-  for (size_t b = 0; b < engine.menu().budgets.size(); ++b) {
-    const double t1 = median_seconds(engine, one, b, repeats);
-    const double tn = median_seconds(engine, full, b, repeats);
-    ServiceTime t;
-    t.per_image_s = max_batch > 1 ? std::max(0.0, (tn - t1) / static_cast<double>(max_batch - 1)) : tn;
-    t.fixed_s = std::max(0.0, tn - t.per_image_s * static_cast<double>(max_batch));
-    times.push_back(t);
-  }
+  for (size_t b = 0; b < engine.menu().budgets.size(); ++b)
+    times.push_back(measure_service_time(engine, sample, max_batch, b, repeats));
   return times;
 }
 

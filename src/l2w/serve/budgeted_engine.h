@@ -36,8 +36,11 @@ class BudgetedEngine {
   int throughput_threads_, latency_threads_;
 };
 
-// Each budget's batch time on `sample` images (float [N, C, H, W], N >= 1, repeated to fill a batch):
-// the median of `repeats` runs at one image and at max_batch images after a warm-up, as a line.
+// A budget's batch time on `sample` images (float [N, C, H, W], N >= 1, repeated to fill a batch): the
+// median of `repeats` runs at one image and at max_batch images after a warm-up, as a line.
+ServiceTime measure_service_time(BudgetedEngine& engine, const torch::Tensor& sample, int64_t max_batch, size_t budget,
+                                 int repeats = 5);
+// Every budget's.
 std::vector<ServiceTime> measure_service_times(BudgetedEngine& engine, const torch::Tensor& sample, int64_t max_batch,
                                                int repeats = 5);
 

@@ -122,7 +122,10 @@ void ServingStack::warm_up() {
   const auto sample = loader.next();
   if (!sample) throw options::OptionError("data", "no test images to warm up and measure the budgets on");
   engine_->warm_up(sample->images, max_batch);
-  if (pinned_budget() < 0) times_ = measure_service_times(*engine_, sample->images, max_batch);
+  if (pinned_budget() < 0)
+    times_ = measure_service_times(*engine_, sample->images, max_batch);
+  else  // a pinned server needs no times to choose budgets; the full network's gives its capacity
+    times_.back() = measure_service_time(*engine_, sample->images, max_batch, times_.size() - 1);
 }
 
 int64_t ServingStack::pinned_budget() const {

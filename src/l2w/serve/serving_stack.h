@@ -70,7 +70,8 @@ class ServingStack {
   const ServingOptions& options() const { return options_; }
   const BudgetMenu& menu() const { return engine_->menu(); }
   const infer::DeployedNetwork& network() const { return network_; }
-  const std::vector<ServiceTime>& times() const { return times_; }  // zeros until warm_up() measured them
+  // Zeros until warm_up() measured them; a pinned server measures the full network's only.
+  const std::vector<ServiceTime>& times() const { return times_; }
   const InputFormat& format() const { return format_; }
   // What was deployed and on how many threads, and where the menu came from, for a report.
   const std::string& network_report() const { return network_report_; }
