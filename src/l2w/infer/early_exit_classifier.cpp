@@ -105,7 +105,7 @@ EarlyExitClassifier::ExitStep EarlyExitClassifier::step(int64_t k, models::Featu
     logits = stages_->run_stage(k, features);
     mark(profile_.blocks_s);  // one graph: the exit's classifier is not timed apart
   } else {
-    if (stages_)  // features OpenVINO made are float32
+    if (stages_for_batches_)  // a batch OpenVINO began, compacted to one image: its features are float32
       for (auto& f : features) f = f.to(dtype_);
     features = net_->run_block(k, features);
     mark(profile_.blocks_s);

@@ -62,13 +62,16 @@ double median_seconds(BudgetedEngine& engine, const torch::Tensor& images, size_
   return times[times.size() / 2];
 }
 
-}  // namespace
-
-ServiceTime measure_service_time(BudgetedEngine& engine, const torch::Tensor& sample, int64_t max_batch, size_t budget,
-                                 int repeats) {
+// `sample` repeated to fill a batch of max_batch images.
+torch::Tensor filled_batch(const torch::Tensor& sample, int64_t max_batch) {
   const int64_t copies = (max_batch + sample.size(0) - 1) / sample.size(0);
-  const auto full = sample.repeat({copies, 1, 1, 1}).slice(0, 0, max_batch).contiguous();
-  const double t1 = median_seconds(engine, sample.slice(0, 0, 1), budget, repeats);
+  return sample.repeat({copies, 1, 1, 1}).slice(0, 0, max_batch).contiguous();
+}
+
+ServiceTime time_budget(BudgetedEngine& engine, const torch::Tensor& one, const torch::Tensor& full, size_t budget,
+                        int repeats) {
+  const int64_t max_batch = full.size(0);
+  const double t1 = median_seconds(engine, one, budget, repeats);
   const double tn = median_seconds(engine, full, budget, repeats);
   ServiceTime t;
   t.per_image_s = max_batch > 1 ? std::max(0.0, (tn - t1) / static_cast<double>(max_batch - 1)) : tn;
@@ -76,11 +79,18 @@ ServiceTime measure_service_time(BudgetedEngine& engine, const torch::Tensor& sa
   return t;
 }
 
+}  // namespace
+
+ServiceTime measure_service_time(BudgetedEngine& engine, const torch::Tensor& sample, int64_t max_batch, size_t budget,
+                                 int repeats) {
+  return time_budget(engine, sample.slice(0, 0, 1), filled_batch(sample, max_batch), budget, repeats);
+}
+
 std::vector<ServiceTime> measure_service_times(BudgetedEngine& engine, const torch::Tensor& sample, int64_t max_batch,
                                                int repeats) {
+  const auto one = sample.slice(0, 0, 1), full = filled_batch(sample, max_batch);
   std::vector<ServiceTime> times;
-  for (size_t b = 0; b < engine.menu().budgets.size(); ++b)
-    times.push_back(measure_service_time(engine, sample, max_batch, b, repeats));
+  for (size_t b = 0; b < engine.menu().budgets.size(); ++b) times.push_back(time_budget(engine, one, full, b, repeats));
   return times;
 }
 
