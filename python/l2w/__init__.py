@@ -389,7 +389,8 @@ class Classifier:
 
     def classify(self, images: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """``(classes, exits, confidences)`` of normalised images ``[N, C, H, W]``: each image stops at the
-        first exit whose score reaches its threshold."""
+        first exit whose score reaches its threshold. ``ValueError`` for images of another shape or with
+        NaN or infinite values."""
         return self._classifier.classify(images)
 
     def classify_stream(self, batches: Iterable[Tensor],

@@ -36,7 +36,7 @@ class Classifier {
                                                           std::move(temperatures));
   }
   py::tuple classify(const torch::Tensor& images) {
-    check_shape(images);
+    check_images(images);
     infer::ExitDecisions d;
     {
       py::gil_scoped_release release;
@@ -47,7 +47,7 @@ class Classifier {
   }
   // A stream's next images, batched stage-wise at `batch_size` (the first push's decides).
   void push(const torch::Tensor& images, int64_t batch_size) {
-    check_shape(images);
+    check_images(images);
     if (!stream_) stream_ = std::make_unique<infer::StagewiseClassifier>(*engine_, batch_size);
     py::gil_scoped_release release;
     stream_->push(images);
@@ -72,11 +72,19 @@ class Classifier {
   }
 
  private:
-  void check_shape(const torch::Tensor& images) const {
+  // The shape the network takes, and finite values: engines treat NaN differently (LibTorch hands it on to a
+  // NaN confidence; OpenVINO's ReLU turns it into 0 and an ordinary-looking answer), so none gets one.
+  void check_images(const torch::Tensor& images) const {
     const auto& shape = deployed_.image_shape;
     if (images.dim() != 4 || images.size(1) != shape[1] || images.size(2) != shape[2] || images.size(3) != shape[3])
       throw std::invalid_argument("images: expected [N, " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
                                   ", " + std::to_string(shape[3]) + "], got " + c10::str(images.sizes()));
+    if (images.is_floating_point() && images.numel() > 0) {
+      const auto finite = torch::isfinite(images).flatten(1).all(1);
+      if (!finite.all().item<bool>())
+        throw std::invalid_argument("images: image " + std::to_string(finite.logical_not().nonzero()[0].item<int64_t>()) +
+                                    " has NaN or infinite values");
+    }
   }
   static py::tuple decisions(const infer::ExitDecisions& d) {
     return py::make_tuple(d.prediction, d.exit_index, d.confidence);

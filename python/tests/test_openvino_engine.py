@@ -44,6 +44,14 @@ def test_openvino_takes_every_image_where_libtorch_does(tmp_path, make, shape):
         assert torch.equal(got[1], want[1])
         assert torch.equal(got[0], want[0])
         assert torch.allclose(got[2], want[2], atol=1e-5)
+    # A NaN image: LibTorch would hand it on to a NaN confidence, OpenVINO to an ordinary-looking answer.
+    bad = images[:5].clone()
+    bad[3, 0, 1, 1] = float("nan")
+    for classifier in [libtorch, openvino]:
+        with pytest.raises(ValueError, match="images: image 3 has NaN or infinite values"):
+            classifier.classify(bad)
+        with pytest.raises(ValueError, match="images: image 3 has NaN or infinite values"):
+            classifier.classify_stream([bad])
 
 
 def test_a_folder_that_is_not_this_checkpoints_export_is_refused(tmp_path):
