@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """l2w's early-exit engine against the deployment engines, on the same weights and threads, in one process:
-l2w (its inference form in fp32 and in bf16; the whole network with every exit computed, and early exit at
-the budgets nearest 1/4, 1/2 and 3/4 of the full network's MUL-ADDs, in bf16 at 1/2), ONNX Runtime fp32, OpenVINO f32 and OpenVINO's default
-precision (bf16 where the CPU has bf16 units), each running the graph l2w.export_onnx writes, OpenVINO f32
-running the stage graphs it also writes one after the other (what an early-exit loop around OpenVINO would
-run, every exit computed), and l2w's early exit with OpenVINO computing those stage graphs (engine="openvino":
-the whole network in f32 and bf16, and the three budgets in f32). Batch 1:
+l2w (its inference form in fp32 and in bf16; the whole network without early exit, thresholds no image
+reaches, which l2w runs as the last exit alone, and early exit at the budgets nearest 1/4, 1/2 and 3/4 of
+the full network's MUL-ADDs, in bf16 at 1/2), ONNX Runtime fp32, OpenVINO f32 and OpenVINO's default
+precision (bf16 where the CPU has bf16 units), each running the graph l2w.export_onnx writes (every exit's
+logits) and, for OpenVINO, that graph with the last exit's logits only, OpenVINO f32 running the stage
+graphs it also writes one after the other (what an early-exit loop around OpenVINO would run, every exit
+computed), and l2w's early exit with OpenVINO computing those stage graphs (engine="openvino": the whole
+network in f32 and bf16, and the three budgets in f32). Batch 1:
 p50 and p99 latency; larger batches: images/s. The engines take turns within each round (the machine's
 speed drifts), and the medians over the rounds are printed as a Markdown table with the CPU's name.
 
@@ -65,6 +67,10 @@ def engines(net, folder, shape, threads, budgets):
     core = ov.Core()
     f32 = core.compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads})
     default = core.compile_model(path, "CPU", {"INFERENCE_NUM_THREADS": threads})
+    every = core.read_model(path)  # the network deployed without early exit: the last exit's logits only
+    last_only = ov.Model([every.get_results()[-1]], every.get_parameters())
+    last_f32 = core.compile_model(last_only, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads})
+    last_default = core.compile_model(last_only, "CPU", {"INFERENCE_NUM_THREADS": threads})
     precision = core.get_property("CPU", "INFERENCE_PRECISION_HINT")
     manifest = json.load(open(os.path.join(folder, "manifest.json")))
     stages = [(e["inputs"], core.compile_model(os.path.join(folder, e["graph"]), "CPU",
@@ -78,17 +84,17 @@ def engines(net, folder, shape, threads, budgets):
             features = {port.get_any_name(): value for port, value in outputs.items()}
         return features
     exits = net.num_exits
-    every_exit = l2w.Thresholds([float("inf")] * (exits - 1) + [float("-inf")])
+    no_early_exit = l2w.Thresholds([float("inf")] * (exits - 1) + [float("-inf")])
     out = {}
     for l2w_precision in ["fp32", "bf16"]:
-        whole = l2w.Classifier(net, every_exit, list(shape), precision=l2w_precision)
-        out[f"l2w {l2w_precision}, every exit"] = lambda x, c=whole: c.classify(torch.from_numpy(x))
+        whole = l2w.Classifier(net, no_early_exit, list(shape), precision=l2w_precision)
+        out[f"l2w {l2w_precision}, whole network"] = lambda x, c=whole: c.classify(torch.from_numpy(x))
     for share, thresholds in budgets:
         for l2w_precision in ["fp32", "bf16"] if share.startswith("1/2") else ["fp32"]:
             classifier = l2w.Classifier(net, thresholds, list(shape), precision=l2w_precision)
             out[f"l2w {l2w_precision}, early exit at {share}"] = lambda x, c=classifier: c.classify(torch.from_numpy(x))
     # l2w's early exit with OpenVINO computing the stages (engine="openvino": at every batch size).
-    for name, thresholds, precisions in [("every exit", every_exit, ["fp32", "bf16"])] + \
+    for name, thresholds, precisions in [("whole network", no_early_exit, ["fp32", "bf16"])] + \
             [(f"early exit at {share}", t, ["fp32"]) for share, t in budgets]:
         for l2w_precision in precisions:
             classifier = l2w.Classifier(net, thresholds, list(shape), precision=l2w_precision, engine="openvino",
@@ -97,7 +103,10 @@ def engines(net, folder, shape, threads, budgets):
                 lambda x, c=classifier: c.classify(torch.from_numpy(x))
     out["ONNX Runtime fp32"] = lambda x: session.run(None, {"images": x})
     out["OpenVINO f32"] = lambda x: f32(x)
-    out[f"OpenVINO default ({str(precision).split(':')[-1].strip(' >')})"] = lambda x: default(x)
+    default_name = str(precision).split(':')[-1].strip(' >')
+    out[f"OpenVINO default ({default_name})"] = lambda x: default(x)
+    out["OpenVINO f32, last exit only"] = lambda x: last_f32(x)
+    out[f"OpenVINO default ({default_name}), last exit only"] = lambda x: last_default(x)
     out["OpenVINO f32, stage graphs chained"] = chained
     return out
 

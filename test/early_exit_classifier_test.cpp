@@ -6,6 +6,7 @@
 #include "l2w/eval/dynamic.h"
 #include "l2w/criterion/exit_allocation.h"
 #include "l2w/infer/early_exit_classifier.h"
+#include "l2w/nn/cost_meter.h"
 #include "test_util.h"
 
 namespace l2w {
@@ -30,6 +31,13 @@ eval::ExitConfidences confidences_of(models::MultiExitNetworkImpl& net, const to
   eval::ExitOutputs o{net.forward(images), torch::zeros({images.size(0)}, torch::kLong)};
   if (outputs) *outputs = o;
   return eval::exit_confidences(o, by);
+}
+
+// MUL-ADDs of the network without early exits: every block, the last exit's classifier only.
+int64_t last_exit_only_muladds(models::MultiExitNetwork& net, const torch::Tensor& images) {
+  nn::CostMeter meter;
+  infer::EarlyExitClassifier(net, std::vector<float>(size_t(net->num_exits()), 0.0f)).classify_full(images);
+  return meter.total().muladds;
 }
 
 // For every exit criterion: the engine takes the exits dynamic evaluation assigns.
@@ -122,14 +130,61 @@ TEST(EarlyExitClassifier, ExtremeThresholdsAndTheFullNetwork) {
   const float inf = std::numeric_limits<float>::infinity();
   infer::EarlyExitClassifier everyone_first(net, {-inf, -inf, -inf});
   EXPECT_TRUE(torch::equal(everyone_first.classify(images).exit_index, torch::zeros({10}, torch::kLong)));
-  infer::EarlyExitClassifier nobody_early(net, {inf, inf, -inf});
-  nobody_early.set_profiling(true);
-  const auto last = nobody_early.classify(images);
-  EXPECT_TRUE(torch::equal(last.exit_index, torch::full({10}, 2, torch::kLong)));
-  EXPECT_TRUE(torch::equal(last.prediction, nobody_early.classify_full(images)));
-  EXPECT_GT(nobody_early.profile().blocks_s, 0.0);
-  EXPECT_GT(nobody_early.profile().exits_s, 0.0);
+  // Thresholds no max-prob reaches (above 1) before the last exit: the whole network in one pass, the
+  // earlier exits not computed, and the last exit's decisions.
+  for (const float never : {inf, 1.0001f, 1e8f}) {
+    infer::EarlyExitClassifier nobody_early(net, {never, never, -inf});
+    EXPECT_FALSE(nobody_early.exits_early());
+    nobody_early.set_profiling(true);
+    nn::CostMeter meter;
+    const auto last = nobody_early.classify(images);
+    EXPECT_EQ(meter.total().muladds, last_exit_only_muladds(net, images));
+    EXPECT_TRUE(torch::equal(last.exit_index, torch::full({10}, 2, torch::kLong)));
+    EXPECT_TRUE(torch::equal(last.prediction, nobody_early.classify_full(images)));
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::allclose(last.confidence, std::get<0>(torch::softmax(net->forward(images).back(), 1).max(1))));
+    EXPECT_GT(nobody_early.profile().blocks_s, 0.0);
+  }
+  EXPECT_TRUE(infer::EarlyExitClassifier(net, {1.0f, inf, -inf}).exits_early());  // a max-prob of 1 is reachable
   EXPECT_THROW(infer::EarlyExitClassifier(net, {0.5f, 0.5f}), std::invalid_argument);
+}
+
+// An exit whose threshold the criterion's scores cannot reach lets nobody leave: it is not computed, and
+// the images take the exits they take when its threshold is +inf. Patience's score depends on every exit,
+// so none is skipped.
+TEST(EarlyExitClassifier, AnExitNoScoreReachesIsNotComputed) {
+  auto net = tiny_network();
+  const auto images = torch::randn({16, 3, 32, 32});
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto conf = confidences_of(*net, torch::randn({64, 3, 32, 32}));
+  const auto thresholds = eval::find_thresholds(conf.confidence, criterion::target_proportions(20, 3));
+  const auto run = [&](std::vector<float> t, criterion::ExitCriterion by, int64_t* muladds) {
+    nn::CostMeter meter;
+    auto decisions = infer::EarlyExitClassifier(net, std::move(t), torch::MemoryFormat::Contiguous, by).classify(images);
+    *muladds = meter.total().muladds;
+    return decisions;
+  };
+  int64_t skipped = 0, computed = 0;
+  const auto without_first = run({1.5f, thresholds[1], -inf}, criterion::ExitCriterion::kMaxProb, &skipped);
+  const auto closed_first = run({inf, thresholds[1], -inf}, criterion::ExitCriterion::kMaxProb, &computed);
+  EXPECT_TRUE(torch::equal(without_first.exit_index, closed_first.exit_index));
+  EXPECT_TRUE(torch::equal(without_first.prediction, closed_first.prediction));
+  EXPECT_GT(without_first.exit_index.eq(1).sum().item<int64_t>(), 0);  // exit 2 still decides
+  EXPECT_EQ(skipped, computed);  // +inf is as unreachable as 1.5
+  int64_t with_first = 0;
+  run({0.999999f, thresholds[1], -inf}, criterion::ExitCriterion::kMaxProb, &with_first);
+  EXPECT_GT(with_first, skipped);  // exit 1's classifier was computed for every image
+  // Entropy's scores are at most 0: a threshold above 0 is never reached.
+  int64_t entropy = 0, max_prob = 0;
+  run({0.5f, -inf, -inf}, criterion::ExitCriterion::kEntropy, &entropy);
+  run({inf, -inf, -inf}, criterion::ExitCriterion::kMaxProb, &max_prob);
+  EXPECT_EQ(entropy, max_prob);
+  run({-0.001f, -inf, -inf}, criterion::ExitCriterion::kEntropy, &entropy);
+  EXPECT_GT(entropy, max_prob);
+  int64_t patience = 0;
+  const auto patient = run({5.0f, 5.0f, -inf}, criterion::ExitCriterion::kPatience, &patience);
+  EXPECT_TRUE(torch::equal(patient.exit_index, torch::full({16}, 2, torch::kLong)));
+  EXPECT_GT(patience, last_exit_only_muladds(net, images));
 }
 
 TEST(EarlyExitClassifier, CompactedBatchesArePaddedToFewSizes) {

@@ -178,6 +178,22 @@ TEST(StagewiseClassifier, EveryBlockRunsFullBatchesButOneRemainder) {
                         engine.classify(images.slice(0, 0, 20)));
 }
 
+// Thresholds no score reaches before the last exit: nobody would wait between blocks, so each pushed
+// batch runs the network whole at once, with the per-batch engine's answers.
+TEST(StagewiseClassifier, WithoutEarlyExitsEachBatchRunsWholeAtOnce) {
+  auto recording = std::make_shared<StagewiseRecordingNetworkImpl>(networks().front().net);
+  infer::EarlyExitClassifier engine(recording, infer::never_exit(recording->num_exits()));
+  const auto images = torch::randn({10, 3, 32, 32}, torch::kDouble);
+  const auto expected = engine.classify(images);
+  infer::StagewiseClassifier stagewise(engine, 4);
+  stagewise.push(images.slice(0, 0, 3));
+  EXPECT_EQ(stagewise.waiting(), 0);
+  stagewise.push(images.slice(0, 3, 10));
+  expect_same_decisions(stagewise.finish(), expected);
+  EXPECT_TRUE(torch::equal(expected.exit_index, torch::full({10}, recording->num_exits() - 1, torch::kLong)));
+  for (const auto& [block, sizes] : recording->block_batches) EXPECT_EQ(sizes, (std::vector<int64_t>{10, 3, 7}));
+}
+
 TEST(StagewiseClassifier, AnEmptyStreamHasNoDecisions) {
   auto net = networks().front().net;
   infer::EarlyExitClassifier engine(net, infer::never_exit(net->num_exits()));

@@ -44,6 +44,15 @@ def test_openvino_takes_every_image_where_libtorch_does(tmp_path, make, shape):
         assert torch.equal(got[1], want[1])
         assert torch.equal(got[0], want[0])
         assert torch.allclose(got[2], want[2], atol=1e-5)
+    # No image can leave before the last exit: OpenVINO runs the stage graphs joined into one, last exit only.
+    whole = l2w.Thresholds([float("inf")] * (net.num_exits - 1) + [float("-inf")])
+    with torch.no_grad():
+        last = torch.softmax(net(images)[-1], 1).max(1)
+    for got in [l2w.Classifier(net, whole, list(shape), precision="fp32", engine=engine, onnx=folder).classify(x)
+                for engine in ["libtorch", "openvino"] for x in [images, images[:1]]]:
+        n = len(got[0])
+        assert torch.equal(got[0], last.indices[:n]) and torch.equal(got[1], torch.full([n], net.num_exits - 1))
+        assert torch.allclose(got[2], last.values[:n], atol=1e-5)
     # A NaN image: LibTorch would hand it on to a NaN confidence, OpenVINO to an ordinary-looking answer.
     bad = images[:5].clone()
     bad[3, 0, 1, 1] = float("nan")

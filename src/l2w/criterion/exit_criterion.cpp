@@ -49,6 +49,19 @@ torch::Tensor exit_score(const torch::Tensor& probabilities, ExitCriterion crite
   return std::get<0>(probabilities.max(1));
 }
 
+float largest_score(ExitCriterion criterion) {
+  switch (criterion) {
+    case ExitCriterion::kEntropy:
+      return 0.0f;
+    case ExitCriterion::kPatience:
+      return std::numeric_limits<float>::infinity();
+    case ExitCriterion::kMaxProb:
+    case ExitCriterion::kMargin:
+      break;
+  }
+  return 1.0f;
+}
+
 torch::Tensor patience_score(const torch::Tensor& prediction, const torch::Tensor& previous_prediction,
                              const torch::Tensor& previous_score) {
   const auto zero = torch::zeros(prediction.sizes(), prediction.options().dtype(torch::kFloat32));

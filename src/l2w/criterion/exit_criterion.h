@@ -28,6 +28,11 @@ const std::vector<ExitCriterion>& all_exit_criteria();
 // criteria that need nothing else (not kPatience).
 torch::Tensor exit_score(const torch::Tensor& probabilities, ExitCriterion criterion);
 
+// The largest score the criterion gives: an exit whose threshold is above it lets no sample leave, and an
+// engine need not compute it (1 for max-prob and margin, 0 for entropy; +infinity for patience, whose
+// score at an exit depends on every exit before it, so that none can be skipped).
+float largest_score(ExitCriterion criterion);
+
 // Patience's score at an exit from its predictions (int64 [N]) and the previous exit's predictions and
 // score (undefined at the first exit): the previous score plus one where the predictions agree, else 0.
 torch::Tensor patience_score(const torch::Tensor& prediction, const torch::Tensor& previous_prediction,

@@ -26,7 +26,9 @@ std::map<const torch::nn::Module*, std::vector<int64_t>> conv_inputs(DeployedNet
         dynamic_cast<const nn::ChannelsLastConvImpl*>(&layer) == nullptr)
       inputs.emplace(&layer, shape.vec());
   });
-  EarlyExitClassifier(m.net, never_exit(m.net->num_exits()), m.form.input_format).classify(torch::zeros(m.image_shape));
+  EarlyExitClassifier every_exit(m.net, never_exit(m.net->num_exits()), m.form.input_format);
+  every_exit.set_compute_every_exit(true);  // the exits' convolutions too
+  every_exit.classify(torch::zeros(m.image_shape));
   return inputs;
 }
 

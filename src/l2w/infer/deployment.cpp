@@ -96,6 +96,7 @@ std::vector<double> whole_network_batch_ms(DeployedNetwork& m, const std::vector
     for (size_t i = 0; i < variants.size(); ++i) {
       variants[i].apply();
       EarlyExitClassifier engine(m, never_exit(m.net->num_exits()));
+      engine.set_compute_every_exit(true);
       for (int call = 0; call < calls; ++call) {
         timer.start();
         engine.classify(batch);
@@ -132,8 +133,8 @@ int64_t last_exit_only_muladds(models::MultiExitNetwork& net, const std::vector<
   return meter.total().muladds;
 }
 
-// The largest difference between the stage graphs' logits and the network's, over every exit, as a share
-// of the network's largest logit, on two random images.
+// The largest difference between the stage graphs' logits and the network's, over every exit and the
+// joined graph's last, as a share of the network's largest logit, on two random images.
 double stages_logit_difference(DeployedNetwork& m) {
   c10::InferenceMode inference;
   auto shape = m.image_shape;
@@ -141,14 +142,15 @@ double stages_logit_difference(DeployedNetwork& m) {
   const auto images = torch::randn(shape, torch::Generator(at::detail::createCPUGenerator(0)));
   const auto dtype = m.net->parameters().front().scalar_type();
   const auto expected = m.net->forward(images.to(dtype).contiguous(m.form.input_format));
-  models::Features features{images};
   double difference = 0;
-  for (size_t k = 0; k < expected.size(); ++k) {
-    const auto logits = m.stages->run_stage(int64_t(k), features);
-    const auto want = expected[k].to(torch::kFloat32);
+  const auto compare = [&](const torch::Tensor& logits, const torch::Tensor& network_logits) {
+    const auto want = network_logits.to(torch::kFloat32);
     const double scale = std::max(want.abs().max().item<double>(), 1e-6);
     difference = std::max(difference, (logits - want).abs().max().item<double>() / scale);
-  }
+  };
+  models::Features features{images};
+  for (size_t k = 0; k < expected.size(); ++k) compare(m.stages->run_stage(int64_t(k), features), expected[k]);
+  compare(m.stages->run_whole(images), expected.back());
   return difference;
 }
 
@@ -255,6 +257,7 @@ Deployment plan_deployment(DeployedNetwork& m, const DeploymentOptions& options,
   for (const auto format : formats) {
     if (!options.training_form()) set_memory_format(*m.net, format);
     EarlyExitClassifier full(m.net, never_exit(m.net->num_exits()), format);
+    full.set_compute_every_exit(true);
     choices.push_back(fastest_latency_threads(full, image, counts));
     names.push_back(format_name(format));
     best_ms.push_back(*std::min_element(choices.back().median_ms.begin(), choices.back().median_ms.end()));

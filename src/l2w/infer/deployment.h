@@ -110,7 +110,8 @@ size_t faster_layout(const std::vector<double>& best_ms);
 // precision. eval fits thresholds, and serve its budget menu, on these.
 eval::ExitLogits exit_logits(DeployedNetwork& m);
 
-// Thresholds no image reaches: every exit computed, the path of an image that reaches the last exit.
+// Thresholds no image reaches. An engine computes no exit before the last under them unless told to
+// (EarlyExitClassifier::set_compute_every_exit: the path of an image that reaches the last exit).
 std::vector<float> never_exit(int64_t exits);
 
 // OptionError naming `thresholds` unless they were chosen for this network: one per exit and, where

@@ -95,37 +95,59 @@ void EarlyExitClassifier::start_clock() {
   if (profiling_) last_ = std::chrono::steady_clock::now();
 }
 
+bool EarlyExitClassifier::can_leave_at(int64_t k) const {
+  return k + 1 == num_exits() || thresholds_[size_t(k)] <= criterion::largest_score(criterion_);
+}
+
+bool EarlyExitClassifier::exits_early() const {
+  for (int64_t k = 0; k + 1 < num_exits(); ++k)
+    if (can_leave_at(k)) return true;
+  return false;
+}
+
+criterion::ExitScorer::Scored EarlyExitClassifier::score(int64_t k, torch::Tensor logits,
+                                                         criterion::ExitScorer& scorer) const {
+  logits = logits.to(torch::kFloat32);
+  if (!temperatures_.empty() && temperatures_[size_t(k)] != 1) logits = logits / temperatures_[size_t(k)];
+  return scorer.next(torch::softmax(logits, 1));
+}
+
 EarlyExitClassifier::ExitStep EarlyExitClassifier::step(int64_t k, models::Features& features, int64_t real,
                                                         criterion::ExitScorer& scorer) {
   const auto begun = last_;
+  const bool decides = computes_exit(k);
   torch::Tensor logits;
   // The features are the same tensors whichever engine made them, so a batch compacted to one image may
   // go on in the other.
   if (features.front().size(0) == 1 ? stages_for_single_ : stages_for_batches_) {
-    logits = stages_->run_stage(k, features);
+    logits = stages_->run_stage(k, features);  // a stage graph computes its exit, used or not
     mark(profile_.blocks_s);  // one graph: the exit's classifier is not timed apart
   } else {
     if (stages_for_batches_)  // a batch OpenVINO began, compacted to one image: its features are float32
       for (auto& f : features) f = f.to(dtype_);
     features = net_->run_block(k, features);
     mark(profile_.blocks_s);
-    logits = net_->run_exit(k, features);
+    if (decides) logits = net_->run_exit(k, features);
     mark(profile_.exits_s);
   }
   if (profiling_) {
     profile_.stage_s.resize(std::max(profile_.stage_s.size(), size_t(k + 1)), 0.0);
     profile_.stage_s[size_t(k)] += std::chrono::duration<double>(last_ - begun).count();
   }
+  if (!decides) {  // nobody leaves, and the criterion carries nothing from here (it is not patience)
+    const auto on = torch::TensorOptions().device(features.front().device());
+    return {torch::zeros({real}, on.dtype(torch::kBool)), torch::zeros({real}, on.dtype(torch::kLong)),
+            torch::zeros({real}, on.dtype(torch::kFloat32))};
+  }
   if (logits.size(0) > real) logits = logits.slice(0, 0, real);
-  logits = logits.to(torch::kFloat32);
-  if (!temperatures_.empty() && temperatures_[k] != 1) logits = logits / temperatures_[k];
-  auto [confidence, prediction] = scorer.next(torch::softmax(logits, 1));
+  auto [confidence, prediction] = score(k, logits, scorer);
   const bool last = k + 1 == net_->num_exits();
   auto leave = last ? torch::ones_like(confidence, torch::kBool) : confidence.ge(thresholds_[k]);
   return {std::move(leave), std::move(prediction), std::move(confidence)};
 }
 
 ExitDecisions EarlyExitClassifier::classify(const torch::Tensor& images) {
+  if (runs_whole()) return classify_whole(images);
   c10::InferenceMode inference;
   NoCudnnBenchmark fixed_algorithms;
   nn::ChannelArena arena;  // feature maps grow across blocks in place (nn/channel_concat.h)
@@ -183,6 +205,21 @@ ExitDecisions EarlyExitClassifier::classify_one(const torch::Tensor& image) {
   }
 }
 
+// No image can leave early: the whole network in one pass (one graph on another engine), and the last
+// exit's decisions for every image.
+ExitDecisions EarlyExitClassifier::classify_whole(const torch::Tensor& images) {
+  c10::InferenceMode inference;
+  start_clock();
+  const auto logits = full_logits(images);
+  mark(profile_.blocks_s);
+  criterion::ExitScorer scorer(criterion_);
+  const int64_t last = num_exits() - 1;
+  auto [confidence, prediction] = score(last, logits, scorer);
+  auto exit = torch::full({images.size(0)}, last, prediction.options());
+  mark(profile_.decisions_s);
+  return {std::move(prediction), std::move(confidence), std::move(exit)};
+}
+
 torch::Tensor EarlyExitClassifier::classify_full(const torch::Tensor& images) {
   c10::InferenceMode inference;
   return full_logits(images).argmax(1);
@@ -191,12 +228,8 @@ torch::Tensor EarlyExitClassifier::classify_full(const torch::Tensor& images) {
 torch::Tensor EarlyExitClassifier::full_logits(const torch::Tensor& images) {
   c10::InferenceMode inference;
   nn::ChannelArena arena;
+  if (images.size(0) == 1 ? stages_for_single_ : stages_for_batches_) return stages_->run_whole(images);
   models::Features features{prepare(images)};
-  if (images.size(0) == 1 ? stages_for_single_ : stages_for_batches_) {  // every stage graph computes its exit too
-    torch::Tensor logits;
-    for (int64_t k = 0; k < net_->num_exits(); ++k) logits = stages_->run_stage(k, features);
-    return logits;
-  }
   for (int64_t k = 0; k < net_->num_exits(); ++k) features = net_->run_block(k, features);
   return net_->run_exit(net_->num_exits() - 1, features).to(torch::kFloat32);
 }

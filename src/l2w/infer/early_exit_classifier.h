@@ -1,7 +1,8 @@
 // Early-exit inference: the network runs block by block, each exit is computed only for the samples still
 // inside, and a sample leaves at the first exit whose score by the exit criterion (float32; max-prob: the
 // largest softmax probability) reaches that exit's threshold. The rest continue as a smaller batch, so the
-// compute really stops.
+// compute really stops. An exit whose threshold no score can reach is not computed, and with none reachable
+// before the last the network runs whole, as deployed without early exits.
 #pragma once
 
 #include <chrono>
@@ -76,6 +77,14 @@ class EarlyExitClassifier {
 
   // One batch, compacted after each exit: the images still inside go on as a smaller batch.
   ExitDecisions classify(const torch::Tensor& images);
+  // Whether some image can leave before the last exit: a threshold there that the criterion's scores can
+  // reach. Without one, classify() is classify_full() with the last exit's scores.
+  bool exits_early() const;
+  // Computes every exit even where no score can reach its threshold: with never_exit()'s thresholds, the
+  // path of an image that reaches the last exit under early exit (what deployment and benchmarks time).
+  void set_compute_every_exit(bool on) { compute_every_exit_ = on; }
+  // Whether classify() runs the network whole, in one pass: no exit before the last is computed.
+  bool runs_whole() const { return !compute_every_exit_ && !exits_early(); }
   // The network without early exits, as deployed without them: every block, the last exit only.
   torch::Tensor classify_full(const torch::Tensor& images);
   torch::Tensor full_logits(const torch::Tensor& images);  // classify_full's logits, in float32
@@ -107,11 +116,18 @@ class EarlyExitClassifier {
  private:
   void mark(double& bucket);
   ExitDecisions classify_one(const torch::Tensor& image);
+  ExitDecisions classify_whole(const torch::Tensor& images);
+  // Exit k's score and prediction from its logits: float32, divided by its temperature, then the criterion.
+  criterion::ExitScorer::Scored score(int64_t k, torch::Tensor logits, criterion::ExitScorer& scorer) const;
+  // Whether exit k can let an image leave (the last always does), and whether it is computed.
+  bool can_leave_at(int64_t k) const;
+  bool computes_exit(int64_t k) const { return compute_every_exit_ || can_leave_at(k); }
 
   models::MultiExitNetwork net_;
   std::shared_ptr<StageEngine> stages_;  // null: the network's own modules compute the stages
   bool stages_for_single_ = false, stages_for_batches_ = false;  // which batches stages_ computes
   std::vector<float> thresholds_;
+  bool compute_every_exit_ = false;
   bool profiling_ = false;
   EngineProfile profile_;
   std::chrono::steady_clock::time_point last_;

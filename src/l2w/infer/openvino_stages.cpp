@@ -9,6 +9,8 @@
 #include <map>
 
 #include <nlohmann/json.hpp>
+#include <openvino/op/parameter.hpp>
+#include <openvino/op/result.hpp>
 #include <openvino/openvino.hpp>
 #endif
 
@@ -77,6 +79,29 @@ void check_manifest(const json& m, const std::string& folder, const std::vector<
   }
 }
 
+// The stage graphs joined into one: each stage's inputs become the outputs of the previous stage that
+// fed them, and only the last exit's logits stay an output (OpenVINO then drops the earlier exits).
+std::shared_ptr<ov::Model> joined(const std::vector<std::shared_ptr<ov::Model>>& graphs, const json& manifest) {
+  ov::OutputVector previous;  // what the stages joined so far hand on, in the manifest's order
+  std::vector<std::string> previous_names{"images"};
+  std::shared_ptr<ov::op::v0::Result> logits;
+  for (size_t k = 0; k < graphs.size(); ++k) {
+    const auto& exit = manifest.at("exits").at(k);
+    if (k > 0)
+      for (const auto& name : exit.at("inputs").get<std::vector<std::string>>()) {
+        const auto from = size_t(std::find(previous_names.begin(), previous_names.end(), name) - previous_names.begin());
+        graphs[k]->input(name).get_node_shared_ptr()->output(0).replace(previous.at(from));
+      }
+    previous.clear();
+    previous_names = exit.at("outputs").get<std::vector<std::string>>();
+    for (const auto& name : previous_names) previous.push_back(graphs[k]->output(name).get_node()->input_value(0));
+    logits = ov::as_type_ptr<ov::op::v0::Result>(graphs[k]->output(previous_names.back()).get_node_shared_ptr());
+  }
+  const auto images = ov::as_type_ptr<ov::op::v0::Parameter>(graphs.front()->input("images").get_node_shared_ptr());
+  // A copy holding the joined nodes only: the dropped exits' results no longer count as their inputs' users.
+  return std::make_shared<ov::Model>(ov::ResultVector{logits}, ov::ParameterVector{images})->clone();
+}
+
 ov::Shape one_image_shape(const ov::Output<const ov::Node>& port, const std::string& where) {
   const auto& partial = port.get_partial_shape();
   if (partial.rank().is_dynamic()) throw std::runtime_error(where + ": an output of unknown rank");
@@ -97,6 +122,7 @@ class OpenVinoStages final : public StageEngine {
   OpenVinoStages(const OpenVinoStageOptions& options, const json& manifest) : options_(options) {
     ov::Core core;
     std::vector<std::string> previous{"images"};  // the names of the features a stage hands on
+    std::vector<std::shared_ptr<ov::Model>> graphs;  // as read, to be joined
     for (const auto& exit : manifest.at("exits")) {
       const auto graph = exit.at("graph").get<std::string>();
       const auto inputs = exit.at("inputs").get<std::vector<std::string>>();
@@ -110,6 +136,7 @@ class OpenVinoStages final : public StageEngine {
       std::shared_ptr<ov::Model> model;
       try {
         model = core.read_model((std::filesystem::path(options.folder()) / graph).string());
+        graphs.push_back(model->clone());
         s.any = compile(core, model, inputs, outputs);
         for (const auto& port : s.any.outputs) s.output_shapes.push_back(one_image_shape(port, graph));
         std::map<std::string, ov::PartialShape> single;
@@ -121,13 +148,37 @@ class OpenVinoStages final : public StageEngine {
         model->reshape(single);
         s.single = compile(core, model, inputs, outputs);
       } catch (const ov::Exception& e) {
-        const std::string what = e.what();
-        throw folder_error(options.folder(), graph + ": OpenVINO cannot compile it (" + what.substr(0, what.find('\n')) + ")");
+        throw folder_error(options.folder(), graph + ": OpenVINO cannot compile it (" + first_line(e) + ")");
       }
       previous = outputs;
       previous.pop_back();  // the logits go to the exit decision, not to the next stage
       stages_.push_back(std::move(s));
     }
+    const auto logits_name = manifest.at("exits").back().at("outputs").back().get<std::string>();
+    try {
+      auto whole = joined(graphs, manifest);
+      whole_.any = compile(core, whole, {"images"}, {logits_name});
+      whole_.logits_shape = one_image_shape(whole_.any.outputs.front(), "the joined stages");
+      auto image = whole->input("images").get_partial_shape();
+      image[0] = 1;
+      whole->reshape({{"images", image}});
+      whole_.single = compile(core, whole, {"images"}, {logits_name});
+    } catch (const ov::Exception& e) {
+      throw folder_error(options.folder(), "OpenVINO cannot join its stage graphs into one (" + first_line(e) + ")");
+    }
+  }
+
+  torch::Tensor run_whole(const torch::Tensor& images) override {
+    const auto input = images.to(torch::kFloat32).contiguous();  // alive until the request has run
+    const auto batch = input.size(0);
+    auto& c = batch == 1 ? whole_.single : whole_.any;
+    c.request.set_tensor(c.inputs.front(), shared_tensor(input));
+    std::vector<int64_t> shape(whole_.logits_shape.begin(), whole_.logits_shape.end());
+    shape[0] = batch;
+    auto logits = torch::empty(shape);
+    c.request.set_tensor(c.outputs.front(), shared_tensor(logits));
+    c.request.infer();
+    return logits;
   }
 
   torch::Tensor run_stage(int64_t k, models::Features& features) override {
@@ -170,13 +221,22 @@ class OpenVinoStages final : public StageEngine {
 
   std::string description() const override {
     return "OpenVINO " + std::string(ov::get_openvino_version().buildNumber) + " on the " +
-           std::to_string(stages_.size()) + " stage graphs of " + options_.folder() + " (CPU, " +
+           std::to_string(stages_.size()) + " stage graphs of " + options_.folder() + " and on them joined (CPU, " +
            (options_.bf16() ? "bf16" : "f32") + ", " + std::to_string(options_.threads()) + " threads of its own)";
   }
 
  private:
+  static std::string first_line(const ov::Exception& e) {
+    const std::string what = e.what();
+    return what.substr(0, what.find('\n'));
+  }
+
   OpenVinoStageOptions options_;
   std::vector<Stage> stages_;
+  struct {  // every stage joined, the last exit only (run_whole)
+    ov::Shape logits_shape;  // for one image
+    CompiledStage single, any;
+  } whole_;
 };
 
 }  // namespace

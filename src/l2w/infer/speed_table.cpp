@@ -34,6 +34,7 @@ void interleave_headline_throughputs(SpeedTable& t, const DeployedNetwork& m, Te
                                      const std::vector<float>& half_thresholds, const torch::Device& device,
                                      const Deployment& plan, criterion::ExitCriterion criterion) {
   EarlyExitClassifier full(m, never_exit(m.net->num_exits()));
+  full.set_compute_every_exit(true);
   EarlyExitClassifier half(m, half_thresholds, criterion);
   auto& at_half = t.budgets[t.half];
   t.all_rounds = {t.all.images_per_s};
@@ -60,6 +61,7 @@ void interleave_headline_throughputs(SpeedTable& t, const DeployedNetwork& m, Te
 void set_speed_up_bounds(SpeedTable& t, const DeployedNetwork& m, TestLoaders& test, const torch::Device& device,
                          const Deployment& plan) {
   EarlyExitClassifier whole(m, never_exit(m.net->num_exits()));
+  whole.set_compute_every_exit(true);
   whole.set_profiling(true);
   timed_run(whole, test.batches, m, device, plan.throughput_threads, Batching::kPerBatch);
   const auto& stage_s = whole.profile().stage_s;
@@ -102,6 +104,7 @@ SpeedTable measure_speed(const DeployedNetwork& m, TestLoaders& test, const std:
   if (rounds < 1) throw std::invalid_argument("measure_speed: " + std::to_string(rounds) + " rounds");
   SpeedTable t;
   EarlyExitClassifier full(m, never_exit(m.net->num_exits()));
+  full.set_compute_every_exit(true);
   // Warm-ups at both batch sizes: caches, lazily created kernels and (CUDA) algorithm searches.
   timed_run(full, test.batches, m, device, plan.throughput_threads, plan.batching);
   timed_run(full, test.single, m, device, plan.latency_threads, plan.batching);

@@ -13,6 +13,7 @@ BudgetedEngine::BudgetedEngine(const infer::DeployedNetwork& m, BudgetMenu menu,
       device_(m.net->parameters().front().device()),
       throughput_threads_(throughput_threads),
       latency_threads_(latency_threads) {
+  every_exit_.set_compute_every_exit(true);  // its warm-up prepares every stage's shapes
   for (const auto& b : menu_.budgets) engines_.emplace_back(m, b.thresholds, menu_.criterion);
 }
 
