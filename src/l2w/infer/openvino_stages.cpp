@@ -157,8 +157,9 @@ class OpenVinoStages final : public StageEngine {
     const auto logits_name = manifest.at("exits").back().at("outputs").back().get<std::string>();
     try {
       auto whole = joined(graphs, manifest);
+      whole_.reads = {0};
       whole_.any = compile(core, whole, {"images"}, {logits_name});
-      whole_.logits_shape = one_image_shape(whole_.any.outputs.front(), "the joined stages");
+      whole_.output_shapes = {one_image_shape(whole_.any.outputs.front(), "the joined stages")};
       auto image = whole->input("images").get_partial_shape();
       image[0] = 1;
       whole->reshape({{"images", image}});
@@ -168,21 +169,18 @@ class OpenVinoStages final : public StageEngine {
     }
   }
 
-  torch::Tensor run_whole(const torch::Tensor& images) override {
-    const auto input = images.to(torch::kFloat32).contiguous();  // alive until the request has run
-    const auto batch = input.size(0);
-    auto& c = batch == 1 ? whole_.single : whole_.any;
-    c.request.set_tensor(c.inputs.front(), shared_tensor(input));
-    std::vector<int64_t> shape(whole_.logits_shape.begin(), whole_.logits_shape.end());
-    shape[0] = batch;
-    auto logits = torch::empty(shape);
-    c.request.set_tensor(c.outputs.front(), shared_tensor(logits));
-    c.request.infer();
+  torch::Tensor run_whole(const torch::Tensor& images) override { return run(whole_, {images}).front(); }
+
+  torch::Tensor run_stage(int64_t k, models::Features& features) override {
+    auto out = run(stages_.at(size_t(k)), features);
+    auto logits = out.back();
+    out.pop_back();
+    features = std::move(out);
     return logits;
   }
 
-  torch::Tensor run_stage(int64_t k, models::Features& features) override {
-    auto& s = stages_.at(size_t(k));
+  // The graph `s` on the features it reads: its outputs, the logits last.
+  models::Features run(Stage& s, const models::Features& features) {
     const auto batch = features.at(s.reads.front()).size(0);
     auto& c = batch == 1 ? s.single : s.any;
     std::vector<torch::Tensor> inputs;  // alive until the request has run: OpenVINO reads their memory
@@ -200,10 +198,7 @@ class OpenVinoStages final : public StageEngine {
       c.request.set_tensor(c.outputs[o], shared_tensor(out.back()));
     }
     c.request.infer();
-    auto logits = out.back();
-    out.pop_back();
-    features = std::move(out);
-    return logits;
+    return out;
   }
 
   // `model` compiled for the CPU, its ports looked up by the manifest's names.
@@ -233,10 +228,7 @@ class OpenVinoStages final : public StageEngine {
 
   OpenVinoStageOptions options_;
   std::vector<Stage> stages_;
-  struct {  // every stage joined, the last exit only (run_whole)
-    ov::Shape logits_shape;  // for one image
-    CompiledStage single, any;
-  } whole_;
+  Stage whole_;  // every stage joined, reading the images, the last exit's logits its only output
 };
 
 }  // namespace
